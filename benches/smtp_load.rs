@@ -1,0 +1,162 @@
+//! `make bench`: SMTP load on a real postlab server, every message checked in the Maildir.
+//!
+//! Starts `postlab serve` (release build) on a fresh data directory, opens N sessions in
+//! parallel, and has each send M messages of K bytes to bob over one connection. Reports
+//! messages per second (from the first MAIL to the last 250), the latency of one message
+//! (MAIL FROM to the 250 after DATA, which postlab sends only once the file is fsynced), and
+//! checks that bob's `new/` holds exactly N × M files.
+//!
+//! ```text
+//! cargo bench --bench smtp_load -- --sessions 10 --messages 1000 --size 4096
+//! ```
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let mut sessions = 10usize;
+    let mut messages = 1000usize;
+    let mut size = 4096usize;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = || {
+            args.get(i + 1)
+                .and_then(|v| v.parse().ok())
+                .expect("a number after the flag")
+        };
+        match args[i].as_str() {
+            "--sessions" => sessions = value(),
+            "--messages" => messages = value(),
+            "--size" => size = value(),
+            _ => {} // cargo passes --bench
+        }
+        i += if args[i].starts_with("--") && args[i] != "--bench" {
+            2
+        } else {
+            1
+        };
+    }
+
+    let dir = std::env::temp_dir().join(format!("postlab-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").unwrap();
+    std::fs::write(
+        dir.join("postlab.conf"),
+        format!("max_connections = {}\n", sessions + 10),
+    )
+    .unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_postlab"))
+        .args([
+            "serve",
+            "--ephemeral-ports",
+            "--hostname",
+            "bench.test",
+            "--domain",
+            "bench.test",
+            "--data",
+        ])
+        .arg(&dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start postlab");
+    let listeners = dir.join("run/listeners");
+    let start = Instant::now();
+    let addr: SocketAddr = loop {
+        if let Some(addr) = std::fs::read_to_string(&listeners)
+            .ok()
+            .and_then(|t| t.split_whitespace().nth(1).and_then(|a| a.parse().ok()))
+        {
+            break addr;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+
+    let body = message(size);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..sessions)
+        .map(|_| {
+            let body = body.clone();
+            std::thread::spawn(move || session(addr, messages, &body))
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("session"))
+        .collect();
+    let elapsed = started.elapsed();
+
+    let new_dir: PathBuf = dir.join("mail/bob/new");
+    let arrived = std::fs::read_dir(&new_dir).map(|d| d.count()).unwrap_or(0);
+    let total = sessions * messages;
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "smtp_load: {sessions} sessions x {messages} messages x {size} bytes = {total} messages in {:.2} s: {:.0} messages/s, latency p50 {:.2} ms, p99 {:.2} ms; in the Maildir: {arrived}/{total}",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        arrived, total,
+        "every acknowledged message must be in the Maildir"
+    );
+}
+
+/// A message of about `size` bytes in 76-character lines.
+fn message(size: usize) -> Vec<u8> {
+    let mut text = b"From: load@bench.test\r\nTo: bob@bench.test\r\nSubject: load\r\n\r\n".to_vec();
+    while text.len() < size {
+        text.extend_from_slice(&[b'x'; 76]);
+        text.extend_from_slice(b"\r\n");
+    }
+    text.extend_from_slice(b".\r\n");
+    text
+}
+
+/// One client connection sending `count` messages; returns the latency of each.
+fn session(addr: SocketAddr, count: usize, body: &[u8]) -> Vec<Duration> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_nodelay(true).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let expect = |reader: &mut BufReader<TcpStream>, code: &str| loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reply");
+        assert!(line.starts_with(code), "expected {code}, got {line:?}");
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    };
+    expect(&mut reader, "220");
+    stream.write_all(b"EHLO bench.test\r\n").unwrap();
+    expect(&mut reader, "250");
+    let mut latencies = Vec::with_capacity(count);
+    for _ in 0..count {
+        let t = Instant::now();
+        // PIPELINING: MAIL, RCPT and DATA in one write.
+        stream
+            .write_all(b"MAIL FROM:<load@bench.test>\r\nRCPT TO:<bob@bench.test>\r\nDATA\r\n")
+            .unwrap();
+        expect(&mut reader, "250");
+        expect(&mut reader, "250");
+        expect(&mut reader, "354");
+        stream.write_all(body).unwrap();
+        expect(&mut reader, "250");
+        latencies.push(t.elapsed());
+    }
+    stream.write_all(b"QUIT\r\n").unwrap();
+    latencies
+}

@@ -1,0 +1,113 @@
+//! `DIR/aliases`: other names for accounts, in the `aliases(5)` style.
+//!
+//! ```text
+//! # alias: target, target
+//! postmaster: alice
+//! staff: alice, bob
+//! webmaster: bob@localhost
+//! ```
+//!
+//! A target is an account name, another alias, or a full address (which the router resolves
+//! again, so it may point to another domain). RFC 5321 §4.5.1 requires every server to accept
+//! mail for `postmaster`; the default file maps it to the first account.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+/// Alias name (lower case) → its targets, as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Aliases {
+    map: BTreeMap<String, Vec<String>>,
+}
+
+impl Aliases {
+    pub fn load(path: &Path) -> io::Result<Aliases> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Aliases::parse(&text).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Aliases::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Aliases, String> {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut last: Option<String> = None;
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            // A line starting with white space continues the previous alias's target list.
+            let (name, targets) = match (line.starts_with([' ', '\t']), &last) {
+                (true, Some(name)) => (name.clone(), line),
+                _ => {
+                    let (name, targets) = line.split_once(':').ok_or_else(|| {
+                        format!("line {}: expected 'alias: target, target'", index + 1)
+                    })?;
+                    (name.trim().to_ascii_lowercase(), targets)
+                }
+            };
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(format!(
+                    "line {}: the alias name is missing or has spaces",
+                    index + 1
+                ));
+            }
+            let entry = map.entry(name.clone()).or_default();
+            entry.extend(
+                targets
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string),
+            );
+            last = Some(name);
+        }
+        Ok(Aliases { map })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&[String]> {
+        self.map.get(&name.to_ascii_lowercase()).map(Vec::as_slice)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
+        self.map.iter()
+    }
+}
+
+/// The aliases file written on first start.
+pub fn default_file_text(first_account: Option<&str>) -> String {
+    let target = first_account.unwrap_or("root");
+    format!(
+        "# postlab aliases: `alias: target, target`. A target is an account, another alias or an address.\n\
+         # RFC 5321 section 4.5.1: every mail server must accept mail for postmaster.\n\
+         postmaster: {target}\n\
+         abuse: postmaster\n\
+         mailer-daemon: postmaster\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lists_and_continuations() {
+        let aliases =
+            Aliases::parse("# x\nStaff: alice, bob\n  carol\npostmaster: alice\n").unwrap();
+        assert_eq!(aliases.get("staff").unwrap(), ["alice", "bob", "carol"]);
+        assert_eq!(aliases.get("POSTMASTER").unwrap(), ["alice"]);
+        assert!(Aliases::parse("no colon here\n").is_err());
+    }
+
+    #[test]
+    fn default_file_resolves_postmaster() {
+        let aliases = Aliases::parse(&default_file_text(Some("alice"))).unwrap();
+        assert_eq!(aliases.get("postmaster").unwrap(), ["alice"]);
+    }
+}

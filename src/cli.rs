@@ -1,0 +1,359 @@
+//! The command line (DESIGN.md fixes the contract): `postlab serve | user | trace`.
+//!
+//! Each subcommand parses its own flags with getopts and returns an exit code: 0 success,
+//! 1 failure, 2 a wrong argument (with the usage text on stderr).
+
+use std::io::Write as _;
+
+use getopts::Options;
+
+use crate::accounts::{password, users, users::User, Users};
+use crate::config::Config;
+use crate::datadir::DataDir;
+use crate::ids::QueueId;
+use crate::mailbox::Maildir;
+use crate::serve::{self, Server};
+use crate::trace;
+
+const USAGE: &str = "\
+postlab: a teaching mail server
+
+usage:
+  postlab serve  [--data DIR] [--config FILE] [--listen ADDR] [--port-offset N]
+                 [--hostname NAME] [--domain D]... [--ephemeral-ports]
+  postlab user   add NAME [--password P] | del NAME | passwd NAME [--password P] | list   [--data DIR]
+  postlab trace  ID [--data DIR]      the journey of one message through the flowchart
+
+DIR defaults to $POSTLAB_DATA, else ./var. `postlab COMMAND --help` says more.
+";
+
+/// Runs `postlab ARGS…` and returns the process exit code.
+pub fn main(args: Vec<String>) -> i32 {
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return 2;
+    };
+    match command.as_str() {
+        "serve" => serve(rest),
+        "user" => user(rest),
+        "trace" => trace(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            0
+        }
+        other => {
+            eprintln!("postlab: unknown command '{other}'\n");
+            eprint!("{USAGE}");
+            2
+        }
+    }
+}
+
+/// Parses `args` with `opts`; on error prints it with the usage and gives the exit code.
+fn parse(opts: &Options, args: &[String], brief: &str) -> Result<getopts::Matches, i32> {
+    match opts.parse(args) {
+        Ok(m) if m.opt_present("help") => {
+            print!("{}", opts.usage(brief));
+            Err(0)
+        }
+        Ok(m) => Ok(m),
+        Err(e) => {
+            eprintln!("postlab: {e}\n");
+            eprint!("{}", opts.usage(brief));
+            Err(2)
+        }
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> i32 {
+    eprintln!("postlab: {message}");
+    1
+}
+
+// ---- postlab serve ---------------------------------------------------------------------------
+
+fn serve(args: &[String]) -> i32 {
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "data",
+        "data directory (default $POSTLAB_DATA or ./var)",
+        "DIR",
+    );
+    opts.optopt(
+        "",
+        "config",
+        "settings file (default DIR/postlab.conf)",
+        "FILE",
+    );
+    opts.optopt(
+        "",
+        "listen",
+        "address to listen on (default 127.0.0.1)",
+        "ADDR",
+    );
+    opts.optopt(
+        "",
+        "port-offset",
+        "added to each standard port (default 10000)",
+        "N",
+    );
+    opts.optopt(
+        "",
+        "hostname",
+        "the server's name (default: this machine's)",
+        "NAME",
+    );
+    opts.optmulti(
+        "",
+        "domain",
+        "a local mail domain (repeat for more; default localhost and the hostname)",
+        "D",
+    );
+    opts.optflag(
+        "",
+        "ephemeral-ports",
+        "let the system pick free ports; see DIR/run/listeners",
+    );
+    opts.optflag("h", "help", "this help");
+    let brief = "usage: postlab serve [options]\n\nReceive mail over SMTP and deliver it to local Maildirs.";
+    let m = match parse(&opts, args, brief) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let data = DataDir::from_option(m.opt_str("data"));
+    let created = match data.init() {
+        Ok(created) => created,
+        Err(e) => {
+            return fail(format!(
+                "cannot prepare the data directory {}: {e}",
+                data.root().display()
+            ))
+        }
+    };
+
+    let mut config = Config::defaults();
+    let config_path = m
+        .opt_str("config")
+        .map(Into::into)
+        .unwrap_or_else(|| data.config());
+    match std::fs::read_to_string(&config_path) {
+        Ok(text) => {
+            if let Err(e) = config.apply_file(&text) {
+                return fail(format!("{}: {e}", config_path.display()));
+            }
+        }
+        Err(e) => return fail(format!("cannot read {}: {e}", config_path.display())),
+    }
+    let flags = [
+        ("listen", "listen"),
+        ("port-offset", "port_offset"),
+        ("hostname", "hostname"),
+    ];
+    for (flag, key) in flags {
+        if let Some(value) = m.opt_str(flag) {
+            if let Err(e) = config.set(key, &value) {
+                return fail(format!("--{flag}: {e}"));
+            }
+        }
+    }
+    let domains = m.opt_strs("domain");
+    if !domains.is_empty() {
+        config.domains.clear();
+        for domain in domains {
+            if let Err(e) = config.add_domain(&domain) {
+                return fail(format!("--domain: {e}"));
+            }
+        }
+    }
+    let config = config.finish();
+
+    let options = serve::Options {
+        ephemeral_ports: m.opt_present("ephemeral-ports"),
+    };
+    let server = match Server::bind(config, data, &options) {
+        Ok(server) => server,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = server.write_run_files() {
+        return fail(format!("cannot write the files in DIR/run: {e}"));
+    }
+    print!("{}", server.banner(&created));
+    let _ = std::io::stdout().flush();
+    server.run();
+    0
+}
+
+// ---- postlab user ----------------------------------------------------------------------------
+
+fn user(args: &[String]) -> i32 {
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "data",
+        "data directory (default $POSTLAB_DATA or ./var)",
+        "DIR",
+    );
+    opts.optopt(
+        "",
+        "password",
+        "the password (add: default a generated one; passwd: default read from stdin)",
+        "P",
+    );
+    opts.optflag("h", "help", "this help");
+    let brief = "usage: postlab user add NAME [--password P] | del NAME | passwd NAME [--password P] | list\n\n\
+                 Manage accounts in DIR/users (hashed with Argon2id, Dovecot passwd-file format).";
+    let m = match parse(&opts, args, brief) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let data = DataDir::from_option(m.opt_str("data"));
+    let path = data.users();
+    let mut users = match Users::load(&path) {
+        Ok(users) => users,
+        Err(e) => return fail(e),
+    };
+    let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
+    let save = |users: &Users| {
+        std::fs::create_dir_all(data.root())
+            .and_then(|()| users.save(&path))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    match words.as_slice() {
+        ["list"] => {
+            for user in users.iter() {
+                let scheme = user
+                    .password
+                    .split('}')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches('{');
+                println!("{:<20} {scheme}", user.name);
+            }
+            0
+        }
+        ["add", name] => {
+            let name = name.to_ascii_lowercase();
+            if let Err(e) = users::check_name(&name) {
+                return fail(e);
+            }
+            if users.contains(&name) {
+                return fail(format!(
+                    "user {name} exists already (use passwd to change the password)"
+                ));
+            }
+            let (secret, generated) = match m.opt_str("password") {
+                Some(p) => (p, false),
+                None => (password::generate(), true),
+            };
+            let hash = match password::hash(&secret) {
+                Ok(hash) => hash,
+                Err(e) => return fail(e),
+            };
+            users.insert(User {
+                name: name.clone(),
+                password: hash,
+                extra: String::new(),
+            });
+            if let Err(e) = save(&users) {
+                return fail(e);
+            }
+            if let Err(e) = Maildir::create(&data.mail().join(&name)) {
+                return fail(format!(
+                    "account added, but its Maildir could not be made: {e}"
+                ));
+            }
+            if generated {
+                println!("added {name}, password: {secret}");
+            } else {
+                println!("added {name}");
+            }
+            0
+        }
+        ["del", name] => {
+            if users.remove(name).is_none() {
+                return fail(format!("no user {name}"));
+            }
+            if let Err(e) = save(&users) {
+                return fail(e);
+            }
+            println!(
+                "deleted {name}; the mail stays in {}",
+                data.mail().join(name.to_ascii_lowercase()).display()
+            );
+            0
+        }
+        ["passwd", name] => {
+            let Some(existing) = users.get(name).cloned() else {
+                return fail(format!("no user {name}"));
+            };
+            let secret = match m.opt_str("password") {
+                Some(p) => p,
+                None => {
+                    eprint!("new password for {name}: ");
+                    let mut line = String::new();
+                    if std::io::stdin().read_line(&mut line).is_err()
+                        || line.trim_end_matches(['\r', '\n']).is_empty()
+                    {
+                        return fail("no password given");
+                    }
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let hash = match password::hash(&secret) {
+                Ok(hash) => hash,
+                Err(e) => return fail(e),
+            };
+            users.insert(User {
+                password: hash,
+                ..existing
+            });
+            if let Err(e) = save(&users) {
+                return fail(e);
+            }
+            println!("password changed for {name}");
+            0
+        }
+        _ => {
+            eprint!("{}", opts.usage(brief));
+            2
+        }
+    }
+}
+
+// ---- postlab trace ---------------------------------------------------------------------------
+
+fn trace(args: &[String]) -> i32 {
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "data",
+        "data directory (default $POSTLAB_DATA or ./var)",
+        "DIR",
+    );
+    opts.optflag("h", "help", "this help");
+    let brief = "usage: postlab trace ID [--data DIR]\n\nThe journey of one message (by its queue id) through the flowchart.";
+    let m = match parse(&opts, args, brief) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let [id] = m.free.as_slice() else {
+        eprint!("{}", opts.usage(brief));
+        return 2;
+    };
+    let Some(id) = QueueId::parse(&id.to_ascii_uppercase()) else {
+        return fail(format!("'{id}' is not a queue id (it looks like 19A3C4F2B8D10: see the 250 reply to MAIL FROM or DATA)"));
+    };
+    let data = DataDir::from_option(m.opt_str("data"));
+    match trace::journey(&data.transcripts(), &id) {
+        Ok(stops) if stops.is_empty() => fail(format!(
+            "no transcript under {} mentions {id}",
+            data.transcripts().display()
+        )),
+        Ok(stops) => {
+            print!("{}", trace::render(&id, &stops));
+            0
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,340 @@
+//! Settings: `DIR/postlab.conf`, the embedded defaults, and the command line.
+//!
+//! The file is written in the style of Postfix's `main.cf`: one `key = value` per line, `#`
+//! starts a comment line, a line that starts with white space continues the one before. On first
+//! start postlab writes the file with every setting, its default and a sentence on what it does,
+//! so an administrator can read what there is to change. A setting missing from the file keeps
+//! its default; an unknown key or a bad value is an error that names the line.
+//!
+//! Precedence, lowest first: embedded default → `postlab.conf` → command-line flag.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// One setting as it appears in `postlab.conf`: its key, default and meaning.
+/// This table is the single place a setting is described; the default file is written from it.
+pub struct Setting {
+    pub key: &'static str,
+    /// Text form of the default; empty means "computed at start" (see `help`).
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "hostname",
+        default: "",
+        help: "The server's own name: in the 220 greeting, the Received: header and Maildir file names.\nEmpty means this machine's hostname.",
+    },
+    Setting {
+        key: "domains",
+        default: "",
+        help: "Mail domains delivered here (comma separated). Mail for any other domain is remote.\nEmpty means: localhost and the hostname.",
+    },
+    Setting {
+        key: "listen",
+        default: "127.0.0.1",
+        help: "Address the listeners bind to. 127.0.0.1 keeps the server private to this machine.",
+    },
+    Setting {
+        key: "port_offset",
+        default: "10000",
+        help: "Added to each standard port (SMTP 25 -> 10025), so no root is needed. 0 gives the standard ports.",
+    },
+    Setting {
+        key: "max_message_size",
+        default: "26214400",
+        help: "Largest message accepted, in octets (advertised as SIZE in EHLO; RFC 1870). 25 MiB.",
+    },
+    Setting {
+        key: "max_recipients",
+        default: "100",
+        help: "Recipients per message; more get 452 4.5.3 (RFC 5321 section 4.5.3.1.8 asks for at least 100).",
+    },
+    Setting {
+        key: "max_errors",
+        default: "10",
+        help: "Errors one SMTP session may make before the server says 421 and closes it.",
+    },
+    Setting {
+        key: "idle_timeout",
+        default: "300",
+        help: "Seconds a client may stay silent before 421 4.4.2 and close (RFC 5321 section 4.5.3.2.7: 5 minutes).",
+    },
+    Setting {
+        key: "max_connections",
+        default: "100",
+        help: "Simultaneous client connections; the surplus gets 421 4.7.0 and is closed.",
+    },
+    Setting {
+        key: "hints",
+        default: "yes",
+        help: "yes: error replies carry a one-line hint for students (what to type instead). no: plain replies.",
+    },
+    Setting {
+        key: "recipient_delimiter",
+        default: "+",
+        help: "bob+anything@domain is delivered to bob. Empty turns address extensions off.",
+    },
+];
+
+/// Everything `postlab serve` needs to know, after defaults, file and flags are merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub hostname: String,
+    pub domains: Vec<String>,
+    pub listen: IpAddr,
+    pub port_offset: u16,
+    pub max_message_size: usize,
+    pub max_recipients: usize,
+    pub max_errors: usize,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub hints: bool,
+    pub recipient_delimiter: Option<char>,
+}
+
+/// A problem with a settings file, located for the administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl Config {
+    /// The embedded defaults. `hostname` and `domains` stay empty until [`Config::finish`],
+    /// because their defaults depend on each other and on what the file and flags set.
+    pub fn defaults() -> Config {
+        Config {
+            hostname: String::new(),
+            domains: Vec::new(),
+            listen: IpAddr::from([127, 0, 0, 1]),
+            port_offset: 10000,
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: 10,
+            idle_timeout: Duration::from_secs(300),
+            max_connections: 100,
+            hints: true,
+            recipient_delimiter: Some('+'),
+        }
+    }
+
+    /// Applies `postlab.conf` text on top of the current values.
+    pub fn apply_file(&mut self, text: &str) -> Result<(), ConfigError> {
+        for (line, key, value) in parse_lines(text)? {
+            self.set(&key, &value)
+                .map_err(|message| ConfigError { line, message })?;
+        }
+        Ok(())
+    }
+
+    /// Sets one setting by its `postlab.conf` key. The error says what a good value looks like.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "hostname" => {
+                if !value.is_empty() && !crate::smtp::address::is_domain(value, false) {
+                    return Err(format!("hostname: '{value}' is not a domain name"));
+                }
+                self.hostname = value.to_ascii_lowercase();
+            }
+            "domains" => {
+                self.domains = Vec::new();
+                for domain in value.split([',', ' ']).filter(|d| !d.is_empty()) {
+                    self.add_domain(domain)?;
+                }
+            }
+            "listen" => {
+                self.listen = value
+                    .parse()
+                    .map_err(|_| format!("listen: '{value}' is not an IP address"))?
+            }
+            "port_offset" => self.port_offset = number(key, value)?,
+            "max_message_size" => self.max_message_size = number(key, value)?,
+            "max_recipients" => self.max_recipients = number(key, value)?,
+            "max_errors" => self.max_errors = number(key, value)?,
+            "idle_timeout" => self.idle_timeout = Duration::from_secs(number(key, value)?),
+            "max_connections" => self.max_connections = number(key, value)?,
+            "hints" => self.hints = yes_no(key, value)?,
+            "recipient_delimiter" => {
+                let mut chars = value.chars();
+                self.recipient_delimiter = match (chars.next(), chars.next()) {
+                    (None, _) => None,
+                    (Some(c), None) if c.is_ascii_punctuation() && c != '@' => Some(c),
+                    _ => return Err(format!("{key}: give one punctuation character, or nothing")),
+                }
+            }
+            _ => return Err(format!("unknown setting '{key}'")),
+        }
+        Ok(())
+    }
+
+    /// Adds a local domain (from `--domain` or the `domains` setting).
+    pub fn add_domain(&mut self, domain: &str) -> Result<(), String> {
+        if !crate::smtp::address::is_domain(domain, false) {
+            return Err(format!("domains: '{domain}' is not a domain name"));
+        }
+        let domain = domain.to_ascii_lowercase();
+        if !self.domains.contains(&domain) {
+            self.domains.push(domain);
+        }
+        Ok(())
+    }
+
+    /// Fills the settings whose default depends on the machine; call once everything is applied.
+    pub fn finish(mut self) -> Config {
+        if self.hostname.is_empty() {
+            self.hostname = machine_hostname();
+        }
+        if self.domains.is_empty() {
+            self.domains = vec!["localhost".to_string()];
+            if self.hostname != "localhost" {
+                self.domains.push(self.hostname.clone());
+            }
+        }
+        self
+    }
+
+    /// Is `domain` one of ours? Domains compare without regard to case (RFC 5321 §2.4).
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{key}: '{value}' is not a whole number in range"))
+}
+
+fn yes_no(key: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" => Ok(true),
+        "no" | "false" | "off" => Ok(false),
+        _ => Err(format!("{key}: say yes or no, not '{value}'")),
+    }
+}
+
+/// Splits `postlab.conf` text into (line number, key, value), joining continuation lines.
+fn parse_lines(text: &str) -> Result<Vec<(usize, String, String)>, ConfigError> {
+    let mut out: Vec<(usize, String, String)> = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        if raw.trim().is_empty() || raw.trim_start().starts_with('#') {
+            continue;
+        }
+        if raw.starts_with([' ', '\t']) {
+            // main.cf style: white space at the start continues the previous setting.
+            match out.last_mut() {
+                Some((_, _, value)) => {
+                    value.push(' ');
+                    value.push_str(raw.trim());
+                    continue;
+                }
+                None => {
+                    return Err(ConfigError {
+                        line,
+                        message: "a continuation line with no setting before it".into(),
+                    })
+                }
+            }
+        }
+        let Some((key, value)) = raw.split_once('=') else {
+            return Err(ConfigError {
+                line,
+                message: format!("expected 'key = value', found '{}'", raw.trim()),
+            });
+        };
+        out.push((line, key.trim().to_string(), value.trim().to_string()));
+    }
+    Ok(out)
+}
+
+/// The text of a fresh `postlab.conf`: every setting with its meaning and default.
+pub fn default_file_text() -> String {
+    let mut text = String::from(
+        "# postlab.conf: settings for `postlab serve`.\n\
+         # One `key = value` per line; a line starting with white space continues the one before.\n\
+         # Command-line flags (--hostname, --domain, --listen, --port-offset) override this file.\n\
+         # After a change, restart the server.\n",
+    );
+    for setting in SETTINGS {
+        text.push('\n');
+        for help in setting.help.lines() {
+            let _ = writeln!(text, "# {help}");
+        }
+        if setting.default.is_empty() {
+            let _ = writeln!(text, "#{} =", setting.key);
+        } else {
+            let _ = writeln!(text, "{} = {}", setting.key, setting.default);
+        }
+    }
+    text
+}
+
+/// Reads the machine's name the way `hostname` does on Linux, falling back to `localhost`.
+pub fn machine_hostname() -> String {
+    let from_file = |p: &str| std::fs::read_to_string(Path::new(p)).ok();
+    from_file("/proc/sys/kernel/hostname")
+        .or_else(|| from_file("/etc/hostname"))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| crate::smtp::address::is_domain(s, false))
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_parses_back_to_the_defaults() {
+        let mut config = Config::defaults();
+        config.apply_file(&default_file_text()).unwrap();
+        assert_eq!(config, Config::defaults());
+    }
+
+    #[test]
+    fn every_setting_in_the_table_is_settable() {
+        for setting in SETTINGS {
+            let mut config = Config::defaults();
+            let value = if setting.default.is_empty() {
+                "example.org"
+            } else {
+                setting.default
+            };
+            assert_eq!(config.set(setting.key, value), Ok(()), "{}", setting.key);
+        }
+    }
+
+    #[test]
+    fn file_overrides_and_continuations() {
+        let mut config = Config::defaults();
+        config
+            .apply_file("# comment\nhostname = mx.example\ndomains = example.org,\n  example.net\nhints = no\n")
+            .unwrap();
+        assert_eq!(config.hostname, "mx.example");
+        assert_eq!(config.domains, vec!["example.org", "example.net"]);
+        assert!(!config.hints);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let mut config = Config::defaults();
+        let err = config
+            .apply_file("hints = yes\nmax_errors = lots\n")
+            .unwrap_err();
+        assert_eq!(err.line, 2);
+        let err = config.apply_file("colour = blue\n").unwrap_err();
+        assert!(err.message.contains("unknown setting"));
+        let err = config.apply_file("no equals sign\n").unwrap_err();
+        assert_eq!(err.line, 1);
+    }
+}

@@ -1,0 +1,31 @@
+//! postlab: a mail server written to be read, watched and used in a classroom.
+//!
+//! The modules follow the course's flowchart (see README.md and DESIGN.md):
+//!
+//! | step | module |
+//! |---|---|
+//! | 1 MUA: a client connects | [`serve`] (the accept), [`smtp::server`] |
+//! | 2 MTA: the SMTP dialogue | [`smtp`] |
+//! | 3 MDA: local or remote? | [`mta::route`] |
+//! | 6 MAILBOX: stored | [`mda`], [`mailbox`] |
+//!
+//! Around them: [`config`] and [`datadir`] (settings and files), [`accounts`] (users, passwords,
+//! aliases), [`transcript`] (the labelled log of every session) and [`trace`] (a message's
+//! journey read back from it).
+
+#![forbid(unsafe_code)]
+
+pub mod accounts;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod datadir;
+pub mod ids;
+pub mod mailbox;
+pub mod mda;
+pub mod mta;
+pub mod net;
+pub mod serve;
+pub mod smtp;
+pub mod trace;
+pub mod transcript;

@@ -1,0 +1,100 @@
+//! The mail delivery agent: puts a message into local mailboxes (flowchart steps 3 → 6).
+//!
+//! For each local account the message goes to, the MDA writes one file into that account's
+//! Maildir (`DIR/mail/NAME/`), with two header fields on top of what the client sent:
+//!
+//! ```text
+//! Return-Path: <alice@example.org>          ← the envelope sender, added at final delivery
+//! Received: from laptop (…) by mx.test …    ← added by our SMTP server when it took the message
+//! (the client's headers and body, byte for byte)
+//! ```
+//!
+//! RFC 5321 §4.4: the server that makes final delivery inserts `Return-Path` with the envelope
+//! sender, so the reader knows where bounces would have gone.
+//!
+//! All copies are staged (written and synced in `tmp/`) before any is committed into `new/`,
+//! so a failure part-way leaves no recipient with a copy and the client can retry the whole
+//! message without duplicates.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::mailbox::Maildir;
+use crate::mta::message::Message;
+
+/// What became of a delivery.
+#[derive(Debug)]
+pub enum Outcome {
+    /// In every mailbox: (account, file written).
+    Delivered(Vec<(String, PathBuf)>),
+    /// Failed now, may work later (disk full, I/O error): the client should retry.
+    Transient(Failure),
+    /// Will never work as it is.
+    Permanent(String),
+}
+
+/// Why a transient failure happened, so the SMTP side can choose 452 or 451.
+#[derive(Debug)]
+pub enum Failure {
+    /// No space left (452 4.3.1).
+    StorageFull(String),
+    /// Any other local error (451 4.3.0).
+    Io(String),
+}
+
+/// Where an account's Maildir lives: `DIR/mail/NAME/`.
+pub fn maildir_path(mail_root: &Path, account: &str) -> PathBuf {
+    mail_root.join(account)
+}
+
+/// Delivers `message` into the Maildir of each local account in its envelope.
+pub fn deliver(mail_root: &Path, hostname: &str, message: &Message) -> Outcome {
+    let accounts = message.envelope.local_accounts();
+    if accounts.is_empty() {
+        return Outcome::Permanent("no local recipients".into());
+    }
+    let return_path = format!("Return-Path: {}\r\n", message.envelope.from);
+    let parts: [&[u8]; 3] = [
+        return_path.as_bytes(),
+        message.received.as_bytes(),
+        &message.content,
+    ];
+
+    let mut staged = Vec::with_capacity(accounts.len());
+    for account in &accounts {
+        let result = Maildir::create(&maildir_path(mail_root, account))
+            .and_then(|maildir| maildir.stage(&parts, hostname));
+        match result {
+            Ok(file) => staged.push((account.to_string(), file)),
+            Err(e) => {
+                for (_, file) in staged {
+                    file.abort();
+                }
+                return Outcome::Transient(failure(account, e));
+            }
+        }
+    }
+    let mut delivered = Vec::with_capacity(staged.len());
+    let mut staged = staged.into_iter();
+    while let Some((account, file)) = staged.next() {
+        match file.commit() {
+            Ok(path) => delivered.push((account, path)),
+            // A rename inside one folder failing after the data is on disk is close to
+            // impossible; if it happens, earlier copies are already visible, so retrying is the
+            // lesser harm (a duplicate rather than a loss). The copies not yet committed go.
+            Err(e) => {
+                staged.for_each(|(_, file)| file.abort());
+                return Outcome::Transient(failure(&account, e));
+            }
+        }
+    }
+    Outcome::Delivered(delivered)
+}
+
+fn failure(account: &str, e: io::Error) -> Failure {
+    let text = format!("mailbox of {account}: {e}");
+    match e.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Failure::StorageFull(text),
+        _ => Failure::Io(text),
+    }
+}

@@ -1,0 +1,55 @@
+//! A message as the MTA holds it: the envelope (who from, who to, under which queue id) and the
+//! content (the header lines and body the client sent, with our `Received:` line on top).
+//!
+//! The envelope is not part of the content: RFC 5321 §2.3.1 keeps them apart, which is why a
+//! `To:` header can name someone who is not a recipient (Bcc) and vice versa.
+
+use super::route::Route;
+use crate::ids::QueueId;
+use crate::smtp::address::{Address, ReversePath};
+
+/// One accepted recipient and step 3's decision for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub address: Address,
+    pub route: Route,
+}
+
+/// The SMTP envelope (RFC 5321 §2.3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub id: QueueId,
+    pub from: ReversePath,
+    pub recipients: Vec<Recipient>,
+    /// RFC 6531: the client asked for SMTPUTF8.
+    pub smtputf8: bool,
+    /// RFC 6152: the client declared BODY=8BITMIME.
+    pub body_8bit: bool,
+}
+
+impl Envelope {
+    /// The accounts that get a copy here, each once, in recipient order.
+    pub fn local_accounts(&self) -> Vec<&str> {
+        let mut accounts: Vec<&str> = Vec::new();
+        for recipient in &self.recipients {
+            if let Route::Local(names) = &recipient.route {
+                for name in names {
+                    if !accounts.contains(&name.as_str()) {
+                        accounts.push(name);
+                    }
+                }
+            }
+        }
+        accounts
+    }
+}
+
+/// A complete message, ready for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub envelope: Envelope,
+    /// Our `Received:` header field, with its CRLF (RFC 5321 §4.4).
+    pub received: String,
+    /// The content as the client sent it, dot-unstuffed, lines ending in CRLF.
+    pub content: Vec<u8>,
+}

@@ -1,0 +1,237 @@
+//! `postlab serve`: start-up, listeners, and one thread per client (DESIGN.md: synchronous,
+//! blocking `std::net`, a thread per connection).
+//!
+//! Start-up order: prepare the data directory, read the settings (defaults → file → flags),
+//! bind every listener (so a port already in use fails at once, with a clear message), write
+//! the real addresses to `DIR/run/listeners`, print the banner, then accept.
+//!
+//! Each accepted connection is counted; past `max_connections` the newcomer is told
+//! `421 4.7.0` and closed, so a flood cannot exhaust threads or memory.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::accounts::Accounts;
+use crate::config::Config;
+use crate::datadir::{Created, DataDir};
+use crate::mailbox::durable;
+use crate::smtp;
+
+/// What every connection thread shares.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub data: DataDir,
+    pub accounts: Accounts,
+    active: AtomicUsize,
+}
+
+/// A protocol postlab serves, with its standard port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Smtp,
+}
+
+impl Service {
+    pub const ALL: [Service; 1] = [Service::Smtp];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Smtp => "smtp",
+        }
+    }
+
+    /// The IANA port; postlab adds `port_offset`.
+    pub fn standard_port(self) -> u16 {
+        match self {
+            Service::Smtp => 25,
+        }
+    }
+
+    /// How a student tries it.
+    pub fn try_it(self, addr: SocketAddr) -> String {
+        match self {
+            Service::Smtp => format!("telnet {} {}", addr.ip(), addr.port()),
+        }
+    }
+
+    fn serve(self, stream: TcpStream, shared: Arc<Shared>) {
+        match self {
+            Service::Smtp => smtp::server::serve_client(stream, shared),
+        }
+    }
+}
+
+/// Settings for one run of `postlab serve` beyond postlab.conf.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Bind every listener to port 0 and let the system choose (tests run many servers at once).
+    pub ephemeral_ports: bool,
+}
+
+/// A server with its listeners bound, ready to accept.
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Vec<(Service, TcpListener)>,
+}
+
+impl Server {
+    /// Binds every listener. Fails with a message an administrator can act on.
+    pub fn bind(config: Config, data: DataDir, options: &Options) -> Result<Server, String> {
+        let mut listeners = Vec::new();
+        for service in Service::ALL {
+            let port = if options.ephemeral_ports {
+                0
+            } else {
+                service
+                    .standard_port()
+                    .checked_add(config.port_offset)
+                    .ok_or_else(|| {
+                        format!(
+                            "port_offset {} puts {} past port 65535",
+                            config.port_offset,
+                            service.name()
+                        )
+                    })?
+            };
+            let addr = SocketAddr::new(config.listen, port);
+            let listener = TcpListener::bind(addr)
+                .map_err(|e| format!("cannot listen for {} on {addr}: {e}", service.name()))?;
+            listeners.push((service, listener));
+        }
+        let accounts = Accounts::open(data.users(), data.aliases())
+            .map_err(|e| format!("cannot read the accounts: {e}"))?;
+        let shared = Arc::new(Shared {
+            config: Arc::new(config),
+            data,
+            accounts,
+            active: AtomicUsize::new(0),
+        });
+        Ok(Server { shared, listeners })
+    }
+
+    /// The addresses actually bound (after port 0 is resolved).
+    pub fn addresses(&self) -> Vec<(Service, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|(s, l)| l.local_addr().ok().map(|a| (*s, a)))
+            .collect()
+    }
+
+    /// Writes `DIR/run/postlab.pid` and `DIR/run/listeners` (one `service address` line each),
+    /// so tests and tools can find the running server.
+    pub fn write_run_files(&self) -> std::io::Result<()> {
+        let data = &self.shared.data;
+        durable::write_atomically(
+            &data.pid_file(),
+            format!("{}\n", std::process::id()).as_bytes(),
+        )?;
+        let text: String = self
+            .addresses()
+            .iter()
+            .map(|(s, a)| format!("{} {a}\n", s.name()))
+            .collect();
+        durable::write_atomically(&data.listeners(), text.as_bytes())
+    }
+
+    /// The start banner: what runs where, and how to try it.
+    pub fn banner(&self, created: &Created) -> String {
+        let config = &self.shared.config;
+        let mut text = format!(
+            "postlab serve: {} for {}\n  data: {}\n",
+            config.hostname,
+            config.domains.join(", "),
+            self.shared.data.root().display()
+        );
+        for (service, addr) in self.addresses() {
+            text.push_str(&format!(
+                "  {:<5} {addr:<21} try: {}\n",
+                service.name(),
+                service.try_it(addr)
+            ));
+        }
+        if created.config {
+            text.push_str(&format!(
+                "  wrote default settings to {}\n",
+                self.shared.data.config().display()
+            ));
+        }
+        if !created.demo_accounts.is_empty() {
+            text.push_str("  demo accounts (passwords shown this once, stored hashed):\n");
+            for (name, password) in &created.demo_accounts {
+                text.push_str(&format!("    {name:<6} {password}\n"));
+            }
+        }
+        text.push_str("  transcripts: every line is labelled with its flowchart step, [1 MUA] to [7 ACCESS]\n");
+        text
+    }
+
+    /// Accepts connections on every listener until the process ends.
+    pub fn run(self) {
+        let mut threads = Vec::new();
+        for (service, listener) in self.listeners {
+            let shared = self.shared.clone();
+            threads.push(std::thread::spawn(move || {
+                accept_loop(service, listener, shared)
+            }));
+        }
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                // EMFILE and the like: wait a moment rather than spin.
+                log::warn!("{}: accept failed: {e}", service.name());
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        let active = shared.active.fetch_add(1, Ordering::SeqCst) + 1;
+        let guard = ActiveGuard(shared.clone());
+        if active > shared.config.max_connections {
+            std::thread::spawn(move || refuse(stream, guard));
+            continue;
+        }
+        let shared = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-client", service.name()))
+            .spawn(move || {
+                let _guard = guard;
+                service.serve(stream, shared);
+            });
+        if let Err(e) = spawned {
+            log::error!(
+                "{}: cannot start a thread for a client: {e}",
+                service.name()
+            );
+        }
+    }
+}
+
+/// Tells a surplus client why it is turned away (421 4.7.0), without waiting on it for long.
+fn refuse(mut stream: TcpStream, _guard: ActiveGuard) {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    log::warn!("too many connections: turned away {peer}");
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let _ = stream.write_all(smtp::reply::too_many_connections().render(false).as_bytes());
+}
+
+/// Counts a connection as active for as long as it lives.
+struct ActiveGuard(Arc<Shared>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,168 @@
+//! The SMTP server loop: read a line, feed the session, send the replies, carry out the effect.
+//!
+//! This file is the only place SMTP bytes meet the network, and [`Chat`] is the only door
+//! through which they reach the transcript (like Postfix's `smtpd_chat.c`): every line read or
+//! written passes through it, labelled with its flowchart step, and secrets are redacted there.
+
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use super::command::{self, CommandError};
+use super::data;
+use super::reply::Reply;
+use super::session::{Effect, Output, Session};
+use crate::ids::SessionId;
+use crate::mda;
+use crate::net::{self, Conn, Line};
+use crate::serve::Shared;
+use crate::transcript::{Step, Transcript};
+
+/// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF.
+pub const MAX_COMMAND_LINE: usize = 512;
+
+/// The connection plus its transcript: the one door for SMTP lines.
+pub struct Chat {
+    pub conn: Conn,
+    pub transcript: Transcript,
+    hints: bool,
+}
+
+impl Chat {
+    /// Logs a client line, redacting what must never be written down: the argument of AUTH
+    /// (RFC 4954 credentials). The mechanism name stays, so a student can see what was tried.
+    fn client_line(&mut self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let redacted = match text.split_once(' ') {
+            Some((verb, rest)) if verb.eq_ignore_ascii_case("AUTH") => {
+                let mechanism = rest.split(' ').next().unwrap_or("");
+                format!("{verb} {mechanism} <credentials hidden>")
+            }
+            _ => text.into_owned(),
+        };
+        self.transcript.client(Step::Mta, &redacted);
+    }
+
+    fn send(&mut self, reply: &Reply) {
+        let wire = reply.render(self.hints);
+        for line in wire.lines() {
+            self.transcript.server(Step::Mta, line);
+        }
+        self.conn.send(wire.as_bytes());
+    }
+}
+
+/// Serves one SMTP client from connect to close. Runs on the connection's own thread.
+pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
+    let config = shared.config.clone();
+    let _ = stream.set_read_timeout(Some(config.idle_timeout));
+    let _ = stream.set_write_timeout(Some(config.idle_timeout));
+    let _ = stream.set_nodelay(true);
+
+    let session_id = SessionId::new();
+    let mut transcript = Transcript::create(&shared.data.transcripts(), &session_id, "smtp");
+    transcript.note(Step::Mua, &format!("connect from {peer} to smtp {local}"));
+    let mut chat = Chat {
+        conn: Conn::new(Box::new(stream), peer, local),
+        transcript,
+        hints: config.hints,
+    };
+    let mut session = Session::new(config, shared.accounts.current(), peer);
+
+    let mut output = session.greeting();
+    loop {
+        if !carry_out(&mut chat, &mut session, output, &shared) {
+            break;
+        }
+        if let Err(e) = chat.conn.flush_if_idle() {
+            chat.transcript
+                .note(Step::Mta, &format!("connection lost while sending: {e}"));
+            break;
+        }
+        output = match chat.conn.read_line(MAX_COMMAND_LINE) {
+            Ok(Line::Text(line)) => {
+                chat.client_line(&line);
+                session.handle(command::parse(&line))
+            }
+            Ok(Line::BareLf(line)) => {
+                chat.client_line(&line);
+                chat.transcript
+                    .note(Step::Mta, "(that line ended in a bare LF, not CRLF)");
+                session.handle(Err(CommandError::BareLineEnding))
+            }
+            Ok(Line::TooLong) => {
+                chat.transcript.client(
+                    Step::Mta,
+                    &format!("<a line over {MAX_COMMAND_LINE} octets, discarded>"),
+                );
+                session.handle(Err(CommandError::LineTooLong))
+            }
+            Ok(Line::Closed) => {
+                chat.transcript
+                    .note(Step::Mta, "client closed the connection");
+                break;
+            }
+            Err(e) if net::is_timeout(&e) => session.timeout(),
+            Err(e) => {
+                chat.transcript
+                    .note(Step::Mta, &format!("connection lost: {e}"));
+                break;
+            }
+        };
+    }
+    let _ = chat.conn.flush();
+    chat.transcript.note(Step::Mta, "session ends");
+}
+
+/// Sends the replies and logs the events of one [`Output`], then does what its effect asks.
+/// Returns false when the connection must close.
+fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Shared) -> bool {
+    for event in &output.events {
+        chat.transcript.event(event.step, &event.id, &event.text);
+    }
+    for reply in &output.replies {
+        chat.send(reply);
+    }
+    match output.effect {
+        Effect::None => true,
+        Effect::Close => false,
+        Effect::ReadData { max_size } => {
+            // The client waits for 354 before it sends the message.
+            if chat.conn.flush().is_err() {
+                return false;
+            }
+            match data::read_data(chat.conn.reader(), max_size) {
+                Ok(data) => {
+                    chat.transcript.client(
+                        Step::Mta,
+                        &format!(
+                            "<message content: {} octets in {} lines>",
+                            data.size, data.lines
+                        ),
+                    );
+                    chat.transcript.client(Step::Mta, ".");
+                    let next = session.data_received(data);
+                    carry_out(chat, session, next, shared)
+                }
+                Err(e) if net::is_timeout(&e) => {
+                    let next = session.timeout();
+                    carry_out(chat, session, next, shared)
+                }
+                Err(e) => {
+                    chat.transcript.note(
+                        Step::Mta,
+                        &format!("connection lost during DATA, nothing accepted: {e}"),
+                    );
+                    false
+                }
+            }
+        }
+        Effect::Deliver(message) => {
+            let outcome = mda::deliver(&shared.data.mail(), &shared.config.hostname, &message);
+            let next = session.delivered(&message.envelope.id, outcome);
+            carry_out(chat, session, next, shared)
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! The SMTP server's state machine (RFC 5321 §3 and §4.1.4), with no I/O.
+//!
+//! ```text
+//!   connect ─► 220 ─► Greeting ──HELO/EHLO──► Ready ──MAIL──► Mail ──RCPT (1+)──► Mail
+//!                         ▲                    ▲  ▲                                 │
+//!                         │                    │  └──── RSET / HELO / EHLO ─────────┤
+//!                         └── (QUIT anywhere:  │                                   DATA
+//!                              221, close)     │                                    ▼
+//!                                              └─── 250 queued / 5xx ◄─── 354, message, "."
+//! ```
+//!
+//! - `Greeting`: the 220 went out; the client must introduce itself (§4.1.1.1).
+//! - `Ready`: greeted, no mail transaction open.
+//! - `Mail`: a transaction is open (MAIL accepted); RCPT adds recipients, DATA sends content.
+//!
+//! The session never touches a socket or a file. The server loop (`server.rs`) feeds it
+//! commands and carries out what it returns in an [`Output`]: replies to send, events for the
+//! transcript, and an [`Effect`] (read the message, deliver it, close).
+//!
+//! Policy lives here too: the limits from postlab.conf, the error counter (too many errors →
+//! 421), and, through the router, who may receive mail.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::address::ReversePath;
+use super::command::{Command, CommandError, MailParams};
+use super::data::{Data, DataError};
+use super::reply::{self, Reply};
+use crate::accounts::Directory;
+use crate::clock::Civil;
+use crate::config::Config;
+use crate::ids::QueueId;
+use crate::mda;
+use crate::mta::message::{Envelope, Message, Recipient};
+use crate::mta::route::{Rejection, Route, Router};
+use crate::transcript::Step;
+
+/// Where the session stands (named after RFC 5321's description of the dialogue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// 220 sent; waiting for HELO or EHLO.
+    Greeting,
+    /// Greeted; no transaction open.
+    Ready,
+    /// MAIL accepted; collecting recipients.
+    Mail(Envelope),
+}
+
+/// What the server loop must do after the replies are sent.
+#[derive(Debug)]
+pub enum Effect {
+    /// Nothing: read the next command.
+    None,
+    /// `354` was sent: read the message (up to `max_size` octets) and call
+    /// [`Session::data_received`].
+    ReadData { max_size: usize },
+    /// Put the message into mailboxes and call [`Session::delivered`].
+    Deliver(Box<Message>),
+    /// Close the connection.
+    Close,
+}
+
+/// A message-journey event for the transcript: `[3 MDA] ID: text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub step: Step,
+    pub id: QueueId,
+    pub text: String,
+}
+
+/// The session's answer to one input.
+#[derive(Debug)]
+pub struct Output {
+    pub replies: Vec<Reply>,
+    pub events: Vec<Event>,
+    pub effect: Effect,
+}
+
+impl Output {
+    fn reply(reply: Reply) -> Output {
+        Output {
+            replies: vec![reply],
+            events: Vec::new(),
+            effect: Effect::None,
+        }
+    }
+
+    fn close(reply: Reply) -> Output {
+        Output {
+            replies: vec![reply],
+            events: Vec::new(),
+            effect: Effect::Close,
+        }
+    }
+}
+
+/// One SMTP conversation.
+pub struct Session {
+    config: Arc<Config>,
+    directory: Arc<Directory>,
+    peer: SocketAddr,
+    clock: fn() -> SystemTime,
+    state: State,
+    /// The name the client gave in HELO/EHLO, and whether it was EHLO.
+    client_name: String,
+    esmtp: bool,
+    errors: usize,
+}
+
+impl Session {
+    pub fn new(config: Arc<Config>, directory: Arc<Directory>, peer: SocketAddr) -> Session {
+        Session {
+            config,
+            directory,
+            peer,
+            clock: SystemTime::now,
+            state: State::Greeting,
+            client_name: String::new(),
+            esmtp: false,
+            errors: 0,
+        }
+    }
+
+    /// Uses `clock` for the `Received:` date (tests pin the time).
+    pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Session {
+        self.clock = clock;
+        self
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The 220 greeting (RFC 5321 §4.3.1: the server speaks first).
+    pub fn greeting(&self) -> Output {
+        Output::reply(reply::greeting(&self.config.hostname))
+    }
+
+    /// One command line, parsed (or not) by `command::parse` or refused by the framing.
+    pub fn handle(&mut self, input: Result<Command, CommandError>) -> Output {
+        let output = match input {
+            Ok(command) => self.dispatch(command),
+            Err(error) => Output::reply(error_reply(error)),
+        };
+        self.count_errors(output)
+    }
+
+    /// The dispatch table: which command runs which handler.
+    fn dispatch(&mut self, command: Command) -> Output {
+        match command {
+            Command::Helo(name) => self.helo(name, false),
+            Command::Ehlo(name) => self.helo(name, true),
+            Command::Mail { from, params } => self.mail(from, params),
+            Command::Rcpt { to } => self.rcpt(to),
+            Command::Data => self.data(),
+            Command::Rset => self.rset(),
+            Command::Noop => Output::reply(reply::ok()),
+            Command::Quit => Output::close(reply::bye()),
+            Command::Vrfy(_) => Output::reply(reply::cannot_vrfy()),
+            Command::Expn(_) => Output::reply(reply::expn_disabled()),
+            Command::Help(topic) => Output::reply(reply::help(topic.as_deref())),
+        }
+    }
+
+    /// HELO / EHLO (§4.1.1.1). Either one also resets a transaction in progress (§4.1.4).
+    fn helo(&mut self, name: String, esmtp: bool) -> Output {
+        self.state = State::Ready;
+        self.esmtp = esmtp;
+        let reply = if esmtp {
+            reply::ehlo(&self.config.hostname, &name, &self.extensions())
+        } else {
+            reply::helo(&self.config.hostname, &name)
+        };
+        self.client_name = name;
+        Output::reply(reply)
+    }
+
+    /// The EHLO keywords (each from its RFC).
+    fn extensions(&self) -> Vec<String> {
+        vec![
+            "PIPELINING".into(),                              // RFC 2920
+            format!("SIZE {}", self.config.max_message_size), // RFC 1870
+            "8BITMIME".into(),                                // RFC 6152
+            "ENHANCEDSTATUSCODES".into(),                     // RFC 2034
+            "SMTPUTF8".into(),                                // RFC 6531
+            "HELP".into(),                                    // RFC 5321 §4.1.1.8
+        ]
+    }
+
+    /// MAIL FROM (§4.1.1.2): opens a transaction and gives the message its queue id.
+    fn mail(&mut self, from: ReversePath, params: MailParams) -> Output {
+        match self.state {
+            State::Greeting => {
+                return Output::reply(reply::bad_sequence(
+                    "send HELO or EHLO first",
+                    "introduce yourself: EHLO your-name",
+                ))
+            }
+            State::Mail(_) => {
+                return Output::reply(reply::bad_sequence(
+                    "a message is already started",
+                    "RSET abandons it",
+                ))
+            }
+            State::Ready => {}
+        }
+        // Extensions exist only after EHLO (§4.1.1.1); a HELO client sends no parameters.
+        if !self.esmtp && params != MailParams::default() {
+            return Output::reply(reply::parameter_not_recognized("after HELO, any"));
+        }
+        if params
+            .size
+            .is_some_and(|size| size > self.config.max_message_size as u64)
+        {
+            return Output::reply(reply::message_too_big(self.config.max_message_size));
+        }
+        if let ReversePath::Mailbox(address) = &from {
+            if !address.is_ascii() && !params.smtputf8 {
+                return Output::reply(reply::non_ascii_address());
+            }
+        }
+        let id = QueueId::new();
+        let event = Event {
+            step: Step::Mta,
+            id: id.clone(),
+            text: format!("new message from {from}, client {}", self.peer.ip()),
+        };
+        let reply = reply::sender_ok(&id);
+        self.state = State::Mail(Envelope {
+            id,
+            from,
+            recipients: Vec::new(),
+            smtputf8: params.smtputf8,
+            body_8bit: params.body_8bit,
+        });
+        Output {
+            replies: vec![reply],
+            events: vec![event],
+            effect: Effect::None,
+        }
+    }
+
+    /// RCPT TO (§4.1.1.3): step 3 decides for each recipient; each gets its own reply.
+    fn rcpt(&mut self, to: crate::smtp::address::Address) -> Output {
+        let State::Mail(envelope) = &mut self.state else {
+            return Output::reply(reply::bad_sequence(
+                "RCPT needs MAIL first",
+                "MAIL FROM:<you@example.org> comes before RCPT TO",
+            ));
+        };
+        if envelope.recipients.len() >= self.config.max_recipients {
+            return Output::reply(reply::too_many_recipients(self.config.max_recipients));
+        }
+        if !to.is_ascii() && !envelope.smtputf8 {
+            return Output::reply(reply::non_ascii_address());
+        }
+        // No outbound MTA yet, so no client may relay (DESIGN.md: never an open relay).
+        let router = Router {
+            config: &self.config,
+            directory: &self.directory,
+            may_relay: false,
+        };
+        let route = router.route(&to);
+        let (reply, text) = match &route {
+            Route::Local(accounts) => (
+                reply::recipient_ok(),
+                format!("<{to}> is local: account {}", accounts.join(", ")),
+            ),
+            Route::Remote(_) => (
+                reply::recipient_ok(),
+                format!("<{to}> is remote: for the outbound queue"),
+            ),
+            Route::Reject(rejection) => {
+                let (reply, why) = rejection_reply(&to, rejection);
+                (reply, format!("<{to}> refused: {why}"))
+            }
+        };
+        let event = Event {
+            step: Step::Mda,
+            id: envelope.id.clone(),
+            text,
+        };
+        if !matches!(route, Route::Reject(_)) {
+            envelope.recipients.push(Recipient { address: to, route });
+        }
+        Output {
+            replies: vec![reply],
+            events: vec![event],
+            effect: Effect::None,
+        }
+    }
+
+    /// DATA (§4.1.1.4): 354, then the server loop reads the message.
+    fn data(&mut self) -> Output {
+        match &self.state {
+            State::Mail(envelope) if envelope.recipients.is_empty() => {
+                Output::reply(reply::no_valid_recipients())
+            }
+            State::Mail(_) => Output {
+                replies: vec![reply::start_mail_input()],
+                events: Vec::new(),
+                effect: Effect::ReadData {
+                    max_size: self.config.max_message_size,
+                },
+            },
+            _ => Output::reply(reply::bad_sequence(
+                "DATA needs MAIL and RCPT first",
+                "MAIL FROM, then RCPT TO, then DATA",
+            )),
+        }
+    }
+
+    /// RSET (§4.1.1.5): abandon the transaction, keep the greeting.
+    fn rset(&mut self) -> Output {
+        if let State::Mail(_) = self.state {
+            self.state = State::Ready;
+        }
+        Output::reply(reply::ok())
+    }
+
+    /// The message has been read. Either it goes on to delivery, or it is refused; in both
+    /// cases the transaction is over (§4.1.1.4: the end of data ends the transaction).
+    pub fn data_received(&mut self, data: Data) -> Output {
+        let State::Mail(envelope) = std::mem::replace(&mut self.state, State::Ready) else {
+            return Output::reply(reply::local_error());
+        };
+        let event = |text: String| Event {
+            step: Step::Mta,
+            id: envelope.id.clone(),
+            text,
+        };
+        let refused = match data.error {
+            Some(DataError::TooBig) => Some((
+                reply::message_too_big(self.config.max_message_size),
+                "over the size limit",
+            )),
+            Some(DataError::LineTooLong) => {
+                Some((reply::data_line_too_long(), "a line over 1000 octets"))
+            }
+            Some(DataError::BadLineEnding) => Some((
+                reply::bare_newline_in_data(),
+                "bare CR, LF or NUL in the content",
+            )),
+            None => None,
+        };
+        if let Some((reply, why)) = refused {
+            let output = Output {
+                replies: vec![reply],
+                events: vec![event(format!("message refused: {why}"))],
+                effect: Effect::None,
+            };
+            return self.count_errors(output);
+        }
+        let received = self.received_header(&envelope);
+        let events = vec![event(format!(
+            "content received: {} octets in {} lines",
+            data.size, data.lines
+        ))];
+        let message = Message {
+            envelope,
+            received,
+            content: data.content,
+        };
+        Output {
+            replies: Vec::new(),
+            events,
+            effect: Effect::Deliver(Box::new(message)),
+        }
+    }
+
+    /// Delivery finished: the final reply to DATA. Only now may we say 250 (DESIGN.md: nothing
+    /// acknowledged is lost).
+    pub fn delivered(&mut self, id: &QueueId, outcome: mda::Outcome) -> Output {
+        let mut events = Vec::new();
+        let reply = match outcome {
+            mda::Outcome::Delivered(files) => {
+                for (account, path) in files {
+                    events.push(Event {
+                        step: Step::Mailbox,
+                        id: id.clone(),
+                        text: format!("delivered to {account}: {}", path.display()),
+                    });
+                }
+                reply::delivered(id)
+            }
+            mda::Outcome::Transient(failure) => {
+                let (reply, text) = match failure {
+                    mda::Failure::StorageFull(text) => (reply::insufficient_storage(), text),
+                    mda::Failure::Io(text) => (reply::local_error(), text),
+                };
+                events.push(Event {
+                    step: Step::Mailbox,
+                    id: id.clone(),
+                    text: format!("not delivered, client will retry: {text}"),
+                });
+                reply
+            }
+            mda::Outcome::Permanent(text) => {
+                events.push(Event {
+                    step: Step::Mailbox,
+                    id: id.clone(),
+                    text: format!("not delivered: {text}"),
+                });
+                reply::local_error()
+            }
+        };
+        self.count_errors(Output {
+            replies: vec![reply],
+            events,
+            effect: Effect::None,
+        })
+    }
+
+    /// The client stayed silent past `idle_timeout` (§4.5.3.2.7).
+    pub fn timeout(&mut self) -> Output {
+        Output::close(reply::idle_timeout())
+    }
+
+    /// `Received:` (RFC 5321 §4.4), folded over three lines:
+    ///
+    /// ```text
+    /// Received: from laptop ([127.0.0.1])
+    ///     by mx.test (postlab) with ESMTP id 19A3C4F2B8D10
+    ///     for <bob@localhost>; Thu, 26 Nov 2026 15:20:55 +0000
+    /// ```
+    ///
+    /// `with` is SMTP after HELO, ESMTP after EHLO, UTF8SMTP when SMTPUTF8 was used (RFC 6531
+    /// §3.7.3). `for` is given only for a single recipient, so a Bcc list is not revealed.
+    fn received_header(&self, envelope: &Envelope) -> String {
+        let protocol = match (self.esmtp, envelope.smtputf8) {
+            (false, _) => "SMTP",
+            (true, false) => "ESMTP",
+            (true, true) => "UTF8SMTP",
+        };
+        let ip = match self.peer.ip() {
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("IPv6:{ip}"),
+        };
+        let for_clause = match envelope.recipients.as_slice() {
+            [only] => format!("\r\n\tfor <{}>", only.address),
+            _ => String::new(),
+        };
+        format!(
+            "Received: from {} ([{ip}])\r\n\tby {} (postlab) with {protocol} id {}{for_clause};\r\n\t{}\r\n",
+            self.client_name,
+            self.config.hostname,
+            envelope.id,
+            Civil::from_system_time((self.clock)()).rfc5322()
+        )
+    }
+
+    /// Counts error replies; at `max_errors` the session ends with 421.
+    fn count_errors(&mut self, mut output: Output) -> Output {
+        if output.replies.iter().any(|r| r.is_error() && !r.closes()) {
+            self.errors += 1;
+            if self.errors >= self.config.max_errors {
+                output.replies.push(reply::too_many_errors());
+                output.effect = Effect::Close;
+            }
+        }
+        output
+    }
+}
+
+/// The reply for a line that is not a valid command.
+fn error_reply(error: CommandError) -> Reply {
+    match error {
+        CommandError::Unrecognized => reply::command_unrecognized(),
+        CommandError::NotImplemented(verb) => reply::command_not_implemented(&verb),
+        CommandError::Syntax(usage) => reply::syntax(usage),
+        CommandError::BadParameter(text) => reply::bad_parameter(text),
+        CommandError::BadAddress {
+            error,
+            sender,
+            usage,
+        } => reply::bad_address(error, sender, usage),
+        CommandError::UnknownParameter(keyword) => reply::parameter_not_recognized(&keyword),
+        CommandError::BadCharacters => reply::bad_characters(),
+        CommandError::LineTooLong => reply::line_too_long(),
+        CommandError::BareLineEnding => reply::bad_line_ending(),
+    }
+}
+
+/// The reply for a refused recipient, and the reason in words for the transcript.
+fn rejection_reply(to: &crate::smtp::address::Address, rejection: &Rejection) -> (Reply, String) {
+    let address = to.to_string();
+    match rejection {
+        Rejection::UnknownUser => (
+            reply::unknown_user(&address),
+            "no such account or alias".into(),
+        ),
+        Rejection::RelayDenied => (
+            reply::relay_denied(&address),
+            "another domain, and this client may not relay".into(),
+        ),
+        Rejection::AliasLoop => (reply::alias_loop(&address), "the aliases loop".into()),
+        Rejection::RemoteAlias(target) => (
+            reply::remote_alias(&address),
+            format!("alias forwards to <{target}>, and there is no outbound MTA yet"),
+        ),
+    }
+}

@@ -1,0 +1,265 @@
+//! The transcript: every line a session reads or writes, labelled with its flowchart step.
+//!
+//! ```text
+//! 2026-11-26 15:20:55.101 s19a3c4f2b8d0f [1 MUA] connect from 127.0.0.1:53422 to smtp 127.0.0.1:10025
+//! 2026-11-26 15:20:55.101 s19a3c4f2b8d0f [2 MTA] S: 220 mx.test ESMTP postlab ready (type HELP for the commands)
+//! 2026-11-26 15:20:55.130 s19a3c4f2b8d0f [2 MTA] C: MAIL FROM:<alice@localhost>
+//! 2026-11-26 15:20:55.131 s19a3c4f2b8d0f [2 MTA] 19A3C4F2B8D10: queue id given to the message from <alice@localhost>
+//! 2026-11-26 15:20:55.140 s19a3c4f2b8d0f [3 MDA] 19A3C4F2B8D10: <bob@localhost> is local: account bob
+//! 2026-11-26 15:20:55.152 s19a3c4f2b8d0f [6 MAILBOX] 19A3C4F2B8D10: delivered to bob: mail/bob/new/1795…
+//! ```
+//!
+//! Each line goes to the log (target `transcript`, shown at the default level; `RUST_LOG`
+//! changes it) and to the session's own file, `DIR/transcripts/DATE/SESSION-PROTOCOL.log`.
+//! `C:` is the client, `S:` the server; a line with a queue id after the label is an event in
+//! one message's journey, which is what `postlab trace` collects.
+//!
+//! This is the one place transcript lines are written. It does not know about secrets: each
+//! protocol's own door (for SMTP, `smtp::server::Chat`) redacts before it calls in here.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::clock;
+use crate::ids::{QueueId, SessionId};
+
+/// The course's flowchart steps (DESIGN.md). Every transcript line carries one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    /// 1: a mail client composes and connects.
+    Mua,
+    /// 2: the SMTP dialogue.
+    Mta,
+    /// 3: address processing, local or remote.
+    Mda,
+    /// 4: DNS lookup of the receiving server.
+    Dns,
+    /// 5: handing the message to another server.
+    Relay,
+    /// 6: storing it in the mailbox.
+    Mailbox,
+    /// 7: the user reads it over POP3 or IMAP.
+    Access,
+}
+
+impl Step {
+    pub const ALL: [Step; 7] = [
+        Step::Mua,
+        Step::Mta,
+        Step::Mda,
+        Step::Dns,
+        Step::Relay,
+        Step::Mailbox,
+        Step::Access,
+    ];
+
+    pub fn number(self) -> u8 {
+        self as u8 + 1
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::Mua => "MUA",
+            Step::Mta => "MTA",
+            Step::Mda => "MDA",
+            Step::Dns => "DNS",
+            Step::Relay => "RELAY",
+            Step::Mailbox => "MAILBOX",
+            Step::Access => "ACCESS",
+        }
+    }
+
+    /// What happens at this step, in the course's words.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Step::Mua => "a mail client connects to its SMTP server",
+            Step::Mta => "the SMTP dialogue: sender, recipients, content",
+            Step::Mda => "each recipient address is processed: local or remote",
+            Step::Dns => "MX lookup for the receiving server",
+            Step::Relay => "our SMTP client hands the message to the receiving server",
+            Step::Mailbox => "the message is stored in the user's mailbox",
+            Step::Access => "the user reads the mailbox over POP3 or IMAP",
+        }
+    }
+
+    /// Reads a label as written in a transcript (`MTA`).
+    pub fn from_label(label: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| s.label() == label)
+    }
+}
+
+impl fmt::Display for Step {
+    /// `[2 MTA]`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{} {}]", self.number(), self.label())
+    }
+}
+
+/// One session's transcript.
+pub struct Transcript {
+    session: SessionId,
+    file: Option<File>,
+    path: Option<PathBuf>,
+}
+
+impl Transcript {
+    /// Opens `DIR/transcripts/DATE/SESSION-PROTOCOL.log`. If the file cannot be created the
+    /// session goes on with the log alone (a full disk must not stop mail that can still be
+    /// refused cleanly), and the failure is logged once.
+    pub fn create(transcripts: &Path, session: &SessionId, protocol: &str) -> Transcript {
+        let dir = transcripts.join(clock::now().date());
+        let path = dir.join(format!("{session}-{protocol}.log"));
+        let file = std::fs::create_dir_all(&dir)
+            .and_then(|()| OpenOptions::new().create(true).append(true).open(&path));
+        match file {
+            Ok(file) => Transcript {
+                session: session.clone(),
+                file: Some(file),
+                path: Some(path),
+            },
+            Err(e) => {
+                log::warn!("{session}: no transcript file {}: {e}", path.display());
+                Transcript {
+                    session: session.clone(),
+                    file: None,
+                    path: None,
+                }
+            }
+        }
+    }
+
+    /// A transcript that only logs (for tools and tests that keep no files).
+    pub fn log_only(session: SessionId) -> Transcript {
+        Transcript {
+            session,
+            file: None,
+            path: None,
+        }
+    }
+
+    pub fn session(&self) -> &SessionId {
+        &self.session
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// `C: line` — what the client sent (already redacted by the protocol's door).
+    pub fn client(&mut self, step: Step, line: &str) {
+        self.write(step, &format!("C: {line}"));
+    }
+
+    /// `S: line` — what the server sent.
+    pub fn server(&mut self, step: Step, line: &str) {
+        self.write(step, &format!("S: {line}"));
+    }
+
+    /// A remark about the session (connect, close, TLS, …).
+    pub fn note(&mut self, step: Step, text: &str) {
+        self.write(step, text);
+    }
+
+    /// An event in one message's journey; `postlab trace ID` finds these.
+    pub fn event(&mut self, step: Step, id: &QueueId, text: &str) {
+        self.write(step, &format!("{id}: {text}"));
+    }
+
+    fn write(&mut self, step: Step, text: &str) {
+        let line = format!("{} {} {step} {text}", clock::now().stamp(), self.session);
+        log::info!(target: "transcript", "{line}");
+        if let Some(file) = &mut self.file {
+            let mut bytes = line.into_bytes();
+            bytes.push(b'\n');
+            // One write per line, so a reader (`tail -f`, `postlab trace`) sees whole lines.
+            if let Err(e) = file.write_all(&bytes) {
+                log::warn!(
+                    "{}: transcript file write failed, logging only from now on: {e}",
+                    self.session
+                );
+                self.file = None;
+            }
+        }
+    }
+}
+
+/// A transcript line taken apart again (for `postlab trace`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line<'a> {
+    pub stamp: &'a str,
+    pub session: &'a str,
+    pub step: Step,
+    /// Everything after the label.
+    pub text: &'a str,
+}
+
+impl<'a> Line<'a> {
+    pub fn parse(line: &'a str) -> Option<Line<'a>> {
+        // "2026-11-26 15:20:55.101 s19a3c4f2b8d0f [2 MTA] text"
+        let stamp = line.get(..23)?;
+        let rest = line.get(24..)?;
+        let (session, rest) = rest.split_once(' ')?;
+        let rest = rest.strip_prefix('[')?;
+        let (label, text) = rest
+            .split_once("] ")
+            .or_else(|| rest.strip_suffix(']').map(|l| (l, "")))?;
+        let (_, name) = label.split_once(' ')?;
+        Some(Line {
+            stamp,
+            session,
+            step: Step::from_label(name)?,
+            text,
+        })
+    }
+
+    /// For an event line, the queue id and the event text.
+    pub fn event(&self) -> Option<(&'a str, &'a str)> {
+        let (id, text) = self.text.split_once(": ")?;
+        QueueId::parse(id).map(|_| (id, text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_match_the_flowchart() {
+        let labels: Vec<String> = Step::ALL.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            labels,
+            [
+                "[1 MUA]",
+                "[2 MTA]",
+                "[3 MDA]",
+                "[4 DNS]",
+                "[5 RELAY]",
+                "[6 MAILBOX]",
+                "[7 ACCESS]"
+            ]
+        );
+    }
+
+    #[test]
+    fn written_lines_parse_back() {
+        let dir = std::env::temp_dir().join(format!("postlab-transcript-{}", std::process::id()));
+        let session = SessionId::new();
+        let id = QueueId::new();
+        let mut t = Transcript::create(&dir, &session, "smtp");
+        t.client(Step::Mta, "MAIL FROM:<a@b.example>");
+        t.event(Step::Mda, &id, "<bob@localhost> is local");
+        let text = std::fs::read_to_string(t.path().unwrap()).unwrap();
+        let lines: Vec<Line> = text.lines().map(|l| Line::parse(l).unwrap()).collect();
+        assert_eq!(lines[0].step, Step::Mta);
+        assert_eq!(lines[0].text, "C: MAIL FROM:<a@b.example>");
+        assert_eq!(lines[0].event(), None);
+        assert_eq!(
+            lines[1].event(),
+            Some((id.as_str(), "<bob@localhost> is local"))
+        );
+        assert_eq!(lines[1].session, session.as_str());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
