@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::accounts::login::Throttle;
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::datadir::{Created, DataDir};
@@ -25,6 +26,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub data: DataDir,
     pub accounts: Accounts,
+    /// Failed logins per client address, for every protocol.
+    pub logins: Throttle,
     active: AtomicUsize,
 }
 
@@ -107,6 +110,7 @@ impl Server {
             config: Arc::new(config),
             data,
             accounts,
+            logins: Throttle::default(),
             active: AtomicUsize::new(0),
         });
         Ok(Server { shared, listeners })

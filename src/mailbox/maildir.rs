@@ -34,6 +34,23 @@ pub struct Maildir {
     root: PathBuf,
 }
 
+/// One message in a Maildir, as [`Maildir::scan`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Where the file is now.
+    pub path: PathBuf,
+    /// The unique part of the name, without `:2,FLAGS`: stable for the message's whole life,
+    /// whichever folder it is in (POP3 uses it as the UIDL).
+    pub unique: String,
+    /// The flag letters after `:2,` (`S` seen, `R` replied, `F` flagged, `T` trashed,
+    /// `D` draft), in ASCII order; empty in `new/`.
+    pub flags: String,
+    /// Still in `new/` (no mail client has seen it yet).
+    pub is_new: bool,
+    /// File size in octets (from `,S=` in the name when present, else from the file).
+    pub size: u64,
+}
+
 /// A message written and synced in `tmp/`, not yet visible in `new/`.
 #[derive(Debug)]
 pub struct Staged {
@@ -79,6 +96,68 @@ impl Maildir {
         Ok(Staged { tmp, new, new_dir })
     }
 
+    /// Every message in `new/` and `cur/`, oldest delivery first (names start with the
+    /// delivery time in seconds, then microseconds, so sorting by the unique part sorts by age
+    /// for postlab's own names). Files whose names start with a dot are skipped, as the Maildir
+    /// description asks.
+    pub fn scan(&self) -> io::Result<Vec<Entry>> {
+        let mut entries = Vec::new();
+        for (sub, is_new) in [("new", true), ("cur", false)] {
+            let dir = self.root.join(sub);
+            let listing = match fs::read_dir(&dir) {
+                Ok(listing) => listing,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for item in listing {
+                let item = item?;
+                let name = item.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    continue;
+                }
+                let (unique, flags) = match name.split_once(":2,") {
+                    Some((unique, flags)) => (unique.to_string(), flags.to_string()),
+                    None => (name.clone(), String::new()),
+                };
+                let size = match size_from_name(&unique) {
+                    Some(size) => size,
+                    None => match item.metadata() {
+                        Ok(m) => m.len(),
+                        // Gone between listing and stat: another session moved or deleted it.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e),
+                    },
+                };
+                entries.push(Entry {
+                    path: item.path(),
+                    unique,
+                    flags,
+                    is_new,
+                    size,
+                });
+            }
+        }
+        entries.sort_by(|a, b| sort_key(&a.unique).cmp(&sort_key(&b.unique)));
+        Ok(entries)
+    }
+
+    /// Moves a message to `cur/` with the given flags (`cur/UNIQUE:2,FLAGS`), the way a mail
+    /// client marks it as seen by the server. Returns the new path.
+    pub fn set_flags(&self, entry: &Entry, flags: &str) -> io::Result<PathBuf> {
+        let mut letters: Vec<char> = flags.chars().collect();
+        letters.sort_unstable();
+        letters.dedup();
+        let flags: String = letters.into_iter().collect();
+        let target = self
+            .root
+            .join("cur")
+            .join(format!("{}:2,{flags}", entry.unique));
+        if target != entry.path {
+            fs::rename(&entry.path, &target)?;
+        }
+        Ok(target)
+    }
+
     /// Convenience: stage and commit one message.
     pub fn deliver(&self, parts: &[&[u8]], hostname: &str) -> io::Result<PathBuf> {
         self.stage(parts, hostname)?.commit()
@@ -97,6 +176,34 @@ impl Staged {
     pub fn abort(self) {
         let _ = fs::remove_file(&self.tmp);
     }
+}
+
+/// The `S=` field of a Maildir name (`…,S=1234`), if present.
+fn size_from_name(unique: &str) -> Option<u64> {
+    unique
+        .split(',')
+        .find_map(|field| field.strip_prefix("S="))
+        .and_then(|s| s.parse().ok())
+}
+
+/// Sorts `SECONDS.MmicrosP…` names by time: seconds, then microseconds, then the rest.
+fn sort_key(unique: &str) -> (u64, u64, &str) {
+    let mut parts = unique.splitn(2, '.');
+    let secs = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(u64::MAX);
+    let micros = parts
+        .next()
+        .and_then(|rest| rest.strip_prefix('M'))
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect::<String>()
+        })
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or(0);
+    (secs, micros, unique)
 }
 
 /// `SECONDS.MmicrosPpidQcounter.HOST`, unique per delivery on this host.
@@ -139,6 +246,37 @@ mod tests {
         assert!(name.ends_with(".mx.test,S=21"), "{name}");
         assert_eq!(fs::read(&path).unwrap(), b"Subject: hi\r\n\r\nbody\r\n");
         assert_eq!(fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn scan_lists_new_and_cur_oldest_first_and_set_flags_moves_to_cur() {
+        let dir = temp_dir("scan");
+        let maildir = Maildir::create(&dir).unwrap();
+        let first = maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
+        let second = maildir.deliver(&[b"two!\r\n"], "mx.test").unwrap();
+        fs::write(dir.join("new/.hidden"), "x").unwrap();
+        let entries = maildir.scan().unwrap();
+        assert_eq!(
+            entries.iter().map(|e| e.path.clone()).collect::<Vec<_>>(),
+            [first, second]
+        );
+        assert_eq!((entries[0].size, entries[1].size), (5, 6));
+        assert!(entries[0].is_new && entries[0].flags.is_empty());
+
+        let moved = maildir.set_flags(&entries[0], "SF").unwrap();
+        assert!(moved
+            .to_string_lossy()
+            .ends_with(&format!("cur/{}:2,FS", entries[0].unique)));
+        let again = maildir.scan().unwrap();
+        let seen = again
+            .iter()
+            .find(|e| e.unique == entries[0].unique)
+            .unwrap();
+        assert_eq!(
+            (seen.is_new, seen.flags.as_str(), seen.size),
+            (false, "FS", 5)
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
