@@ -74,6 +74,8 @@ pub struct TestServer {
     /// Started under a wrapper such as strace: the server is a grandchild.
     wrapped: bool,
     pub smtp: SocketAddr,
+    /// `DIR/run/listeners` as the server wrote it: `service address` per line.
+    pub listeners: String,
     /// What the server printed on stdout at start (the banner).
     pub banner: String,
 }
@@ -151,8 +153,14 @@ impl TestServer {
             child,
             wrapped: !setup.wrapper.is_empty(),
             smtp,
+            listeners: text,
             banner,
         }
+    }
+
+    /// The address of a service's listener (`smtp`, `pop3`, …).
+    pub fn addr(&self, service: &str) -> SocketAddr {
+        listener(&self.listeners, service)
     }
 
     pub fn connect(&self) -> SmtpClient {
