@@ -78,6 +78,36 @@ pub const SETTINGS: &[Setting] = &[
         default: "+",
         help: "bob+anything@domain is delivered to bob. Empty turns address extensions off.",
     },
+    Setting {
+        key: "relay_networks",
+        default: "127.0.0.0/8, ::1/128",
+        help: "Clients in these networks may send mail to other domains without logging in.\nEveryone else must authenticate (AUTH) first: postlab is never an open relay. Empty: nobody.",
+    },
+    Setting {
+        key: "relay_port",
+        default: "25",
+        help: "The port our SMTP client connects to on other servers (a lab may use 10025).",
+    },
+    Setting {
+        key: "queue_retry_min",
+        default: "300",
+        help: "Seconds before the first retry of a deferred message; each retry waits twice as long.",
+    },
+    Setting {
+        key: "queue_retry_max",
+        default: "3600",
+        help: "The longest wait, in seconds, between two delivery attempts.",
+    },
+    Setting {
+        key: "queue_lifetime",
+        default: "432000",
+        help: "Seconds a message may stay in the queue before it is bounced (5 days).",
+    },
+    Setting {
+        key: "max_outbound_per_destination",
+        default: "2",
+        help: "Connections the queue manager opens at once to one destination domain.",
+    },
 ];
 
 /// Everything `postlab serve` needs to know, after defaults, file and flags are merged.
@@ -94,6 +124,59 @@ pub struct Config {
     pub max_connections: usize,
     pub hints: bool,
     pub recipient_delimiter: Option<char>,
+    pub relay_networks: Vec<Network>,
+    pub relay_port: u16,
+    pub queue_retry_min: Duration,
+    pub queue_retry_max: Duration,
+    pub queue_lifetime: Duration,
+    pub max_outbound_per_destination: usize,
+}
+
+/// An IP network such as `127.0.0.0/8` or `::1/128`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Network {
+    /// `ADDR/PREFIX`, or a bare address (a network of one).
+    pub fn parse(text: &str) -> Option<Network> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (
+                addr.parse::<IpAddr>().ok()?,
+                Some(prefix.parse::<u8>().ok()?),
+            ),
+            None => (text.parse::<IpAddr>().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Network { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4 client may arrive as an IPv4-mapped IPv6 address (::ffff:127.0.0.1).
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        let bits = |a: IpAddr| -> u128 {
+            match a {
+                IpAddr::V4(v4) => u128::from(u32::from(v4)) << 96,
+                IpAddr::V6(v6) => u128::from(v6),
+            }
+        };
+        if self.addr.is_ipv4() != ip.is_ipv4() {
+            return false;
+        }
+        // IPv4 sits in the top 32 bits, so one mask rule serves both families.
+        let mask = if self.prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(self.prefix))
+        };
+        bits(self.addr) & mask == bits(ip) & mask
+    }
 }
 
 /// A problem with a settings file, located for the administrator.
@@ -125,6 +208,15 @@ impl Config {
             max_connections: 100,
             hints: true,
             recipient_delimiter: Some('+'),
+            relay_networks: ["127.0.0.0/8", "::1/128"]
+                .into_iter()
+                .filter_map(Network::parse)
+                .collect(),
+            relay_port: 25,
+            queue_retry_min: Duration::from_secs(300),
+            queue_retry_max: Duration::from_secs(3600),
+            queue_lifetime: Duration::from_secs(432_000),
+            max_outbound_per_destination: 2,
         }
     }
 
@@ -172,6 +264,22 @@ impl Config {
                     _ => return Err(format!("{key}: give one punctuation character, or nothing")),
                 }
             }
+            "relay_networks" => {
+                let mut networks = Vec::new();
+                for item in value.split([',', ' ']).filter(|n| !n.is_empty()) {
+                    networks.push(Network::parse(item).ok_or_else(|| {
+                        format!("{key}: '{item}' is not a network like 192.0.2.0/24")
+                    })?);
+                }
+                self.relay_networks = networks;
+            }
+            "relay_port" => self.relay_port = number(key, value)?,
+            "queue_retry_min" => self.queue_retry_min = Duration::from_secs(number(key, value)?),
+            "queue_retry_max" => self.queue_retry_max = Duration::from_secs(number(key, value)?),
+            "queue_lifetime" => self.queue_lifetime = Duration::from_secs(number(key, value)?),
+            "max_outbound_per_destination" => {
+                self.max_outbound_per_destination = number::<usize>(key, value)?.max(1)
+            }
             _ => return Err(format!("unknown setting '{key}'")),
         }
         Ok(())
@@ -201,6 +309,11 @@ impl Config {
             }
         }
         self
+    }
+
+    /// May a client at `ip` send to other domains without logging in?
+    pub fn is_trusted_network(&self, ip: IpAddr) -> bool {
+        self.relay_networks.iter().any(|n| n.contains(ip))
     }
 
     /// Is `domain` one of ours? Domains compare without regard to case (RFC 5321 §2.4).
@@ -323,6 +436,28 @@ mod tests {
         assert_eq!(config.hostname, "mx.example");
         assert_eq!(config.domains, vec!["example.org", "example.net"]);
         assert!(!config.hints);
+    }
+
+    #[test]
+    fn networks_contain_what_they_should() {
+        let net = Network::parse("192.0.2.0/24").unwrap();
+        assert!(net.contains("192.0.2.77".parse().unwrap()));
+        assert!(!net.contains("192.0.3.1".parse().unwrap()));
+        assert!(!net.contains("::1".parse().unwrap()));
+        let lo = Network::parse("127.0.0.0/8").unwrap();
+        assert!(lo.contains("127.9.9.9".parse().unwrap()));
+        assert!(lo.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(Network::parse("::1")
+            .unwrap()
+            .contains("::1".parse().unwrap()));
+        assert!(Network::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(Network::parse("10.0.0.0/33").is_none());
+        let mut config = Config::defaults();
+        assert!(config.is_trusted_network("127.0.0.1".parse().unwrap()));
+        config.set("relay_networks", "").unwrap();
+        assert!(!config.is_trusted_network("127.0.0.1".parse().unwrap()));
     }
 
     #[test]

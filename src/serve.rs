@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::accounts::login::Throttle;
@@ -19,7 +19,9 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::datadir::{Created, DataDir};
 use crate::mailbox::durable;
+use crate::mta::queue::Queue;
 use crate::smtp;
+use crate::smtp::session::Mode;
 
 /// What every connection thread shares.
 pub struct Shared {
@@ -28,21 +30,54 @@ pub struct Shared {
     pub accounts: Accounts,
     /// Failed logins per client address, for every protocol.
     pub logins: Throttle,
+    /// The outbound queue, `DIR/queue/`.
+    pub queue: Queue,
+    /// Set when new mail is queued, so the queue manager looks at once.
+    queue_wake: (Mutex<bool>, Condvar),
+    /// Where our own SMTP listeners are.
+    smtp_addresses: Vec<SocketAddr>,
     active: AtomicUsize,
+}
+
+impl Shared {
+    /// Is `addr` one of this server's SMTP listeners? (An MX pointing at ourselves is a loop.)
+    pub fn is_own_smtp_address(&self, addr: SocketAddr) -> bool {
+        self.smtp_addresses.iter().any(|own| {
+            own.port() == addr.port() && (own.ip() == addr.ip() || own.ip().is_unspecified())
+        })
+    }
+    /// Tells the queue manager there is new work.
+    pub fn wake_queue(&self) {
+        *self.queue_wake.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.queue_wake.1.notify_all();
+    }
+
+    /// Waits until [`Shared::wake_queue`] is called or `timeout` passes.
+    pub fn wait_for_queue_work(&self, timeout: Duration) {
+        let guard = self.queue_wake.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut woken, _) = self
+            .queue_wake
+            .1
+            .wait_timeout_while(guard, timeout, |woken| !*woken)
+            .unwrap_or_else(|e| e.into_inner());
+        *woken = false;
+    }
 }
 
 /// A protocol postlab serves, with its standard port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Smtp,
+    Submission,
 }
 
 impl Service {
-    pub const ALL: [Service; 1] = [Service::Smtp];
+    pub const ALL: [Service; 2] = [Service::Smtp, Service::Submission];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Smtp => "smtp",
+            Service::Submission => "submission",
         }
     }
 
@@ -50,19 +85,22 @@ impl Service {
     pub fn standard_port(self) -> u16 {
         match self {
             Service::Smtp => 25,
+            // RFC 6409 §3.1.
+            Service::Submission => 587,
         }
     }
 
     /// How a student tries it.
     pub fn try_it(self, addr: SocketAddr) -> String {
         match self {
-            Service::Smtp => format!("telnet {} {}", addr.ip(), addr.port()),
+            Service::Smtp | Service::Submission => format!("telnet {} {}", addr.ip(), addr.port()),
         }
     }
 
     fn serve(self, stream: TcpStream, shared: Arc<Shared>) {
         match self {
-            Service::Smtp => smtp::server::serve_client(stream, shared),
+            Service::Smtp => smtp::server::serve_client(stream, shared, Mode::Relay),
+            Service::Submission => smtp::server::serve_client(stream, shared, Mode::Submission),
         }
     }
 }
@@ -106,11 +144,27 @@ impl Server {
         }
         let accounts = Accounts::open(data.users(), data.aliases())
             .map_err(|e| format!("cannot read the accounts: {e}"))?;
+        let queue = Queue::open(&data.root().join("queue"))
+            .map_err(|e| format!("cannot open the queue: {e}"))?;
+        match queue.recover() {
+            Ok(0) => {}
+            Ok(n) => log::warn!(
+                "queue: removed {n} unfinished files left by a crash (never acknowledged)"
+            ),
+            Err(e) => return Err(format!("cannot check the queue: {e}")),
+        }
         let shared = Arc::new(Shared {
             config: Arc::new(config),
             data,
             accounts,
             logins: Throttle::default(),
+            queue,
+            queue_wake: (Mutex::new(false), Condvar::new()),
+            smtp_addresses: listeners
+                .iter()
+                .filter(|(s, _)| *s == Service::Smtp)
+                .filter_map(|(_, l)| l.local_addr().ok())
+                .collect(),
             active: AtomicUsize::new(0),
         });
         Ok(Server { shared, listeners })
@@ -175,6 +229,10 @@ impl Server {
     /// Accepts connections on every listener until the process ends.
     pub fn run(self) {
         let mut threads = Vec::new();
+        let shared = self.shared.clone();
+        threads.push(std::thread::spawn(move || {
+            crate::mta::scheduler::run(shared)
+        }));
         for (service, listener) in self.listeners {
             let shared = self.shared.clone();
             threads.push(std::thread::spawn(move || {

@@ -124,9 +124,11 @@ fn bad_settings_stop_the_start_with_the_line_named() {
 fn transcripts_label_every_line_and_hide_credentials() {
     let server = TestServer::start();
     let mut c = server.connect();
-    c.expect("EHLO laptop", 250);
-    // AUTH is not offered yet, but a client may send it blindly: its secret must not be logged.
-    c.expect("AUTH PLAIN AGFsaWNlAGFsaWNlLXBhc3N3b3Jk", 502);
+    c.expect("EHLO laptop", 250); // Neither the AUTH argument nor the lines of an AUTH LOGIN exchange may be logged.
+    c.expect("AUTH LOGIN", 334);
+    c.expect("Ym9i", 334);
+    c.expect("d3JvbmctcGFzc3dvcmQ=", 535);
+    c.expect("AUTH PLAIN AGFsaWNlAGFsaWNlLXBhc3N3b3Jk", 235);
     let reply = c.send_mail(
         "alice@localhost",
         &["bob@localhost"],
@@ -138,9 +140,16 @@ fn transcripts_label_every_line_and_hide_credentials() {
         let text = server.transcripts();
         text.contains("session ends").then_some(text)
     });
-    assert!(!text.contains("AGFsaWNl"), "{text}");
+    for secret in ["AGFsaWNl", "Ym9i", "d3JvbmctcGFzc3dvcmQ"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
     assert!(
         text.contains("C: AUTH PLAIN <credentials hidden>"),
+        "{text}"
+    );
+    assert!(text.contains("C: AUTH LOGIN\n"), "{text}");
+    assert!(
+        text.contains("login failed") && text.contains("logged in as alice"),
         "{text}"
     );
     for line in text.lines() {

@@ -99,10 +99,13 @@ fn the_default_aliases_make_postmaster_the_first_account() {
     );
     assert_eq!(server.new_mail("alice").len(), 1);
 }
-
 #[test]
 fn another_domain_is_refused_as_relaying_and_nothing_is_written() {
-    let server = TestServer::start();
+    // No trusted network: the test client is a stranger.
+    let server = TestServer::start_with(Setup {
+        config: "relay_networks =\n".into(),
+        ..Setup::default()
+    });
     let mut c = server.connect();
     c.expect("EHLO laptop", 250);
     c.expect("MAIL FROM:<alice@localhost>", 250);
@@ -123,7 +126,7 @@ fn another_domain_is_refused_as_relaying_and_nothing_is_written() {
         }
     }
     c.expect("DATA", 554);
-    assert!(fs::read_dir(server.dir.join("queue"))
+    assert!(fs::read_dir(server.dir.join("queue/active"))
         .unwrap()
         .next()
         .is_none());

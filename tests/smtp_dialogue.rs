@@ -18,6 +18,7 @@ fn ehlo_advertises_the_extensions() {
             "8BITMIME",
             "ENHANCEDSTATUSCODES",
             "SMTPUTF8",
+            "AUTH PLAIN LOGIN",
             "HELP"
         ]
     );

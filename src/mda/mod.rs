@@ -19,6 +19,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::mailbox::maildir::Staged;
 use crate::mailbox::Maildir;
 use crate::mta::message::Message;
 
@@ -49,31 +50,46 @@ pub fn maildir_path(mail_root: &Path, account: &str) -> PathBuf {
 
 /// Delivers `message` into the Maildir of each local account in its envelope.
 pub fn deliver(mail_root: &Path, hostname: &str, message: &Message) -> Outcome {
-    let accounts = message.envelope.local_accounts();
-    if accounts.is_empty() {
+    if message.envelope.local_accounts().is_empty() {
         return Outcome::Permanent("no local recipients".into());
     }
+    match stage(mail_root, hostname, message).and_then(commit) {
+        Ok(delivered) => Outcome::Delivered(delivered),
+        Err(failure) => Outcome::Transient(failure),
+    }
+}
+
+/// Writes and syncs one copy per local account in `tmp/`, invisible until [`commit`]. If any
+/// copy fails, the ones already written are removed.
+pub fn stage(
+    mail_root: &Path,
+    hostname: &str,
+    message: &Message,
+) -> Result<Vec<(String, Staged)>, Failure> {
     let return_path = format!("Return-Path: {}\r\n", message.envelope.from);
     let parts: [&[u8]; 3] = [
         return_path.as_bytes(),
         message.received.as_bytes(),
         &message.content,
     ];
-
+    let accounts = message.envelope.local_accounts();
     let mut staged = Vec::with_capacity(accounts.len());
-    for account in &accounts {
+    for account in accounts {
         let result = Maildir::create(&maildir_path(mail_root, account))
             .and_then(|maildir| maildir.stage(&parts, hostname));
         match result {
             Ok(file) => staged.push((account.to_string(), file)),
             Err(e) => {
-                for (_, file) in staged {
-                    file.abort();
-                }
-                return Outcome::Transient(failure(account, e));
+                abort(staged);
+                return Err(failure(account, e));
             }
         }
     }
+    Ok(staged)
+}
+
+/// Makes staged copies visible in `new/`.
+pub fn commit(staged: Vec<(String, Staged)>) -> Result<Vec<(String, PathBuf)>, Failure> {
     let mut delivered = Vec::with_capacity(staged.len());
     let mut staged = staged.into_iter();
     while let Some((account, file)) = staged.next() {
@@ -83,12 +99,19 @@ pub fn deliver(mail_root: &Path, hostname: &str, message: &Message) -> Outcome {
             // impossible; if it happens, earlier copies are already visible, so retrying is the
             // lesser harm (a duplicate rather than a loss). The copies not yet committed go.
             Err(e) => {
-                staged.for_each(|(_, file)| file.abort());
-                return Outcome::Transient(failure(&account, e));
+                abort(staged.collect());
+                return Err(failure(&account, e));
             }
         }
     }
-    Outcome::Delivered(delivered)
+    Ok(delivered)
+}
+
+/// Removes staged copies.
+pub fn abort(staged: Vec<(String, Staged)>) {
+    for (_, file) in staged {
+        file.abort();
+    }
 }
 
 fn failure(account: &str, e: io::Error) -> Failure {

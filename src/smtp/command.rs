@@ -32,6 +32,11 @@ pub enum Command {
     Vrfy(String),
     Expn(String),
     Help(Option<String>),
+    /// `AUTH mechanism [initial-response]` (RFC 4954 §4).
+    Auth {
+        mechanism: String,
+        initial: Option<String>,
+    },
 }
 
 /// The ESMTP parameters postlab understands on `MAIL FROM` (RFC 5321 §4.1.2 `Mail-parameters`).
@@ -79,6 +84,7 @@ pub const USAGE_MAIL: &str = "MAIL FROM:<sender@domain>";
 pub const USAGE_RCPT: &str = "RCPT TO:<recipient@domain>";
 pub const USAGE_VRFY: &str = "VRFY <user>";
 pub const USAGE_EXPN: &str = "EXPN <list>";
+pub const USAGE_AUTH: &str = "AUTH <mechanism> [initial-response]";
 
 /// Parses one command line, without its CRLF.
 pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
@@ -113,11 +119,31 @@ pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
         "EXPN" if rest.is_empty() => Err(CommandError::Syntax(USAGE_EXPN)),
         "EXPN" => Ok(Command::Expn(rest.to_string())),
         "HELP" => Ok(Command::Help((!rest.is_empty()).then(|| rest.to_string()))),
-        "AUTH" | "STARTTLS" | "BDAT" | "ETRN" | "TURN" | "ATRN" | "SEND" | "SOML" | "SAML" => {
+        "AUTH" => parse_auth(rest),
+        "STARTTLS" | "BDAT" | "ETRN" | "TURN" | "ATRN" | "SEND" | "SOML" | "SAML" => {
             Err(CommandError::NotImplemented(verb.to_ascii_uppercase()))
         }
         _ => Err(CommandError::Unrecognized),
     }
+}
+
+/// `"AUTH" SP sasl-mech [SP initial-response]` (RFC 4954 §4). The mechanism name is upper-cased;
+/// the initial response stays base64 text (`=` stands for an empty one).
+fn parse_auth(rest: &str) -> Result<Command, CommandError> {
+    let mut words = rest.split(' ').filter(|w| !w.is_empty());
+    let mechanism = words.next().ok_or(CommandError::Syntax(USAGE_AUTH))?;
+    let initial = words.next().map(str::to_string);
+    let mechanism_ok = mechanism.len() <= 20
+        && mechanism
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if words.next().is_some() || !mechanism_ok {
+        return Err(CommandError::Syntax(USAGE_AUTH));
+    }
+    Ok(Command::Auth {
+        mechanism: mechanism.to_ascii_uppercase(),
+        initial,
+    })
 }
 
 /// The HELO/EHLO argument: RFC 5321 wants a domain or address literal. Real clients send
@@ -252,10 +278,44 @@ fn parse_mail_params(text: &str) -> Result<MailParams, CommandError> {
             ("SMTPUTF8", Some(_)) => {
                 return Err(CommandError::BadParameter("SMTPUTF8 takes no value"))
             }
+            // RFC 4954 §5: AUTH=<> or AUTH=xtext(address). postlab trusts only its own AUTH, so
+            // the value is checked (never a CR, LF or control character once decoded) and dropped.
+            ("AUTH", Some(v)) if xtext_is_clean(v) => {}
+            ("AUTH", _) => {
+                return Err(CommandError::BadParameter(
+                    "AUTH= needs <> or an xtext address without control characters",
+                ))
+            }
             _ => return Err(CommandError::UnknownParameter(keyword)),
         }
     }
     Ok(params)
+}
+
+/// Decodes RFC 3461 §4 xtext (`+` followed by two hex digits stands for one octet) and checks
+/// that the result is printable ASCII: `+0D+0A` must never smuggle a line break anywhere.
+fn xtext_is_clean(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let octet = if bytes[i] == b'+' {
+            let Some(hex) = value.get(i + 1..i + 3) else {
+                return false;
+            };
+            let Ok(octet) = u8::from_str_radix(hex, 16) else {
+                return false;
+            };
+            i += 3;
+            octet
+        } else {
+            i += 1;
+            bytes[i - 1]
+        };
+        if !(33..=126).contains(&octet) {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -325,6 +385,48 @@ mod tests {
             ("EXPN staff", Command::Expn("staff".into())),
             ("HELP", Command::Help(None)),
             ("HELP mail", Command::Help(Some("mail".into()))),
+            (
+                "AUTH plain",
+                Command::Auth {
+                    mechanism: "PLAIN".into(),
+                    initial: None,
+                },
+            ),
+            (
+                "AUTH PLAIN AGEAYg==",
+                Command::Auth {
+                    mechanism: "PLAIN".into(),
+                    initial: Some("AGEAYg==".into()),
+                },
+            ),
+            (
+                "MAIL FROM:<a@b.example> AUTH=<>",
+                Command::Mail {
+                    from: ReversePath::Mailbox(addr("a", "b.example")),
+                    params: MailParams::default(),
+                },
+            ),
+            (
+                "AUTH plain",
+                Command::Auth {
+                    mechanism: "PLAIN".into(),
+                    initial: None,
+                },
+            ),
+            (
+                "AUTH PLAIN AGEAYg==",
+                Command::Auth {
+                    mechanism: "PLAIN".into(),
+                    initial: Some("AGEAYg==".into()),
+                },
+            ),
+            (
+                "MAIL FROM:<a@b.example> AUTH=<>",
+                Command::Mail {
+                    from: ReversePath::Mailbox(addr("a", "b.example")),
+                    params: MailParams::default(),
+                },
+            ),
         ];
         for (line, want) in cases {
             assert_eq!(parse(line.as_bytes()), Ok(want), "{line}");
@@ -337,9 +439,16 @@ mod tests {
         let cases: Vec<(&[u8], CommandError)> = vec![
             (b"FOO", Unrecognized),
             (b"", Unrecognized),
+            (b"AUTH", Syntax(USAGE_AUTH)),
+            (b"AUTH PLAIN a b", Syntax(USAGE_AUTH)),
+            (b"STARTTLS", NotImplemented("STARTTLS".into())),
             (
-                b"AUTH PLAIN AGFsaWNlAHNlY3JldA==",
-                NotImplemented("AUTH".into()),
+                b"MAIL FROM:<a@b.example> AUTH=x+0D+0Ay",
+                BadParameter("AUTH= needs <> or an xtext address without control characters"),
+            ),
+            (
+                b"MAIL FROM:<a@b.example> AUTH=x+0",
+                BadParameter("AUTH= needs <> or an xtext address without control characters"),
             ),
             (b"HELO", Syntax(USAGE_HELO)),
             (b"HELO my laptop", Syntax(USAGE_HELO)),

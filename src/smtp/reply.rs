@@ -269,6 +269,83 @@ pub fn bad_address(error: AddressError, sender: bool, usage: &'static str) -> Re
     }
 }
 
+// ---- AUTH (RFC 4954) ----------------------------------------------------------------------
+
+/// 334: a SASL challenge, base64 (empty for PLAIN: "send your credentials").
+pub fn auth_challenge(challenge: &'static str) -> Reply {
+    Reply::new(334, None, challenge)
+}
+
+pub fn auth_ok() -> Reply {
+    Reply::new(235, Some(Status(2, 7, 0)), "Authentication successful")
+}
+
+/// RFC 4954 §6: 535 5.7.8, the same words whether the user or the password was wrong.
+pub fn auth_failed() -> Reply {
+    Reply::new(
+        535,
+        Some(Status(5, 7, 8)),
+        "Authentication credentials invalid",
+    )
+}
+
+pub fn auth_cancelled() -> Reply {
+    Reply::new(501, Some(Status(5, 0, 0)), "Authentication cancelled")
+}
+
+pub fn auth_malformed() -> Reply {
+    Reply::new(
+        501,
+        Some(Status(5, 5, 2)),
+        "Cannot decode the AUTH response",
+    )
+    .hint("PLAIN wants base64 of NUL user NUL password: printf '\\0bob\\0pw' | base64")
+}
+
+pub fn auth_unknown_mechanism() -> Reply {
+    Reply::new(
+        504,
+        Some(Status(5, 5, 4)),
+        "Unrecognized authentication mechanism",
+    )
+    .hint("EHLO lists AUTH PLAIN LOGIN")
+}
+
+/// Plaintext passwords only over TLS or on loopback (RFC 4954 §4, DESIGN.md).
+pub fn encryption_required() -> Reply {
+    Reply::new(
+        530,
+        Some(Status(5, 7, 0)),
+        "Must issue a STARTTLS command first",
+    )
+    .hint("passwords are not accepted in the clear over the network")
+}
+
+/// RFC 6409 §4.3 / RFC 4954 §6: submission needs a login.
+pub fn auth_required() -> Reply {
+    Reply::new(530, Some(Status(5, 7, 0)), "Authentication required")
+        .hint("the submission port needs AUTH before MAIL")
+}
+
+/// RFC 6409 §6.1: a submission server may refuse a sender the user does not own.
+pub fn sender_not_owned(user: &str) -> Reply {
+    Reply::new(
+        553,
+        Some(Status(5, 7, 1)),
+        format!("Sender address not owned by user {user}"),
+    )
+    .hint("send as your own address, or one of your aliases")
+}
+
+/// RFC 5321 §6.3 and RFC 3463 5.4.6: too many hops, a routing loop.
+pub fn too_many_hops(hops: usize) -> Reply {
+    Reply::new(
+        554,
+        Some(Status(5, 4, 6)),
+        format!("Too many hops ({hops} Received: headers): mail loop"),
+    )
+}
+
 // ---- Errors in the dialogue ----------------------------------------------------------------
 
 pub fn command_unrecognized() -> Reply {

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use super::command::{self, CommandError};
 use super::data;
 use super::reply::Reply;
-use super::session::{Effect, Output, Session};
+use super::session::{Effect, Mode, Output, Session};
+use crate::accounts::login;
 use crate::ids::SessionId;
-use crate::mda;
+use crate::mta::accept;
 use crate::net::{self, Conn, Line};
 use crate::serve::Shared;
 use crate::transcript::{Step, Transcript};
@@ -29,13 +30,22 @@ pub struct Chat {
 
 impl Chat {
     /// Logs a client line, redacting what must never be written down: the argument of AUTH
-    /// (RFC 4954 credentials). The mechanism name stays, so a student can see what was tried.
-    fn client_line(&mut self, line: &[u8]) {
+    /// (RFC 4954 credentials) and every line of an AUTH exchange. The mechanism name stays, so
+    /// a student can see what was tried.
+    fn client_line(&mut self, line: &[u8], secret: bool) {
+        if secret {
+            self.transcript.client(Step::Mta, "<credentials hidden>");
+            return;
+        }
         let text = String::from_utf8_lossy(line);
         let redacted = match text.split_once(' ') {
             Some((verb, rest)) if verb.eq_ignore_ascii_case("AUTH") => {
-                let mechanism = rest.split(' ').next().unwrap_or("");
-                format!("{verb} {mechanism} <credentials hidden>")
+                let mut words = rest.split(' ').filter(|w| !w.is_empty());
+                let mechanism = words.next().unwrap_or("");
+                match words.next() {
+                    Some(_) => format!("{verb} {mechanism} <credentials hidden>"),
+                    None => format!("{verb} {mechanism}"),
+                }
             }
             _ => text.into_owned(),
         };
@@ -52,7 +62,8 @@ impl Chat {
 }
 
 /// Serves one SMTP client from connect to close. Runs on the connection's own thread.
-pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
+/// `mode` says whether this is port 25 (relay) or the submission port.
+pub fn serve_client(stream: TcpStream, shared: Arc<Shared>, mode: Mode) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
@@ -62,14 +73,21 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
 
     let session_id = SessionId::new();
-    let mut transcript = Transcript::create(&shared.data.transcripts(), &session_id, "smtp");
-    transcript.note(Step::Mua, &format!("connect from {peer} to smtp {local}"));
+    let service = match mode {
+        Mode::Relay => "smtp",
+        Mode::Submission => "submission",
+    };
+    let mut transcript = Transcript::create(&shared.data.transcripts(), &session_id, service);
+    transcript.note(
+        Step::Mua,
+        &format!("connect from {peer} to {service} {local}"),
+    );
     let mut chat = Chat {
         conn: Conn::new(Box::new(stream), peer, local),
         transcript,
         hints: config.hints,
     };
-    let mut session = Session::new(config, shared.accounts.current(), peer);
+    let mut session = Session::new(config, shared.accounts.current(), peer, mode);
 
     let mut output = session.greeting();
     loop {
@@ -82,12 +100,16 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
             break;
         }
         output = match chat.conn.read_line(MAX_COMMAND_LINE) {
+            Ok(Line::Text(line)) if session.awaiting_auth_line() => {
+                chat.client_line(&line, true);
+                session.auth_line(&String::from_utf8_lossy(&line))
+            }
             Ok(Line::Text(line)) => {
-                chat.client_line(&line);
+                chat.client_line(&line, false);
                 session.handle(command::parse(&line))
             }
             Ok(Line::BareLf(line)) => {
-                chat.client_line(&line);
+                chat.client_line(&line, session.awaiting_auth_line());
                 chat.transcript
                     .note(Step::Mta, "(that line ended in a bare LF, not CRLF)");
                 session.handle(Err(CommandError::BareLineEnding))
@@ -160,8 +182,37 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
             }
         }
         Effect::Deliver(message) => {
-            let outcome = mda::deliver(&shared.data.mail(), &shared.config.hostname, &message);
+            let outcome = accept::accept(shared, &message);
             let next = session.delivered(&message.envelope.id, outcome);
+            carry_out(chat, session, next, shared)
+        }
+        Effect::Authenticate(credentials) => {
+            let ip = chat.conn.peer.ip();
+            // Brute force: wait before answering a client that keeps failing (login.rs).
+            std::thread::sleep(shared.logins.delay(ip));
+            let directory = shared.accounts.current();
+            // RFC 4616 §2: acting as someone else (an authzid other than the user) is not allowed.
+            let account =
+                login::check_password(&directory, &credentials.user, &credentials.password).filter(
+                    |account| {
+                        credentials.authzid.is_empty()
+                            || credentials.authzid.eq_ignore_ascii_case(account)
+                    },
+                );
+            match &account {
+                Some(account) => {
+                    shared.logins.succeeded(ip);
+                    chat.transcript
+                        .note(Step::Mta, &format!("logged in as {account}"));
+                }
+                None => {
+                    shared.logins.failed(ip);
+                    // The name may be a typo of the password: log only that a login failed.
+                    chat.transcript.note(Step::Mta, "login failed");
+                    log::warn!("SMTP login failed from {ip}");
+                }
+            }
+            let next = session.authenticated(account);
             carry_out(chat, session, next, shared)
         }
     }

@@ -13,6 +13,11 @@
 //! - `Ready`: greeted, no mail transaction open.
 //! - `Mail`: a transaction is open (MAIL accepted); RCPT adds recipients, DATA sends content.
 //!
+//! Beside the state: who the client is. AUTH (RFC 4954) may log it in as an account; on the
+//! submission port (RFC 6409) that is required before MAIL, and the sender must be the
+//! account's own address. On port 25 a client may send to other domains only when logged in or
+//! from a trusted network (`relay_networks`): never an open relay.
+//!
 //! The session never touches a socket or a file. The server loop (`server.rs`) feeds it
 //! commands and carries out what it returns in an [`Output`]: replies to send, events for the
 //! transcript, and an [`Effect`] (read the message, deliver it, close).
@@ -24,15 +29,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::address::ReversePath;
+use super::address::{Address, ReversePath};
 use super::command::{Command, CommandError, MailParams};
 use super::data::{Data, DataError};
 use super::reply::{self, Reply};
-use crate::accounts::Directory;
+use crate::accounts::sasl::{self, Credentials, Exchange};
+use crate::accounts::{login, Directory};
 use crate::clock::Civil;
 use crate::config::Config;
 use crate::ids::QueueId;
 use crate::mda;
+use crate::mta::accept;
 use crate::mta::message::{Envelope, Message, Recipient};
 use crate::mta::route::{Rejection, Route, Router};
 use crate::transcript::Step;
@@ -56,8 +63,11 @@ pub enum Effect {
     /// `354` was sent: read the message (up to `max_size` octets) and call
     /// [`Session::data_received`].
     ReadData { max_size: usize },
-    /// Put the message into mailboxes and call [`Session::delivered`].
+    /// Put the message into mailboxes and the queue, and call [`Session::delivered`].
     Deliver(Box<Message>),
+    /// Check these credentials (with the brute-force delay) and call
+    /// [`Session::authenticated`].
+    Authenticate(Credentials),
     /// Close the connection.
     Close,
 }
@@ -96,31 +106,66 @@ impl Output {
     }
 }
 
+/// Which door the client came in by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Port 25 (10025): server-to-server transfer, and local clients.
+    Relay,
+    /// Port 587 (10587), RFC 6409: a mail client submitting; AUTH required.
+    Submission,
+}
+
 /// One SMTP conversation.
 pub struct Session {
     config: Arc<Config>,
     directory: Arc<Directory>,
     peer: SocketAddr,
+    mode: Mode,
     clock: fn() -> SystemTime,
     state: State,
     /// The name the client gave in HELO/EHLO, and whether it was EHLO.
     client_name: String,
     esmtp: bool,
+    /// The account the client logged in as (RFC 4954).
+    user: Option<String>,
+    /// An AUTH exchange waiting for the client's next line.
+    sasl: Option<Exchange>,
+    /// Is the connection encrypted? (Set by STARTTLS, once TLS exists.)
+    tls: bool,
     errors: usize,
 }
 
 impl Session {
-    pub fn new(config: Arc<Config>, directory: Arc<Directory>, peer: SocketAddr) -> Session {
+    pub fn new(
+        config: Arc<Config>,
+        directory: Arc<Directory>,
+        peer: SocketAddr,
+        mode: Mode,
+    ) -> Session {
         Session {
             config,
             directory,
             peer,
+            mode,
             clock: SystemTime::now,
             state: State::Greeting,
             client_name: String::new(),
             esmtp: false,
+            user: None,
+            sasl: None,
+            tls: false,
             errors: 0,
         }
+    }
+
+    /// Is the next client line an answer in an AUTH exchange (secret, and not a command)?
+    pub fn awaiting_auth_line(&self) -> bool {
+        self.sasl.is_some()
+    }
+
+    /// The account the client logged in as, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 
     /// Uses `clock` for the `Received:` date (tests pin the time).
@@ -161,6 +206,7 @@ impl Session {
             Command::Vrfy(_) => Output::reply(reply::cannot_vrfy()),
             Command::Expn(_) => Output::reply(reply::expn_disabled()),
             Command::Help(topic) => Output::reply(reply::help(topic.as_deref())),
+            Command::Auth { mechanism, initial } => self.auth(&mechanism, initial.as_deref()),
         }
     }
 
@@ -179,14 +225,107 @@ impl Session {
 
     /// The EHLO keywords (each from its RFC).
     fn extensions(&self) -> Vec<String> {
-        vec![
+        let mut keywords = vec![
             "PIPELINING".into(),                              // RFC 2920
             format!("SIZE {}", self.config.max_message_size), // RFC 1870
             "8BITMIME".into(),                                // RFC 6152
             "ENHANCEDSTATUSCODES".into(),                     // RFC 2034
             "SMTPUTF8".into(),                                // RFC 6531
-            "HELP".into(),                                    // RFC 5321 §4.1.1.8
-        ]
+        ];
+        // RFC 4954: offered only where a password may travel as sent (TLS or loopback).
+        if login::plaintext_allowed(self.peer.ip(), self.tls) {
+            keywords.push(format!("AUTH {}", sasl::MECHANISMS));
+        }
+        keywords.push("HELP".into()); // RFC 5321 §4.1.1.8
+        keywords
+    }
+
+    /// AUTH (RFC 4954 §4): only after EHLO, once, outside a transaction.
+    fn auth(&mut self, mechanism: &str, initial: Option<&str>) -> Output {
+        if !self.esmtp {
+            return Output::reply(reply::bad_sequence(
+                "AUTH needs EHLO first",
+                "EHLO your-name, then AUTH",
+            ));
+        }
+        if self.user.is_some() {
+            return Output::reply(reply::bad_sequence(
+                "already authenticated",
+                "one AUTH per session",
+            ));
+        }
+        if matches!(self.state, State::Mail(_)) {
+            return Output::reply(reply::bad_sequence(
+                "AUTH is not allowed during a mail transaction",
+                "RSET first",
+            ));
+        }
+        if !login::plaintext_allowed(self.peer.ip(), self.tls) {
+            return Output::reply(reply::encryption_required());
+        }
+        self.sasl_step(sasl::start(mechanism, initial))
+    }
+
+    /// The client's answer to a 334 challenge.
+    pub fn auth_line(&mut self, line: &str) -> Output {
+        let Some(exchange) = self.sasl.take() else {
+            return Output::reply(reply::local_error());
+        };
+        let output = self.sasl_step(sasl::respond(exchange, line));
+        self.count_errors(output)
+    }
+
+    fn sasl_step(&mut self, step: sasl::Step) -> Output {
+        match step {
+            sasl::Step::Challenge(challenge, exchange) => {
+                self.sasl = Some(exchange);
+                Output::reply(reply::auth_challenge(challenge))
+            }
+            sasl::Step::Credentials(credentials) => Output {
+                replies: Vec::new(),
+                events: Vec::new(),
+                effect: Effect::Authenticate(credentials),
+            },
+            sasl::Step::Failed(sasl::Failure::Cancelled) => Output::reply(reply::auth_cancelled()),
+            sasl::Step::Failed(sasl::Failure::Malformed) => Output::reply(reply::auth_malformed()),
+            sasl::Step::Failed(sasl::Failure::UnknownMechanism) => {
+                Output::reply(reply::auth_unknown_mechanism())
+            }
+        }
+    }
+
+    /// The server loop checked the credentials: `Some(account)` if they were right.
+    pub fn authenticated(&mut self, account: Option<String>) -> Output {
+        match account {
+            Some(account) => {
+                self.user = Some(account);
+                Output::reply(reply::auth_ok())
+            }
+            None => self.count_errors(Output::reply(reply::auth_failed())),
+        }
+    }
+
+    /// May this client send to other domains? Logged in, or from a trusted network.
+    fn may_relay(&self) -> bool {
+        self.user.is_some()
+            || (self.mode == Mode::Relay && self.config.is_trusted_network(self.peer.ip()))
+    }
+
+    /// Submission (RFC 6409 §6.1): the envelope sender must be the logged-in account's own
+    /// address (or one of its aliases) in a local domain.
+    fn owns_sender(&self, from: &ReversePath) -> bool {
+        let (Some(user), ReversePath::Mailbox(address)) = (&self.user, from) else {
+            return false;
+        };
+        if address.is_bare_postmaster() || !self.config.is_local_domain(&address.domain) {
+            return false;
+        }
+        let router = Router {
+            config: &self.config,
+            directory: &self.directory,
+            may_relay: false,
+        };
+        matches!(router.route(address), Route::Local(accounts) if accounts == [user.clone()])
     }
 
     /// MAIL FROM (§4.1.1.2): opens a transaction and gives the message its queue id.
@@ -205,6 +344,13 @@ impl Session {
                 ))
             }
             State::Ready => {}
+        }
+        // RFC 6409 §4.3 and RFC 4954 §6: submission requires a login first.
+        if self.mode == Mode::Submission && self.user.is_none() {
+            return Output::reply(reply::auth_required());
+        }
+        if self.mode == Mode::Submission && !self.owns_sender(&from) {
+            return Output::reply(reply::sender_not_owned(self.user.as_deref().unwrap_or("")));
         }
         // Extensions exist only after EHLO (§4.1.1.1); a HELO client sends no parameters.
         if !self.esmtp && params != MailParams::default() {
@@ -243,7 +389,8 @@ impl Session {
     }
 
     /// RCPT TO (§4.1.1.3): step 3 decides for each recipient; each gets its own reply.
-    fn rcpt(&mut self, to: crate::smtp::address::Address) -> Output {
+    fn rcpt(&mut self, to: Address) -> Output {
+        let may_relay = self.may_relay();
         let State::Mail(envelope) = &mut self.state else {
             return Output::reply(reply::bad_sequence(
                 "RCPT needs MAIL first",
@@ -256,11 +403,10 @@ impl Session {
         if !to.is_ascii() && !envelope.smtputf8 {
             return Output::reply(reply::non_ascii_address());
         }
-        // No outbound MTA yet, so no client may relay (DESIGN.md: never an open relay).
         let router = Router {
             config: &self.config,
             directory: &self.directory,
-            may_relay: false,
+            may_relay,
         };
         let route = router.route(&to);
         let (reply, text) = match &route {
@@ -353,11 +499,35 @@ impl Session {
             };
             return self.count_errors(output);
         }
-        let received = self.received_header(&envelope);
-        let events = vec![event(format!(
+        // RFC 5321 §6.3: a message that has passed too many servers is looping.
+        let hops = count_received(&data.content);
+        if hops > MAX_HOPS {
+            let output = Output {
+                replies: vec![reply::too_many_hops(hops)],
+                events: vec![event(format!(
+                    "message refused: {hops} Received: headers, a mail loop"
+                ))],
+                effect: Effect::None,
+            };
+            return self.count_errors(output);
+        }
+        let mut received = self.received_header(&envelope);
+        let mut events = vec![event(format!(
             "content received: {} octets in {} lines",
             data.size, data.lines
         ))];
+        // RFC 6409 §8.2–8.3: a submission server may add the Date and Message-ID a client forgot.
+        if self.mode == Mode::Submission {
+            for field in missing_fields(
+                &data.content,
+                &envelope.id,
+                &self.config.hostname,
+                (self.clock)(),
+            ) {
+                events.push(event(format!("added {}", field.trim_end())));
+                received.push_str(&field);
+            }
+        }
         let message = Message {
             envelope,
             received,
@@ -372,38 +542,39 @@ impl Session {
 
     /// Delivery finished: the final reply to DATA. Only now may we say 250 (DESIGN.md: nothing
     /// acknowledged is lost).
-    pub fn delivered(&mut self, id: &QueueId, outcome: mda::Outcome) -> Output {
+    pub fn delivered(&mut self, id: &QueueId, outcome: accept::Outcome) -> Output {
         let mut events = Vec::new();
+        let event = |step, text: String| Event {
+            step,
+            id: id.clone(),
+            text,
+        };
         let reply = match outcome {
-            mda::Outcome::Delivered(files) => {
-                for (account, path) in files {
-                    events.push(Event {
-                        step: Step::Mailbox,
-                        id: id.clone(),
-                        text: format!("delivered to {account}: {}", path.display()),
-                    });
+            accept::Outcome::Accepted { delivered, queued } => {
+                for (account, path) in delivered {
+                    events.push(event(
+                        Step::Mailbox,
+                        format!("delivered to {account}: {}", path.display()),
+                    ));
+                }
+                for address in queued {
+                    events.push(event(
+                        Step::Mda,
+                        format!("<{address}> queued for delivery to another server"),
+                    ));
                 }
                 reply::delivered(id)
             }
-            mda::Outcome::Transient(failure) => {
+            accept::Outcome::Transient(failure) => {
                 let (reply, text) = match failure {
                     mda::Failure::StorageFull(text) => (reply::insufficient_storage(), text),
                     mda::Failure::Io(text) => (reply::local_error(), text),
                 };
-                events.push(Event {
-                    step: Step::Mailbox,
-                    id: id.clone(),
-                    text: format!("not delivered, client will retry: {text}"),
-                });
+                events.push(event(
+                    Step::Mailbox,
+                    format!("not delivered, client will retry: {text}"),
+                ));
                 reply
-            }
-            mda::Outcome::Permanent(text) => {
-                events.push(Event {
-                    step: Step::Mailbox,
-                    id: id.clone(),
-                    text: format!("not delivered: {text}"),
-                });
-                reply::local_error()
             }
         };
         self.count_errors(Output {
@@ -429,10 +600,21 @@ impl Session {
     /// `with` is SMTP after HELO, ESMTP after EHLO, UTF8SMTP when SMTPUTF8 was used (RFC 6531
     /// §3.7.3). `for` is given only for a single recipient, so a Bcc list is not revealed.
     fn received_header(&self, envelope: &Envelope) -> String {
-        let protocol = match (self.esmtp, envelope.smtputf8) {
-            (false, _) => "SMTP",
-            (true, false) => "ESMTP",
-            (true, true) => "UTF8SMTP",
+        // RFC 3848: ESMTP, plus S for TLS and A for an authenticated client; RFC 6531 §3.7.3
+        // replaces ESMTP with UTF8SMTP when SMTPUTF8 was used.
+        let protocol = if self.esmtp {
+            let base = if envelope.smtputf8 {
+                "UTF8SMTP"
+            } else {
+                "ESMTP"
+            };
+            format!(
+                "{base}{}{}",
+                if self.tls { "S" } else { "" },
+                if self.user.is_some() { "A" } else { "" }
+            )
+        } else {
+            "SMTP".to_string()
         };
         let ip = match self.peer.ip() {
             std::net::IpAddr::V4(ip) => ip.to_string(),
@@ -464,6 +646,46 @@ impl Session {
     }
 }
 
+/// RFC 5321 §6.3 leaves the limit to the server; Postfix and others use about 50.
+pub const MAX_HOPS: usize = 50;
+
+/// Counts `Received:` fields in the header section (up to the first empty line).
+fn count_received(content: &[u8]) -> usize {
+    header_lines(content)
+        .filter(|line| starts_with_field(line, "received"))
+        .count()
+}
+
+/// The lines of the header section, without their CRLF.
+fn header_lines(content: &[u8]) -> impl Iterator<Item = &[u8]> {
+    content
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+}
+
+fn starts_with_field(line: &[u8], name: &str) -> bool {
+    line.len() > name.len()
+        && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+        && line[name.len()] == b':'
+}
+
+/// `Date:` and `Message-ID:` fields to add when the content lacks them (RFC 5322 §3.6 requires
+/// a Date; §3.6.4 says every message should have a Message-ID).
+fn missing_fields(content: &[u8], id: &QueueId, hostname: &str, now: SystemTime) -> Vec<String> {
+    let mut fields = Vec::new();
+    if !header_lines(content).any(|l| starts_with_field(l, "date")) {
+        fields.push(format!(
+            "Date: {}\r\n",
+            Civil::from_system_time(now).rfc5322()
+        ));
+    }
+    if !header_lines(content).any(|l| starts_with_field(l, "message-id")) {
+        fields.push(format!("Message-ID: <{id}@{hostname}>\r\n"));
+    }
+    fields
+}
+
 /// The reply for a line that is not a valid command.
 fn error_reply(error: CommandError) -> Reply {
     match error {
@@ -484,7 +706,7 @@ fn error_reply(error: CommandError) -> Reply {
 }
 
 /// The reply for a refused recipient, and the reason in words for the transcript.
-fn rejection_reply(to: &crate::smtp::address::Address, rejection: &Rejection) -> (Reply, String) {
+fn rejection_reply(to: &Address, rejection: &Rejection) -> (Reply, String) {
     let address = to.to_string();
     match rejection {
         Rejection::UnknownUser => (

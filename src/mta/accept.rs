@@ -1,0 +1,97 @@
+//! Taking responsibility for a message: the moment before "250 Ok".
+//!
+//! A message may have local recipients (step 6: their Maildirs) and remote ones (the queue,
+//! for steps 4 and 5). Both kinds are written and synced before either is made visible, so the
+//! reply is all-or-nothing: 250 when every copy is safe, 451/452 with nothing kept otherwise.
+//!
+//! ```text
+//! stage local copies (tmp/, fsync) ─► stage queue files (fsync) ─► commit queue ─► commit local ─► 250
+//!          │ fails                          │ fails
+//!          ▼                                ▼
+//!       451/452                    abort local copies, 451/452
+//! ```
+
+use std::path::PathBuf;
+
+use super::message::Message;
+use super::queue::{Entry, Queue};
+use super::route::Route;
+use crate::mda::{self, Failure};
+use crate::serve::Shared;
+use crate::smtp::address::Address;
+
+/// What became of the message.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Safe on disk: delivered to these mailboxes, queued for these remote recipients.
+    Accepted {
+        delivered: Vec<(String, PathBuf)>,
+        queued: Vec<Address>,
+    },
+    /// Not kept; the client should try again later.
+    Transient(Failure),
+}
+
+/// Delivers the local copies and queues the remote ones, as one step.
+pub fn accept(shared: &Shared, message: &Message) -> Outcome {
+    store(
+        &shared.data.mail(),
+        &shared.queue,
+        &shared.config.hostname,
+        message,
+        || shared.wake_queue(),
+    )
+}
+
+/// The same, with its parts given separately (bounces use it without a running server).
+pub fn store(
+    mail_root: &std::path::Path,
+    queue: &Queue,
+    hostname: &str,
+    message: &Message,
+    wake: impl FnOnce(),
+) -> Outcome {
+    let remote: Vec<Address> = message
+        .envelope
+        .recipients
+        .iter()
+        .filter(|r| matches!(r.route, Route::Remote(_)))
+        .map(|r| r.address.clone())
+        .collect();
+    let local = if message.envelope.local_accounts().is_empty() {
+        Vec::new()
+    } else {
+        match mda::stage(mail_root, hostname, message) {
+            Ok(staged) => staged,
+            Err(failure) => return Outcome::Transient(failure),
+        }
+    };
+    if !remote.is_empty() {
+        let entry = Entry::new(
+            message.envelope.id.clone(),
+            message.envelope.from.clone(),
+            remote.clone(),
+        );
+        let staged = queue
+            .stage(&entry, &[message.received.as_bytes(), &message.content])
+            .and_then(|s| s.commit());
+        if let Err(e) = staged {
+            mda::abort(local);
+            let text = format!("queue: {e}");
+            return Outcome::Transient(match e.kind() {
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                    Failure::StorageFull(text)
+                }
+                _ => Failure::Io(text),
+            });
+        }
+        wake();
+    }
+    match mda::commit(local) {
+        Ok(delivered) => Outcome::Accepted {
+            delivered,
+            queued: remote,
+        },
+        Err(failure) => Outcome::Transient(failure),
+    }
+}

@@ -1,0 +1,365 @@
+//! Flowchart step 5: our SMTP client hands a queued message to the receiving server.
+//!
+//! ```text
+//! S: 220 mx.b.test ESMTP ready
+//! C: EHLO mx.a.test                    (HELO if EHLO is refused: an old server)
+//! S: 250-mx.b.test
+//! S: 250 PIPELINING
+//! C: MAIL FROM:<alice@a.test> SIZE=1234
+//! C: RCPT TO:<bob@b.test>             ← with PIPELINING, these three go in one write
+//! C: DATA
+//! S: 250 2.1.0 Ok / 250 2.1.5 Ok / 354 go ahead
+//! C: (the message, dot-stuffed)
+//! C: .
+//! S: 250 2.0.0 queued as 6612F9F5EE851
+//! C: QUIT
+//! ```
+//!
+//! Every reply is judged by its first digit (RFC 5321 §4.2.1): 2 done, 4 try later, 5 give up.
+//! Each recipient gets its own verdict. The content goes out with CRLF line ends only: a bare
+//! CR or LF is never sent (the SMTP smuggling rule works both ways).
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::smtp::address::{Address, ReversePath};
+use crate::transcript::{Step, Transcript};
+
+/// A reply from the receiving server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    /// All lines' text, joined with spaces.
+    pub text: String,
+}
+
+impl Reply {
+    pub fn is_positive(&self) -> bool {
+        (200..400).contains(&self.code)
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        self.code >= 500
+    }
+
+    /// The enhanced status code at the start of the text, else one made from the basic code.
+    pub fn status(&self) -> String {
+        let first = self.text.split(' ').next().unwrap_or("");
+        let looks_enhanced = first.split('.').count() == 3
+            && first
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if looks_enhanced {
+            first.to_string()
+        } else {
+            format!("{}.0.0", self.code / 100)
+        }
+    }
+}
+
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.code, self.text)
+    }
+}
+
+/// Why a whole attempt at one host failed (so the next host may be tried).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostFailure {
+    /// Could not connect, or the connection broke: try the next host, else later.
+    Connection(String),
+    /// The server said 4xx (or misbehaved) before any recipient: try the next host, else later.
+    Temporary(String),
+    /// The server refused the whole message for good (5xx at greeting, MAIL or DATA).
+    Permanent(Reply),
+}
+
+/// The verdict for each recipient after a completed dialogue.
+pub type Verdicts = Vec<(Address, Reply)>;
+
+/// Timeouts for the client side (RFC 5321 §4.5.3.2 suggests minutes; a lab wants seconds).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The longest reply line and the most lines we read from a peer: a hostile server must not
+/// make us hold unbounded memory.
+const MAX_REPLY_LINE: usize = 2048;
+const MAX_REPLY_LINES: usize = 100;
+
+/// Sends one message to one server. `content` is the queued content (Received: and the
+/// client's bytes).
+pub fn send(
+    addr: SocketAddr,
+    our_name: &str,
+    from: &ReversePath,
+    recipients: &[Address],
+    content: &[u8],
+    transcript: &mut Transcript,
+) -> Result<Verdicts, HostFailure> {
+    transcript.note(Step::Relay, &format!("connecting to {addr}"));
+    let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| {
+        transcript.note(Step::Relay, &format!("cannot connect to {addr}: {e}"));
+        HostFailure::Connection(format!("{addr}: {e}"))
+    })?;
+    let _ = stream.set_read_timeout(Some(REPLY_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(REPLY_TIMEOUT));
+    let mut peer = Peer {
+        reader: BufReader::new(
+            stream
+                .try_clone()
+                .map_err(|e| HostFailure::Connection(e.to_string()))?,
+        ),
+        writer: stream,
+        transcript,
+    };
+    let result = peer.dialogue(our_name, from, recipients, content);
+    if !matches!(result, Err(HostFailure::Connection(_))) {
+        let _ = peer.command("QUIT");
+    }
+    result
+}
+
+struct Peer<'a> {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    transcript: &'a mut Transcript,
+}
+
+impl Peer<'_> {
+    fn dialogue(
+        &mut self,
+        our_name: &str,
+        from: &ReversePath,
+        recipients: &[Address],
+        content: &[u8],
+    ) -> Result<Verdicts, HostFailure> {
+        let greeting = self.reply()?;
+        if greeting.code != 220 {
+            return Err(refusal(greeting));
+        }
+        // Extensions come only with EHLO; an old server answers 5xx and gets HELO (§3.2).
+        let mut ehlo = self.command(&format!("EHLO {our_name}"))?;
+        let mut extensions = ehlo.text.to_ascii_uppercase();
+        if ehlo.is_permanent() {
+            ehlo = self.command(&format!("HELO {our_name}"))?;
+            extensions.clear();
+        }
+        if !ehlo.is_positive() {
+            return Err(refusal(ehlo));
+        }
+        let has = |keyword: &str| extensions.split(' ').any(|word| word == keyword);
+        // RFC 1870 §6: a server that announces SIZE n refuses larger messages; do not try.
+        if let Some(limit) = extension_value(&extensions, "SIZE") {
+            if limit > 0 && content.len() as u64 > limit {
+                return Err(HostFailure::Permanent(Reply { code: 552, text: format!("5.3.4 message of {} octets is over the receiving server's limit of {limit}", content.len()) }));
+            }
+        }
+        let mail = if has("SIZE") {
+            format!("MAIL FROM:{from} SIZE={}", content.len())
+        } else {
+            format!("MAIL FROM:{from}")
+        };
+        let mut commands = vec![mail];
+        commands.extend(recipients.iter().map(|r| format!("RCPT TO:<{r}>")));
+        commands.push("DATA".into());
+
+        // RFC 2920: with PIPELINING the whole group goes in one write, replies read in order.
+        let replies = if has("PIPELINING") {
+            self.send_lines(&commands)?;
+            commands
+                .iter()
+                .map(|_| self.reply())
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            let mut replies = vec![self.command(&commands[0])?];
+            if replies[0].is_positive() {
+                for command in &commands[1..commands.len() - 1] {
+                    replies.push(self.command(command)?);
+                }
+                // DATA only when some recipient was accepted.
+                if replies[1..].iter().any(Reply::is_positive) {
+                    replies.push(self.command("DATA")?);
+                }
+            }
+            replies
+        };
+        let mail_reply = &replies[0];
+        if !mail_reply.is_positive() {
+            return Err(if mail_reply.is_permanent() {
+                HostFailure::Permanent(mail_reply.clone())
+            } else {
+                HostFailure::Temporary(mail_reply.to_string())
+            });
+        }
+        let rcpt_replies = &replies[1..replies.len().min(1 + recipients.len())];
+        let mut verdicts: Verdicts = recipients
+            .iter()
+            .cloned()
+            .zip(rcpt_replies.iter().cloned())
+            .collect();
+        let accepted: Vec<usize> = verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, r))| r.is_positive())
+            .map(|(i, _)| i)
+            .collect();
+        let data_reply = replies.get(1 + recipients.len());
+        if accepted.is_empty() {
+            // Every RCPT refused; a pipelined DATA was answered 5xx/503 and nothing is sent.
+            if data_reply.is_some_and(|r| r.code == 354) {
+                self.send_lines(&[".".to_string()])?;
+                let _ = self.reply()?;
+            }
+            return Ok(verdicts);
+        }
+        match data_reply {
+            Some(reply) if reply.code == 354 => {}
+            Some(reply) => {
+                for i in &accepted {
+                    verdicts[*i].1 = reply.clone();
+                }
+                return Ok(verdicts);
+            }
+            None => return Err(HostFailure::Temporary("no reply to DATA".into())),
+        }
+        self.send_content(content)?;
+        let end = self.reply()?;
+        for i in accepted {
+            verdicts[i].1 = end.clone();
+        }
+        Ok(verdicts)
+    }
+
+    fn command(&mut self, line: &str) -> Result<Reply, HostFailure> {
+        self.send_lines(&[line.to_string()])?;
+        self.reply()
+    }
+
+    fn send_lines(&mut self, lines: &[String]) -> Result<(), HostFailure> {
+        let mut bytes = Vec::new();
+        for line in lines {
+            self.transcript.client(Step::Relay, line);
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.extend_from_slice(b"\r\n");
+        }
+        self.writer
+            .write_all(&bytes)
+            .map_err(|e| HostFailure::Connection(e.to_string()))
+    }
+
+    /// The message, dot-stuffed (RFC 5321 §4.5.2), every line ending in CRLF, then `.`.
+    fn send_content(&mut self, content: &[u8]) -> Result<(), HostFailure> {
+        let mut out = Vec::with_capacity(content.len() + content.len() / 50 + 5);
+        for line in content.split_inclusive(|&b| b == b'\n') {
+            let text = line.strip_suffix(b"\n").unwrap_or(line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            if text.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            // A CR inside a line would be a bare CR on the wire: drop it.
+            out.extend(text.iter().filter(|&&b| b != b'\r'));
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        self.transcript.client(
+            Step::Relay,
+            &format!("<message content: {} octets>", content.len()),
+        );
+        self.transcript.client(Step::Relay, ".");
+        self.writer
+            .write_all(&out)
+            .map_err(|e| HostFailure::Connection(e.to_string()))
+    }
+
+    /// Reads one reply (all its lines), bounded in size.
+    fn reply(&mut self) -> Result<Reply, HostFailure> {
+        let mut text = Vec::new();
+        for _ in 0..MAX_REPLY_LINES {
+            let mut line = Vec::new();
+            let n = (&mut self.reader)
+                .take(MAX_REPLY_LINE as u64)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| broken(&e))?;
+            if n == 0 {
+                return Err(HostFailure::Connection(
+                    "the server closed the connection".into(),
+                ));
+            }
+            let line = String::from_utf8_lossy(&line)
+                .trim_end_matches(['\r', '\n'])
+                .to_string();
+            self.transcript.server(Step::Relay, &line);
+            let code = line
+                .get(..3)
+                .and_then(|c| c.parse::<u16>().ok())
+                .filter(|c| (200..600).contains(c));
+            let Some(code) = code else {
+                return Err(HostFailure::Temporary(format!(
+                    "not an SMTP reply: {line:?}"
+                )));
+            };
+            text.push(line.get(4..).unwrap_or("").to_string());
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Ok(Reply {
+                    code,
+                    text: text.join(" "),
+                });
+            }
+        }
+        Err(HostFailure::Temporary("reply with too many lines".into()))
+    }
+}
+
+fn broken(e: &io::Error) -> HostFailure {
+    HostFailure::Connection(e.to_string())
+}
+
+/// A negative greeting or EHLO: 5xx refuses for good, anything else is temporary.
+fn refusal(reply: Reply) -> HostFailure {
+    if reply.is_permanent() {
+        HostFailure::Permanent(reply)
+    } else {
+        HostFailure::Temporary(reply.to_string())
+    }
+}
+
+/// The number after a keyword in the EHLO text (`SIZE 26214400`).
+fn extension_value(extensions: &str, keyword: &str) -> Option<u64> {
+    let mut words = extensions.split(' ');
+    while let Some(word) = words.next() {
+        if word == keyword {
+            return words.next().and_then(|n| n.parse().ok());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_prefers_the_enhanced_code() {
+        assert_eq!(
+            Reply {
+                code: 550,
+                text: "5.1.1 no such user".into()
+            }
+            .status(),
+            "5.1.1"
+        );
+        assert_eq!(
+            Reply {
+                code: 451,
+                text: "try later".into()
+            }
+            .status(),
+            "4.0.0"
+        );
+        assert_eq!(
+            extension_value("MX.B GREETS PIPELINING SIZE 1000 8BITMIME", "SIZE"),
+            Some(1000)
+        );
+    }
+}
