@@ -23,6 +23,7 @@ usage:
                  [--hostname NAME] [--domain D]... [--ephemeral-ports]
   postlab user   add NAME [--password P] | del NAME | passwd NAME [--password P] | list   [--data DIR]
   postlab trace  ID [--data DIR]      the journey of one message through the flowchart
+  postlab queue  list | show ID | flush | hold ID | release ID | delete ID   [--data DIR]
 
 DIR defaults to $POSTLAB_DATA, else ./var. `postlab COMMAND --help` says more.
 ";
@@ -37,6 +38,7 @@ pub fn main(args: Vec<String>) -> i32 {
         "serve" => serve(rest),
         "user" => user(rest),
         "trace" => trace(rest),
+        "queue" => queue(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             0
@@ -354,6 +356,134 @@ fn trace(args: &[String]) -> i32 {
             print!("{}", trace::render(&id, &stops));
             0
         }
+        Err(e) => fail(e),
+    }
+}
+
+// ---- postlab queue ---------------------------------------------------------------------------
+
+fn queue(args: &[String]) -> i32 {
+    use crate::mta::queue::{unix_now, Folder, Queue, Status};
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "data",
+        "data directory (default $POSTLAB_DATA or ./var)",
+        "DIR",
+    );
+    opts.optflag("h", "help", "this help");
+    let brief = "usage: postlab queue list | show ID | flush | hold ID | release ID | delete ID [--data DIR]\n\n\
+                 The outbound queue: mail waiting for another server (flowchart steps 4 and 5).\n\
+                 A running server notices every change within a second.";
+    let m = match parse(&opts, args, brief) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let data = DataDir::from_option(m.opt_str("data"));
+    let queue = match Queue::open(&data.root().join("queue")) {
+        Ok(queue) => queue,
+        Err(e) => return fail(format!("cannot open the queue: {e}")),
+    };
+    let id = |text: &str| {
+        QueueId::parse(&text.to_ascii_uppercase())
+            .ok_or_else(|| format!("'{text}' is not a queue id"))
+    };
+    let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
+    let result: Result<(), String> = match words.as_slice() {
+        ["list"] => (|| {
+            let now = unix_now();
+            let mut count = 0;
+            for folder in [Folder::Active, Folder::Hold] {
+                for entry in queue.list(folder).map_err(|e| e.to_string())? {
+                    count += 1;
+                    let size = std::fs::metadata(queue.content_path(&entry.id, folder))
+                        .map(|m| m.len())
+                        .unwrap_or(0);
+                    let when = match folder {
+                        Folder::Hold => "held".to_string(),
+                        Folder::Active if entry.next_attempt <= now => "due now".to_string(),
+                        Folder::Active => format!("next try in {} s", entry.next_attempt - now),
+                    };
+                    println!(
+                        "{}  {size:>8} octets  {} attempt(s), {when}  from {}",
+                        entry.id, entry.attempts, entry.from
+                    );
+                    for r in &entry.recipients {
+                        let status = match &r.status {
+                            Status::Pending(why) if why.is_empty() => "pending".to_string(),
+                            Status::Pending(why) => format!("pending: {why}"),
+                            Status::Delivered(reply) => format!("delivered: {reply}"),
+                            Status::Failed { status, diagnostic } => {
+                                format!("failed {status}: {diagnostic}")
+                            }
+                        };
+                        println!("    <{}>  {status}", r.address);
+                    }
+                }
+            }
+            println!("{count} message(s) in the queue");
+            Ok(())
+        })(),
+        ["show", text] => (|| {
+            let id = id(text)?;
+            let (entry, folder) = queue.find(&id).map_err(|e| e.to_string())?;
+            print!("{}", entry.to_text());
+            let content =
+                std::fs::read(queue.content_path(&id, folder)).map_err(|e| e.to_string())?;
+            println!("\n# content ({} octets):", content.len());
+            print!("{}", String::from_utf8_lossy(&content));
+            Ok(())
+        })(),
+        ["flush"] => (|| {
+            let mut count = 0;
+            for mut entry in queue.list(Folder::Active).map_err(|e| e.to_string())? {
+                entry.next_attempt = unix_now();
+                queue
+                    .save(&entry, Folder::Active)
+                    .map_err(|e| e.to_string())?;
+                count += 1;
+            }
+            println!("{count} message(s) will be tried now");
+            Ok(())
+        })(),
+        ["hold", text] => (|| {
+            let id = id(text)?;
+            queue
+                .move_to(&id, Folder::Active, Folder::Hold)
+                .map_err(|e| format!("cannot hold {id}: {e}"))?;
+            println!("{id} is held: nothing happens to it until `postlab queue release {id}`");
+            Ok(())
+        })(),
+        ["release", text] => (|| {
+            let id = id(text)?;
+            let (mut entry, folder) = queue.find(&id).map_err(|e| e.to_string())?;
+            if folder != Folder::Hold {
+                return Err(format!("{id} is not held"));
+            }
+            entry.next_attempt = unix_now();
+            queue
+                .save(&entry, Folder::Hold)
+                .map_err(|e| e.to_string())?;
+            queue
+                .move_to(&id, Folder::Hold, Folder::Active)
+                .map_err(|e| e.to_string())?;
+            println!("{id} released: it will be tried now");
+            Ok(())
+        })(),
+        ["delete", text] => (|| {
+            let id = id(text)?;
+            let (_, folder) = queue.find(&id).map_err(|e| e.to_string())?;
+            queue.remove(&id, folder).map_err(|e| e.to_string())?;
+            println!("{id} deleted (no bounce is sent)");
+            Ok(())
+        })(),
+        _ => {
+            eprint!("{}", opts.usage(brief));
+            return 2;
+        }
+    };
+    match result {
+        Ok(()) => 0,
         Err(e) => fail(e),
     }
 }

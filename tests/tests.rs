@@ -7,6 +7,7 @@
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
+//! - `outbound`: AUTH, submission, the queue, relaying between two servers, bounces
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 
@@ -18,4 +19,5 @@ mod delivery;
 mod durability;
 mod lessons;
 mod limits;
+mod outbound;
 mod smtp_dialogue;

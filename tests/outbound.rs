@@ -1,0 +1,351 @@
+//! The outbound MTA: AUTH and submission, relay control, the queue, relaying between two
+//! servers, retries, bounces, hold and release, restarts.
+//!
+//! Two real servers on loopback play two domains. The sending server finds the receiving one
+//! through `DIR/transport` (a static route), so these tests need no DNS.
+
+use std::fs;
+
+use crate::support::{queue_id, wait_for, Setup, SmtpClient, TestServer};
+
+const PLAIN_ALICE: &str = "AGFsaWNlAGFsaWNlLXBhc3N3b3Jk"; // "\0alice\0alice-password"
+
+fn server(domain: &str, extra_config: &str) -> TestServer {
+    TestServer::start_with(Setup {
+        args: vec![
+            "--hostname".into(),
+            format!("mx.{domain}"),
+            "--domain".into(),
+            domain.into(),
+        ],
+        config: format!("queue_retry_min = 1\nqueue_retry_max = 2\n{extra_config}"),
+        ..Setup::default()
+    })
+}
+
+/// Points `from`'s mail for `domain` at `to`'s SMTP listener.
+fn route(from: &TestServer, domain: &str, to: std::net::SocketAddr) {
+    fs::write(
+        from.dir.join("transport"),
+        format!("{domain} [{}]:{}\n", to.ip(), to.port()),
+    )
+    .unwrap();
+}
+
+/// Logs in on the submission port and sends one message; returns the reply to the data.
+fn submit(server: &TestServer, from: &str, to: &str, content: &str) -> crate::support::Reply {
+    let mut c = SmtpClient::connect(server.addr("submission"));
+    c.expect("EHLO laptop", 250);
+    c.expect(&format!("AUTH PLAIN {PLAIN_ALICE}"), 235);
+    c.send_mail(from, &[to], content)
+}
+
+fn queue_is_empty(server: &TestServer) -> bool {
+    fs::read_dir(server.dir.join("queue/active"))
+        .map(|d| d.count() == 0)
+        .unwrap_or(true)
+}
+
+#[test]
+fn submission_needs_auth_and_the_users_own_address() {
+    let a = server("a.test", "");
+    let mut c = SmtpClient::connect(a.addr("submission"));
+    c.expect("EHLO laptop", 250);
+    let reply = c.expect("MAIL FROM:<alice@a.test>", 530);
+    assert!(reply.text().starts_with("5.7.0"));
+    c.expect("AUTH PLAIN AGFsaWNlAHdyb25n", 535); // \0alice\0wrong
+    c.expect("AUTH PLAIN =", 501);
+    c.expect("AUTH CRAM-MD5", 504);
+    c.expect("AUTH LOGIN", 334);
+    c.expect("*", 501);
+    c.expect(&format!("AUTH PLAIN {PLAIN_ALICE}"), 235);
+    c.expect("AUTH PLAIN x", 503);
+    let reply = c.expect("MAIL FROM:<bob@a.test>", 553);
+    assert!(reply.text().starts_with("5.7.1"), "{reply:?}");
+    c.expect("MAIL FROM:<alice+lists@a.test>", 250);
+    c.expect("RCPT TO:<bob@a.test>", 250);
+    c.expect("DATA", 354);
+    c.send_raw(b"Subject: no date, no id\r\n\r\nhi\r\n.\r\n");
+    let reply = c.read_reply();
+    assert_eq!(reply.code, 250);
+    let id = queue_id(&reply);
+    let text = fs::read_to_string(&a.new_mail("bob")[0]).unwrap();
+    assert!(text.contains(&format!("with ESMTPA id {id}")), "{text}");
+    assert!(
+        text.contains("\r\nDate: ")
+            && text.contains(&format!("\r\nMessage-ID: <{id}@mx.a.test>\r\n")),
+        "{text}"
+    );
+}
+
+#[test]
+fn strangers_may_not_relay_but_logged_in_users_may() {
+    let a = server("a.test", "relay_networks =\n");
+    let mut c = a.connect();
+    c.expect("EHLO laptop", 250);
+    c.expect("MAIL FROM:<alice@a.test>", 250);
+    c.expect("RCPT TO:<bob@b.test>", 554);
+    c.expect("RSET", 250);
+    c.expect(&format!("AUTH PLAIN {PLAIN_ALICE}"), 235);
+    c.expect("MAIL FROM:<alice@a.test>", 250);
+    c.expect("RCPT TO:<bob@b.test>", 250);
+}
+
+#[test]
+fn mail_travels_from_one_server_to_another() {
+    let a = server("a.test", "");
+    let b = server("b.test", "");
+    route(&a, "b.test", b.smtp);
+    let reply = submit(
+        &a,
+        "alice@a.test",
+        "bob@b.test",
+        "Subject: across\r\n\r\nHello Bob on b.test\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    let id = queue_id(&reply);
+    let file = wait_for("the message in bob's Maildir on b.test", || {
+        b.new_mail("bob").into_iter().next()
+    });
+    let text = fs::read_to_string(file).unwrap();
+    assert!(text.starts_with("Return-Path: <alice@a.test>\r\nReceived: from mx.a.test ([127.0.0.1])\r\n\tby mx.b.test"), "{text}");
+    assert!(
+        text.contains(&format!("by mx.a.test (postlab) with ESMTPA id {id}")),
+        "both servers' Received: lines: {text}"
+    );
+    assert!(text.ends_with("Hello Bob on b.test\r\n"));
+    wait_for("a.test's queue to empty", || {
+        queue_is_empty(&a).then_some(())
+    });
+
+    let relay = a.transcripts();
+    assert!(
+        relay.contains(&format!("[4 DNS] {id}: b.test: the transport map says")),
+        "{relay}"
+    );
+    assert!(
+        relay.contains("[5 RELAY] C: MAIL FROM:<alice@a.test>"),
+        "{relay}"
+    );
+    assert!(
+        relay.contains(&format!("[5 RELAY] {id}: <bob@b.test> delivered")),
+        "{relay}"
+    );
+    let (code, trace, _) = a.postlab(&["trace", &id]);
+    assert_eq!(code, 0);
+    for step in ["│ 1 MUA", "│ 2 MTA", "│ 3 MDA", "│ 4 DNS", "│ 5 RELAY"] {
+        assert!(trace.contains(step), "{step} in\n{trace}");
+    }
+}
+
+#[test]
+fn a_permanent_refusal_bounces_to_the_sender() {
+    let a = server("a.test", "");
+    let b = server("b.test", "");
+    route(&a, "b.test", b.smtp);
+    let reply = submit(
+        &a,
+        "alice@a.test",
+        "nobody@b.test",
+        "Subject: to nobody\r\nX-Tag: original\r\n\r\nsecret body\r\n",
+    );
+    let id = queue_id(&reply);
+    let bounce = wait_for("a bounce in alice's Maildir", || {
+        a.new_mail("alice").into_iter().next()
+    });
+    let text = fs::read_to_string(bounce).unwrap();
+    assert!(text.starts_with("Return-Path: <>\r\n"), "{text}");
+    assert!(text.contains("From: Mail Delivery System <MAILER-DAEMON@mx.a.test>"));
+    assert!(text.contains("multipart/report; report-type=delivery-status"));
+    assert!(
+        text.contains(&format!("Your message {id} could not be delivered")),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Final-Recipient: rfc822; nobody@b.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("X-Tag: original") && !text.contains("secret body"));
+    wait_for("a.test's queue to empty", || {
+        queue_is_empty(&a).then_some(())
+    });
+}
+
+#[test]
+fn a_bounce_is_never_bounced() {
+    let a = server("a.test", "");
+    let b = server("b.test", "");
+    route(&a, "b.test", b.smtp);
+    let mut c = a.connect();
+    c.expect("EHLO laptop", 250);
+    let reply = c.send_mail("", &["nobody@b.test"], "Subject: a bounce\r\n\r\nx\r\n");
+    let id = queue_id(&reply);
+    let text = wait_for("the failure in the transcript", || {
+        let text = a.transcripts();
+        text.contains("no bounce is sent").then_some(text)
+    });
+    assert!(
+        text.contains(&format!("{id}: <nobody@b.test> failed (5.1.1)")),
+        "{text}"
+    );
+    assert!(a.new_mail("alice").is_empty() && a.new_mail("bob").is_empty());
+}
+
+#[test]
+fn a_deferred_message_is_retried_and_survives_a_restart() {
+    let a = server("a.test", "");
+    let b = server("b.test", "");
+    // Nothing listens on the discard port of loopback: the first attempts fail to connect.
+    fs::write(a.dir.join("transport"), "b.test [127.0.0.1]:9\n").unwrap();
+    let reply = submit(
+        &a,
+        "alice@a.test",
+        "bob@b.test",
+        "Subject: patience\r\n\r\nretry me\r\n",
+    );
+    let id = queue_id(&reply);
+    wait_for("a deferral", || {
+        a.transcripts()
+            .contains(&format!("{id}: <bob@b.test> deferred, will retry"))
+            .then_some(())
+    });
+    let (_, list, _) = a.postlab(&["queue", "list"]);
+    assert!(list.contains(&id) && list.contains("pending"), "{list}");
+
+    // The server goes down hard; the message is still in the queue files.
+    let dir = a.kill();
+    assert!(dir.join(format!("queue/active/{id}.env")).exists());
+    route_dir(&dir, "b.test", b.smtp);
+    let setup = Setup {
+        args: vec![
+            "--hostname".into(),
+            "mx.a.test".into(),
+            "--domain".into(),
+            "a.test".into(),
+        ],
+        ..Setup::default()
+    };
+    let a = TestServer::start_in(dir, &setup);
+    wait_for("delivery after the restart", || {
+        b.new_mail("bob").into_iter().next()
+    });
+    wait_for("a.test's queue to empty", || {
+        queue_is_empty(&a).then_some(())
+    });
+}
+
+fn route_dir(dir: &std::path::Path, domain: &str, to: std::net::SocketAddr) {
+    fs::write(
+        dir.join("transport"),
+        format!("{domain} [{}]:{}\n", to.ip(), to.port()),
+    )
+    .unwrap();
+}
+
+#[test]
+fn hold_stops_a_message_and_release_sends_it() {
+    let a = server("a.test", "queue_retry_min = 3600\nqueue_retry_max = 3600\n");
+    let b = server("b.test", "");
+    fs::write(a.dir.join("transport"), "b.test [127.0.0.1]:9\n").unwrap();
+    let reply = submit(
+        &a,
+        "alice@a.test",
+        "bob@b.test",
+        "Subject: held\r\n\r\nwait\r\n",
+    );
+    let id = queue_id(&reply);
+    wait_for("a deferral", || {
+        a.transcripts()
+            .contains(&format!("{id}: <bob@b.test> deferred"))
+            .then_some(())
+    });
+    let (code, out, err) = a.postlab(&["queue", "hold", &id]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(a.dir.join(format!("queue/hold/{id}.msg")).exists());
+    let (_, shown, _) = a.postlab(&["queue", "show", &id]);
+    assert!(
+        shown.contains("rcpt: <bob@b.test> pending") && shown.contains("Subject: held"),
+        "{shown}"
+    );
+    route(&a, "b.test", b.smtp);
+    // Released, it is due at once (its hour-long retry wait is skipped).
+    let (code, _, _) = a.postlab(&["queue", "release", &id]);
+    assert_eq!(code, 0);
+    wait_for("delivery after release", || {
+        b.new_mail("bob").into_iter().next()
+    });
+    assert_eq!(
+        a.postlab(&["queue", "release", &id]).0,
+        1,
+        "nothing left to release"
+    );
+    assert_eq!(a.postlab(&["queue", "hold", "../x"]).0, 1);
+}
+
+#[test]
+fn flush_and_delete() {
+    let a = server("a.test", "queue_retry_min = 3600\nqueue_retry_max = 3600\n");
+    let b = server("b.test", "");
+    fs::write(a.dir.join("transport"), "b.test [127.0.0.1]:9\n").unwrap();
+    let first = queue_id(&submit(
+        &a,
+        "alice@a.test",
+        "bob@b.test",
+        "Subject: one\r\n\r\n1\r\n",
+    ));
+    let second = queue_id(&submit(
+        &a,
+        "alice@a.test",
+        "bob@b.test",
+        "Subject: two\r\n\r\n2\r\n",
+    ));
+    wait_for("both deferred", || {
+        let t = a.transcripts();
+        (t.contains(&format!("{first}: <bob@b.test> deferred"))
+            && t.contains(&format!("{second}: <bob@b.test> deferred")))
+        .then_some(())
+    });
+    assert_eq!(a.postlab(&["queue", "delete", &second]).0, 0);
+    route(&a, "b.test", b.smtp);
+    let (code, out, _) = a.postlab(&["queue", "flush"]);
+    assert_eq!((code, out.trim()), (0, "1 message(s) will be tried now"));
+    let file = wait_for("the flushed message", || {
+        b.new_mail("bob").into_iter().next()
+    });
+    assert!(fs::read_to_string(file).unwrap().contains("Subject: one"));
+    wait_for("an empty queue", || queue_is_empty(&a).then_some(()));
+    assert_eq!(b.new_mail("bob").len(), 1, "the deleted message never left");
+}
+
+#[test]
+fn loops_are_refused() {
+    let a = server("a.test", "");
+    // Over 50 Received: lines: refused at the end of DATA with 5.4.6.
+    let mut c = a.connect();
+    c.expect("EHLO laptop", 250);
+    let looped = format!(
+        "{}Subject: loop\r\n\r\nx\r\n",
+        "Received: from x by y; Thu, 1 Jan 2026 00:00:00 +0000\r\n".repeat(51)
+    );
+    let reply = c.send_mail("alice@a.test", &["bob@a.test"], &looped);
+    assert_eq!(reply.code, 554);
+    assert!(reply.text().starts_with("5.4.6"));
+    assert!(a.new_mail("bob").is_empty());
+
+    // A route that points back at this server is a loop too: bounced with 5.4.6.
+    route(&a, "b.test", a.smtp);
+    let id = queue_id(&submit(
+        &a,
+        "alice@a.test",
+        "bob@b.test",
+        "Subject: to myself\r\n\r\nx\r\n",
+    ));
+    let bounce = wait_for("the loop bounce", || a.new_mail("alice").into_iter().next());
+    let text = fs::read_to_string(bounce).unwrap();
+    assert!(
+        text.contains("Status: 5.4.6") && text.contains(&id),
+        "{text}"
+    );
+}
