@@ -8,6 +8,7 @@
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `outbound`: AUTH, submission, the queue, relaying between two servers, bounces
+//! - `postfix`: a real Postfix relays to postlab and from it
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 
@@ -20,4 +21,5 @@ mod durability;
 mod lessons;
 mod limits;
 mod outbound;
+mod postfix;
 mod smtp_dialogue;
