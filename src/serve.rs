@@ -46,6 +46,7 @@ impl Shared {
             own.port() == addr.port() && (own.ip() == addr.ip() || own.ip().is_unspecified())
         })
     }
+
     /// Tells the queue manager there is new work.
     pub fn wake_queue(&self) {
         *self.queue_wake.0.lock().unwrap_or_else(|e| e.into_inner()) = true;

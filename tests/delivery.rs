@@ -99,6 +99,7 @@ fn the_default_aliases_make_postmaster_the_first_account() {
     );
     assert_eq!(server.new_mail("alice").len(), 1);
 }
+
 #[test]
 fn another_domain_is_refused_as_relaying_and_nothing_is_written() {
     // No trusted network: the test client is a stranger.

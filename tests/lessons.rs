@@ -8,12 +8,16 @@
 //! - `C: text` is sent, with CRLF;
 //! - `S: text` must be the next line the server sends, exactly, except that `…` stands for any
 //!   text (a queue id, a date, a size).
-//!
-//! Each lesson file gets its own server, started as `postlab serve --hostname
+//!//! Each lesson file gets its own server, started as `postlab serve --hostname
 //! mail.school.test`, with the accounts `alice` (password `alice-password`) and `bob`
 //! (password `bob-password`); the blocks of one file run in order against it, so an earlier
 //! SMTP block can deliver the mail a later POP3 block reads. Lessons tell students to set
 //! those passwords with `postlab user passwd` so their screens match.
+//!
+//! A lesson about several servers says so in a comment, `<!-- servers: a.test b.test -->`:
+//! then one server per domain is started (`--hostname mx.DOMAIN --domain DOMAIN`, the same
+//! accounts), each with a transport map that routes the other domains to their servers, and a
+//! block names its server: `transcript submission@a.test`.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -38,13 +42,12 @@ fn lesson_files() -> Vec<PathBuf> {
     files.sort();
     files
 }
-
-/// A transcript block: the service it talks to and its lines.
+/// A transcript block: the service it talks to, on which server (domain), and its lines.
 struct Block {
     service: String,
+    domain: Option<String>,
     lines: Vec<String>,
 }
-
 /// The transcript blocks of a Markdown file.
 fn transcripts(text: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
@@ -54,10 +57,15 @@ fn transcripts(text: &str) -> Vec<Block> {
         match &mut current {
             None => {
                 if let Some(info) = line.strip_prefix("```transcript") {
-                    let service = info.trim();
+                    let info = info.trim();
+                    let (service, domain) = match info.split_once('@') {
+                        Some((service, domain)) => (service, Some(domain.to_string())),
+                        None => (info, None),
+                    };
                     let service = if service.is_empty() { "smtp" } else { service };
                     current = Some(Block {
                         service: service.to_string(),
+                        domain,
                         lines: Vec::new(),
                     });
                 }
@@ -122,6 +130,45 @@ fn replay(server: &TestServer, block: &Block, origin: &str) {
         }
     }
 }
+/// The domains named in `<!-- servers: a.test b.test -->`, if the lesson has that line.
+fn server_domains(text: &str) -> Vec<String> {
+    text.lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("<!-- servers:")
+                .and_then(|rest| rest.strip_suffix("-->"))
+        })
+        .map(|list| list.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// One server per domain, each routing the others' domains to them.
+fn start_servers(domains: &[String]) -> Vec<(String, TestServer)> {
+    let servers: Vec<(String, TestServer)> = domains
+        .iter()
+        .map(|domain| {
+            let setup = Setup {
+                args: vec![
+                    "--hostname".into(),
+                    format!("mx.{domain}"),
+                    "--domain".into(),
+                    domain.clone(),
+                ],
+                ..Setup::default()
+            };
+            (domain.clone(), TestServer::start_with(setup))
+        })
+        .collect();
+    for (domain, server) in &servers {
+        let routes: String = servers
+            .iter()
+            .filter(|(d, _)| d != domain)
+            .map(|(d, s)| format!("{d} [{}]:{}\n", s.smtp.ip(), s.smtp.port()))
+            .collect();
+        std::fs::write(server.dir.join("transport"), routes).unwrap();
+    }
+    servers
+}
 
 #[test]
 fn every_lesson_transcript_replays() {
@@ -132,16 +179,25 @@ fn every_lesson_transcript_replays() {
         if blocks.is_empty() {
             continue;
         }
-        let server = TestServer::start_with(Setup {
-            args: vec!["--hostname".into(), "mail.school.test".into()],
-            ..Setup::default()
-        });
+        let domains = server_domains(&text);
+        let servers = if domains.is_empty() {
+            let setup = Setup {
+                args: vec!["--hostname".into(), "mail.school.test".into()],
+                ..Setup::default()
+            };
+            vec![(String::new(), TestServer::start_with(setup))]
+        } else {
+            start_servers(&domains)
+        };
         for (i, block) in blocks.iter().enumerate() {
-            replay(
-                &server,
-                block,
-                &format!("{} block {}", file.display(), i + 1),
-            );
+            let origin = format!("{} block {}", file.display(), i + 1);
+            let wanted = block.domain.clone().unwrap_or_default();
+            let server = &servers
+                .iter()
+                .find(|(d, _)| *d == wanted)
+                .unwrap_or_else(|| panic!("{origin}: no server for '{wanted}'"))
+                .1;
+            replay(server, block, &origin);
             count += 1;
         }
     }
@@ -167,6 +223,7 @@ fn a_lesson_that_drifts_is_caught() {
     let server = TestServer::start();
     let block = Block {
         service: "smtp".into(),
+        domain: None,
         lines: vec!["S: 220 something else".into()],
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
