@@ -9,7 +9,7 @@
 //! Precedence, lowest first: embedded default → `postlab.conf` → command-line flag.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -78,6 +78,11 @@ pub const SETTINGS: &[Setting] = &[
         default: "+",
         help: "bob+anything@domain is delivered to bob. Empty turns address extensions off.",
     },
+    Setting {
+        key: "dns_server",
+        default: "",
+        help: "DNS server for MX lookups (step 4), as ADDR or ADDR:PORT, e.g. a classroom `postlab dns`\nat 127.0.0.1:10053. Empty means the system's resolver (/etc/resolv.conf).",
+    },
 ];
 
 /// Everything `postlab serve` needs to know, after defaults, file and flags are merged.
@@ -94,6 +99,8 @@ pub struct Config {
     pub max_connections: usize,
     pub hints: bool,
     pub recipient_delimiter: Option<char>,
+    /// `None`: the system resolver. See [`crate::dns::DnsResolver::from_config`].
+    pub dns_server: Option<SocketAddr>,
 }
 
 /// A problem with a settings file, located for the administrator.
@@ -125,6 +132,7 @@ impl Config {
             max_connections: 100,
             hints: true,
             recipient_delimiter: Some('+'),
+            dns_server: None,
         }
     }
 
@@ -172,6 +180,7 @@ impl Config {
                     _ => return Err(format!("{key}: give one punctuation character, or nothing")),
                 }
             }
+            "dns_server" => self.dns_server = crate::dns::parse_server(value)?,
             _ => return Err(format!("unknown setting '{key}'")),
         }
         Ok(())
@@ -305,10 +314,10 @@ mod tests {
     fn every_setting_in_the_table_is_settable() {
         for setting in SETTINGS {
             let mut config = Config::defaults();
-            let value = if setting.default.is_empty() {
-                "example.org"
-            } else {
-                setting.default
+            let value = match setting.key {
+                "dns_server" => "127.0.0.1:10053",
+                _ if setting.default.is_empty() => "example.org",
+                _ => setting.default,
             };
             assert_eq!(config.set(setting.key, value), Ok(()), "{}", setting.key);
         }
