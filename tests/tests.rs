@@ -5,6 +5,7 @@
 //! - `smtp_dialogue`: the commands of RFC 5321 by hand, replies and order
 //! - `delivery`: what lands in the Maildir, routing, aliases, relay refusal
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
+//! - `dns`: step 4, MX lookups against `postlab dns` (with our resolver and with dig)
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
@@ -15,6 +16,7 @@ mod support;
 mod cli;
 mod clients;
 mod delivery;
+mod dns;
 mod durability;
 mod lessons;
 mod limits;

@@ -104,7 +104,7 @@ impl RequestHandler for LabHandler {
         println!(
             "{} {} {} {}",
             crate::clock::now().stamp(),
-            request.protocol(),
+            request.protocol().to_string().to_uppercase(),
             request.src(),
             reply.shown
         );
