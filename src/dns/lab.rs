@@ -26,7 +26,7 @@ use std::time::Duration;
 use hickory_server::net::runtime::Time;
 use hickory_server::proto::op::{Edns, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
-use hickory_server::proto::rr::{Name, RData, Record, RecordType};
+use hickory_server::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo, Server};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
@@ -181,6 +181,13 @@ impl LabHandler {
         let name = info.query.name().to_string();
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         let question = format!("{rtype}? {}", if name.is_empty() { "." } else { &name });
+        // The zone holds internet (IN) records only; other classes (CH, HS) are not ours.
+        if info.query.query_class() != DNSClass::IN {
+            return failed(
+                ResponseCode::Refused,
+                format!("{question} in class {} → REFUSED", info.query.query_class()),
+            );
+        }
 
         // The top of each zone has an SOA record (RFC 1035 section 3.3.13), made up here.
         if rtype == RecordType::SOA && self.zone.origins.contains(&name) {
@@ -214,16 +221,21 @@ impl LabHandler {
                     // a CNAME led elsewhere.
                     let values: Vec<String> = found
                         .iter()
-                        .map(|r| match r.name == name {
-                            true => r.data.to_string(),
-                            false => format!("{} {}", r.name, r.data),
+                        .map(|r| {
+                            if r.name == name {
+                                r.data.to_string()
+                            } else {
+                                format!("{} {}", r.name, r.data)
+                            }
                         })
                         .collect();
                     format!("{question} → {}", values.join(", "))
                 };
-                let soa = match found.is_empty() {
-                    true => self.zone.origin_of(&name).and_then(soa_record),
-                    false => None,
+                // RFC 2308 section 2.2: a NODATA answer carries the SOA, like NXDOMAIN.
+                let soa = if found.is_empty() {
+                    self.zone.origin_of(&name).and_then(soa_record)
+                } else {
+                    None
                 };
                 Reply {
                     code: ResponseCode::NoError,

@@ -65,7 +65,8 @@ pub struct MailHost {
 
 /// Finds the mail hosts of a domain. The queue holds one of these; tests substitute their own.
 pub trait Resolve: Send + Sync {
-    /// The mail hosts for `domain` (e.g. `b.test`), or why there are none.
+    /// The mail hosts for `domain` (e.g. `b.test`), or why there are none. An address
+    /// literal (`[192.0.2.1]`) needs no DNS and is not a domain here: it gives `NoSuchDomain`.
     fn mail_hosts(&self, domain: &str) -> Lookup;
 
     /// The same, plus each query and its answer as a line for the transcript, which the caller

@@ -313,12 +313,14 @@ impl DnsResolver {
 }
 
 /// `b.test` as a fully qualified DNS name (`b.test.`), or `None` if it is not a name.
+/// An internationalised domain (RFC 6531 allows `bücher.test` in an address) is asked for in
+/// its ASCII form, `xn--bcher-kva.test` (RFC 5890), since that is what the DNS holds.
 fn fqdn(domain: &str) -> Option<Name> {
     let domain = domain.trim_end_matches('.');
     if domain.is_empty() {
         return None;
     }
-    Name::from_ascii(format!("{domain}.")).ok()
+    Name::from_utf8(format!("{domain}.")).ok()
 }
 
 /// A name as people write it: `mx.b.test`, no final dot.
@@ -346,7 +348,12 @@ mod tests {
     fn names_are_made_fully_qualified() {
         assert_eq!(fqdn("b.test").map(|n| n.to_ascii()), Some("b.test.".into()));
         assert_eq!(fqdn("B.Test.").map(|n| plain(&n)), Some("b.test".into()));
+        assert_eq!(
+            fqdn("bücher.test").map(|n| n.to_ascii()),
+            Some("xn--bcher-kva.test.".into())
+        );
         assert!(fqdn("").is_none());
+        assert!(fqdn("[127.0.0.1]").is_none());
         assert!(fqdn("a..b").is_none());
         assert_eq!(plain(&Name::root()), ".");
     }
