@@ -27,6 +27,7 @@
 //! The trait [`Resolve`] is what the queue holds (STYLE.md 11), so tests can hand it a resolver
 //! with fixed answers instead of the network.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 pub mod lab;
@@ -77,6 +78,42 @@ pub trait Resolve: Send + Sync {
         let lines = explain(domain, &lookup);
         (lookup, lines)
     }
+}
+
+/// A resolver whose answers are written in advance: for tests of the queue, which should not
+/// depend on a DNS server. A domain it was not given is `NoSuchDomain`.
+///
+/// ```
+/// use postlab::dns::{FixedAnswers, Lookup, Resolve};
+/// let dns = FixedAnswers::default().with("null.test", Lookup::NullMx);
+/// assert_eq!(dns.mail_hosts("NULL.test."), Lookup::NullMx);
+/// assert_eq!(dns.mail_hosts("other.test"), Lookup::NoSuchDomain);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FixedAnswers {
+    answers: HashMap<String, Lookup>,
+}
+
+impl FixedAnswers {
+    /// Adds the answer for `domain`.
+    pub fn with(mut self, domain: &str, lookup: Lookup) -> FixedAnswers {
+        self.answers.insert(key(domain), lookup);
+        self
+    }
+}
+
+impl Resolve for FixedAnswers {
+    fn mail_hosts(&self, domain: &str) -> Lookup {
+        self.answers
+            .get(&key(domain))
+            .cloned()
+            .unwrap_or(Lookup::NoSuchDomain)
+    }
+}
+
+/// Domain names compare without case and without a final dot (RFC 1035 section 2.3.3).
+fn key(domain: &str) -> String {
+    domain.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// Describes an answer in one line per host, e.g. `b.test → 10 mx.b.test [127.0.0.2]`, for a
@@ -185,6 +222,12 @@ mod tests {
         assert_eq!(
             explain("null.test", &Lookup::NullMx),
             ["null.test → null MX: the domain accepts no mail"]
+        );
+        // A resolver that asks no DNS still explains its answer for the transcript.
+        let fixed = FixedAnswers::default().with("b.test", lookup.clone());
+        assert_eq!(
+            fixed.mail_hosts_explained("b.test"),
+            (lookup.clone(), explain("b.test", &lookup))
         );
     }
 }
