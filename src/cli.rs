@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md fixes the contract): `postlab serve | user | trace`.
+//! The command line (DESIGN.md fixes the contract): `postlab serve | user | trace | queue | dns`.
 //!
 //! Each subcommand parses its own flags with getopts and returns an exit code: 0 success,
 //! 1 failure, 2 a wrong argument (with the usage text on stderr).
@@ -10,6 +10,7 @@ use getopts::Options;
 use crate::accounts::{password, users, users::User, Users};
 use crate::config::Config;
 use crate::datadir::DataDir;
+use crate::dns;
 use crate::ids::QueueId;
 use crate::mailbox::Maildir;
 use crate::serve::{self, Server};
@@ -24,6 +25,7 @@ usage:
   postlab user   add NAME [--password P] | del NAME | passwd NAME [--password P] | list   [--data DIR]
   postlab trace  ID [--data DIR]      the journey of one message through the flowchart
   postlab queue  list | show ID | flush | hold ID | release ID | delete ID   [--data DIR]
+  postlab dns    --zone FILE [--listen ADDR:PORT]   a DNS server for the lab's domains
 
 DIR defaults to $POSTLAB_DATA, else ./var. `postlab COMMAND --help` says more.
 ";
@@ -39,6 +41,7 @@ pub fn main(args: Vec<String>) -> i32 {
         "user" => user(rest),
         "trace" => trace(rest),
         "queue" => queue(rest),
+        "dns" => dns(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             0
@@ -483,6 +486,55 @@ fn queue(args: &[String]) -> i32 {
         }
     };
     match result {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+// ---- postlab dns -----------------------------------------------------------------------------
+
+fn dns(args: &[String]) -> i32 {
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "zone",
+        "the zone file to serve (format: see lessons/05-dns-mx.md)",
+        "FILE",
+    );
+    opts.optopt(
+        "",
+        "listen",
+        "address and port (default 127.0.0.1:10053; port 0 lets the system pick)",
+        "ADDR:PORT",
+    );
+    opts.optflag("h", "help", "this help");
+    let brief = "usage: postlab dns --zone FILE [--listen ADDR:PORT]\n\n\
+                 Answer DNS questions (MX, A, AAAA, TXT, CNAME) from FILE, over UDP and TCP.";
+    let m = match parse(&opts, args, brief) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let (Some(path), true) = (m.opt_str("zone"), m.free.is_empty()) else {
+        eprint!("{}", opts.usage(brief));
+        return 2;
+    };
+    let listen = m
+        .opt_str("listen")
+        .unwrap_or_else(|| "127.0.0.1:10053".to_string());
+    let Ok(listen) = listen.parse() else {
+        return fail(format!(
+            "--listen: '{listen}' is not ADDR:PORT (e.g. 127.0.0.1:10053)"
+        ));
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => return fail(format!("cannot read {path}: {e}")),
+    };
+    let zone = match dns::zone::Zone::parse(&text) {
+        Ok(zone) => zone,
+        Err(e) => return fail(format!("{path}: {e}")),
+    };
+    match dns::lab::run(zone, listen) {
         Ok(()) => 0,
         Err(e) => fail(e),
     }

@@ -9,7 +9,7 @@
 //! Precedence, lowest first: embedded default → `postlab.conf` → command-line flag.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -83,6 +83,11 @@ pub const SETTINGS: &[Setting] = &[
         default: "127.0.0.0/8, ::1/128",
         help: "Clients in these networks may send mail to other domains without logging in.\nEveryone else must authenticate (AUTH) first: postlab is never an open relay. Empty: nobody.",
     },
+        Setting {
+        key: "dns_server",
+        default: "",
+        help: "DNS server for MX lookups (step 4), as ADDR or ADDR:PORT, e.g. a classroom `postlab dns`\nat 127.0.0.1:10053. Empty means the system's resolver (/etc/resolv.conf).",
+    },
     Setting {
         key: "relay_port",
         default: "25",
@@ -126,6 +131,8 @@ pub struct Config {
     pub recipient_delimiter: Option<char>,
     pub relay_networks: Vec<Network>,
     pub relay_port: u16,
+    /// `None`: the system resolver. See [`crate::dns::DnsResolver::from_config`].
+    pub dns_server: Option<SocketAddr>,
     pub queue_retry_min: Duration,
     pub queue_retry_max: Duration,
     pub queue_lifetime: Duration,
@@ -213,6 +220,7 @@ impl Config {
                 .filter_map(Network::parse)
                 .collect(),
             relay_port: 25,
+            dns_server: None,
             queue_retry_min: Duration::from_secs(300),
             queue_retry_max: Duration::from_secs(3600),
             queue_lifetime: Duration::from_secs(432_000),
@@ -274,6 +282,7 @@ impl Config {
                 self.relay_networks = networks;
             }
             "relay_port" => self.relay_port = number(key, value)?,
+            "dns_server" => self.dns_server = crate::dns::parse_server(value)?,
             "queue_retry_min" => self.queue_retry_min = Duration::from_secs(number(key, value)?),
             "queue_retry_max" => self.queue_retry_max = Duration::from_secs(number(key, value)?),
             "queue_lifetime" => self.queue_lifetime = Duration::from_secs(number(key, value)?),
@@ -418,10 +427,10 @@ mod tests {
     fn every_setting_in_the_table_is_settable() {
         for setting in SETTINGS {
             let mut config = Config::defaults();
-            let value = if setting.default.is_empty() {
-                "example.org"
-            } else {
-                setting.default
+            let value = match setting.key {
+                "dns_server" => "127.0.0.1:10053",
+                _ if setting.default.is_empty() => "example.org",
+                _ => setting.default,
             };
             assert_eq!(config.set(setting.key, value), Ok(()), "{}", setting.key);
         }

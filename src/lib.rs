@@ -7,6 +7,7 @@
 //! | 1 MUA: a client connects | [`serve`] (the accept), [`smtp::server`] |
 //! | 2 MTA: the SMTP dialogue | [`smtp`] |
 //! | 3 MDA: local or remote? | [`mta::route`] |
+//! | 4 DNS: who takes mail for a remote domain? | [`dns`] |
 //! | 6 MAILBOX: stored | [`mda`], [`mailbox`] |
 //!
 //! Around them: [`config`] and [`datadir`] (settings and files), [`accounts`] (users, passwords,
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod datadir;
+pub mod dns;
 pub mod ids;
 pub mod mailbox;
 pub mod mda;

@@ -18,6 +18,7 @@ use crate::accounts::login::Throttle;
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::datadir::{Created, DataDir};
+use crate::dns::{DnsResolver, Resolve};
 use crate::mailbox::durable;
 use crate::mta::queue::Queue;
 use crate::smtp;
@@ -36,6 +37,8 @@ pub struct Shared {
     queue_wake: (Mutex<bool>, Condvar),
     /// Where our own SMTP listeners are.
     smtp_addresses: Vec<SocketAddr>,
+    /// Step 4: MX lookups (`dns_server`, else the system's resolver).
+    pub resolver: Arc<dyn Resolve>,
     active: AtomicUsize,
 }
 
@@ -145,6 +148,10 @@ impl Server {
         }
         let accounts = Accounts::open(data.users(), data.aliases())
             .map_err(|e| format!("cannot read the accounts: {e}"))?;
+        let resolver: Arc<dyn Resolve> = Arc::new(
+            DnsResolver::from_config(&config)
+                .map_err(|e| format!("cannot set up DNS lookups: {e}"))?,
+        );
         let queue = Queue::open(&data.root().join("queue"))
             .map_err(|e| format!("cannot open the queue: {e}"))?;
         match queue.recover() {
@@ -161,6 +168,7 @@ impl Server {
             logins: Throttle::default(),
             queue,
             queue_wake: (Mutex::new(false), Condvar::new()),
+            resolver,
             smtp_addresses: listeners
                 .iter()
                 .filter(|(s, _)| *s == Service::Smtp)

@@ -8,7 +8,8 @@
 //! - `C: text` is sent, with CRLF;
 //! - `S: text` must be the next line the server sends, exactly, except that `…` stands for any
 //!   text (a queue id, a date, a size).
-//!//! Each lesson file gets its own server, started as `postlab serve --hostname
+//!
+//! Each lesson file gets its own server, started as `postlab serve --hostname
 //! mail.school.test`, with the accounts `alice` (password `alice-password`) and `bob`
 //! (password `bob-password`); the blocks of one file run in order against it, so an earlier
 //! SMTP block can deliver the mail a later POP3 block reads. Lessons tell students to set

@@ -5,9 +5,11 @@
 //! - `smtp_dialogue`: the commands of RFC 5321 by hand, replies and order
 //! - `delivery`: what lands in the Maildir, routing, aliases, relay refusal
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
+//! - `dns`: step 4, MX lookups against `postlab dns` (with our resolver and with dig)
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `outbound`: AUTH, submission, the queue, relaying between two servers, bounces
+//! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
 //! - `postfix`: a real Postfix relays to postlab and from it
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `lessons`: every transcript in `lessons/` replayed against a server
@@ -17,9 +19,11 @@ mod support;
 mod cli;
 mod clients;
 mod delivery;
+mod dns;
 mod durability;
 mod lessons;
 mod limits;
 mod outbound;
+mod outbound_dns;
 mod postfix;
 mod smtp_dialogue;

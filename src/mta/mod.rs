@@ -2,8 +2,17 @@
 //!
 //! Flowchart step 3 (address processing) lives in [`route`]: a local domain means local delivery
 //! (step 6), any other domain means the outbound queue (steps 4 and 5), and some addresses are
-//! refused outright. The outbound queue, DNS lookup and SMTP client arrive with the outbound
-//! MTA; until then every remote recipient is refused as a relay attempt.
+//! refused outright.
+//!
+//! | file | job |
+//! |---|---|
+//! | `route.rs` | step 3: local, remote or refused, for one recipient |
+//! | `accept.rs` | the moment before 250: local copies and queue files, all synced |
+//! | `queue.rs` | the queue files in `DIR/queue/` |
+//! | `scheduler.rs` | the queue manager: steps 4 and 5 for each due message, retries |
+//! | `transport.rs` | static routes that replace DNS (`DIR/transport`) |
+//! | `client.rs` | step 5: our SMTP client |
+//! | `bounce.rs` | RFC 3464 reports for the sender when delivery fails |
 
 pub mod accept;
 pub mod bounce;
@@ -14,12 +23,33 @@ pub mod route;
 pub mod scheduler;
 pub mod transport;
 
-use crate::serve::Shared;
-use scheduler::Destination;
+use std::net::SocketAddr;
 
-/// Step 4 through DNS. Until the DNS resolver is wired in, no domain can be looked up, so mail
-/// to it waits in the queue (a transport map route still works).
-pub fn dns_lookup(_shared: &Shared, domain: &str) -> (Destination, Vec<String>) {
-    let why = format!("{domain}: no DNS resolver available; add a route to DIR/transport");
-    (Destination::Temporary(why.clone()), vec![why])
+use crate::dns::Lookup;
+use crate::serve::Shared;
+use scheduler::{Destination, Host};
+
+/// Step 4 through DNS: the receiving servers for `domain`, and the lines for the transcript.
+/// Each MX host's addresses get `relay_port` (25 on the internet; a lab may use another).
+pub fn dns_lookup(shared: &Shared, domain: &str) -> (Destination, Vec<String>) {
+    let (lookup, lines) = shared.resolver.mail_hosts_explained(domain);
+    let destination = match lookup {
+        Lookup::Hosts(hosts) => Destination::Hosts(
+            hosts
+                .into_iter()
+                .map(|h| Host {
+                    name: h.name,
+                    addrs: h
+                        .addrs
+                        .into_iter()
+                        .map(|ip| SocketAddr::new(ip, shared.config.relay_port))
+                        .collect(),
+                })
+                .collect(),
+        ),
+        Lookup::NullMx => Destination::NullMx,
+        Lookup::NoSuchDomain => Destination::NoSuchDomain,
+        Lookup::Temporary(why) => Destination::Temporary(why),
+    };
+    (destination, lines)
 }

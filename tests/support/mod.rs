@@ -12,6 +12,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use postlab::dns::{DnsResolver, Options};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -347,4 +349,70 @@ pub fn queue_id(reply: &Reply) -> String {
         .unwrap()
         .trim_end_matches(')')
         .to_string()
+}
+
+/// A running `postlab dns`, stopped when dropped.
+pub struct LabDns {
+    child: Child,
+    pub addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl LabDns {
+    pub fn start(zone: &str) -> LabDns {
+        let dir = temp_dir("dns");
+        fs::write(dir.join("lab.zone"), zone).unwrap();
+        let out = fs::File::create(dir.join("out")).unwrap();
+        let child = Command::new(BIN)
+            .args(["dns", "--zone"])
+            .arg(dir.join("lab.zone"))
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(out)
+            .stderr(fs::File::create(dir.join("err")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lab = LabDns {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir,
+        };
+        lab.addr = wait_for("postlab dns to print its address", || {
+            let out = fs::read_to_string(lab.dir.join("out")).ok()?;
+            let line = out.lines().find(|l| l.contains("listening on"))?;
+            line.split_whitespace().find_map(|word| word.parse().ok())
+        });
+        lab
+    }
+
+    pub fn resolver(&self) -> DnsResolver {
+        DnsResolver::server(self.addr, &Options::default()).unwrap()
+    }
+
+    /// What the server printed: one line per question.
+    pub fn output(&self) -> String {
+        fs::read_to_string(self.dir.join("out")).unwrap()
+    }
+
+    pub fn dig(&self, args: &[&str]) -> String {
+        let output = Command::new("dig")
+            .arg(format!("@{}", self.addr.ip()))
+            .args(["-p", &self.addr.port().to_string()])
+            .args(args)
+            .output()
+            .expect("dig (Debian package bind9-dnsutils) must be installed; see .ci/run");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for LabDns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("postlab dns output kept in {}", self.dir.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
 }
