@@ -6,7 +6,7 @@ SESSIONS ?= 10
 MESSAGES ?= 1000
 SIZE ?= 4096
 
-.PHONY: run build test fmt lint bench clean
+.PHONY: run build test fmt lint bench bench-postfix clean
 
 ## run: build and start the server on its embedded defaults (data in ./var)
 run:
@@ -26,9 +26,15 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## bench: N parallel SMTP sessions x M messages of K bytes, every one checked in the Maildir
+## bench: N parallel SMTP sessions x M messages of K bytes, every one checked in the Maildir;
+## then the relay figure: the same load through one postlab's queue into another's Maildir
 bench:
 	$(CARGO) bench --bench smtp_load -- --sessions $(SESSIONS) --messages $(MESSAGES) --size $(SIZE)
+	$(CARGO) bench --bench relay_load -- --sessions $(SESSIONS) --messages 100 --size $(SIZE)
+
+## bench-postfix: Postfix on this machine under the same load, for comparison (needs root)
+bench-postfix:
+	bash benches/postfix/baseline.sh --sessions $(SESSIONS) --messages $(MESSAGES) --size $(SIZE) --runs 3
 
 clean:
 	$(CARGO) clean

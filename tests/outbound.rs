@@ -349,3 +349,56 @@ fn loops_are_refused() {
         "{text}"
     );
 }
+
+#[test]
+fn a_4xx_reply_defers_one_recipient_until_a_later_attempt() {
+    let a = server("a.test", "");
+    // b.test takes one recipient per message: the second gets 452 4.5.3 (try again later).
+    let b = server("b.test", "max_recipients = 1\n");
+    route(&a, "b.test", b.smtp);
+    let mut c = SmtpClient::connect(a.addr("submission"));
+    c.expect("EHLO laptop", 250);
+    c.expect(&format!("AUTH PLAIN {PLAIN_ALICE}"), 235);
+    let reply = c.send_mail(
+        "alice@a.test",
+        &["bob@b.test", "alice@b.test"],
+        "Subject: two of you\r\n\r\nhi\r\n",
+    );
+    let id = queue_id(&reply);
+    wait_for("both copies on b.test", || {
+        (b.new_mail("bob").len() == 1 && b.new_mail("alice").len() == 1).then_some(())
+    });
+    let text = a.transcripts();
+    assert!(
+        text.contains(&format!("{id}: <alice@b.test> deferred, will retry")),
+        "{text}"
+    );
+    assert!(text.contains("452 4.5.3"), "{text}");
+    assert!(
+        text.contains(&format!("{id}: <alice@b.test> delivered")),
+        "{text}"
+    );
+    wait_for("an empty queue", || queue_is_empty(&a).then_some(()));
+}
+
+#[test]
+fn failed_logins_slow_down() {
+    let a = server("a.test", "");
+    let mut c = SmtpClient::connect(a.addr("submission"));
+    c.expect("EHLO laptop", 250);
+    // Two free failures, then each answer waits: 1 s, 2 s, ... (accounts/login.rs).
+    for _ in 0..2 {
+        c.expect("AUTH PLAIN AGFsaWNlAHdyb25n", 535);
+    }
+    c.expect("AUTH PLAIN AGFsaWNlAHdyb25n", 535);
+    let started = std::time::Instant::now();
+    c.expect("AUTH PLAIN AGFsaWNlAHdyb25n", 535);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "the fourth failure waited {:?}",
+        started.elapsed()
+    );
+    // An unknown user is answered exactly like a wrong password.
+    let reply = c.expect("AUTH PLAIN AG1hbGxvcnkAd3Jvbmc=", 535); // \0mallory\0wrong
+    assert_eq!(reply.lines, ["5.7.8 Authentication credentials invalid"]);
+}

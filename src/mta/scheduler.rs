@@ -116,6 +116,9 @@ fn start(shared: &Arc<Shared>, in_flight: &Arc<Mutex<InFlight>>, entry: Entry) {
                     *n = n.saturating_sub(1);
                 }
             }
+            drop(busy);
+            // A place is free for the next message to the same destination: look again now.
+            shared.wake_queue();
         });
     if let Err(e) = spawned {
         log::error!("queue: cannot start a delivery thread: {e}");

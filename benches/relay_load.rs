@@ -1,0 +1,159 @@
+//! `make bench` (relay figure): messages per second from one postlab to another through the
+//! queue — accepted by server A, queued, relayed by A's queue manager to server B, delivered
+//! into B's Maildir. The clock stops when the last message is a file in B's `new/`.
+//!
+//! ```text
+//! cargo bench --bench relay_load -- --sessions 10 --messages 100 --size 4096
+//! ```
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let mut sessions = 10usize;
+    let mut messages = 100usize;
+    let mut size = 4096usize;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for pair in args.windows(2) {
+        let value = || pair[1].parse().expect("a number after the flag");
+        match pair[0].as_str() {
+            "--sessions" => sessions = value(),
+            "--messages" => messages = value(),
+            "--size" => size = value(),
+            _ => {}
+        }
+    }
+    let root = std::env::temp_dir().join(format!("postlab-relay-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (mut b, b_dir, b_addr) = start(&root.join("b"), "b.test", "");
+    let (mut a, a_dir, a_addr) = start(
+        &root.join("a"),
+        "a.test",
+        "queue_retry_min = 1\nqueue_retry_max = 1\n",
+    );
+    std::fs::write(
+        a_dir.join("transport"),
+        format!("b.test [{}]:{}\n", b_addr.ip(), b_addr.port()),
+    )
+    .unwrap();
+
+    let body = message(size);
+    let total = sessions * messages;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..sessions)
+        .map(|_| {
+            let body = body.clone();
+            std::thread::spawn(move || send(a_addr, messages, &body))
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("session");
+    }
+    let accepted = started.elapsed();
+    let new_dir = b_dir.join("mail/bob/new");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while count(&new_dir) < total && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let elapsed = started.elapsed();
+    let arrived = count(&new_dir);
+    println!(
+        "relay_load: {sessions} sessions x {messages} messages x {size} bytes = {total}: accepted by A in {:.2} s ({:.0}/s), all in B's Maildir after {:.2} s: {:.0} messages/s relayed; arrived {arrived}/{total}",
+        accepted.as_secs_f64(),
+        total as f64 / accepted.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64()
+    );
+    for child in [&mut a, &mut b] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(arrived, total, "every accepted message must arrive");
+}
+
+fn count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+fn start(dir: &Path, domain: &str, config: &str) -> (Child, PathBuf, SocketAddr) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").unwrap();
+    std::fs::write(
+        dir.join("postlab.conf"),
+        format!("max_connections = 500\nmax_outbound_per_destination = 10\n{config}"),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_postlab"))
+        .args([
+            "serve",
+            "--ephemeral-ports",
+            "--hostname",
+            &format!("mx.{domain}"),
+            "--domain",
+            domain,
+            "--data",
+        ])
+        .arg(dir)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start postlab");
+    let listeners = dir.join("run/listeners");
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&listeners).unwrap_or_default();
+        if let Some(addr) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("smtp ").and_then(|a| a.parse().ok()))
+        {
+            return (child, dir.to_path_buf(), addr);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn message(size: usize) -> Vec<u8> {
+    let mut text = b"From: load@a.test\r\nTo: bob@b.test\r\nSubject: relay load\r\n\r\n".to_vec();
+    while text.len() < size {
+        text.extend_from_slice(&[b'x'; 76]);
+        text.extend_from_slice(b"\r\n");
+    }
+    text.extend_from_slice(b".\r\n");
+    text
+}
+
+/// One client on A's port 25 (loopback is a trusted network, so it may relay).
+fn send(addr: SocketAddr, count: usize, body: &[u8]) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let expect = |reader: &mut BufReader<TcpStream>, code: &str| loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reply");
+        assert!(line.starts_with(code), "expected {code}, got {line:?}");
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    };
+    expect(&mut reader, "220");
+    stream.write_all(b"EHLO bench.a.test\r\n").unwrap();
+    expect(&mut reader, "250");
+    for _ in 0..count {
+        stream
+            .write_all(b"MAIL FROM:<load@a.test>\r\nRCPT TO:<bob@b.test>\r\nDATA\r\n")
+            .unwrap();
+        expect(&mut reader, "250");
+        expect(&mut reader, "250");
+        expect(&mut reader, "354");
+        stream.write_all(body).unwrap();
+        expect(&mut reader, "250");
+    }
+    stream.write_all(b"QUIT\r\n").unwrap();
+}
