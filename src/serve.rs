@@ -19,6 +19,8 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::datadir::{Created, DataDir};
 use crate::mailbox::durable;
+use crate::mailbox::lock::MailboxLocks;
+use crate::pop3;
 use crate::smtp;
 
 /// What every connection thread shares.
@@ -28,6 +30,8 @@ pub struct Shared {
     pub accounts: Accounts,
     /// Failed logins per client address, for every protocol.
     pub logins: Throttle,
+    /// Mailboxes open in a POP3 session (one at a time, RFC 2449 §8 `[IN-USE]`).
+    pub pop3_locks: MailboxLocks,
     active: AtomicUsize,
 }
 
@@ -35,14 +39,16 @@ pub struct Shared {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Smtp,
+    Pop3,
 }
 
 impl Service {
-    pub const ALL: [Service; 1] = [Service::Smtp];
+    pub const ALL: [Service; 2] = [Service::Smtp, Service::Pop3];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Smtp => "smtp",
+            Service::Pop3 => "pop3",
         }
     }
 
@@ -50,19 +56,21 @@ impl Service {
     pub fn standard_port(self) -> u16 {
         match self {
             Service::Smtp => 25,
+            Service::Pop3 => 110,
         }
     }
 
     /// How a student tries it.
     pub fn try_it(self, addr: SocketAddr) -> String {
         match self {
-            Service::Smtp => format!("telnet {} {}", addr.ip(), addr.port()),
+            Service::Smtp | Service::Pop3 => format!("telnet {} {}", addr.ip(), addr.port()),
         }
     }
 
     fn serve(self, stream: TcpStream, shared: Arc<Shared>) {
         match self {
             Service::Smtp => smtp::server::serve_client(stream, shared),
+            Service::Pop3 => pop3::server::serve_client(stream, shared),
         }
     }
 }
@@ -111,6 +119,7 @@ impl Server {
             data,
             accounts,
             logins: Throttle::default(),
+            pop3_locks: MailboxLocks::default(),
             active: AtomicUsize::new(0),
         });
         Ok(Server { shared, listeners })

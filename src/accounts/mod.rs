@@ -8,6 +8,7 @@
 pub mod aliases;
 pub mod login;
 pub mod password;
+pub mod sasl;
 pub mod users;
 
 use std::path::PathBuf;
