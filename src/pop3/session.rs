@@ -496,3 +496,6 @@ impl Maildrop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
