@@ -9,6 +9,7 @@
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `lessons`: every transcript in `lessons/` replayed against a server
+//! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 
 mod support;
 
@@ -18,4 +19,5 @@ mod delivery;
 mod durability;
 mod lessons;
 mod limits;
+mod pop3;
 mod smtp_dialogue;
