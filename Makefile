@@ -6,7 +6,7 @@ SESSIONS ?= 10
 MESSAGES ?= 1000
 SIZE ?= 4096
 
-.PHONY: run build test fmt lint bench clean
+.PHONY: run build test fmt lint bench bench-pop3 clean
 
 ## run: build and start the server on its embedded defaults (data in ./var)
 run:
@@ -29,6 +29,12 @@ lint:
 ## bench: N parallel SMTP sessions x M messages of K bytes, every one checked in the Maildir
 bench:
 	$(CARGO) bench --bench smtp_load -- --sessions $(SESSIONS) --messages $(MESSAGES) --size $(SIZE)
+	$(MAKE) bench-pop3
+
+## bench-pop3: one POP3 session RETRs POP3_MESSAGES messages of SIZE bytes (make bench-pop3 POP3_MESSAGES=5000)
+POP3_MESSAGES ?= 5000
+bench-pop3:
+	$(CARGO) bench --bench pop3_load -- --messages $(POP3_MESSAGES) --size $(SIZE)
 
 clean:
 	$(CARGO) clean
