@@ -37,6 +37,8 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+# mktemp makes the folder private; Dovecot's auth and mail processes (not root) must enter it.
+chmod 755 "$WORK"
 mkdir -p "$WORK/run" "$WORK/state"
 
 cargo bench --bench pop3_load -- --maildir "$WORK/mail/bob" --messages "$MESSAGES" --size "$SIZE" \
