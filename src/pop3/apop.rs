@@ -12,6 +12,9 @@
 //! The server must compute the same digest, so it must know the password itself: APOP works only
 //! for accounts stored `{PLAIN}` in `DIR/users`. postlab therefore puts the timestamp in the
 //! greeting (announcing APOP, RFC 1939 §7) only when at least one account is stored that way.
+//! APOP does not send the password, so the plaintext rule (loopback or TLS) does not apply to
+//! it. An account stored hashed gets the same `-ERR [AUTH]` as a wrong digest, so the answer does
+//! not tell a stranger which accounts exist.
 //! MD5 is long broken as a hash, and a stored clear password is a risk of its own; APOP is
 //! here because the RFC and old clients have it, and the lesson asks why it fell out of use.
 

@@ -183,9 +183,10 @@ pub fn sasl_bad_response() -> Response {
     Response::err("cannot decode that SASL PLAIN response").hint("base64 of: NUL name NUL password")
 }
 
+/// APOP when the greeting offered no timestamp (no account is stored `{PLAIN}`).
 pub fn apop_not_available() -> Response {
-    Response::err_code(Code::Auth, "APOP is not available for that account")
-        .hint("APOP needs the password stored {PLAIN}; use USER and PASS")
+    Response::err_code(Code::Auth, "APOP is not offered here")
+        .hint("APOP needs passwords stored {PLAIN}; use USER and PASS")
 }
 
 pub fn login_failed() -> Response {

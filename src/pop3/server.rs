@@ -275,9 +275,13 @@ fn log_in(
         } => match apop::check(&directory, name, timestamp, digest) {
             apop::Check::Ok(account) => Some(account),
             apop::Check::Wrong => None,
+            // Answered like a wrong digest: a different reply would tell a stranger that the
+            // account exists. The transcript, which only the administrator reads, says why.
             apop::Check::NotPlain => {
-                chat.note(&format!("APOP for {name}: password not stored {{PLAIN}}"));
-                return LoginResult::ApopUnavailable;
+                chat.note(&format!(
+                    "APOP for {name} cannot succeed: the password is not stored {{PLAIN}}"
+                ));
+                None
             }
         },
     };

@@ -91,8 +91,6 @@ pub enum LoginResult {
     },
     /// Wrong name or password (the two are not told apart).
     Rejected,
-    /// APOP for an account whose password is not stored `{PLAIN}`.
-    ApopUnavailable,
     /// Another session holds the mailbox.
     InUse,
     /// The Maildir could not be read.
@@ -344,7 +342,6 @@ impl Session {
                 Output::reply(reply)
             }
             LoginResult::Rejected => Output::reply(response::login_failed()),
-            LoginResult::ApopUnavailable => Output::reply(response::apop_not_available()),
             LoginResult::InUse => Output::reply(response::in_use()),
             LoginResult::Unavailable => Output::reply(response::maildrop_unavailable()),
         };
