@@ -522,3 +522,50 @@ fn curl_lists_and_retrieves() {
         mailbox_files(&server, "bob").is_empty().then_some(())
     });
 }
+
+/// This machine's address on its network (not loopback), found by asking the routing table
+/// which source a UDP "connection" would use (no packet is sent).
+fn network_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .connect("192.0.2.200:9")
+        .or_else(|_| socket.connect("10.255.255.1:9"))
+        .expect("a network interface besides loopback, to test the plaintext rule");
+    let ip = socket.local_addr().unwrap().ip();
+    assert!(!ip.is_loopback() && !ip.is_unspecified(), "{ip}");
+    ip
+}
+
+#[test]
+fn plaintext_logins_are_refused_and_hidden_off_loopback() {
+    let server = TestServer::start_with(Setup {
+        args: vec![
+            "--hostname".into(),
+            "mx.test".into(),
+            "--listen".into(),
+            "0.0.0.0".into(),
+        ],
+        ..Setup::default()
+    });
+    let port = server.addr("pop3").port();
+    let stream = TcpStream::connect((network_address(), port)).expect("connect over the network");
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut pop = Pop3 {
+        reader: BufReader::new(stream.try_clone().unwrap()),
+        stream,
+        greeting: String::new(),
+    };
+    pop.greeting = pop.line();
+    let (_, capa) = pop.multi("CAPA");
+    assert!(!capa.contains(&"USER".to_string()) && !capa.iter().any(|c| c.starts_with("SASL")));
+    for line in ["USER bob", "AUTH PLAIN AGJvYgBib2ItcGFzc3dvcmQ="] {
+        let reply = pop.cmd(line);
+        assert!(
+            reply.starts_with("-ERR [AUTH] plaintext passwords"),
+            "{line} → {reply}"
+        );
+    }
+    assert!(pop
+        .cmd("PASS bob-password")
+        .starts_with("-ERR send USER first"));
+}
