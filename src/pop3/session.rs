@@ -198,6 +198,11 @@ impl Session {
 
     /// One command line, parsed (or not) by `command::parse` or refused by the framing.
     pub fn handle(&mut self, input: Result<Command, CommandError>) -> Output {
+        // Only a line too long to be a SASL response arrives here while one is awaited; the
+        // exchange is over (RFC 5034 §4: the AUTH command is rejected).
+        if let State::Authorization { sasl, .. } = &mut self.state {
+            *sasl = false;
+        }
         let output = match input {
             Ok(command) => self.dispatch(command),
             Err(CommandError::Unknown) => Output::reply(response::unknown_command()),
@@ -222,7 +227,7 @@ impl Session {
                 Output::reply(response::only_in_authorization())
             }
             other => match &mut self.state {
-                State::Transaction(drop) => transaction(drop, other),
+                State::Transaction(maildrop) => transaction(maildrop, other),
                 _ => Output::reply(response::only_in_transaction()),
             },
         }
@@ -352,12 +357,12 @@ impl Session {
     /// (RFC 1939 §6).
     fn quit(&mut self) -> Output {
         match std::mem::replace(&mut self.state, State::Update) {
-            State::Transaction(drop) => {
-                let (kept, _) = drop.totals();
-                let doomed = drop
+            State::Transaction(maildrop) => {
+                let (kept, _) = maildrop.totals();
+                let doomed = maildrop
                     .messages
                     .into_iter()
-                    .zip(drop.deleted)
+                    .zip(maildrop.deleted)
                     .filter_map(|(message, deleted)| deleted.then_some(message))
                     .collect();
                 Output::effect(Effect::Remove { doomed, kept })
@@ -396,33 +401,36 @@ impl Session {
 }
 
 /// The TRANSACTION commands (RFC 1939 §5, §7), on the locked maildrop.
-fn transaction(drop: &mut Maildrop, command: Command) -> Output {
+fn transaction(maildrop: &mut Maildrop, command: Command) -> Output {
     match command {
         Command::Stat => {
-            let (count, octets) = drop.totals();
+            let (count, octets) = maildrop.totals();
             Output::reply(response::stat(count, octets))
         }
         Command::List(None) => {
-            let (count, octets) = drop.totals();
-            let lines = drop
+            let (count, octets) = maildrop.totals();
+            let lines = maildrop
                 .live()
                 .map(|(n, m)| format!("{n} {}", m.size))
                 .collect();
             Output::reply(response::scan_list(count, octets, lines))
         }
-        Command::List(Some(n)) => match drop.get(n) {
+        Command::List(Some(n)) => match maildrop.get(n) {
             Ok((n, m)) => Output::reply(response::scan_listing(n, m.size)),
             Err(e) => Output::reply(e),
         },
         Command::Uidl(None) => {
-            let lines = drop.live().map(|(n, m)| format!("{n} {}", m.uid)).collect();
+            let lines = maildrop
+                .live()
+                .map(|(n, m)| format!("{n} {}", m.uid))
+                .collect();
             Output::reply(response::uid_list(lines))
         }
-        Command::Uidl(Some(n)) => match drop.get(n) {
+        Command::Uidl(Some(n)) => match maildrop.get(n) {
             Ok((n, m)) => Output::reply(response::uid_listing(n, &m.uid)),
             Err(e) => Output::reply(e),
         },
-        Command::Retr(n) => match drop.get(n) {
+        Command::Retr(n) => match maildrop.get(n) {
             Ok((number, m)) => Output::with(
                 response::message_follows(m.size),
                 Effect::SendMessage {
@@ -433,7 +441,7 @@ fn transaction(drop: &mut Maildrop, command: Command) -> Output {
             ),
             Err(e) => Output::reply(e),
         },
-        Command::Top { message, lines } => match drop.get(message) {
+        Command::Top { message, lines } => match maildrop.get(message) {
             Ok((number, m)) => Output::with(
                 response::top_follows(),
                 Effect::SendMessage {
@@ -444,16 +452,16 @@ fn transaction(drop: &mut Maildrop, command: Command) -> Output {
             ),
             Err(e) => Output::reply(e),
         },
-        Command::Dele(n) => match drop.get(n) {
+        Command::Dele(n) => match maildrop.get(n) {
             Ok((number, _)) => {
-                drop.deleted[number - 1] = true;
+                maildrop.deleted[number - 1] = true;
                 Output::reply(response::deleted(number))
             }
             Err(e) => Output::reply(e),
         },
         Command::Rset => {
-            drop.deleted.iter_mut().for_each(|d| *d = false);
-            let (count, octets) = drop.totals();
+            maildrop.deleted.iter_mut().for_each(|d| *d = false);
+            let (count, octets) = maildrop.totals();
             Output::reply(response::reset(count, octets))
         }
         Command::Noop => Output::reply(response::noop()),

@@ -123,6 +123,13 @@ fn auth_plain_with_continuation_and_cancel() {
         Effect::LogIn(Credentials::Password { ref name, ref password })
             if name == "bob" && password == "bob-password"
     ));
+    say(&mut s, "AUTH PLAIN");
+    let output = s.handle(Err(CommandError::LineTooLong));
+    assert!(output.responses[0].is_err());
+    assert!(
+        !s.expects_sasl_response(),
+        "an overlong response ends the exchange"
+    );
     let (text, _) = say(&mut s, "AUTH CRAM-MD5");
     assert!(text.starts_with("-ERR unsupported"), "{text}");
     assert!(say(&mut s, "AUTH PLAIN !!!")
