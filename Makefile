@@ -6,7 +6,7 @@ SESSIONS ?= 10
 MESSAGES ?= 1000
 SIZE ?= 4096
 
-.PHONY: run build test fmt lint bench bench-postfix clean
+.PHONY: run build test fmt lint bench bench-postfix bench-pop3 clean
 
 ## run: build and start the server on its embedded defaults (data in ./var)
 run:
@@ -31,10 +31,16 @@ lint:
 bench:
 	$(CARGO) bench --bench smtp_load -- --sessions $(SESSIONS) --messages $(MESSAGES) --size $(SIZE)
 	$(CARGO) bench --bench relay_load -- --sessions $(SESSIONS) --messages 100 --size $(SIZE)
+	$(MAKE) bench-pop3
 
 ## bench-postfix: Postfix on this machine under the same load, for comparison (needs root)
 bench-postfix:
 	bash benches/postfix/baseline.sh --sessions $(SESSIONS) --messages $(MESSAGES) --size $(SIZE) --runs 3
+
+## bench-pop3: one POP3 session RETRs POP3_MESSAGES messages of SIZE bytes (make bench-pop3 POP3_MESSAGES=5000)
+POP3_MESSAGES ?= 5000
+bench-pop3:
+	$(CARGO) bench --bench pop3_load -- --messages $(POP3_MESSAGES) --size $(SIZE)
 
 clean:
 	$(CARGO) clean

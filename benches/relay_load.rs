@@ -87,7 +87,7 @@ fn start(dir: &Path, domain: &str, config: &str) -> (Child, PathBuf, SocketAddr)
         format!("max_connections = 500\nmax_outbound_per_destination = 10\n{config}"),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_postlab"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postlab"))
         .args([
             "serve",
             "--ephemeral-ports",
@@ -112,10 +112,11 @@ fn start(dir: &Path, domain: &str, config: &str) -> (Child, PathBuf, SocketAddr)
         {
             return (child, dir.to_path_buf(), addr);
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("server did not start");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -64,6 +64,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "Seconds a client may stay silent before 421 4.4.2 and close (RFC 5321 section 4.5.3.2.7: 5 minutes).",
     },
     Setting {
+        key: "pop3_idle_timeout",
+        default: "600",
+        help: "Seconds a POP3 client may stay silent before the server closes the connection, removing nothing\n(RFC 1939 section 3: an autologout timer of at least 10 minutes).",
+    },
+    Setting {
         key: "max_connections",
         default: "100",
         help: "Simultaneous client connections; the surplus gets 421 4.7.0 and is closed.",
@@ -126,6 +131,7 @@ pub struct Config {
     pub max_recipients: usize,
     pub max_errors: usize,
     pub idle_timeout: Duration,
+    pub pop3_idle_timeout: Duration,
     pub max_connections: usize,
     pub hints: bool,
     pub recipient_delimiter: Option<char>,
@@ -212,6 +218,7 @@ impl Config {
             max_recipients: 100,
             max_errors: 10,
             idle_timeout: Duration::from_secs(300),
+            pop3_idle_timeout: Duration::from_secs(600),
             max_connections: 100,
             hints: true,
             recipient_delimiter: Some('+'),
@@ -262,6 +269,9 @@ impl Config {
             "max_recipients" => self.max_recipients = number(key, value)?,
             "max_errors" => self.max_errors = number(key, value)?,
             "idle_timeout" => self.idle_timeout = Duration::from_secs(number(key, value)?),
+            "pop3_idle_timeout" => {
+                self.pop3_idle_timeout = Duration::from_secs(number(key, value)?)
+            }
             "max_connections" => self.max_connections = number(key, value)?,
             "hints" => self.hints = yes_no(key, value)?,
             "recipient_delimiter" => {

@@ -9,6 +9,7 @@
 //! | 3 MDA: local or remote? | [`mta::route`] |
 //! | 4 DNS: who takes mail for a remote domain? | [`dns`] |
 //! | 6 MAILBOX: stored | [`mda`], [`mailbox`] |
+//! | 7 ACCESS: read over POP3 | [`pop3`], [`mailbox::maildrop`] |
 //!
 //! Around them: [`config`] and [`datadir`] (settings and files), [`accounts`] (users, passwords,
 //! aliases), [`transcript`] (the labelled log of every session) and [`trace`] (a message's
@@ -27,6 +28,7 @@ pub mod mailbox;
 pub mod mda;
 pub mod mta;
 pub mod net;
+pub mod pop3;
 pub mod serve;
 pub mod smtp;
 pub mod trace;

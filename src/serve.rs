@@ -20,7 +20,9 @@ use crate::config::Config;
 use crate::datadir::{Created, DataDir};
 use crate::dns::{DnsResolver, Resolve};
 use crate::mailbox::durable;
+use crate::mailbox::lock::MailboxLocks;
 use crate::mta::queue::Queue;
+use crate::pop3;
 use crate::smtp;
 use crate::smtp::session::Mode;
 
@@ -39,6 +41,8 @@ pub struct Shared {
     smtp_addresses: Vec<SocketAddr>,
     /// Step 4: MX lookups (`dns_server`, else the system's resolver).
     pub resolver: Arc<dyn Resolve>,
+    /// Mailboxes open in a POP3 session (one at a time, RFC 2449 §8 `[IN-USE]`).
+    pub pop3_locks: MailboxLocks,
     active: AtomicUsize,
 }
 
@@ -73,15 +77,17 @@ impl Shared {
 pub enum Service {
     Smtp,
     Submission,
+    Pop3,
 }
 
 impl Service {
-    pub const ALL: [Service; 2] = [Service::Smtp, Service::Submission];
+    pub const ALL: [Service; 3] = [Service::Smtp, Service::Submission, Service::Pop3];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Smtp => "smtp",
             Service::Submission => "submission",
+            Service::Pop3 => "pop3",
         }
     }
 
@@ -91,13 +97,16 @@ impl Service {
             Service::Smtp => 25,
             // RFC 6409 §3.1.
             Service::Submission => 587,
+            Service::Pop3 => 110,
         }
     }
 
     /// How a student tries it.
     pub fn try_it(self, addr: SocketAddr) -> String {
         match self {
-            Service::Smtp | Service::Submission => format!("telnet {} {}", addr.ip(), addr.port()),
+            Service::Smtp | Service::Submission | Service::Pop3 => {
+                format!("telnet {} {}", addr.ip(), addr.port())
+            }
         }
     }
 
@@ -105,6 +114,7 @@ impl Service {
         match self {
             Service::Smtp => smtp::server::serve_client(stream, shared, Mode::Relay),
             Service::Submission => smtp::server::serve_client(stream, shared, Mode::Submission),
+            Service::Pop3 => pop3::server::serve_client(stream, shared),
         }
     }
 }
@@ -174,6 +184,7 @@ impl Server {
                 .filter(|(s, _)| *s == Service::Smtp)
                 .filter_map(|(_, l)| l.local_addr().ok())
                 .collect(),
+            pop3_locks: MailboxLocks::default(),
             active: AtomicUsize::new(0),
         });
         Ok(Server { shared, listeners })

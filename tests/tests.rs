@@ -13,6 +13,7 @@
 //! - `postfix`: a real Postfix relays to postlab and from it
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `lessons`: every transcript in `lessons/` replayed against a server
+//! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 
 mod support;
 
@@ -25,5 +26,6 @@ mod lessons;
 mod limits;
 mod outbound;
 mod outbound_dns;
+mod pop3;
 mod postfix;
 mod smtp_dialogue;

@@ -146,6 +146,47 @@ fn plain(bytes: &[u8]) -> Option<Credentials> {
     })
 }
 
+/// A PLAIN response decoded in one step, for a session that runs the exchange itself (POP3).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Plain {
+    pub authcid: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Plain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plain")
+            .field("authcid", &self.authcid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a PLAIN response was not usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainError {
+    /// Not base64 (RFC 4648 §4).
+    NotBase64,
+    /// Not three NUL-separated UTF-8 parts, or an empty name or password (RFC 4616 §2).
+    Malformed,
+    /// The authzid names someone other than the authcid: postlab lets no one act as another.
+    OtherIdentity,
+}
+
+/// Decodes a base64 PLAIN response (`=` alone is an empty one, RFC 5034 §4: malformed here).
+pub fn decode_plain(response: &str) -> Result<Plain, PlainError> {
+    let bytes = decode(response).ok_or(PlainError::NotBase64)?;
+    let credentials = plain(&bytes).ok_or(PlainError::Malformed)?;
+    if !credentials.authzid.is_empty()
+        && !credentials.authzid.eq_ignore_ascii_case(&credentials.user)
+    {
+        return Err(PlainError::OtherIdentity);
+    }
+    Ok(Plain {
+        authcid: credentials.user,
+        password: credentials.password,
+    })
+}
+
 /// Encodes for a client (used by tests and our own SMTP client).
 pub fn encode(bytes: &[u8]) -> String {
     Base64::encode_string(bytes)
@@ -197,6 +238,22 @@ mod tests {
             respond(exchange, &encode(b"secret")),
             creds("", "alice", "secret")
         );
+    }
+
+    #[test]
+    fn decode_plain_in_one_step() {
+        let plain = decode_plain(&encode(b"\0bob\0bob-password")).unwrap();
+        assert_eq!(
+            (plain.authcid.as_str(), plain.password.as_str()),
+            ("bob", "bob-password")
+        );
+        assert!(decode_plain(&encode(b"bob\0bob\0pw")).is_ok());
+        assert_eq!(
+            decode_plain(&encode(b"alice\0bob\0pw")),
+            Err(PlainError::OtherIdentity)
+        );
+        assert_eq!(decode_plain("@@@"), Err(PlainError::NotBase64));
+        assert_eq!(decode_plain("="), Err(PlainError::Malformed));
     }
 
     #[test]

@@ -4,8 +4,13 @@
 //! not yet seen by a mail client) and `cur/` (seen; flags in the file name after `:2,`). Because
 //! a message appears in `new/` only by a `rename` after it is complete and on disk, a reader
 //! never sees half a message and a crash never loses an acknowledged one.
+//!
+//! Reading it back (step 7): [`maildrop`] is the snapshot a POP3 session works on, [`lock`] keeps
+//! a second POP3 session out of a mailbox that is open.
 
 pub mod durable;
+pub mod lock;
 pub mod maildir;
+pub mod maildrop;
 
 pub use maildir::Maildir;

@@ -1,0 +1,328 @@
+//! The POP3 server loop: read a line, feed the session, send the responses, carry out the effect.
+//!
+//! This file is the only place POP3 bytes meet the network and the disk, and [`Chat`] is the
+//! only door through which they reach the transcript: every line read or written passes
+//! through it, labelled `[7 ACCESS]`, and secrets are redacted there (PASS, the AUTH initial
+//! response, the SASL line after `+ `, the APOP digest). A message sent by RETR or TOP is logged
+//! by its size, not its content.
+
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use super::apop;
+use super::command::{self, CommandError};
+use super::message;
+use super::response::Response;
+use super::session::{Credentials, Effect, LoginResult, Output, Session};
+use crate::accounts::login;
+use crate::ids::SessionId;
+use crate::mailbox::lock::MailboxLock;
+use crate::mailbox::maildrop::{self, Message};
+use crate::mda;
+use crate::net::{self, Conn, Line};
+use crate::serve::Shared;
+use crate::transcript::{Step, Transcript};
+
+/// RFC 2449 §4: a command is at most 255 octets including CRLF.
+pub const MAX_COMMAND_LINE: usize = 255;
+/// A SASL response after `+ ` is not a command; RFC 2449's limit does not bind it, and a long
+/// password must still fit.
+pub const MAX_SASL_LINE: usize = 4096;
+
+/// The connection plus its transcript: the one door for POP3 lines.
+pub struct Chat {
+    pub conn: Conn,
+    pub transcript: Transcript,
+    hints: bool,
+}
+
+impl Chat {
+    /// Logs a client line, hiding what must never be written down. `sasl` is true for the line
+    /// after `+ `, which is nothing but credentials.
+    fn client_line(&mut self, line: &[u8], sasl: bool) {
+        let text = String::from_utf8_lossy(line);
+        let redacted = if sasl {
+            "<credentials hidden>".to_string()
+        } else {
+            let mut words = text.splitn(3, ' ');
+            let verb = words.next().unwrap_or("");
+            let first = words.next();
+            match (verb.to_ascii_uppercase().as_str(), first) {
+                ("PASS", Some(_)) => format!("{verb} <password hidden>"),
+                ("AUTH", Some(mechanism)) if words.next().is_some() => {
+                    format!("{verb} {mechanism} <credentials hidden>")
+                }
+                ("APOP", Some(name)) => format!("{verb} {name} <digest hidden>"),
+                _ => text.into_owned(),
+            }
+        };
+        self.transcript.client(Step::Access, &redacted);
+    }
+
+    fn send(&mut self, response: &Response) {
+        let wire = response.render(self.hints);
+        for line in wire.lines() {
+            self.transcript.server(Step::Access, line);
+        }
+        self.conn.send(wire.as_bytes());
+    }
+
+    fn note(&mut self, text: &str) {
+        self.transcript.note(Step::Access, text);
+    }
+}
+
+/// What the loop holds for a logged-in session: whose mailbox, and its lock.
+struct Open {
+    account: String,
+    _lock: MailboxLock,
+}
+
+/// Serves one POP3 client from connect to close. Runs on the connection's own thread.
+pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
+    let config = shared.config.clone();
+    let _ = stream.set_read_timeout(Some(config.pop3_idle_timeout));
+    let _ = stream.set_write_timeout(Some(config.pop3_idle_timeout));
+    let _ = stream.set_nodelay(true);
+
+    let session_id = SessionId::new();
+    let mut transcript = Transcript::create(&shared.data.transcripts(), &session_id, "pop3");
+    transcript.note(
+        Step::Access,
+        &format!("connect from {peer} to pop3 {local}"),
+    );
+    let mut chat = Chat {
+        conn: Conn::new(Box::new(stream), peer, local),
+        transcript,
+        hints: config.hints,
+    };
+    let timestamp = apop::timestamp(&shared.accounts.current(), &session_id, &config.hostname);
+    let mut session = Session::new(config, peer, timestamp);
+    let mut open: Option<Open> = None;
+
+    let mut output = session.greeting();
+    loop {
+        if !carry_out(&mut chat, &mut session, output, &shared, &mut open) {
+            break;
+        }
+        if let Err(e) = chat.conn.flush_if_idle() {
+            chat.note(&format!("connection lost while sending: {e}"));
+            break;
+        }
+        let sasl = session.expects_sasl_response();
+        let limit = if sasl {
+            MAX_SASL_LINE
+        } else {
+            MAX_COMMAND_LINE
+        };
+        output = match chat.conn.read_line(limit) {
+            // POP3 has no bare-LF hazard like SMTP's DATA, so a line ending in LF alone (a
+            // hand-typed line from `nc` without -C) is taken as it is.
+            Ok(Line::Text(line) | Line::BareLf(line)) => {
+                chat.client_line(&line, sasl);
+                if sasl {
+                    session.sasl_response(&line)
+                } else {
+                    session.handle(command::parse(&line))
+                }
+            }
+            Ok(Line::TooLong) => {
+                chat.transcript.client(
+                    Step::Access,
+                    &format!("<a line over {limit} octets, discarded>"),
+                );
+                session.handle(Err(CommandError::LineTooLong))
+            }
+            Ok(Line::Closed) => {
+                chat.note("client closed the connection; nothing is removed (no UPDATE state)");
+                break;
+            }
+            Err(e) if net::is_timeout(&e) => {
+                chat.note("idle too long: autologout, nothing is removed (RFC 1939 section 3)");
+                session.timeout()
+            }
+            Err(e) => {
+                chat.note(&format!("connection lost: {e}; nothing is removed"));
+                break;
+            }
+        };
+    }
+    let _ = chat.conn.flush();
+    chat.note("session ends");
+    // `open` drops here, and with it the mailbox lock.
+}
+
+/// Sends the responses of one [`Output`], then does what its effect asks. Returns false when
+/// the connection must close.
+fn carry_out(
+    chat: &mut Chat,
+    session: &mut Session,
+    output: Output,
+    shared: &Shared,
+    open: &mut Option<Open>,
+) -> bool {
+    if let Effect::SendMessage {
+        message,
+        number,
+        body_lines,
+    } = &output.effect
+    {
+        // Read before answering, so a file that cannot be read gets -ERR rather than a +OK
+        // with nothing after it.
+        return match maildrop::read(message) {
+            Ok(content) => {
+                for response in &output.responses {
+                    chat.send(response);
+                }
+                let wire = message::render(&content, *body_lines);
+                let what = if body_lines.is_some() {
+                    "top of message"
+                } else {
+                    "message"
+                };
+                chat.transcript.server(
+                    Step::Access,
+                    &format!("<{what} {number}: {} octets>", wire.len()),
+                );
+                chat.transcript.server(Step::Access, ".");
+                chat.conn.send(&wire);
+                if body_lines.is_none() {
+                    if let Some(open) = open {
+                        journey(
+                            chat,
+                            &content,
+                            &format!("retrieved by {} over POP3", open.account),
+                        );
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                chat.note(&format!("cannot read {}: {e}", message.path.display()));
+                chat.send(&super::response::message_unreadable());
+                true
+            }
+        };
+    }
+    for response in &output.responses {
+        chat.send(response);
+    }
+    match output.effect {
+        Effect::None | Effect::SendMessage { .. } => true,
+        Effect::Close => false,
+        Effect::LogIn(credentials) => {
+            let result = log_in(chat, shared, &credentials, open);
+            let next = session.logged_in(result);
+            carry_out(chat, session, next, shared, open)
+        }
+        Effect::Remove { doomed, kept } => {
+            let Some(current) = open.as_ref() else {
+                return false;
+            };
+            let account = current.account.clone();
+            let root = mda::maildir_path(&shared.data.mail(), &account);
+            for message in &doomed {
+                match maildrop::queue_id_of(message) {
+                    Some(id) => chat.transcript.event(
+                        Step::Access,
+                        &id,
+                        &format!("deleted by {account} over POP3"),
+                    ),
+                    None => chat.note(&format!("deleting {}", message.uid)),
+                }
+            }
+            let refs: Vec<&Message> = doomed.iter().collect();
+            let failed = maildrop::remove(&root, &refs);
+            for (path, e) in &failed {
+                chat.note(&format!("could not remove {}: {e}", path.display()));
+            }
+            let next = session.updated(kept, failed.is_empty());
+            carry_out(chat, session, next, shared, open)
+        }
+    }
+}
+
+/// Tries the credentials, then locks and opens the maildrop. Waits first if this client
+/// address has failed too often (`login::Throttle`). The password is never logged.
+fn log_in(
+    chat: &mut Chat,
+    shared: &Shared,
+    credentials: &Credentials,
+    open: &mut Option<Open>,
+) -> LoginResult {
+    let ip = chat.conn.peer.ip();
+    let delay = shared.logins.delay(ip);
+    if !delay.is_zero() {
+        chat.note(&format!(
+            "{} failed logins from {ip}: waiting {} s before answering",
+            login::FREE_FAILURES,
+            delay.as_secs()
+        ));
+        std::thread::sleep(delay);
+    }
+    let directory = shared.accounts.current();
+    let account = match credentials {
+        Credentials::Password { name, password } => {
+            login::check_password(&directory, name, password)
+        }
+        Credentials::Apop {
+            name,
+            timestamp,
+            digest,
+        } => match apop::check(&directory, name, timestamp, digest) {
+            apop::Check::Ok(account) => Some(account),
+            apop::Check::Wrong => None,
+            // Answered like a wrong digest: a different reply would tell a stranger that the
+            // account exists. The transcript, which only the administrator reads, says why.
+            apop::Check::NotPlain => {
+                chat.note(&format!(
+                    "APOP for {name} cannot succeed: the password is not stored {{PLAIN}}"
+                ));
+                None
+            }
+        },
+    };
+    let Some(account) = account else {
+        shared.logins.failed(ip);
+        chat.note(&format!(
+            "login failed for '{}' (the password is not logged)",
+            credentials.name()
+        ));
+        return LoginResult::Rejected;
+    };
+    shared.logins.succeeded(ip);
+    let Some(lock) = shared.pop3_locks.try_lock(&account) else {
+        chat.note(&format!("{account}'s mailbox is open in another session"));
+        return LoginResult::InUse;
+    };
+    let root = mda::maildir_path(&shared.data.mail(), &account);
+    match maildrop::open(&root) {
+        Ok(messages) => {
+            chat.note(&format!(
+                "{account} logged in; snapshot of {} with {} messages",
+                root.display(),
+                messages.len()
+            ));
+            *open = Some(Open {
+                account: account.clone(),
+                _lock: lock,
+            });
+            LoginResult::Ready { account, messages }
+        }
+        Err(e) => {
+            chat.note(&format!("cannot open {}: {e}", root.display()));
+            LoginResult::Unavailable
+        }
+    }
+}
+
+/// Logs a step-7 event for the message's queue id, when its `Received:` header has one.
+fn journey(chat: &mut Chat, content: &[u8], text: &str) {
+    match maildrop::queue_id(content) {
+        Some(id) => chat.transcript.event(Step::Access, &id, text),
+        None => chat.note(&format!("{text} (no postlab queue id in its header)")),
+    }
+}
