@@ -79,6 +79,8 @@ fn count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
+// The child is handed to the caller, which kills and waits for it at the end.
+#[allow(clippy::zombie_processes)]
 fn start(dir: &Path, domain: &str, config: &str) -> (Child, PathBuf, SocketAddr) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").unwrap();
