@@ -27,6 +27,7 @@ pub mod ids;
 pub mod mailbox;
 pub mod mda;
 pub mod mta;
+pub mod mua;
 pub mod net;
 pub mod pop3;
 pub mod serve;

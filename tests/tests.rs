@@ -12,6 +12,7 @@
 //! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
 //! - `postfix`: a real Postfix relays to postlab and from it
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
+//! - `mua`: `postlab send` and `postlab fetch`, our own mail client
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 
@@ -24,6 +25,7 @@ mod dns;
 mod durability;
 mod lessons;
 mod limits;
+mod mua;
 mod outbound;
 mod outbound_dns;
 mod pop3;
