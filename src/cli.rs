@@ -336,14 +336,15 @@ fn user(args: &[String]) -> i32 {
 
 fn trace(args: &[String]) -> i32 {
     let mut opts = Options::new();
+    opts.optmulti("", "data", "data directory (default $POSTLAB_DATA or ./var); repeat to follow a message across servers", "DIR");
     opts.optopt(
         "",
-        "data",
-        "data directory (default $POSTLAB_DATA or ./var)",
-        "DIR",
+        "svg",
+        "also draw the journey as an SVG picture into FILE",
+        "FILE",
     );
     opts.optflag("h", "help", "this help");
-    let brief = "usage: postlab trace ID [--data DIR]\n\nThe journey of one message (by its queue id) through the flowchart.";
+    let brief = "usage: postlab trace ID [--data DIR]... [--svg FILE]\n\nThe journey of one message (by its queue id) through the flowchart.";
     let m = match parse(&opts, args, brief) {
         Ok(m) => m,
         Err(code) => return code,
@@ -355,18 +356,38 @@ fn trace(args: &[String]) -> i32 {
     let Some(id) = QueueId::parse(&id.to_ascii_uppercase()) else {
         return fail(format!("'{id}' is not a queue id (it looks like 19A3C4F2B8D10: see the 250 reply to MAIL FROM or DATA)"));
     };
-    let data = DataDir::from_option(m.opt_str("data"));
-    match trace::journey(&data.transcripts(), &id) {
-        Ok(stops) if stops.is_empty() => fail(format!(
-            "no transcript under {} mentions {id}",
-            data.transcripts().display()
-        )),
-        Ok(stops) => {
-            print!("{}", trace::render(&id, &stops));
-            0
+    let dirs = m.opt_strs("data");
+    let servers: Vec<(String, std::path::PathBuf)> = if dirs.len() > 1 {
+        dirs.iter()
+            .map(|d| {
+                let data = DataDir::new(d);
+                let label = data
+                    .root()
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| d.clone());
+                (label, data.transcripts())
+            })
+            .collect()
+    } else {
+        vec![(
+            String::new(),
+            DataDir::from_option(dirs.into_iter().next()).transcripts(),
+        )]
+    };
+    let stops = match trace::journey_across(&servers, &id) {
+        Ok(stops) if stops.is_empty() => return fail(format!("no transcript mentions {id}")),
+        Ok(stops) => stops,
+        Err(e) => return fail(e),
+    };
+    print!("{}", trace::render(&id, &stops));
+    if let Some(path) = m.opt_str("svg") {
+        if let Err(e) = std::fs::write(&path, trace::svg::render(&id, &stops)) {
+            return fail(format!("cannot write {path}: {e}"));
         }
-        Err(e) => fail(e),
+        println!("\npicture written to {path}");
     }
+    0
 }
 
 // ---- postlab queue ---------------------------------------------------------------------------
