@@ -29,5 +29,6 @@ pub mod mta;
 pub mod net;
 pub mod serve;
 pub mod smtp;
+pub mod tls;
 pub mod trace;
 pub mod transcript;

@@ -23,6 +23,7 @@ use crate::mailbox::durable;
 use crate::mta::queue::Queue;
 use crate::smtp;
 use crate::smtp::session::Mode;
+use crate::tls::ServerTls;
 
 /// What every connection thread shares.
 pub struct Shared {
@@ -37,6 +38,9 @@ pub struct Shared {
     queue_wake: (Mutex<bool>, Condvar),
     /// Where our own SMTP listeners are.
     smtp_addresses: Vec<SocketAddr>,
+    /// The certificate and TLS acceptor every listener shares (STARTTLS, SMTPS). `postlab serve`
+    /// always sets it up or refuses to start; `None` means a server without TLS.
+    pub tls: Option<Arc<ServerTls>>,
     /// Step 4: MX lookups (`dns_server`, else the system's resolver).
     pub resolver: Arc<dyn Resolve>,
     active: AtomicUsize,
@@ -73,15 +77,18 @@ impl Shared {
 pub enum Service {
     Smtp,
     Submission,
+    /// Submission over implicit TLS (RFC 8314 §3.3).
+    Smtps,
 }
 
 impl Service {
-    pub const ALL: [Service; 2] = [Service::Smtp, Service::Submission];
+    pub const ALL: [Service; 3] = [Service::Smtp, Service::Submission, Service::Smtps];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Smtp => "smtp",
             Service::Submission => "submission",
+            Service::Smtps => "smtps",
         }
     }
 
@@ -91,6 +98,8 @@ impl Service {
             Service::Smtp => 25,
             // RFC 6409 §3.1.
             Service::Submission => 587,
+            // RFC 8314 §7.3.
+            Service::Smtps => 465,
         }
     }
 
@@ -98,6 +107,7 @@ impl Service {
     pub fn try_it(self, addr: SocketAddr) -> String {
         match self {
             Service::Smtp | Service::Submission => format!("telnet {} {}", addr.ip(), addr.port()),
+            Service::Smtps => format!("openssl s_client -crlf -connect {addr}"),
         }
     }
 
@@ -105,6 +115,7 @@ impl Service {
         match self {
             Service::Smtp => smtp::server::serve_client(stream, shared, Mode::Relay),
             Service::Submission => smtp::server::serve_client(stream, shared, Mode::Submission),
+            Service::Smtps => smtp::server::serve_implicit_tls(stream, shared),
         }
     }
 }
@@ -152,6 +163,7 @@ impl Server {
             DnsResolver::from_config(&config)
                 .map_err(|e| format!("cannot set up DNS lookups: {e}"))?,
         );
+        let tls = ServerTls::load(&config, &data)?;
         let queue = Queue::open(&data.root().join("queue"))
             .map_err(|e| format!("cannot open the queue: {e}"))?;
         match queue.recover() {
@@ -168,6 +180,7 @@ impl Server {
             logins: Throttle::default(),
             queue,
             queue_wake: (Mutex::new(false), Condvar::new()),
+            tls: Some(Arc::new(tls)),
             resolver,
             smtp_addresses: listeners
                 .iter()
@@ -217,6 +230,18 @@ impl Server {
                 "  {:<5} {addr:<21} try: {}\n",
                 service.name(),
                 service.try_it(addr)
+            ));
+        }
+        if let Some(tls) = &self.shared.tls {
+            text.push_str(&format!(
+                "  TLS certificate{}: {}\n  SHA-256 fingerprint {}\n",
+                if tls.generated {
+                    " (self-signed, made now)"
+                } else {
+                    ""
+                },
+                tls.cert_path.display(),
+                tls.fingerprint
             ));
         }
         if created.config {
