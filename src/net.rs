@@ -21,6 +21,34 @@ use native_tls::{HandshakeError, TlsAcceptor};
 pub trait Stream: Read + Write + Send {}
 impl<T: Read + Write + Send> Stream for T {}
 
+/// A TLS stream (server or client side) that ends its session properly: dropping it sends the
+/// TLS `close_notify` alert before the socket closes, so the peer can tell a finished session
+/// from a cut connection (RFC 8446 §6.1; OpenSSL reports "unexpected eof" otherwise).
+pub struct TlsStream(pub native_tls::TlsStream<Box<dyn Stream>>);
+
+impl Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Drop for TlsStream {
+    fn drop(&mut self) {
+        // Best effort: the peer may already be gone.
+        let _ = self.0.shutdown();
+    }
+}
+
 /// One line read by [`Conn::read_line`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
@@ -118,7 +146,7 @@ impl Conn {
         }
         match result {
             Ok(tls) => {
-                self.reader = BufReader::with_capacity(16 * 1024, Box::new(tls));
+                self.reader = BufReader::with_capacity(16 * 1024, Box::new(TlsStream(tls)));
                 self.tls = true;
                 Ok(discarded)
             }

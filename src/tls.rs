@@ -87,13 +87,28 @@ impl ServerTls {
 
 /// Makes a self-signed certificate for `hostname` and `localhost`; the key file is mode 0600
 /// (only the server's user may read it) from the moment it exists.
-fn create_self_signed(hostname: &str, dir: &Path, cert: &Path, key: &Path) -> Result<(), String> {
+fn create_self_signed(
+    hostname: &str,
+    dir: &Path,
+    cert_path: &Path,
+    key: &Path,
+) -> Result<(), String> {
     let mut names = vec![hostname.to_string()];
     if hostname != "localhost" {
         names.push("localhost".to_string());
     }
-    let made = rcgen::generate_simple_self_signed(names)
-        .map_err(|e| format!("cannot make a self-signed certificate: {e}"))?;
+    let failed = |e: rcgen::Error| format!("cannot make a self-signed certificate: {e}");
+    let mut params = rcgen::CertificateParams::new(names).map_err(failed)?;
+    // The subject says whose certificate it is, for `openssl s_client` to show.
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, hostname);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "postlab (self-signed)");
+    let key_pair = rcgen::KeyPair::generate().map_err(failed)?;
+    let cert = params.self_signed(&key_pair).map_err(failed)?;
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let write = |path: &Path, text: &str, mode: u32| -> Result<(), String> {
         use std::os::unix::fs::OpenOptionsExt;
@@ -110,8 +125,8 @@ fn create_self_signed(hostname: &str, dir: &Path, cert: &Path, key: &Path) -> Re
             })
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
-    write(key, &made.signing_key.serialize_pem(), 0o600)?;
-    write(cert, &made.cert.pem(), 0o644)
+    write(key, &key_pair.serialize_pem(), 0o600)?;
+    write(cert_path, &cert.pem(), 0o644)
 }
 
 /// The DER bytes of the first `-----BEGIN CERTIFICATE-----` block of a PEM file.

@@ -12,6 +12,7 @@
 //! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
 //! - `postfix`: a real Postfix relays to postlab and from it
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
+//! - `tls`: STARTTLS, SMTPS, the certificate, TLS between servers, injection attacks
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 
 mod support;
@@ -27,3 +28,4 @@ mod outbound;
 mod outbound_dns;
 mod postfix;
 mod smtp_dialogue;
+mod tls;

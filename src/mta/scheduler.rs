@@ -328,8 +328,13 @@ fn attempt(
                     format!("the MX host {} is this server: mail loop", host.name),
                 ));
             }
+            let target = client::Target {
+                addr: *addr,
+                host: &host.name,
+                tls: shared.config.relay_tls,
+            };
             match client::send(
-                *addr,
+                target,
                 &shared.config.hostname,
                 &entry.from,
                 recipients,

@@ -783,3 +783,6 @@ fn rejection_reply(to: &Address, rejection: &Rejection) -> (Reply, String) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;
