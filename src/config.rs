@@ -130,6 +130,11 @@ pub const SETTINGS: &[Setting] = &[
         default: "may",
         help: "STARTTLS when relaying to other servers (step 5), as Postfix's smtp_tls_security_level:\nnone: never; may: when offered, any certificate; encrypt: required, any certificate;\nverify: required, certificate checked against the system's trusted roots and the host name.",
     },
+    Setting {
+        key: "tls_ca_file",
+        default: "",
+        help: "With relay_tls = verify: a PEM file of extra trusted certificates, e.g. the classroom\nservers' self-signed DIR/tls/cert.pem files. Empty: the system's trusted roots only.",
+    },
 ];
 
 /// Everything `postlab serve` needs to know, after defaults, file and flags are merged.
@@ -158,6 +163,7 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub relay_tls: RelayTls,
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// An IP network such as `127.0.0.0/8` or `::1/128`.
@@ -249,6 +255,7 @@ impl Config {
             tls_cert: None,
             tls_key: None,
             relay_tls: RelayTls::May,
+            tls_ca_file: None,
         }
     }
 
@@ -315,6 +322,7 @@ impl Config {
             }
             "tls_cert" => self.tls_cert = (!value.is_empty()).then(|| PathBuf::from(value)),
             "tls_key" => self.tls_key = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "tls_ca_file" => self.tls_ca_file = (!value.is_empty()).then(|| PathBuf::from(value)),
             "relay_tls" => {
                 self.relay_tls = RelayTls::parse(value)
                     .ok_or_else(|| format!("{key}: say none, may, encrypt or verify"))?

@@ -178,8 +178,9 @@ impl RelayTls {
         }
     }
 
-    /// The connector for this level (`None` for [`RelayTls::None`]).
-    pub fn connector(self) -> Result<Option<TlsConnector>, String> {
+    /// The connector for this level (`None` for [`RelayTls::None`]). `ca_file` adds trusted
+    /// certificates for `verify` (a lab's self-signed servers).
+    pub fn connector(self, ca_file: Option<&Path>) -> Result<Option<TlsConnector>, String> {
         let mut builder = TlsConnector::builder();
         builder.min_protocol_version(Some(Protocol::Tlsv12));
         match self {
@@ -189,7 +190,15 @@ impl RelayTls {
                     .danger_accept_invalid_certs(true)
                     .danger_accept_invalid_hostnames(true);
             }
-            RelayTls::Verify => {}
+            RelayTls::Verify => {
+                if let Some(path) = ca_file {
+                    let pem = fs::read(path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    let certificate = native_tls::Certificate::from_pem(&pem)
+                        .map_err(|e| format!("{}: not a PEM certificate: {e}", path.display()))?;
+                    builder.add_root_certificate(certificate);
+                }
+            }
         }
         builder
             .build()

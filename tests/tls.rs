@@ -373,6 +373,44 @@ fn relay_with_tls_between_two_servers() {
     assert!(relay.contains(&id));
 }
 
+/// `relay_tls = verify`: the certificate must chain to a trusted root and name the host. b's
+/// self-signed certificate is trusted only once `tls_ca_file` names it.
+#[test]
+fn relay_tls_verify_checks_the_certificate() {
+    let b = server("b.test", "");
+    let by_name = format!("b.test [localhost]:{}\n", b.smtp.port());
+
+    let strict = server("a.test", "relay_tls = verify\n");
+    fs::write(strict.dir.join("transport"), &by_name).unwrap();
+    let id = submit(&strict, "bob@b.test");
+    let relay = wait_for("the handshake to fail", || {
+        let t = strict.transcripts();
+        t.contains("[5 RELAY] TLS handshake failed: ").then_some(t)
+    });
+    assert!(relay.contains("certificate verify failed"), "{relay}");
+    let (_, list, _) = strict.postlab(&["queue", "list"]);
+    assert!(list.contains(&id), "{list}");
+
+    let trusting = server(
+        "a.test",
+        &format!(
+            "relay_tls = verify\ntls_ca_file = {}\n",
+            b.dir.join("tls/cert.pem").display()
+        ),
+    );
+    fs::write(trusting.dir.join("transport"), &by_name).unwrap();
+    submit(&trusting, "bob@b.test");
+    let file = wait_for("the message on b.test", || {
+        b.new_mail("bob").into_iter().next()
+    });
+    assert!(fs::read_to_string(file)
+        .unwrap()
+        .contains("with ESMTPS id "));
+    assert!(trusting
+        .transcripts()
+        .contains("[5 RELAY] TLS established with localhost "));
+}
+
 /// A fake receiving server: greets, answers EHLO (with or without STARTTLS) and answers
 /// STARTTLS with `starttls_answer` in one write. Returns its address and every line it got.
 fn fake_server(

@@ -28,6 +28,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::net::Stream;
@@ -104,6 +105,8 @@ pub struct Target<'a> {
     /// The MX host's name, or the transport map's `host:port`.
     pub host: &'a str,
     pub tls: RelayTls,
+    /// Extra trusted certificates for `verify` (`tls_ca_file`).
+    pub ca_file: Option<&'a Path>,
 }
 
 /// Sends one message to one server. `content` is the queued content (Received: and the
@@ -300,7 +303,7 @@ impl Peer<'_> {
         }
         let connector = target
             .tls
-            .connector()
+            .connector(target.ca_file)
             .map_err(HostFailure::Temporary)?
             .ok_or_else(|| HostFailure::Temporary("TLS is turned off".into()))?;
         let placeholder: Box<dyn Stream> = Box::new(io::empty());

@@ -332,6 +332,7 @@ fn attempt(
                 addr: *addr,
                 host: &host.name,
                 tls: shared.config.relay_tls,
+                ca_file: shared.config.tls_ca_file.as_deref(),
             };
             match client::send(
                 target,
