@@ -5,6 +5,7 @@ CARGO ?= cargo
 SESSIONS ?= 10
 MESSAGES ?= 1000
 SIZE ?= 4096
+HANDSHAKES ?= 500
 
 .PHONY: run build test fmt lint bench clean
 
@@ -26,9 +27,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## bench: N parallel SMTP sessions x M messages of K bytes, every one checked in the Maildir
+## bench: N parallel SMTP sessions x M messages of K bytes, every one checked in the Maildir;
+## then the same inside STARTTLS, and TLS handshakes per second
 bench:
 	$(CARGO) bench --bench smtp_load -- --sessions $(SESSIONS) --messages $(MESSAGES) --size $(SIZE)
+	$(CARGO) bench --bench tls_load -- --sessions $(SESSIONS) --messages $(MESSAGES) --size $(SIZE) --handshakes $(HANDSHAKES)
 
 clean:
 	$(CARGO) clean
