@@ -111,7 +111,13 @@ impl Conn {
     }
 
     /// Switches to TLS as the server: queued replies go out first (the client waits for the
-    /// "go ahead" in plaintext), then the handshake runs, bounded by `timeout`.
+    /// "go ahead" in plaintext), then the handshake runs, bounded by `timeout` (for a
+    /// connection made with [`Conn::tcp`]; the socket's own timeouts come back afterwards).
+    /// On an error the connection is unusable: log it and close.
+    ///
+    /// A protocol's server loop needs a few lines: on its "start TLS" effect, call this, note
+    /// the outcome in the transcript, and reset its session (RFC 3207 §4.2, RFC 2595 §3.1,
+    /// RFC 9051 §6.2.1 all ask the server to forget what it learnt before TLS).
     ///
     /// Every byte the client sent before the handshake and we have not read yet is thrown away
     /// and its count returned, so the transcript can say so. Those bytes arrived in plaintext,
