@@ -10,8 +10,10 @@
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::tls::RelayTls;
 
 /// One setting as it appears in `postlab.conf`: its key, default and meaning.
 /// This table is the single place a setting is described; the default file is written from it.
@@ -118,6 +120,26 @@ pub const SETTINGS: &[Setting] = &[
         default: "2",
         help: "Connections the queue manager opens at once to one destination domain.",
     },
+    Setting {
+        key: "tls_cert",
+        default: "",
+        help: "PEM certificate chain for STARTTLS and the TLS ports. Empty: DIR/tls/cert.pem,\nself-signed for the hostname and localhost, made on first start.",
+    },
+    Setting {
+        key: "tls_key",
+        default: "",
+        help: "PKCS#8 PEM private key (BEGIN PRIVATE KEY) for tls_cert. Empty: DIR/tls/key.pem (mode 0600).",
+    },
+    Setting {
+        key: "relay_tls",
+        default: "may",
+        help: "STARTTLS when relaying to other servers (step 5), as Postfix's smtp_tls_security_level:\nnone: never; may: when offered, any certificate; encrypt: required, any certificate;\nverify: required, certificate checked against the system's trusted roots and the host name.",
+    },
+    Setting {
+        key: "tls_ca_file",
+        default: "",
+        help: "With relay_tls = verify: a PEM file of extra trusted certificates, e.g. the classroom\nservers' self-signed DIR/tls/cert.pem files. Empty: the system's trusted roots only.",
+    },
 ];
 
 /// Everything `postlab serve` needs to know, after defaults, file and flags are merged.
@@ -143,6 +165,11 @@ pub struct Config {
     pub queue_retry_max: Duration,
     pub queue_lifetime: Duration,
     pub max_outbound_per_destination: usize,
+    /// `None`: the self-signed pair in `DIR/tls/` (see [`crate::tls::ServerTls::load`]).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub relay_tls: RelayTls,
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// An IP network such as `127.0.0.0/8` or `::1/128`.
@@ -232,6 +259,10 @@ impl Config {
             queue_retry_max: Duration::from_secs(3600),
             queue_lifetime: Duration::from_secs(432_000),
             max_outbound_per_destination: 2,
+            tls_cert: None,
+            tls_key: None,
+            relay_tls: RelayTls::May,
+            tls_ca_file: None,
         }
     }
 
@@ -298,6 +329,13 @@ impl Config {
             "queue_lifetime" => self.queue_lifetime = Duration::from_secs(number(key, value)?),
             "max_outbound_per_destination" => {
                 self.max_outbound_per_destination = number::<usize>(key, value)?.max(1)
+            }
+            "tls_cert" => self.tls_cert = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "tls_key" => self.tls_key = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "tls_ca_file" => self.tls_ca_file = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "relay_tls" => {
+                self.relay_tls = RelayTls::parse(value)
+                    .ok_or_else(|| format!("{key}: say none, may, encrypt or verify"))?
             }
             _ => return Err(format!("unknown setting '{key}'")),
         }

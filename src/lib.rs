@@ -32,5 +32,6 @@ pub mod net;
 pub mod pop3;
 pub mod serve;
 pub mod smtp;
+pub mod tls;
 pub mod trace;
 pub mod transcript;

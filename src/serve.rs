@@ -25,6 +25,7 @@ use crate::mta::queue::Queue;
 use crate::pop3;
 use crate::smtp;
 use crate::smtp::session::Mode;
+use crate::tls::ServerTls;
 
 /// What every connection thread shares.
 pub struct Shared {
@@ -39,6 +40,9 @@ pub struct Shared {
     queue_wake: (Mutex<bool>, Condvar),
     /// Where our own SMTP listeners are.
     smtp_addresses: Vec<SocketAddr>,
+    /// The certificate and TLS acceptor every listener shares (STARTTLS, SMTPS). `postlab serve`
+    /// always sets it up or refuses to start; `None` means a server without TLS.
+    pub tls: Option<Arc<ServerTls>>,
     /// Step 4: MX lookups (`dns_server`, else the system's resolver).
     pub resolver: Arc<dyn Resolve>,
     /// Mailboxes open in a POP3 session (one at a time, RFC 2449 §8 `[IN-USE]`).
@@ -78,16 +82,24 @@ pub enum Service {
     Smtp,
     Submission,
     Pop3,
+    /// Submission over implicit TLS (RFC 8314 §3.3).
+    Smtps,
 }
 
 impl Service {
-    pub const ALL: [Service; 3] = [Service::Smtp, Service::Submission, Service::Pop3];
+    pub const ALL: [Service; 4] = [
+        Service::Smtp,
+        Service::Submission,
+        Service::Pop3,
+        Service::Smtps,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Smtp => "smtp",
             Service::Submission => "submission",
             Service::Pop3 => "pop3",
+            Service::Smtps => "smtps",
         }
     }
 
@@ -98,6 +110,8 @@ impl Service {
             // RFC 6409 §3.1.
             Service::Submission => 587,
             Service::Pop3 => 110,
+            // RFC 8314 §7.3.
+            Service::Smtps => 465,
         }
     }
 
@@ -107,6 +121,7 @@ impl Service {
             Service::Smtp | Service::Submission | Service::Pop3 => {
                 format!("telnet {} {}", addr.ip(), addr.port())
             }
+            Service::Smtps => format!("openssl s_client -crlf -connect {addr}"),
         }
     }
 
@@ -115,6 +130,7 @@ impl Service {
             Service::Smtp => smtp::server::serve_client(stream, shared, Mode::Relay),
             Service::Submission => smtp::server::serve_client(stream, shared, Mode::Submission),
             Service::Pop3 => pop3::server::serve_client(stream, shared),
+            Service::Smtps => smtp::server::serve_implicit_tls(stream, shared),
         }
     }
 }
@@ -162,6 +178,7 @@ impl Server {
             DnsResolver::from_config(&config)
                 .map_err(|e| format!("cannot set up DNS lookups: {e}"))?,
         );
+        let tls = ServerTls::load(&config, &data)?;
         let queue = Queue::open(&data.root().join("queue"))
             .map_err(|e| format!("cannot open the queue: {e}"))?;
         match queue.recover() {
@@ -178,6 +195,7 @@ impl Server {
             logins: Throttle::default(),
             queue,
             queue_wake: (Mutex::new(false), Condvar::new()),
+            tls: Some(Arc::new(tls)),
             resolver,
             smtp_addresses: listeners
                 .iter()
@@ -228,6 +246,18 @@ impl Server {
                 "  {:<5} {addr:<21} try: {}\n",
                 service.name(),
                 service.try_it(addr)
+            ));
+        }
+        if let Some(tls) = &self.shared.tls {
+            text.push_str(&format!(
+                "  TLS certificate{}: {}\n  SHA-256 fingerprint {}\n",
+                if tls.generated {
+                    " (self-signed, made now)"
+                } else {
+                    ""
+                },
+                tls.cert_path.display(),
+                tls.fingerprint
             ));
         }
         if created.config {

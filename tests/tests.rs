@@ -13,6 +13,7 @@
 //! - `postfix`: a real Postfix relays to postlab and from it
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `mua`: `postlab send` and `postlab fetch`, our own mail client
+//! - `tls`: STARTTLS, SMTPS, the certificate, TLS between servers, injection attacks
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 
@@ -31,3 +32,4 @@ mod outbound_dns;
 mod pop3;
 mod postfix;
 mod smtp_dialogue;
+mod tls;
