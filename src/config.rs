@@ -64,6 +64,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "Seconds a client may stay silent before 421 4.4.2 and close (RFC 5321 section 4.5.3.2.7: 5 minutes).",
     },
     Setting {
+        key: "imap_idle_timeout",
+        default: "1800",
+        help: "Seconds an IMAP client may stay silent (outside IDLE) before * BYE (RFC 3501 section 5.4: at least 30 minutes).",
+    },
+    Setting {
         key: "max_connections",
         default: "100",
         help: "Simultaneous client connections; the surplus gets 421 4.7.0 and is closed.",
@@ -91,6 +96,7 @@ pub struct Config {
     pub max_recipients: usize,
     pub max_errors: usize,
     pub idle_timeout: Duration,
+    pub imap_idle_timeout: Duration,
     pub max_connections: usize,
     pub hints: bool,
     pub recipient_delimiter: Option<char>,
@@ -122,6 +128,7 @@ impl Config {
             max_recipients: 100,
             max_errors: 10,
             idle_timeout: Duration::from_secs(300),
+            imap_idle_timeout: Duration::from_secs(1800),
             max_connections: 100,
             hints: true,
             recipient_delimiter: Some('+'),
@@ -162,6 +169,9 @@ impl Config {
             "max_recipients" => self.max_recipients = number(key, value)?,
             "max_errors" => self.max_errors = number(key, value)?,
             "idle_timeout" => self.idle_timeout = Duration::from_secs(number(key, value)?),
+            "imap_idle_timeout" => {
+                self.imap_idle_timeout = Duration::from_secs(number::<u64>(key, value)?.max(1))
+            }
             "max_connections" => self.max_connections = number(key, value)?,
             "hints" => self.hints = yes_no(key, value)?,
             "recipient_delimiter" => {

@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod datadir;
 pub mod ids;
+pub mod imap;
 pub mod mailbox;
 pub mod mda;
 pub mod mta;

@@ -18,6 +18,7 @@ use crate::accounts::login::Throttle;
 use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::datadir::{Created, DataDir};
+use crate::imap;
 use crate::mailbox::durable;
 use crate::smtp;
 
@@ -35,14 +36,16 @@ pub struct Shared {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     Smtp,
+    Imap,
 }
 
 impl Service {
-    pub const ALL: [Service; 1] = [Service::Smtp];
+    pub const ALL: [Service; 2] = [Service::Smtp, Service::Imap];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Smtp => "smtp",
+            Service::Imap => "imap",
         }
     }
 
@@ -50,19 +53,21 @@ impl Service {
     pub fn standard_port(self) -> u16 {
         match self {
             Service::Smtp => 25,
+            Service::Imap => 143,
         }
     }
 
     /// How a student tries it.
     pub fn try_it(self, addr: SocketAddr) -> String {
         match self {
-            Service::Smtp => format!("telnet {} {}", addr.ip(), addr.port()),
+            Service::Smtp | Service::Imap => format!("telnet {} {}", addr.ip(), addr.port()),
         }
     }
 
     fn serve(self, stream: TcpStream, shared: Arc<Shared>) {
         match self {
             Service::Smtp => smtp::server::serve_client(stream, shared),
+            Service::Imap => imap::server::serve_client(stream, shared),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! never sees half a message and a crash never loses an acknowledged one.
 
 pub mod durable;
+pub mod folder;
 pub mod maildir;
+pub mod uids;
 
 pub use maildir::Maildir;

@@ -1,0 +1,221 @@
+//! Every response the IMAP server sends, and how it is written on the wire and in the
+//! transcript (RFC 3501 §7).
+//!
+//! ```text
+//! S: * 3 EXISTS                         untagged data: the server telling the client a fact
+//! S: + Ready for the literal            continuation: go on sending
+//! S: a5 OK [READ-WRITE] SELECT done     tagged status: this command is finished
+//! S: a6 NO [NONEXISTENT] No such folder the command failed; nothing changed
+//! S: a7 BAD [CLIENTBUG] Unknown command the command was not understood
+//! ```
+//!
+//! Response codes in brackets are from RFC 3501 §7.1 and RFC 5530; a client acts on the code,
+//! a human reads the text. Message contents travel as literals (`{342}` CRLF and 342 octets);
+//! the transcript shows their size, not their bytes.
+
+/// A part of an untagged data response: text, or a literal with its octets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Literal(Vec<u8>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    No,
+    Bad,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// `* ` followed by the pieces.
+    Untagged(Vec<Piece>),
+    /// `+ text`
+    Continue(String),
+    /// `TAG OK|NO|BAD [CODE] text`; the tag `*` for an untagged status.
+    Status {
+        tag: String,
+        status: Status,
+        code: Option<String>,
+        text: String,
+    },
+}
+
+impl Response {
+    /// `* TEXT` without literals.
+    pub fn data(text: impl Into<String>) -> Response {
+        Response::Untagged(vec![Piece::Text(text.into())])
+    }
+
+    pub fn status(tag: &str, status: Status, code: Option<&str>, text: &str) -> Response {
+        Response::Status {
+            tag: tag.to_string(),
+            status,
+            code: code.map(str::to_string),
+            text: text.to_string(),
+        }
+    }
+
+    pub fn ok(tag: &str, text: &str) -> Response {
+        Response::status(tag, Status::Ok, None, text)
+    }
+
+    pub fn no(tag: &str, code: &str, text: &str) -> Response {
+        Response::status(tag, Status::No, Some(code), text)
+    }
+
+    pub fn bad(tag: &str, text: &str) -> Response {
+        Response::status(tag, Status::Bad, Some("CLIENTBUG"), text)
+    }
+
+    /// Is this the tagged end of a command (not `*` and not `+`)?
+    pub fn is_tagged(&self) -> bool {
+        matches!(self, Response::Status { tag, .. } if tag != "*")
+    }
+
+    /// The octets sent to the client.
+    pub fn wire(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Response::Untagged(pieces) => {
+                out.extend_from_slice(b"* ");
+                for piece in pieces {
+                    match piece {
+                        Piece::Text(t) => out.extend_from_slice(t.as_bytes()),
+                        Piece::Literal(bytes) => {
+                            out.extend_from_slice(format!("{{{}}}\r\n", bytes.len()).as_bytes());
+                            out.extend_from_slice(bytes);
+                        }
+                    }
+                }
+            }
+            _ => out.extend_from_slice(self.log_line().as_bytes()),
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// The line written to the transcript: literals shown by their size only.
+    pub fn log_line(&self) -> String {
+        match self {
+            Response::Untagged(pieces) => {
+                let mut line = String::from("* ");
+                for piece in pieces {
+                    match piece {
+                        Piece::Text(t) => line.push_str(t),
+                        Piece::Literal(bytes) => {
+                            line.push_str(&format!("{{{}}} <{} octets>", bytes.len(), bytes.len()))
+                        }
+                    }
+                }
+                line
+            }
+            Response::Continue(text) => format!("+ {text}"),
+            Response::Status {
+                tag,
+                status,
+                code,
+                text,
+            } => {
+                let word = match status {
+                    Status::Ok => "OK",
+                    Status::No => "NO",
+                    Status::Bad => "BAD",
+                };
+                match code {
+                    Some(code) => format!("{tag} {word} [{code}] {text}"),
+                    None => format!("{tag} {word} {text}"),
+                }
+            }
+        }
+    }
+}
+
+/// The capabilities (RFC 3501 §7.2.1). Before login, AUTH=PLAIN or LOGINDISABLED tells the
+/// client whether a password may be sent here (RFC 3501 §6.2.3, RFC 2595 §3.2).
+pub fn capabilities(before_login: bool, plaintext_allowed: bool) -> String {
+    let mut caps = String::from(
+        "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE",
+    );
+    if before_login {
+        caps.push_str(if plaintext_allowed {
+            " AUTH=PLAIN"
+        } else {
+            " LOGINDISABLED"
+        });
+    }
+    caps
+}
+
+pub fn greeting(caps: &str) -> Response {
+    Response::status(
+        "*",
+        Status::Ok,
+        Some(&format!("CAPABILITY {caps}")),
+        "postlab IMAP4rev1 ready (flowchart step 7: read your mail)",
+    )
+}
+
+pub fn bye(text: &str) -> Response {
+    Response::data(format!("BYE {text}"))
+}
+
+pub const BYE_LOGOUT: &str = "postlab logging out";
+pub const BYE_IDLE: &str = "Autologout: idle for too long";
+
+/// IMAP `quoted` string, or a literal when the text cannot be quoted (CR, LF, 8-bit).
+pub fn string(text: &[u8]) -> Piece {
+    if text
+        .iter()
+        .any(|&b| b == b'\r' || b == b'\n' || b >= 0x80 || b == 0)
+    {
+        Piece::Literal(text.to_vec())
+    } else {
+        Piece::Text(quote(&String::from_utf8_lossy(text)))
+    }
+}
+
+/// `"text"` with `\` and `"` escaped.
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// `nstring`: NIL or a string.
+pub fn nstring(text: Option<&str>) -> String {
+    match text {
+        Some(t) if !t.contains(['\r', '\n']) => quote(t),
+        Some(t) => quote(&t.replace(['\r', '\n'], " ")),
+        None => "NIL".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_go_on_the_wire_but_only_their_size_in_the_log() {
+        let r = Response::Untagged(vec![
+            Piece::Text("1 FETCH (BODY[] ".into()),
+            Piece::Literal(b"Hi\r\n".to_vec()),
+            Piece::Text(")".into()),
+        ]);
+        assert_eq!(r.wire(), b"* 1 FETCH (BODY[] {4}\r\nHi\r\n)\r\n");
+        assert_eq!(r.log_line(), "* 1 FETCH (BODY[] {4} <4 octets>)");
+        assert_eq!(
+            Response::no("a1", "NONEXISTENT", "No such folder").log_line(),
+            "a1 NO [NONEXISTENT] No such folder"
+        );
+        assert_eq!(quote("a\"b\\"), "\"a\\\"b\\\\\"");
+    }
+}

@@ -1,0 +1,201 @@
+//! The selected folder as one session sees it: messages numbered 1…n (sequence numbers) with
+//! their UIDs and flags, and how that view catches up with the disk.
+//!
+//! Other sessions, SMTP deliveries and POP3 change the Maildir at any time. RFC 3501 §5.2 asks
+//! the server to tell the client about such changes with untagged responses, and never to
+//! renumber messages behind its back. [`Selected::sync`] compares the disk with the view and
+//! produces, in this order:
+//!
+//! - `* n EXPUNGE` for each message gone, highest number first, so that each number is still
+//!   right when the client reads it (§7.4.1: every EXPUNGE shifts the numbers above it down);
+//! - `* n FETCH (FLAGS …)` for flags another session changed;
+//! - `* n EXISTS` (and `* n RECENT`) when new mail arrived.
+//!
+//! During FETCH, STORE and SEARCH an EXPUNGE must not be sent (§7.4.1), because the client
+//! may be using the numbers; the gone messages then stay in the view, marked, until a later
+//! command may report them.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use super::flags::Flags;
+use super::response::Response;
+use crate::clock::Civil;
+use crate::mailbox::maildir::Entry;
+use crate::mailbox::{uids, Maildir};
+
+/// One message of the view.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub uid: u32,
+    pub entry: Entry,
+    pub flags: Flags,
+    /// First seen by this session while in `new/` (RFC 3501 §2.3.2 `\Recent`).
+    pub recent: bool,
+    /// Removed from disk, not yet reported with EXPUNGE.
+    pub gone: bool,
+}
+
+impl Message {
+    /// INTERNALDATE: the file's modification time, which delivery and APPEND set.
+    pub fn internal_time(&self) -> SystemTime {
+        fs::metadata(&self.entry.path)
+            .and_then(|m| m.modified())
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// `26-Nov-2026 15:20:55 +0000` (RFC 3501 `date-time`, without quotes).
+    pub fn internal_date(&self) -> String {
+        let c = Civil::from_system_time(self.internal_time());
+        format!(
+            "{:02}-{}-{} {:02}:{:02}:{:02} +0000",
+            c.day,
+            super::syntax::MONTHS[c.month as usize - 1],
+            c.year,
+            c.hour,
+            c.minute,
+            c.second
+        )
+    }
+
+    pub fn read(&self) -> Option<Vec<u8>> {
+        fs::read(&self.entry.path).ok()
+    }
+}
+
+pub struct Selected {
+    pub name: String,
+    pub maildir: Maildir,
+    pub read_only: bool,
+    pub validity: u32,
+    pub next_uid: u32,
+    pub messages: Vec<Message>,
+}
+
+impl Selected {
+    /// Opens the view. In read-write mode messages in `new/` move to `cur/`: this session is
+    /// the one that reports them as \Recent.
+    pub fn open(name: String, maildir: Maildir, read_only: bool) -> std::io::Result<Selected> {
+        let mut selected = Selected {
+            name,
+            maildir,
+            read_only,
+            validity: 0,
+            next_uid: 1,
+            messages: Vec::new(),
+        };
+        selected.sync(true)?;
+        Ok(selected)
+    }
+
+    /// Brings the view up to date with the disk; returns the untagged responses that tell the
+    /// client what changed (see the module comment).
+    pub fn sync(&mut self, may_expunge: bool) -> std::io::Result<Vec<Response>> {
+        let numbered = uids::scan(&self.maildir)?;
+        let mut out = Vec::new();
+        self.validity = numbered.validity;
+        self.next_uid = numbered.next;
+        let mut on_disk: std::collections::HashMap<u32, Entry> =
+            numbered.messages.into_iter().collect();
+        for message in &mut self.messages {
+            if !on_disk.contains_key(&message.uid) {
+                message.gone = true;
+            }
+        }
+        if may_expunge {
+            for i in (0..self.messages.len()).rev() {
+                if self.messages[i].gone {
+                    self.messages.remove(i);
+                    out.push(Response::data(format!("{} EXPUNGE", i + 1)));
+                }
+            }
+        }
+        for (i, message) in self.messages.iter_mut().enumerate() {
+            if let Some(entry) = on_disk.remove(&message.uid) {
+                let flags = Flags::from_maildir(&entry.flags);
+                if flags != message.flags {
+                    message.flags = flags;
+                    out.push(Response::data(format!(
+                        "{} FETCH (FLAGS {})",
+                        i + 1,
+                        flags.list(message.recent)
+                    )));
+                }
+                message.entry = entry;
+            }
+        }
+        let last_uid = self.messages.last().map(|m| m.uid).unwrap_or(0);
+        let mut arrived: Vec<(u32, Entry)> = on_disk
+            .into_iter()
+            .filter(|(uid, _)| *uid > last_uid)
+            .collect();
+        arrived.sort_by_key(|(uid, _)| *uid);
+        let count_before = self.messages.len();
+        let mut recent = 0;
+        for (uid, mut entry) in arrived {
+            let is_recent = entry.is_new && !self.read_only;
+            if is_recent {
+                // Claim it: move new/ → cur/. Another session may have been first; fine.
+                if let Ok(path) = self.maildir.set_flags(&entry, &entry.flags) {
+                    entry.path = path;
+                    entry.is_new = false;
+                    recent += 1;
+                }
+            }
+            self.messages.push(Message {
+                uid,
+                flags: Flags::from_maildir(&entry.flags),
+                entry,
+                recent: is_recent,
+                gone: false,
+            });
+        }
+        if self.messages.len() > count_before {
+            out.push(Response::data(format!("{} EXISTS", self.messages.len())));
+            if recent > 0 {
+                let total_recent = self.messages.iter().filter(|m| m.recent).count();
+                out.push(Response::data(format!("{total_recent} RECENT")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets a message's flags on disk (renaming its file) and in the view.
+    pub fn store_flags(&mut self, index: usize, flags: Flags) -> std::io::Result<()> {
+        let message = &mut self.messages[index];
+        let letters = flags.letters(&message.entry.flags);
+        let path: PathBuf = self.maildir.set_flags(&message.entry, &letters)?;
+        message.entry.path = path;
+        message.entry.flags = letters;
+        message.entry.is_new = false;
+        message.flags = flags;
+        Ok(())
+    }
+
+    /// Sequence numbers (1-based) and indexes of the messages a set names.
+    pub fn resolve(&self, set: &super::syntax::SequenceSet, by_uid: bool) -> Vec<usize> {
+        let largest_uid = self.messages.last().map(|m| m.uid).unwrap_or(0);
+        let count = self.messages.len() as u32;
+        self.messages
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| {
+                if by_uid {
+                    set.contains(m.uid, largest_uid)
+                } else {
+                    set.contains(*i as u32 + 1, count)
+                }
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The first message without \Seen, for `* OK [UNSEEN n]`.
+    pub fn first_unseen(&self) -> Option<usize> {
+        self.messages
+            .iter()
+            .position(|m| !m.flags.has(super::flags::SEEN))
+            .map(|i| i + 1)
+    }
+}
