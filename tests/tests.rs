@@ -8,6 +8,7 @@
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
+//! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 
 mod support;
@@ -16,6 +17,7 @@ mod cli;
 mod clients;
 mod delivery;
 mod durability;
+mod imap;
 mod lessons;
 mod limits;
 mod smtp_dialogue;

@@ -155,7 +155,9 @@ fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
                 chat.client_line(&text);
                 let tag = framing::tag_of(if buffer.is_empty() { &text } else { &buffer });
                 let message = match problem {
-                    LiteralProblem::Malformed => "Literal size must be digits: {123}".to_string(),
+                    LiteralProblem::Malformed => {
+                        "Literal size must be digits (like {123})".to_string()
+                    }
                     LiteralProblem::TooLarge { synchronizing } => {
                         if !synchronizing {
                             // RFC 7888 §4: the octets are already on their way and would be
