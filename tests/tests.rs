@@ -9,6 +9,8 @@
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
+//! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
+//! - `imap_mime`: ENVELOPE, BODYSTRUCTURE and MIME sections over IMAP
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 
 mod support;
@@ -18,6 +20,8 @@ mod clients;
 mod delivery;
 mod durability;
 mod imap;
+mod imap_limits;
+mod imap_mime;
 mod lessons;
 mod limits;
 mod smtp_dialogue;

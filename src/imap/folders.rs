@@ -134,6 +134,14 @@ impl Session {
             ]);
         }
         let full = format!("{reference}{pattern}");
+        // The matcher backtracks on each wildcard; a handful is all a real client sends.
+        if full.bytes().filter(|b| *b == b'*' || *b == b'%').count() > 8 {
+            return Ok(vec![Response::no(
+                tag,
+                "LIMIT",
+                "At most 8 wildcards in a pattern",
+            )]);
+        }
         let names = self.folders().names()?;
         let listed = if lsub {
             self.folders().subscriptions()?

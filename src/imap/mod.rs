@@ -38,6 +38,8 @@
 
 pub mod auth;
 pub mod command;
+#[cfg(test)]
+mod dialogue_tests;
 pub mod envelope;
 pub mod fetch;
 pub mod fetch_args;

@@ -127,7 +127,6 @@ enum Got {
 }
 
 /// Reads one whole command with its literals (see `framing`), or an answer that refuses it.
-/// `Ok(None)` when the client closed the connection.
 fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
     let mut buffer = Vec::new();
     loop {
@@ -177,14 +176,32 @@ fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
                 return Ok(refuse(tag, message));
             }
             Part::Line { text, literal } => {
-                chat.client_line(&text);
+                if buffer.is_empty() {
+                    chat.client_line(&text);
+                } else if is_login(&buffer) {
+                    // The rest of a LOGIN after a literal user name is its password.
+                    chat.transcript
+                        .client(Step::Access, "<rest of the LOGIN hidden>");
+                } else {
+                    chat.client_line(&text);
+                }
                 buffer.extend_from_slice(&text);
                 let Some(literal) = literal else {
                     return Ok(Got::Input(command::parse(&buffer)));
                 };
                 if buffer.len() + literal.size > max_literal + framing::MAX_LINE {
-                    let tag = framing::tag_of(&buffer);
-                    return Ok(refuse(tag, "Command too large".into()));
+                    if !literal.synchronizing {
+                        // As for a single literal that is too large (RFC 7888 §4).
+                        chat.send(&r::bye("Command too large; closing"));
+                        let _ = chat.conn.flush();
+                        return Ok(Got::Closed);
+                    }
+                    let tag = framing::tag_of(&buffer).unwrap_or_else(|| "*".into());
+                    return Ok(Got::Refused(Response::no(
+                        &tag,
+                        "LIMIT",
+                        "Command too large",
+                    )));
                 }
                 if literal.synchronizing {
                     chat.send(&Response::Continue(format!(
@@ -201,6 +218,15 @@ fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
             }
         }
     }
+}
+
+/// Is this command a LOGIN (whose later parts carry the password)?
+fn is_login(buffer: &[u8]) -> bool {
+    let mut words = buffer.split(|&b| b == b' ');
+    words.next();
+    words
+        .next()
+        .is_some_and(|verb| verb.eq_ignore_ascii_case(b"LOGIN"))
 }
 
 /// Sends the responses of one [`Output`], then does what its effect asks. Returns false when

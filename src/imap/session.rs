@@ -269,7 +269,9 @@ impl Session {
                 Response::data(format!("CAPABILITY {}", self.capabilities())),
                 Response::ok(tag, "CAPABILITY completed"),
             ],
-            Command::Noop | Command::Check => vec![Response::ok(tag, "NOOP completed")],
+            Command::Noop => vec![Response::ok(tag, "NOOP completed")],
+            // §6.4.1: every change is already on disk (Maildir renames), so nothing to do.
+            Command::Check => vec![Response::ok(tag, "CHECK completed")],
             Command::Logout => {
                 self.state = State::Logout;
                 let mut out = Output::new(vec![
