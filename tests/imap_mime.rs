@@ -46,8 +46,8 @@ fn sections_envelope_and_bodystructure_of_a_nested_message() {
     assert_eq!(
         r[0],
         "* 1 FETCH (ENVELOPE (\"Thu, 26 Nov 2026 15:20:55 +0000\" \"=?utf-8?b?w6l0w6k=?= report\" \
-((\"Renée\" NIL \"renee\" \"example.org\")) ((\"Renée\" NIL \"renee\" \"example.org\")) \
-((\"Renée\" NIL \"renee\" \"example.org\")) ((NIL NIL \"bob\" \"localhost\")) NIL NIL NIL \
+((\"=?utf-8?b?UmVuw6ll?=\" NIL \"renee\" \"example.org\")) ((\"=?utf-8?b?UmVuw6ll?=\" NIL \"renee\" \"example.org\")) \
+((\"=?utf-8?b?UmVuw6ll?=\" NIL \"renee\" \"example.org\")) ((NIL NIL \"bob\" \"localhost\")) NIL NIL NIL \
 \"<r1@example.org>\"))"
     );
     let r = c.cmd("f2 FETCH 1 BODYSTRUCTURE");

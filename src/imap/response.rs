@@ -164,18 +164,6 @@ pub fn bye(text: &str) -> Response {
 pub const BYE_LOGOUT: &str = "postlab logging out";
 pub const BYE_IDLE: &str = "Autologout: idle for too long";
 
-/// IMAP `quoted` string, or a literal when the text cannot be quoted (CR, LF, 8-bit).
-pub fn string(text: &[u8]) -> Piece {
-    if text
-        .iter()
-        .any(|&b| b == b'\r' || b == b'\n' || b >= 0x80 || b == 0)
-    {
-        Piece::Literal(text.to_vec())
-    } else {
-        Piece::Text(quote(&String::from_utf8_lossy(text)))
-    }
-}
-
 /// `"text"` with `\` and `"` escaped.
 pub fn quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
@@ -190,13 +178,37 @@ pub fn quote(text: &str) -> String {
     out
 }
 
-/// `nstring`: NIL or a string.
+/// `nstring`: NIL or a quoted string. A quoted string is 7-bit (RFC 3501 §9 `QUOTED-CHAR`),
+/// so text with other characters (a display name the MIME parser decoded, a raw 8-bit
+/// header) is sent as an RFC 2047 encoded word, which every mail client decodes.
 pub fn nstring(text: Option<&str>) -> String {
     match text {
-        Some(t) if !t.contains(['\r', '\n']) => quote(t),
-        Some(t) => quote(&t.replace(['\r', '\n'], " ")),
+        Some(t) if t.is_ascii() => quote(&t.replace(['\r', '\n'], " ")),
+        Some(t) => quote(&format!("=?utf-8?b?{}?=", base64(t.as_bytes()))),
         None => "NIL".to_string(),
     }
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -217,5 +229,7 @@ mod tests {
             "a1 NO [NONEXISTENT] No such folder"
         );
         assert_eq!(quote("a\"b\\"), "\"a\\\"b\\\\\"");
+        assert_eq!(nstring(Some("Renée")), "\"=?utf-8?b?UmVuw6ll?=\"");
+        assert_eq!(nstring(None), "NIL");
     }
 }
