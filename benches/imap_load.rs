@@ -44,7 +44,13 @@ Date: Thu, 26 Nov 2026 15:20:55 +0000\r\nMessage-ID: <{n}@bench.test>\r\n\r\n{}\
     println!("wrote {messages} messages in {:.1?}", start.elapsed());
 
     let mut server = Command::new(env!("CARGO_BIN_EXE_postlab"))
-        .args(["serve", "--ephemeral-ports", "--hostname", "bench.test", "--data"])
+        .args([
+            "serve",
+            "--ephemeral-ports",
+            "--hostname",
+            "bench.test",
+            "--data",
+        ])
         .arg(&dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -52,7 +58,9 @@ Date: Thu, 26 Nov 2026 15:20:55 +0000\r\nMessage-ID: <{n}@bench.test>\r\n\r\n{}\
         .expect("start postlab");
     let addr = imap_address(&dir);
     let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(600))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(600)))
+        .unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     let mut line = String::new();
@@ -60,7 +68,9 @@ Date: Thu, 26 Nov 2026 15:20:55 +0000\r\nMessage-ID: <{n}@bench.test>\r\n\r\n{}\
 
     let mut run = |command: &str| -> (Duration, usize) {
         let start = Instant::now();
-        writer.write_all(format!("t {command}\r\n").as_bytes()).unwrap();
+        writer
+            .write_all(format!("t {command}\r\n").as_bytes())
+            .unwrap();
         let mut lines = 0;
         loop {
             let mut line = String::new();
@@ -112,7 +122,10 @@ fn imap_address(dir: &std::path::Path) -> SocketAddr {
                 return addr;
             }
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -17,7 +17,7 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::flags::Flags;
 use super::response::Response;
@@ -71,6 +71,8 @@ pub struct Selected {
     pub validity: u32,
     pub next_uid: u32,
     pub messages: Vec<Message>,
+    /// The modification times of `new/` and `cur/` at the last full scan: see [`Selected::sync`].
+    seen_dirs: Option<(SystemTime, SystemTime)>,
 }
 
 impl Selected {
@@ -84,6 +86,7 @@ impl Selected {
             validity: 0,
             next_uid: 1,
             messages: Vec::new(),
+            seen_dirs: None,
         };
         selected.sync(true)?;
         Ok(selected)
@@ -92,6 +95,20 @@ impl Selected {
     /// Brings the view up to date with the disk; returns the untagged responses that tell the
     /// client what changed (see the module comment).
     pub fn sync(&mut self, may_expunge: bool) -> std::io::Result<Vec<Response>> {
+        // Every change to a Maildir (delivery, flag change, expunge) adds, renames or removes
+        // a name in `new/` or `cur/`, which updates that directory's modification time. If
+        // neither changed, the last scan still holds and a large folder is not read again
+        // (IDLE asks twice a second). A time within the last second is not trusted, because
+        // a second change in the same clock tick would leave it the same.
+        let dirs = self.dir_times();
+        let settled = |t: SystemTime| t.elapsed().is_ok_and(|age| age > Duration::from_secs(1));
+        let pending = self.messages.iter().any(|m| m.gone);
+        if let (Some(now), Some(before)) = (dirs, self.seen_dirs) {
+            if now == before && settled(now.0) && settled(now.1) && !pending {
+                return Ok(Vec::new());
+            }
+        }
+        self.seen_dirs = dirs;
         let numbered = uids::scan(&self.maildir)?;
         let mut out = Vec::new();
         self.validity = numbered.validity;
@@ -159,6 +176,12 @@ impl Selected {
             }
         }
         Ok(out)
+    }
+
+    fn dir_times(&self) -> Option<(SystemTime, SystemTime)> {
+        let time =
+            |sub: &str| fs::metadata(self.maildir.root().join(sub)).and_then(|m| m.modified());
+        Some((time("new").ok()?, time("cur").ok()?))
     }
 
     /// Sets a message's flags on disk (renaming its file) and in the view.
