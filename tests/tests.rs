@@ -11,6 +11,7 @@
 //! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
 //! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE and MIME sections over IMAP
+//! - `imap_search`: SEARCH keys, UID EXPUNGE, RENAME INBOX
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 
 mod support;
@@ -22,6 +23,7 @@ mod durability;
 mod imap;
 mod imap_limits;
 mod imap_mime;
+mod imap_search;
 mod lessons;
 mod limits;
 mod smtp_dialogue;

@@ -242,8 +242,11 @@ impl Folders {
     pub fn rename(&self, from: &str, to: &str) -> Result<(), FolderError> {
         let from = check_name(from)?;
         let to = check_name(to)?;
-        if from == "INBOX" || to == "INBOX" {
-            return Err(FolderError::Cannot("renaming INBOX is not supported"));
+        if to == "INBOX" {
+            return Err(FolderError::AlreadyExists);
+        }
+        if from == "INBOX" {
+            return self.rename_inbox(&to);
         }
         if !self.dir_of(&from).join("cur").is_dir() {
             return Err(FolderError::NotFound);
@@ -263,6 +266,27 @@ impl Folders {
             fs::rename(self.dir_of(&name), self.dir_of(&new))?;
         }
         durable::sync_dir(&self.root)?;
+        Ok(())
+    }
+
+    /// RFC 3501 §6.3.5: renaming INBOX moves all its messages into a new folder and leaves
+    /// INBOX, empty, in place. Each message keeps its file name (and so its flags).
+    fn rename_inbox(&self, to: &str) -> Result<(), FolderError> {
+        let target = self.dir_of(to);
+        if target.exists() {
+            return Err(FolderError::AlreadyExists);
+        }
+        Maildir::create(&target)?;
+        for sub in ["new", "cur"] {
+            for item in fs::read_dir(self.root.join(sub))? {
+                let item = item?;
+                if !item.file_name().to_string_lossy().starts_with('.') {
+                    fs::rename(item.path(), target.join(sub).join(item.file_name()))?;
+                }
+            }
+            durable::sync_dir(&target.join(sub))?;
+            durable::sync_dir(&self.root.join(sub))?;
+        }
         Ok(())
     }
 

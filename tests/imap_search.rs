@@ -1,0 +1,101 @@
+//! IMAP SEARCH keys, UID EXPUNGE (RFC 4315) and RENAME INBOX over a socket, with messages
+//! whose internal dates are set by APPEND.
+
+use crate::imap::Imap;
+use crate::support::TestServer;
+
+fn append(c: &mut Imap, flags: &str, date: &str, message: &str) {
+    let r = c.cmd(&format!(
+        "a APPEND INBOX ({flags}) \"{date}\" {{{}+}}\r\n{message}",
+        message.len()
+    ));
+    assert!(r[0].starts_with("a OK [APPENDUID"), "{r:?}");
+}
+
+#[test]
+fn search_keys_uid_expunge_and_rename_inbox() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    append(
+        &mut c,
+        "\\Seen",
+        "01-Oct-2026 12:00:00 +0000",
+        "From: alice@localhost\r\nSubject: Lunch plans\r\nDate: Wed, 30 Sep 2026 08:00:00 +0000\r\n\r\npizza\r\n",
+    );
+    append(
+        &mut c,
+        "\\Flagged",
+        "15-Oct-2026 12:00:00 +0000",
+        "From: carol@example.org\r\nSubject: Report\r\nX-Team: blue\r\n\r\nthe numbers are in\r\n",
+    );
+    append(
+        &mut c,
+        "",
+        "02-Nov-2026 23:30:00 -0200",
+        &format!(
+            "From: alice@localhost\r\nSubject: big\r\n\r\n{}\r\n",
+            "x".repeat(5000)
+        ),
+    );
+    c.cmd("s SELECT INBOX");
+    for (query, want) in [
+        ("ALL", "* SEARCH 1 2 3"),
+        ("SEEN", "* SEARCH 1"),
+        ("UNSEEN", "* SEARCH 2 3"),
+        ("FLAGGED", "* SEARCH 2"),
+        ("FROM alice", "* SEARCH 1 3"),
+        ("SUBJECT \"lunch\"", "* SEARCH 1"),
+        ("BODY numbers", "* SEARCH 2"),
+        ("TEXT pizza", "* SEARCH 1"),
+        ("HEADER X-Team blue", "* SEARCH 2"),
+        ("SINCE 15-Oct-2026", "* SEARCH 2 3"),
+        ("BEFORE 15-Oct-2026", "* SEARCH 1"),
+        // 23:30 at -0200 is 01:30 UTC the next day.
+        ("ON 3-Nov-2026", "* SEARCH 3"),
+        ("SENTBEFORE 1-Oct-2026", "* SEARCH 1"),
+        ("LARGER 1000", "* SEARCH 3"),
+        ("SMALLER 1000", "* SEARCH 1 2"),
+        ("NOT FROM alice", "* SEARCH 2"),
+        ("OR SEEN FLAGGED", "* SEARCH 1 2"),
+        ("2:3 UNFLAGGED", "* SEARCH 3"),
+        ("UID 1,3", "* SEARCH 1 3"),
+        ("(FROM alice SEEN)", "* SEARCH 1"),
+        ("KEYWORD $Junk", "* SEARCH"),
+    ] {
+        let r = c.cmd(&format!("q SEARCH {query}"));
+        assert_eq!(r, [want, "q OK SEARCH completed"], "SEARCH {query}");
+    }
+    assert!(
+        c.cmd("q SEARCH FROB")[0].starts_with("q BAD [CLIENTBUG] SEARCH: expected a search key")
+    );
+
+    // UID EXPUNGE removes only the named \Deleted messages.
+    c.cmd("d STORE 1:2 +FLAGS.SILENT (\\Deleted)");
+    let r = c.cmd("e UID EXPUNGE 2:3");
+    assert_eq!(r, ["* 2 EXPUNGE", "e OK EXPUNGE completed"]);
+    assert_eq!(c.cmd("u UID SEARCH ALL")[0], "* SEARCH 1 3");
+
+    // RENAME INBOX moves the messages and leaves INBOX empty (RFC 3501 §6.3.5).
+    c.cmd("x CLOSE");
+    assert_eq!(c.cmd("r RENAME INBOX Old")[0], "r OK RENAME completed");
+    assert_eq!(
+        c.cmd("t STATUS INBOX (MESSAGES)")[0],
+        "* STATUS \"INBOX\" (MESSAGES 0)"
+    );
+    assert_eq!(
+        c.cmd("t STATUS Old (MESSAGES)")[0],
+        "* STATUS \"Old\" (MESSAGES 1)"
+    );
+
+    // The session's transcript file is named after the protocol.
+    let day = std::fs::read_dir(server.dir.join("transcripts"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let names: Vec<String> = std::fs::read_dir(day.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with("-imap.log")), "{names:?}");
+}
