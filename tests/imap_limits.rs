@@ -54,3 +54,18 @@ fn failed_logins_slow_down() {
         start.elapsed()
     );
 }
+
+#[test]
+fn done_typed_slowly_still_ends_idle() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    c.cmd("s SELECT INBOX");
+    c.send(b"i IDLE\r\n");
+    assert_eq!(c.line(), "+ idling");
+    // A person typing: "DO", a pause longer than IDLE's polling, then the rest.
+    c.send(b"DO");
+    std::thread::sleep(Duration::from_millis(1200));
+    c.send(b"NE\r\n");
+    assert_eq!(c.until("i"), ["i OK IDLE terminated"]);
+    assert!(c.cmd("n NOOP")[0].starts_with("n OK"));
+}

@@ -6,6 +6,7 @@
 //! initial response and its continuation line (RFC 4616 PLAIN carries the password). Literals
 //! are logged by size, and so are message contents in FETCH responses.
 
+use std::io::BufRead;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -295,13 +296,25 @@ fn idle(
     let limit = shared.config.imap_idle_timeout.max(Duration::from_secs(1)) * 4;
     let started = Instant::now();
     let result = loop {
-        match chat.conn.read_line(framing::MAX_LINE) {
-            Ok(Line::Text(line)) | Ok(Line::BareLf(line)) => {
-                chat.client_line(&line);
-                break Some(session.idle_done(tag, &line));
+        // Wait for input without consuming any: a timeout in the middle of reading a line
+        // would lose the part already read, so the line is read only once octets are here.
+        let waiting = chat.conn.reader().fill_buf().map(|b| b.is_empty());
+        match waiting {
+            Ok(closed) => {
+                let _ = socket.set_read_timeout(Some(shared.config.imap_idle_timeout));
+                if closed {
+                    break None;
+                }
+                break match chat.conn.read_line(framing::MAX_LINE) {
+                    Ok(Line::Text(line)) | Ok(Line::BareLf(line)) => {
+                        chat.client_line(&line);
+                        Some(session.idle_done(tag, &line))
+                    }
+                    Ok(Line::TooLong) => Some(session.idle_done(tag, b"")),
+                    Err(e) if net::is_timeout(&e) => Some(session.timeout()),
+                    Ok(Line::Closed) | Err(_) => None,
+                };
             }
-            Ok(Line::TooLong) => break Some(session.idle_done(tag, b"")),
-            Ok(Line::Closed) => break None,
             Err(e) if net::is_timeout(&e) => {
                 if started.elapsed() > limit {
                     break Some(session.timeout());
