@@ -206,7 +206,7 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
         let active = shared.active.fetch_add(1, Ordering::SeqCst) + 1;
         let guard = ActiveGuard(shared.clone());
         if active > shared.config.max_connections {
-            std::thread::spawn(move || refuse(stream, guard));
+            std::thread::spawn(move || refuse(service, stream, guard));
             continue;
         }
         let shared = shared.clone();
@@ -225,15 +225,21 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Tells a surplus client why it is turned away (421 4.7.0), without waiting on it for long.
-fn refuse(mut stream: TcpStream, _guard: ActiveGuard) {
+/// Tells a surplus client why it is turned away (SMTP 421 4.7.0, IMAP `* BYE`), without
+/// waiting on it for long.
+fn refuse(service: Service, mut stream: TcpStream, _guard: ActiveGuard) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     log::warn!("too many connections: turned away {peer}");
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.write_all(smtp::reply::too_many_connections().render(false).as_bytes());
+    let text = match service {
+        Service::Smtp => smtp::reply::too_many_connections().render(false),
+        // RFC 3501 §7.1.5: a server that will not serve a client greets it with BYE.
+        Service::Imap => "* BYE [UNAVAILABLE] Too many connections, try again later\r\n".into(),
+    };
+    let _ = stream.write_all(text.as_bytes());
 }
 
 /// Counts a connection as active for as long as it lives.

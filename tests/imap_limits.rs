@@ -69,3 +69,17 @@ fn done_typed_slowly_still_ends_idle() {
     assert_eq!(c.until("i"), ["i OK IDLE terminated"]);
     assert!(c.cmd("n NOOP")[0].starts_with("n OK"));
 }
+
+#[test]
+fn a_client_over_max_connections_gets_an_imap_bye() {
+    let server = TestServer::start_with(crate::support::Setup {
+        config: "max_connections = 1\n".into(),
+        ..crate::support::Setup::default()
+    });
+    let _first = Imap::connect(server.addr("imap"));
+    let second = Imap::connect(server.addr("imap"));
+    assert_eq!(
+        second.greeting,
+        "* BYE [UNAVAILABLE] Too many connections, try again later"
+    );
+}
