@@ -99,3 +99,70 @@ fn search_keys_uid_expunge_and_rename_inbox() {
         .collect();
     assert!(names.iter().any(|n| n.ends_with("-imap.log")), "{names:?}");
 }
+
+#[test]
+fn keywords_are_kept_in_file_names_like_dovecot() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    append(
+        &mut c,
+        "\\Seen $Forwarded",
+        "01-Oct-2026 12:00:00 +0000",
+        "Subject: a\r\n\r\nx\r\n",
+    );
+    append(
+        &mut c,
+        "",
+        "01-Oct-2026 12:00:00 +0000",
+        "Subject: b\r\n\r\ny\r\n",
+    );
+    let r = c.cmd("s SELECT INBOX");
+    assert!(
+        r.contains(
+            &"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded)".to_string()
+        ),
+        "{r:?}"
+    );
+    assert!(
+        has_line(
+            &r,
+            "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded \\*)]"
+        ),
+        "{r:?}"
+    );
+    let r = c.cmd("k1 STORE 2 +FLAGS (Urgent $forwarded)");
+    // Message 2 arrived in new/ and this session was the first to see it: \Recent.
+    assert_eq!(r[0], "* 2 FETCH (FLAGS (\\Recent $Forwarded Urgent))");
+    assert_eq!(c.cmd("k2 SEARCH KEYWORD urgent")[0], "* SEARCH 2");
+    assert_eq!(c.cmd("k3 SEARCH KEYWORD $Forwarded")[0], "* SEARCH 1 2");
+    assert_eq!(c.cmd("k4 SEARCH UNKEYWORD Urgent")[0], "* SEARCH 1");
+    let r = c.cmd("k5 STORE 2 -FLAGS ($Forwarded)");
+    assert_eq!(r[0], "* 2 FETCH (FLAGS (\\Recent Urgent))");
+    // On disk: letter a is $Forwarded, b is Urgent (Dovecot's dovecot-keywords file).
+    let table = std::fs::read_to_string(server.dir.join("mail/bob/dovecot-keywords")).unwrap();
+    assert_eq!(table, "0 $Forwarded\n1 Urgent\n");
+    let names: Vec<String> = std::fs::read_dir(server.dir.join("mail/bob/cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(":2,Sa")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(":2,b")), "{names:?}");
+    // Another session sees the keyword; a copy keeps it, with the target folder's letters.
+    let mut other = Imap::login(server.addr("imap"), "bob");
+    other.cmd("o SELECT INBOX");
+    assert_eq!(
+        other.cmd("o1 FETCH 2 FLAGS")[0],
+        "* 2 FETCH (FLAGS (Urgent))"
+    );
+    assert!(c.cmd("k6 COPY 2 Trash")[0].starts_with("k6 OK [COPYUID"));
+    c.cmd("t SELECT Trash");
+    assert_eq!(c.cmd("k7 FETCH 1 FLAGS")[0], "* 1 FETCH (FLAGS (Urgent))");
+    assert_eq!(
+        std::fs::read_to_string(server.dir.join("mail/bob/.Trash/dovecot-keywords")).unwrap(),
+        "0 Urgent\n"
+    );
+}
+
+fn has_line(lines: &[String], start: &str) -> bool {
+    lines.iter().any(|l| l.starts_with(start))
+}

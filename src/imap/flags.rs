@@ -1,9 +1,8 @@
 //! IMAP system flags and their Maildir letters.
 //!
 //! RFC 3501 §2.3.2 names the system flags; the Maildir description stores them as letters after
-//! `:2,` in the file name, in ASCII order. postlab keeps no other flags: keywords (`$Junk`,
-//! custom words) are accepted in STORE and APPEND and silently not kept, which PERMANENTFLAGS
-//! says honestly by not listing `\*`.
+//! `:2,` in the file name, in ASCII order. Keywords (`$Forwarded`, words a client invents)
+//! take the lower-case letters `a`–`z`, with a table per folder (`mailbox::keywords`).
 //!
 //! | IMAP | letter |
 //! |---|---|
@@ -98,8 +97,39 @@ impl Flags {
     }
 }
 
-/// The FLAGS response's list: every flag a message here can have (RFC 3501 §7.2.6).
-pub const ALL_FLAGS: &str = "(\\Answered \\Flagged \\Deleted \\Seen \\Draft)";
+/// The system flags every folder has (RFC 3501 §7.2.6), for the FLAGS response.
+pub const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+
+/// A message's file-name letters for `flags` plus the keyword letters `keywords`, keeping
+/// any other letters of `old` (flags of other programs, such as `P` passed).
+pub fn combine(flags: Flags, keywords: &str, old: &str) -> String {
+    let others: String = old.chars().filter(|c| !c.is_ascii_lowercase()).collect();
+    let mut letters: Vec<char> = flags.letters(&others).chars().collect();
+    letters.extend(keywords.chars().filter(char::is_ascii_lowercase));
+    letters.sort_unstable();
+    letters.dedup();
+    letters.into_iter().collect()
+}
+
+/// The keyword letters (`a`–`z`) among a message's letters.
+pub fn keyword_letters(letters: &str) -> String {
+    letters.chars().filter(char::is_ascii_lowercase).collect()
+}
+
+/// `(\Seen $Forwarded \Recent)`: a message's FLAGS value from its file-name letters and the
+/// folder's keyword table.
+pub fn flag_list(letters: &str, keywords: &[String], recent: bool) -> String {
+    let system = Flags::from_maildir(letters).list(recent);
+    let names = crate::mailbox::keywords::names_of(keywords, letters);
+    if names.is_empty() {
+        return system;
+    }
+    // A flag list is a set: the keywords simply follow.
+    let inner = system.trim_start_matches('(').trim_end_matches(')');
+    let mut all: Vec<&str> = inner.split(' ').filter(|s| !s.is_empty()).collect();
+    all.extend(names);
+    format!("({})", all.join(" "))
+}
 
 #[cfg(test)]
 mod tests {

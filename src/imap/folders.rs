@@ -20,7 +20,7 @@ use super::selected::Selected;
 use super::session::{folder_no, Session, State};
 use crate::mailbox::folder::{self, FolderError, Folders, DELIMITER};
 use crate::mailbox::maildir::Entry;
-use crate::mailbox::{uids, Maildir};
+use crate::mailbox::{keywords, uids, Maildir};
 
 impl Session {
     fn folders(&self) -> &Folders {
@@ -78,11 +78,21 @@ impl Session {
             Err(e) => return vec![folder_no(tag, e)],
         };
         let recent = selected.messages.iter().filter(|m| m.recent).count();
+        let mut all = flags::SYSTEM_FLAGS.to_string();
+        for keyword in selected.keywords.iter().filter(|k| !k.is_empty()) {
+            all.push(' ');
+            all.push_str(keyword);
+        }
+        // `\*`: clients may create keywords (up to 26 per folder, `mailbox::keywords`).
+        let permanent = if read_only {
+            String::new()
+        } else {
+            format!("{all} \\*")
+        };
         let mut out = vec![
-            Response::data(format!("FLAGS {}", flags::ALL_FLAGS)),
+            Response::data(format!("FLAGS ({all})")),
             Response::data(format!(
-                "OK [PERMANENTFLAGS {}] Flags kept in the Maildir file names",
-                if read_only { "()" } else { flags::ALL_FLAGS }
+                "OK [PERMANENTFLAGS ({permanent})] Flags kept in the Maildir file names"
             )),
             Response::data(format!("{} EXISTS", selected.messages.len())),
             Response::data(format!("{recent} RECENT")),
@@ -238,7 +248,16 @@ impl Session {
         };
         let (validity, uids) = store_copies(
             &maildir,
-            &[(message.to_vec(), Flags::from_names(flag_names), date)],
+            &[(
+                message.to_vec(),
+                Flags::from_names(flag_names),
+                flag_names
+                    .iter()
+                    .filter(|n| !n.starts_with('\\'))
+                    .cloned()
+                    .collect(),
+                date,
+            )],
             &self.config.hostname,
         )?;
         Ok(vec![Response::status(
@@ -250,15 +269,15 @@ impl Session {
     }
 }
 
-/// Writes messages into `maildir` with their flags and internal dates (seconds since 1970),
+/// Writes messages into `maildir` with their flags, keywords and internal dates (seconds since 1970),
 /// and returns the folder's UIDVALIDITY and the UIDs they got. Used by APPEND, COPY and MOVE.
 pub(super) fn store_copies(
     maildir: &Maildir,
-    messages: &[(Vec<u8>, Flags, Option<i64>)],
+    messages: &[(Vec<u8>, Flags, Vec<String>, Option<i64>)],
     hostname: &str,
 ) -> std::io::Result<(u32, Vec<u32>)> {
     let mut uniques = Vec::new();
-    for (content, flags, date) in messages {
+    for (content, flags, keyword_names, date) in messages {
         let path = maildir.deliver(&[content], hostname)?;
         let unique = path
             .file_name()
@@ -271,7 +290,8 @@ pub(super) fn store_copies(
                 .open(&path)?
                 .set_modified(time)?;
         }
-        let letters = flags.letters("");
+        let keyword_letters = keywords::letters_for(maildir.root(), keyword_names, true)?;
+        let letters = flags::combine(*flags, &keyword_letters, "");
         if !letters.is_empty() {
             let entry = Entry {
                 path: path.clone(),

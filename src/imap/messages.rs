@@ -25,6 +25,7 @@ use super::selected::Selected;
 use super::session::{folder_no, Session, State};
 use super::syntax::SequenceSet;
 use crate::mailbox::folder::FolderError;
+use crate::mailbox::keywords;
 
 impl Session {
     fn view(&mut self) -> &mut Selected {
@@ -80,6 +81,7 @@ impl Session {
                         uid: m.uid,
                         flags: m.flags,
                         recent: m.recent,
+                        keywords: keywords::names_of(&view.keywords, &m.entry.flags),
                         size: m.entry.size,
                         day,
                         largest_seq,
@@ -103,7 +105,7 @@ impl Session {
                 mode,
                 silent,
                 flags,
-            } => self.store(tag, uid, &set, mode, silent, Flags::from_names(&flags)),
+            } => self.store(tag, uid, &set, mode, silent, &flags),
             Command::Copy { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, false),
             Command::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true),
             _ => vec![Response::bad(tag, "Not a message command")],
@@ -157,9 +159,11 @@ impl Session {
             }
             let mut flags_changed = false;
             if sets_seen && !view.read_only && !view.messages[i].flags.has(flags::SEEN) {
-                let flags = view.messages[i].flags.union(flags::SEEN);
-                flags_changed = view.store_flags(i, flags).is_ok();
+                let old = &view.messages[i].entry.flags;
+                let letters = format!("{old}S");
+                flags_changed = view.store_letters(i, letters).is_ok();
             }
+            let flag_list = view.flag_list(i);
             let m = &view.messages[i];
             let mut wanted = items.clone();
             if flags_changed && !wanted.contains(&FetchItem::Flags) {
@@ -167,7 +171,7 @@ impl Session {
             }
             let known = Known {
                 uid: m.uid,
-                flags: m.flags.list(m.recent),
+                flags: flag_list,
                 size: m.entry.size,
                 internal_date: m.internal_date(),
             };
@@ -194,7 +198,7 @@ impl Session {
         set: &SequenceSet,
         mode: StoreMode,
         silent: bool,
-        given: Flags,
+        names: &[String],
     ) -> Vec<Response> {
         self.no_expunge_now = !uid;
         let view = self.view();
@@ -205,15 +209,39 @@ impl Session {
                 "The folder is read-only (EXAMINE)",
             )];
         }
+        let given = Flags::from_names(names);
+        // Keywords: every name that is not a system flag (`\…`). Removing one never
+        // creates it in the folder's table.
+        let keyword_names: Vec<String> = names
+            .iter()
+            .filter(|n| !n.starts_with('\\'))
+            .cloned()
+            .collect();
+        let create = mode != StoreMode::Remove;
+        let given_keywords =
+            match keywords::letters_for(view.maildir.root(), &keyword_names, create) {
+                Ok(letters) => letters,
+                Err(e) => return vec![Response::no(tag, "SERVERBUG", &format!("Disk error: {e}"))],
+            };
+        view.keywords = keywords::load(view.maildir.root());
         let mut out = Vec::new();
         for i in view.resolve(set, uid) {
+            let old_letters = view.messages[i].entry.flags.clone();
             let old = view.messages[i].flags;
-            let new = match mode {
-                StoreMode::Replace => given,
-                StoreMode::Add => old.union(given),
-                StoreMode::Remove => old.minus(given),
+            let old_keywords = flags::keyword_letters(&old_letters);
+            let (new, new_keywords) = match mode {
+                StoreMode::Replace => (given, given_keywords.clone()),
+                StoreMode::Add => (old.union(given), format!("{old_keywords}{given_keywords}")),
+                StoreMode::Remove => (
+                    old.minus(given),
+                    old_keywords
+                        .chars()
+                        .filter(|c| !given_keywords.contains(*c))
+                        .collect(),
+                ),
             };
-            if new != old && view.store_flags(i, new).is_err() {
+            let letters = flags::combine(new, &new_keywords, &old_letters);
+            if letters != old_letters && view.store_letters(i, letters).is_err() {
                 continue; // expunged by another session meanwhile
             }
             if !silent {
@@ -226,7 +254,7 @@ impl Session {
                 out.push(Response::data(format!(
                     "{} FETCH (FLAGS {}{uid_part})",
                     i + 1,
-                    m.flags.list(m.recent)
+                    flags::flag_list(&m.entry.flags, &view.keywords, m.recent)
                 )));
             }
         }
@@ -285,7 +313,9 @@ impl Session {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .ok();
-            copies.push((content, m.flags, date));
+            let names = keywords::names_of(&view.keywords, &m.entry.flags);
+            let names: Vec<String> = names.into_iter().map(str::to_string).collect();
+            copies.push((content, m.flags, names, date));
             source_uids.push(m.uid);
         }
         if copies.is_empty() {

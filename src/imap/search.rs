@@ -24,8 +24,8 @@ pub enum SearchKey {
     Flag(Flags),
     /// `NEW` = RECENT UNSEEN; `RECENT`; `OLD` is `Not(Recent)`.
     Recent,
-    /// A keyword: postlab keeps none, so it never matches.
-    Keyword,
+    /// A keyword (`$Forwarded`) is set; compared ignoring case.
+    Keyword(String),
     /// A header field contains the text (`FROM`, `TO`, `CC`, `BCC`, `SUBJECT`, `HEADER f s`).
     Header(String, String),
     Body(String),
@@ -100,13 +100,11 @@ fn search_key(c: &mut Cursor, depth: usize) -> Parsed<SearchKey> {
         "OLD" => not(Recent),
         "KEYWORD" => {
             c.sp()?;
-            c.atom()?;
-            Keyword
+            Keyword(c.atom()?)
         }
         "UNKEYWORD" => {
             c.sp()?;
-            c.atom()?;
-            not(Keyword)
+            not(Keyword(c.atom()?))
         }
         "FROM" | "TO" | "CC" | "BCC" | "SUBJECT" => Header(name.clone(), arg(c)?),
         "HEADER" => {
@@ -161,6 +159,7 @@ pub struct Candidate<'a> {
     pub uid: u32,
     pub flags: Flags,
     pub recent: bool,
+    pub keywords: Vec<&'a str>,
     pub size: u64,
     /// Internal date, days since 1970.
     pub day: i64,
@@ -179,7 +178,7 @@ impl SearchKey {
             Not(k) => !k.matches(m),
             Flag(f) => m.flags.has(*f),
             Recent => m.recent,
-            Keyword => false,
+            Keyword(k) => m.keywords.iter().any(|have| have.eq_ignore_ascii_case(k)),
             Before(d) => m.day < *d,
             On(d) => m.day == *d,
             Since(d) => m.day >= *d,

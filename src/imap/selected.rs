@@ -19,11 +19,11 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::flags::Flags;
+use super::flags::{self, Flags};
 use super::response::Response;
 use crate::clock::Civil;
 use crate::mailbox::maildir::Entry;
-use crate::mailbox::{uids, Maildir};
+use crate::mailbox::{keywords, uids, Maildir};
 
 /// One message of the view.
 #[derive(Debug, Clone)]
@@ -71,6 +71,8 @@ pub struct Selected {
     pub validity: u32,
     pub next_uid: u32,
     pub messages: Vec<Message>,
+    /// The folder's keyword table (`mailbox::keywords`): index 0 is letter `a`.
+    pub keywords: Vec<String>,
     /// The modification times of `new/` and `cur/` at the last full scan: see [`Selected::sync`].
     seen_dirs: Option<(SystemTime, SystemTime)>,
 }
@@ -86,6 +88,7 @@ impl Selected {
             validity: 0,
             next_uid: 1,
             messages: Vec::new(),
+            keywords: Vec::new(),
             seen_dirs: None,
         };
         selected.sync(true)?;
@@ -110,6 +113,7 @@ impl Selected {
         }
         self.seen_dirs = dirs;
         let numbered = uids::scan(&self.maildir)?;
+        self.keywords = keywords::load(self.maildir.root());
         let mut out = Vec::new();
         self.validity = numbered.validity;
         self.next_uid = numbered.next;
@@ -130,13 +134,12 @@ impl Selected {
         }
         for (i, message) in self.messages.iter_mut().enumerate() {
             if let Some(entry) = on_disk.remove(&message.uid) {
-                let flags = Flags::from_maildir(&entry.flags);
-                if flags != message.flags {
-                    message.flags = flags;
+                if entry.flags != message.entry.flags {
+                    message.flags = Flags::from_maildir(&entry.flags);
                     out.push(Response::data(format!(
                         "{} FETCH (FLAGS {})",
                         i + 1,
-                        flags.list(message.recent)
+                        flags::flag_list(&entry.flags, &self.keywords, message.recent)
                     )));
                 }
                 message.entry = entry;
@@ -184,16 +187,26 @@ impl Selected {
         Some((time("new").ok()?, time("cur").ok()?))
     }
 
-    /// Sets a message's flags on disk (renaming its file) and in the view.
-    pub fn store_flags(&mut self, index: usize, flags: Flags) -> std::io::Result<()> {
+    /// Sets a message's flag letters on disk (renaming its file) and in the view.
+    pub fn store_letters(&mut self, index: usize, letters: String) -> std::io::Result<()> {
+        // In ASCII order, once each, as `Maildir::set_flags` writes them.
+        let mut sorted: Vec<char> = letters.chars().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let letters: String = sorted.into_iter().collect();
         let message = &mut self.messages[index];
-        let letters = flags.letters(&message.entry.flags);
         let path: PathBuf = self.maildir.set_flags(&message.entry, &letters)?;
         message.entry.path = path;
+        message.flags = Flags::from_maildir(&letters);
         message.entry.flags = letters;
         message.entry.is_new = false;
-        message.flags = flags;
         Ok(())
+    }
+
+    /// A message's FLAGS value, keywords included.
+    pub fn flag_list(&self, index: usize) -> String {
+        let m = &self.messages[index];
+        flags::flag_list(&m.entry.flags, &self.keywords, m.recent)
     }
 
     /// Sequence numbers (1-based) and indexes of the messages a set names.
@@ -218,7 +231,7 @@ impl Selected {
     pub fn first_unseen(&self) -> Option<usize> {
         self.messages
             .iter()
-            .position(|m| !m.flags.has(super::flags::SEEN))
+            .position(|m| !m.flags.has(flags::SEEN))
             .map(|i| i + 1)
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod durable;
 pub mod folder;
+pub mod keywords;
 pub mod maildir;
 pub mod uids;
 
