@@ -248,16 +248,16 @@ impl Session {
         };
         let (validity, uids) = store_copies(
             &maildir,
-            &[(
-                message.to_vec(),
-                Flags::from_names(flag_names),
-                flag_names
+            &[NewMessage {
+                content: message.to_vec(),
+                flags: Flags::from_names(flag_names),
+                keywords: flag_names
                     .iter()
                     .filter(|n| !n.starts_with('\\'))
                     .cloned()
                     .collect(),
                 date,
-            )],
+            }],
             &self.config.hostname,
         )?;
         Ok(vec![Response::status(
@@ -269,15 +269,31 @@ impl Session {
     }
 }
 
+/// A message to write into a folder (APPEND, COPY, MOVE).
+pub(super) struct NewMessage {
+    pub content: Vec<u8>,
+    pub flags: Flags,
+    /// Keyword names; the target folder gives them its own letters.
+    pub keywords: Vec<String>,
+    /// The internal date, seconds since 1970.
+    pub date: Option<i64>,
+}
+
 /// Writes messages into `maildir` with their flags, keywords and internal dates (seconds since 1970),
 /// and returns the folder's UIDVALIDITY and the UIDs they got. Used by APPEND, COPY and MOVE.
 pub(super) fn store_copies(
     maildir: &Maildir,
-    messages: &[(Vec<u8>, Flags, Vec<String>, Option<i64>)],
+    messages: &[NewMessage],
     hostname: &str,
 ) -> std::io::Result<(u32, Vec<u32>)> {
     let mut uniques = Vec::new();
-    for (content, flags, keyword_names, date) in messages {
+    for NewMessage {
+        content,
+        flags,
+        keywords: keyword_names,
+        date,
+    } in messages
+    {
         let path = maildir.deliver(&[content], hostname)?;
         let unique = path
             .file_name()

@@ -19,6 +19,7 @@ use super::command::{Command, StoreMode};
 use super::fetch::{self, Known};
 use super::fetch_args::FetchItem;
 use super::flags::{self, Flags};
+use super::folders::NewMessage;
 use super::response::{Piece, Response, Status};
 use super::search::Candidate;
 use super::selected::Selected;
@@ -315,7 +316,12 @@ impl Session {
                 .ok();
             let names = keywords::names_of(&view.keywords, &m.entry.flags);
             let names: Vec<String> = names.into_iter().map(str::to_string).collect();
-            copies.push((content, m.flags, names, date));
+            copies.push(NewMessage {
+                content,
+                flags: m.flags,
+                keywords: names,
+                date,
+            });
             source_uids.push(m.uid);
         }
         if copies.is_empty() {
