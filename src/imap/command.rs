@@ -498,4 +498,40 @@ mod tests {
             );
         }
     }
+
+    /// Whatever a peer sends, the parser answers with a value, never a panic: random
+    /// octets and random splices of real commands (a small xorshift generator, fixed seed).
+    #[test]
+    fn random_input_never_panics() {
+        let seeds = [
+            "a UID FETCH 1:* (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (A B)]<0.10>)",
+            "a SEARCH OR (FROM \"x\" SINCE 1-Jan-2026) NOT UID 1:3,5 LARGER 10",
+            "a APPEND Sent (\\Seen) \"01-Jan-2026 00:00:00 +0000\" {3+}\r\nabc",
+            "a STORE 1 +FLAGS.SILENT (\\Deleted $Junk)",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let seed = seeds[(next() % seeds.len() as u64) as usize].as_bytes();
+            let mut input = seed.to_vec();
+            for _ in 0..(next() % 4) {
+                let at = (next() % (input.len() as u64 + 1)) as usize;
+                match next() % 3 {
+                    0 => input.truncate(at),
+                    1 => input.insert(at.min(input.len()), (next() % 256) as u8),
+                    _ => {
+                        if at < input.len() {
+                            input.remove(at);
+                        }
+                    }
+                }
+            }
+            let _ = parse(&input);
+        }
+    }
 }

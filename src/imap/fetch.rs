@@ -140,7 +140,7 @@ pub fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
             section.text,
             Some(SectionText::Header | SectionText::Text | SectionText::HeaderFields { .. })
         ) {
-        let body = &octets[span.body..span.end];
+        let body = cut(octets, span.body, span.end);
         (
             body,
             Span {
@@ -154,12 +154,12 @@ pub fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
     };
     let bytes = match &section.text {
         None if section.part.is_empty() => raw.to_vec(),
-        None => octets[span.body..span.end].to_vec(),
-        Some(SectionText::Mime) => octets[span.header..span.body].to_vec(),
-        Some(SectionText::Header) => inner[inner_span.header..inner_span.body].to_vec(),
-        Some(SectionText::Text) => inner[inner_span.body..inner_span.end].to_vec(),
+        None => cut(octets, span.body, span.end).to_vec(),
+        Some(SectionText::Mime) => cut(octets, span.header, span.body).to_vec(),
+        Some(SectionText::Header) => cut(inner, inner_span.header, inner_span.body).to_vec(),
+        Some(SectionText::Text) => cut(inner, inner_span.body, inner_span.end).to_vec(),
         Some(SectionText::HeaderFields { not, fields }) => {
-            let header = &inner[inner_span.header..inner_span.body];
+            let header = cut(inner, inner_span.header, inner_span.body);
             let mut out = Vec::new();
             for line in field_lines(header) {
                 let name = line.split(|&b| b == b':').next().unwrap_or_default();
@@ -174,6 +174,11 @@ pub fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
         }
     };
     Some(bytes)
+}
+
+/// `octets[start..end]`, or nothing if a damaged message gave offsets that do not fit.
+fn cut(octets: &[u8], start: usize, end: usize) -> &[u8] {
+    octets.get(start..end).unwrap_or_default()
 }
 
 /// `BODY[1.HEADER.FIELDS (SUBJECT)]<0>`: how the item is named in the response.
@@ -331,5 +336,23 @@ mod tests {
             section_bytes(simple, &section(&[1], None)).unwrap(),
             b"body\r\n"
         );
+    }
+
+    /// Damaged messages (cut anywhere) still get an answer for every section, never a panic.
+    #[test]
+    fn truncated_messages_never_panic() {
+        for end in 0..=MIXED.len() {
+            let raw = &MIXED[..end];
+            for part in [&[][..], &[1], &[2], &[2, 1], &[2, 2], &[2, 1, 1], &[3]] {
+                for text in [None, Some(SectionText::Header), Some(SectionText::Text)] {
+                    let _ = section_bytes(raw, &section(part, text));
+                }
+                if !part.is_empty() {
+                    let _ = section_bytes(raw, &section(part, Some(SectionText::Mime)));
+                }
+            }
+            let _ = super::envelope::body_structure(raw, true);
+            let _ = super::envelope::envelope(raw);
+        }
     }
 }
