@@ -1,5 +1,5 @@
-//! IMAP SEARCH keys, UID EXPUNGE (RFC 4315) and RENAME INBOX over a socket, with messages
-//! whose internal dates are set by APPEND.
+//! IMAP SEARCH keys, keywords, UID EXPUNGE (RFC 4315), RENAME INBOX and UIDVALIDITY of a
+//! re-created folder over a socket, with messages whose internal dates are set by APPEND.
 
 use crate::imap::Imap;
 use crate::support::TestServer;
@@ -165,4 +165,17 @@ fn keywords_are_kept_in_file_names_like_dovecot() {
 
 fn has_line(lines: &[String], start: &str) -> bool {
     lines.iter().any(|l| l.starts_with(start))
+}
+
+#[test]
+fn a_folder_created_again_gets_a_new_uidvalidity() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    let validity = |c: &mut Imap| c.cmd("v STATUS Tmp (UIDVALIDITY)")[0].clone();
+    c.cmd("c CREATE Tmp");
+    let first = validity(&mut c);
+    c.cmd("d DELETE Tmp");
+    c.cmd("c CREATE Tmp");
+    // RFC 3501 §2.3.1.1: UIDs of the old folder must not be mistaken for the new one's.
+    assert_ne!(validity(&mut c), first);
 }

@@ -11,7 +11,7 @@
 //! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
 //! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE and MIME sections over IMAP
-//! - `imap_search`: SEARCH keys, UID EXPUNGE, RENAME INBOX
+//! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 
 mod support;

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -94,14 +95,25 @@ pub fn scan(maildir: &Maildir) -> io::Result<Numbered> {
     })
 }
 
+/// The last UIDVALIDITY handed out by this process.
+static LAST_VALIDITY: AtomicU32 = AtomicU32::new(0);
+
 fn fresh(_: ()) -> List {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(1);
+    // Seconds since 1970 fit in 32 bits until 2106; never 0 (RFC 3501 §9: nz-number). A
+    // folder deleted and created again within one second must still get a new value
+    // (RFC 3501 §2.3.1.1), so values from this process only ever grow.
+    let now = u32::try_from(now).unwrap_or(u32::MAX).max(1);
+    let previous = LAST_VALIDITY
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(0);
     List {
-        // Seconds since 1970 fit in 32 bits until 2106; never 0 (RFC 3501 §9: nz-number).
-        validity: u32::try_from(now).unwrap_or(u32::MAX).max(1),
+        validity: now.max(previous + 1),
         next: 1,
         uids: Vec::new(),
     }
@@ -162,6 +174,10 @@ mod tests {
         assert_eq!(b.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [2, 3]);
         fs::write(dir.join(FILE), "garbage").unwrap();
         let c = scan(&maildir).unwrap();
+        assert!(
+            c.validity > a.validity,
+            "a damaged list gets a new UIDVALIDITY"
+        );
         assert_eq!(c.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
         fs::remove_dir_all(&dir).unwrap();
     }
