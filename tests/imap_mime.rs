@@ -1,5 +1,6 @@
-//! IMAP FETCH of MIME structure over a socket: ENVELOPE, BODYSTRUCTURE and BODY[section] of
-//! a multipart message with a nested multipart, an attached message and encoded headers.
+//! IMAP FETCH over a socket: ENVELOPE, BODYSTRUCTURE and BODY[section] of
+//! a multipart message with a nested multipart, an attached message and encoded headers; the
+//! FETCH macros and RFC822 items; and the small commands (ID, CHECK, UNSUBSCRIBE, LIST limits).
 
 use crate::imap::Imap;
 use crate::support::TestServer;
@@ -78,4 +79,66 @@ fn sections_envelope_and_bodystructure_of_a_nested_message() {
     }
     let r = c.cmd("n FETCH 1 BODY.PEEK[9]");
     assert_eq!(r[0], "* 1 FETCH (BODY[9] NIL)");
+}
+
+#[test]
+fn fetch_macros_and_rfc822_items() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    let message = "Subject: small\r\n\r\nbody\r\n";
+    c.cmd(&format!(
+        "a APPEND INBOX {{{}+}}\r\n{message}",
+        message.len()
+    ));
+    c.cmd("s EXAMINE INBOX");
+    let r = c.cmd("f1 FETCH 1 FAST");
+    assert!(
+        r[0].starts_with("* 1 FETCH (FLAGS () INTERNALDATE \"")
+            && r[0].ends_with(" RFC822.SIZE 24)"),
+        "{r:?}"
+    );
+    let r = c.cmd("f2 FETCH 1 (RFC822.HEADER RFC822.TEXT)");
+    assert_eq!(
+        r[0],
+        "* 1 FETCH (RFC822.HEADER {18}\r\nSubject: small\r\n\r\n RFC822.TEXT {6}\r\nbody\r\n)"
+    );
+    let r = c.cmd("f3 FETCH 1 BODY");
+    assert_eq!(
+        r[0],
+        "* 1 FETCH (BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 6 1))"
+    );
+    let r = c.cmd("f4 FETCH 1 FULL");
+    assert!(
+        r[0].contains(" ENVELOPE (NIL \"small\" NIL NIL NIL NIL NIL NIL NIL NIL) BODY (\"TEXT\""),
+        "{r:?}"
+    );
+    // EXAMINE is read-only: RFC822 does not set \Seen (and nothing is \Recent for it).
+    let r = c.cmd("f5 FETCH 1 (RFC822 FLAGS)");
+    assert!(r[0].ends_with("body\r\n FLAGS ())"), "{r:?}");
+}
+
+#[test]
+fn small_commands_any_state_and_folder_listing() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    assert_eq!(
+        c.cmd("i ID (\"name\" \"test\")"),
+        ["* ID (\"name\" \"postlab\")", "i OK ID completed"]
+    );
+    assert_eq!(
+        c.cmd("l LIST \"\" \"\""),
+        ["* LIST (\\Noselect) \".\" \"\"", "l OK LIST completed"]
+    );
+    assert_eq!(
+        c.cmd("w LIST \"\" \"*%*%*%*%*\"")[0],
+        "w NO [LIMIT] At most 8 wildcards in a pattern"
+    );
+    assert_eq!(c.cmd("u UNSUBSCRIBE Sent")[0], "u OK UNSUBSCRIBE completed");
+    let r = c.cmd("z LSUB \"\" *");
+    assert!(
+        !r.iter().any(|l| l.contains("\"Sent\"")) && r.iter().any(|l| l.contains("\"Trash\"")),
+        "{r:?}"
+    );
+    c.cmd("s SELECT INBOX");
+    assert_eq!(c.cmd("k CHECK"), ["k OK CHECK completed"]);
 }

@@ -10,7 +10,7 @@
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
 //! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
-//! - `imap_mime`: ENVELOPE, BODYSTRUCTURE and MIME sections over IMAP
+//! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
 //! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 

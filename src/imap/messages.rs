@@ -11,7 +11,6 @@
 //! S: a6 OK EXPUNGE completed
 //! ```
 
-use std::cell::RefCell;
 use std::fs;
 use std::rc::Rc;
 
@@ -21,7 +20,7 @@ use super::fetch_args::FetchItem;
 use super::flags::{self, Flags};
 use super::folders::NewMessage;
 use super::response::{Piece, Response, Status};
-use super::search::Candidate;
+use super::search::{Candidate, SearchKey};
 use super::selected::Selected;
 use super::session::{folder_no, Session, State};
 use super::syntax::SequenceSet;
@@ -58,47 +57,7 @@ impl Session {
             }
             Command::Expunge => self.expunge(tag, None),
             Command::UidExpunge(set) => self.expunge(tag, Some(set)),
-            Command::Search { uid, key } => {
-                self.no_expunge_now = !uid;
-                let view = self.view();
-                let largest_seq = view.messages.len() as u32;
-                let largest_uid = view.messages.last().map(|m| m.uid).unwrap_or(0);
-                let mut found = Vec::new();
-                for (i, m) in view.messages.iter().enumerate() {
-                    let cached: RefCell<Option<Rc<Vec<u8>>>> = RefCell::new(None);
-                    let mut content = || {
-                        if cached.borrow().is_none() {
-                            *cached.borrow_mut() = m.read().map(Rc::new);
-                        }
-                        cached.borrow().clone()
-                    };
-                    let day = m
-                        .internal_time()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs() as i64 / 86_400)
-                        .unwrap_or(0);
-                    let mut candidate = Candidate {
-                        seq: i as u32 + 1,
-                        uid: m.uid,
-                        flags: m.flags,
-                        recent: m.recent,
-                        keywords: keywords::names_of(&view.keywords, &m.entry.flags),
-                        size: m.entry.size,
-                        day,
-                        largest_seq,
-                        largest_uid,
-                        content: &mut content,
-                    };
-                    if !m.gone && key.matches(&mut candidate) {
-                        found.push(if uid { m.uid } else { i as u32 + 1 });
-                    }
-                }
-                let list: String = found.iter().map(|n| format!(" {n}")).collect();
-                vec![
-                    Response::data(format!("SEARCH{list}")),
-                    Response::ok(tag, "SEARCH completed"),
-                ]
-            }
+            Command::Search { uid, key } => self.search(tag, uid, &key),
             Command::Fetch { uid, set, items } => self.fetch(tag, uid, &set, items),
             Command::Store {
                 uid,
@@ -135,6 +94,52 @@ impl Session {
             }
         }
         vec![Response::ok(tag, "EXPUNGE completed")]
+    }
+
+    /// RFC 3501 §6.4.4 SEARCH: message numbers (UIDs for UID SEARCH) of the matches.
+    fn search(&mut self, tag: &str, uid: bool, key: &SearchKey) -> Vec<Response> {
+        self.no_expunge_now = !uid;
+        let view = self.view();
+        let largest_seq = view.messages.len() as u32;
+        let largest_uid = view.messages.last().map(|m| m.uid).unwrap_or(0);
+        let mut found = String::new();
+        for (i, m) in view.messages.iter().enumerate() {
+            if m.gone {
+                continue;
+            }
+            // The file is read only if a key looks at the content, and then once.
+            let mut cache: Option<Rc<Vec<u8>>> = None;
+            let mut content = || {
+                if cache.is_none() {
+                    cache = m.read().map(Rc::new);
+                }
+                cache.clone()
+            };
+            let day = m
+                .internal_time()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64 / 86_400)
+                .unwrap_or(0);
+            let mut candidate = Candidate {
+                seq: i as u32 + 1,
+                uid: m.uid,
+                flags: m.flags,
+                recent: m.recent,
+                keywords: keywords::names_of(&view.keywords, &m.entry.flags),
+                size: m.entry.size,
+                day,
+                largest_seq,
+                largest_uid,
+                content: &mut content,
+            };
+            if key.matches(&mut candidate) {
+                found.push_str(&format!(" {}", if uid { m.uid } else { i as u32 + 1 }));
+            }
+        }
+        vec![
+            Response::data(format!("SEARCH{found}")),
+            Response::ok(tag, "SEARCH completed"),
+        ]
     }
 
     /// RFC 3501 §6.4.5 FETCH.
