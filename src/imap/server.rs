@@ -62,7 +62,8 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
     let _ = stream.set_read_timeout(Some(idle_timeout));
     let _ = stream.set_write_timeout(Some(shared.config.idle_timeout));
     let _ = stream.set_nodelay(true);
-    let reader = stream.try_clone().ok();
+    // A second handle on the socket, for changing its read timeout during IDLE.
+    let socket = stream.try_clone().ok();
 
     let mut transcript = Transcript::create(&shared.data.transcripts(), &SessionId::new(), "imap");
     transcript.note(
@@ -81,7 +82,7 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
     );
     let mut output = session.greeting();
     loop {
-        if !carry_out(&mut chat, &mut session, output, &shared, reader.as_ref()) {
+        if !carry_out(&mut chat, &mut session, output, &shared, socket.as_ref()) {
             break;
         }
         if let Err(e) = chat.conn.flush_if_idle() {
