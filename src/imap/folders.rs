@@ -15,9 +15,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::command::{Command, StatusItem};
 use super::flags::{self, Flags};
-use super::response::{quote, Response};
+use super::response::{self as r, quote, Response};
 use super::selected::Selected;
-use super::session::{folder_no, Session, State};
+use super::session::{Session, State};
 use crate::mailbox::folder::{self, FolderError, Folders, DELIMITER};
 use crate::mailbox::maildir::Entry;
 use crate::mailbox::{keywords, uids, Maildir};
@@ -61,7 +61,7 @@ impl Session {
             } => self.append(tag, &mailbox, &flags, date, &message),
             other => return self.message_command(tag, other),
         };
-        result.unwrap_or_else(|e| vec![folder_no(tag, e)])
+        result.unwrap_or_else(|e| vec![r::folder_error(tag, e)])
     }
 
     /// RFC 3501 §6.3.1 SELECT and §6.3.2 EXAMINE (read-only).
@@ -75,7 +75,7 @@ impl Session {
             .and_then(|(name, maildir)| Ok(Selected::open(name, maildir, read_only)?));
         let selected = match opened {
             Ok(selected) => selected,
-            Err(e) => return vec![folder_no(tag, e)],
+            Err(e) => return vec![r::folder_error(tag, e)],
         };
         let recent = selected.messages.iter().filter(|m| m.recent).count();
         let mut all = flags::SYSTEM_FLAGS.to_string();
@@ -237,13 +237,7 @@ impl Session {
     ) -> Result<Vec<Response>, FolderError> {
         let (_, maildir) = match self.folders().maildir(mailbox) {
             // §6.3.11: TRYCREATE tells the client that CREATE would help.
-            Err(FolderError::NotFound) => {
-                return Ok(vec![Response::no(
-                    tag,
-                    "TRYCREATE",
-                    "No such folder; CREATE it first",
-                )])
-            }
+            Err(FolderError::NotFound) => return Ok(vec![r::try_create(tag)]),
             other => other?,
         };
         let (validity, uids) = store_copies(

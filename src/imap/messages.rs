@@ -19,10 +19,10 @@ use super::fetch::{self, Known};
 use super::fetch_args::FetchItem;
 use super::flags::{self, Flags};
 use super::folders::NewMessage;
-use super::response::{Piece, Response, Status};
+use super::response::{self as r, Piece, Response, Status};
 use super::search::{Candidate, SearchKey};
 use super::selected::Selected;
-use super::session::{folder_no, Session, State};
+use super::session::{Session, State};
 use super::syntax::SequenceSet;
 use crate::mailbox::folder::FolderError;
 use crate::mailbox::keywords;
@@ -77,11 +77,7 @@ impl Session {
     fn expunge(&mut self, tag: &str, only: Option<SequenceSet>) -> Vec<Response> {
         let view = self.view();
         if view.read_only {
-            return vec![Response::no(
-                tag,
-                "CANNOT",
-                "The folder is read-only (EXAMINE)",
-            )];
+            return vec![r::read_only(tag)];
         }
         let chosen = match &only {
             Some(set) => view.resolve(set, true),
@@ -209,11 +205,7 @@ impl Session {
         self.no_expunge_now = !uid;
         let view = self.view();
         if view.read_only {
-            return vec![Response::no(
-                tag,
-                "CANNOT",
-                "The folder is read-only (EXAMINE)",
-            )];
+            return vec![r::read_only(tag)];
         }
         let given = Flags::from_names(names);
         // Keywords: every name that is not a system flag (`\…`). Removing one never
@@ -227,7 +219,7 @@ impl Session {
         let given_keywords =
             match keywords::letters_for(view.maildir.root(), &keyword_names, create) {
                 Ok(letters) => letters,
-                Err(e) => return vec![Response::no(tag, "SERVERBUG", &format!("Disk error: {e}"))],
+                Err(e) => return vec![r::disk_error(tag, &e)],
             };
         view.keywords = keywords::load(view.maildir.root());
         let mut out = Vec::new();
@@ -280,23 +272,13 @@ impl Session {
         let hostname = self.config.hostname.clone();
         let target = match self.folders.as_ref().map(|f| f.maildir(mailbox)) {
             Some(Ok((_, maildir))) => maildir,
-            Some(Err(FolderError::NotFound)) => {
-                return vec![Response::no(
-                    tag,
-                    "TRYCREATE",
-                    "No such folder; CREATE it first",
-                )]
-            }
-            Some(Err(e)) => return vec![folder_no(tag, e)],
+            Some(Err(FolderError::NotFound)) => return vec![r::try_create(tag)],
+            Some(Err(e)) => return vec![r::folder_error(tag, e)],
             None => return vec![Response::bad(tag, "No folders")],
         };
         let view = self.view();
         if is_move && view.read_only {
-            return vec![Response::no(
-                tag,
-                "CANNOT",
-                "The folder is read-only (EXAMINE)",
-            )];
+            return vec![r::read_only(tag)];
         }
         let chosen: Vec<usize> = view
             .resolve(set, uid)
@@ -341,7 +323,7 @@ impl Session {
         }
         let (validity, new_uids) = match super::folders::store_copies(&target, &copies, &hostname) {
             Ok(result) => result,
-            Err(e) => return vec![Response::no(tag, "SERVERBUG", &format!("Disk error: {e}"))],
+            Err(e) => return vec![r::disk_error(tag, &e)],
         };
         let code = format!(
             "COPYUID {validity} {} {}",

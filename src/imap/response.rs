@@ -13,6 +13,8 @@
 //! a human reads the text. Message contents travel as literals (`{342}` CRLF and 342 octets);
 //! the transcript shows their size, not their bytes.
 
+use crate::mailbox::folder::FolderError;
+
 /// A part of an untagged data response: text, or a literal with its octets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
@@ -159,6 +161,52 @@ pub fn greeting(caps: &str) -> Response {
 
 pub fn bye(text: &str) -> Response {
     Response::data(format!("BYE {text}"))
+}
+
+// The failures several commands share, each with its RFC 5530 code.
+
+/// RFC 5530 §3 PRIVACYREQUIRED: a password may not travel here in the clear.
+pub fn privacy_required(tag: &str) -> Response {
+    Response::no(
+        tag,
+        "PRIVACYREQUIRED",
+        "Passwords are accepted only over TLS or from this machine",
+    )
+}
+
+/// RFC 5530 §3 AUTHENTICATIONFAILED: the same words whether the user or the password was wrong.
+pub fn authentication_failed(tag: &str) -> Response {
+    Response::no(tag, "AUTHENTICATIONFAILED", "Wrong user name or password")
+}
+
+/// A change asked for in a folder opened with EXAMINE.
+pub fn read_only(tag: &str) -> Response {
+    Response::no(tag, "CANNOT", "The folder is read-only (EXAMINE)")
+}
+
+/// RFC 3501 §6.3.11, §6.4.7: the target folder does not exist, and CREATE would help.
+pub fn try_create(tag: &str) -> Response {
+    Response::no(tag, "TRYCREATE", "No such folder; CREATE it first")
+}
+
+/// RFC 5530 §3 SERVERBUG: the disk failed us, not the client.
+pub fn disk_error(tag: &str, error: &std::io::Error) -> Response {
+    Response::no(tag, "SERVERBUG", &format!("Disk error: {error}"))
+}
+
+/// A folder error as a tagged `NO` with its RFC 5530 code.
+pub fn folder_error(tag: &str, error: FolderError) -> Response {
+    match error {
+        FolderError::BadName(why) => {
+            Response::no(tag, "CANNOT", &format!("Bad folder name: {why}"))
+        }
+        FolderError::NotFound => Response::no(tag, "NONEXISTENT", "No such folder"),
+        FolderError::AlreadyExists => {
+            Response::no(tag, "ALREADYEXISTS", "The folder already exists")
+        }
+        FolderError::Cannot(why) => Response::no(tag, "CANNOT", why),
+        FolderError::Io(e) => disk_error(tag, &e),
+    }
 }
 
 pub const BYE_LOGOUT: &str = "postlab logging out";

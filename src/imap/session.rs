@@ -31,7 +31,7 @@ use super::response::{self as r, Response};
 use super::selected::Selected;
 use crate::accounts::{login, Directory};
 use crate::config::Config;
-use crate::mailbox::folder::{FolderError, Folders};
+use crate::mailbox::folder::Folders;
 
 /// RFC 3501 §3's states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,11 +315,7 @@ impl Session {
     fn login(&mut self, tag: &str, user: &str, password: &str) -> Output {
         if !self.plaintext_allowed() {
             // RFC 5530 §3 PRIVACYREQUIRED: the operation needs an encrypted connection.
-            return Output::new(vec![Response::no(
-                tag,
-                "PRIVACYREQUIRED",
-                "Passwords are accepted only over TLS or from this machine",
-            )]);
+            return Output::new(vec![r::privacy_required(tag)]);
         }
         let mut out = self.check_credentials(tag, user, password);
         out.delay = self.login_delay;
@@ -336,11 +332,7 @@ impl Session {
             )]);
         }
         if !self.plaintext_allowed() {
-            return Output::new(vec![Response::no(
-                tag,
-                "PRIVACYREQUIRED",
-                "Passwords are accepted only over TLS or from this machine",
-            )]);
+            return Output::new(vec![r::privacy_required(tag)]);
         }
         match initial {
             Some(response) => self.sasl_response(tag, response.as_bytes()),
@@ -384,11 +376,7 @@ impl Session {
     fn check_credentials(&mut self, tag: &str, user: &str, password: &str) -> Output {
         let Some(account) = login::check_password(&self.directory, user, password) else {
             self.login_event = Some(LoginEvent::Failed);
-            return Output::new(vec![Response::no(
-                tag,
-                "AUTHENTICATIONFAILED",
-                "Wrong user name or password",
-            )]);
+            return Output::new(vec![r::authentication_failed(tag)]);
         };
         let root = crate::mda::maildir_path(&self.mail_root, &account);
         let folders = match Folders::open(&root) {
@@ -413,20 +401,5 @@ impl Session {
         out.notes.push(format!("logged in as {account}"));
         self.account = Some(account);
         out
-    }
-}
-
-/// A folder error as a tagged `NO` with its RFC 5530 code.
-pub(super) fn folder_no(tag: &str, error: FolderError) -> Response {
-    match error {
-        FolderError::BadName(why) => {
-            Response::no(tag, "CANNOT", &format!("Bad folder name: {why}"))
-        }
-        FolderError::NotFound => Response::no(tag, "NONEXISTENT", "No such folder"),
-        FolderError::AlreadyExists => {
-            Response::no(tag, "ALREADYEXISTS", "The folder already exists")
-        }
-        FolderError::Cannot(why) => Response::no(tag, "CANNOT", why),
-        FolderError::Io(e) => Response::no(tag, "SERVERBUG", &format!("Disk error: {e}")),
     }
 }
