@@ -73,8 +73,9 @@ pub struct Selected {
     pub messages: Vec<Message>,
     /// The folder's keyword table (`mailbox::keywords`): index 0 is letter `a`.
     pub keywords: Vec<String>,
-    /// The modification times of `new/` and `cur/` at the last full scan: see [`Selected::sync`].
-    seen_dirs: Option<(SystemTime, SystemTime)>,
+    /// The modification times of `new/` and `cur/` at the last full scan, when they were old
+    /// enough to be trusted: see [`Selected::sync`].
+    trusted_dirs: Option<(SystemTime, SystemTime)>,
 }
 
 impl Selected {
@@ -89,7 +90,7 @@ impl Selected {
             next_uid: 1,
             messages: Vec::new(),
             keywords: Vec::new(),
-            seen_dirs: None,
+            trusted_dirs: None,
         };
         selected.sync(true)?;
         Ok(selected)
@@ -101,17 +102,18 @@ impl Selected {
         // Every change to a Maildir (delivery, flag change, expunge) adds, renames or removes
         // a name in `new/` or `cur/`, which updates that directory's modification time. If
         // neither changed, the last scan still holds and a large folder is not read again
-        // (IDLE asks twice a second). A time within the last second is not trusted, because
-        // a second change in the same clock tick would leave it the same.
+        // (IDLE asks twice a second). A scan is trusted only if, when it ran, both times were
+        // over a second old: a change in the same clock tick as a recent one could leave the
+        // time as it was, so the next change is sure to show as a new time.
         let dirs = self.dir_times();
-        let settled = |t: SystemTime| t.elapsed().is_ok_and(|age| age > Duration::from_secs(1));
         let pending = self.messages.iter().any(|m| m.gone);
-        if let (Some(now), Some(before)) = (dirs, self.seen_dirs) {
-            if now == before && settled(now.0) && settled(now.1) && !pending {
+        if let (Some(now), Some(before)) = (dirs, self.trusted_dirs) {
+            if now == before && !pending {
                 return Ok(Vec::new());
             }
         }
-        self.seen_dirs = dirs;
+        let settled = |t: SystemTime| t.elapsed().is_ok_and(|age| age > Duration::from_secs(1));
+        self.trusted_dirs = dirs.filter(|(new, cur)| settled(*new) && settled(*cur));
         let numbered = uids::scan(&self.maildir)?;
         self.keywords = keywords::load(self.maildir.root());
         let mut out = Vec::new();
@@ -233,5 +235,56 @@ impl Selected {
             .iter()
             .position(|m| !m.flags.has(flags::SEEN))
             .map(|i| i + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Sets the modification time of `new/` and `cur/` to one fixed time in the past.
+    fn age_dirs(root: &std::path::Path) {
+        let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for sub in ["new", "cur"] {
+            fs::File::open(root.join(sub))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn an_unchanged_folder_is_not_rescanned_and_a_change_is_seen() {
+        let root = std::env::temp_dir().join(format!("postlab-selected-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let maildir = Maildir::create(&root).unwrap();
+        maildir
+            .deliver(&[b"Subject: x\r\n\r\nx\r\n"], "mx.test")
+            .unwrap();
+        age_dirs(&root);
+        let mut view = Selected::open("INBOX".into(), maildir.clone(), false).unwrap();
+        // Claiming the message (new/ → cur/) changed the directories: one more full scan.
+        age_dirs(&root);
+        assert!(view.sync(true).unwrap().is_empty());
+        // A flag change behind the view's back, with the times put back: the cache holds, so
+        // the change is not seen (this is what proves the scan was skipped)…
+        let entry = view.messages[0].entry.clone();
+        maildir.set_flags(&entry, "S").unwrap();
+        age_dirs(&root);
+        assert!(view.sync(true).unwrap().is_empty());
+        // … and with the real modification time it is.
+        fs::File::open(root.join("cur"))
+            .unwrap()
+            .set_modified(SystemTime::now())
+            .unwrap();
+        let news: Vec<String> = view
+            .sync(true)
+            .unwrap()
+            .iter()
+            .map(|r| r.log_line())
+            .collect();
+        assert_eq!(news, ["* 1 FETCH (FLAGS (\\Seen \\Recent))"]);
+        fs::remove_dir_all(&root).unwrap();
     }
 }
