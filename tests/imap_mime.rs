@@ -133,6 +133,17 @@ fn small_commands_any_state_and_folder_listing() {
         c.cmd("w LIST \"\" \"*%*%*%*%*\"")[0],
         "w NO [LIMIT] At most 8 wildcards in a pattern"
     );
+    // A level that exists only as a parent is listed as \Noselect (RFC 3501 §6.3.8).
+    c.cmd("c CREATE Projects.2026.Q4");
+    let r = c.cmd("p LIST \"\" Projects%");
+    assert_eq!(r[0], "* LIST (\\Noselect \\HasChildren) \".\" \"Projects\"");
+    let r = c.cmd("p LIST \"\" Projects.%");
+    assert_eq!(
+        r[0],
+        "* LIST (\\Noselect \\HasChildren) \".\" \"Projects.2026\""
+    );
+    let r = c.cmd("p LIST \"\" Projects.%.%");
+    assert_eq!(r[0], "* LIST (\\HasNoChildren) \".\" \"Projects.2026.Q4\"");
     assert_eq!(c.cmd("u UNSUBSCRIBE Sent")[0], "u OK UNSUBSCRIBE completed");
     let r = c.cmd("z LSUB \"\" *");
     assert!(

@@ -153,11 +153,29 @@ impl Session {
             )]);
         }
         let names = self.folders().names()?;
-        let listed = if lsub {
+        let mut listed = if lsub {
             self.folders().subscriptions()?
         } else {
             names.clone()
         };
+        // §6.3.8: a level that exists only as the parent of others (`Work` of `Work.Reports`)
+        // is listed too, as \Noselect, so that `%` can walk the tree one level at a time.
+        let mut parents: Vec<String> = Vec::new();
+        if !lsub {
+            for name in &names {
+                let mut end = 0;
+                while let Some(dot) = name[end..].find(DELIMITER) {
+                    end += dot;
+                    let parent = name[..end].to_string();
+                    if !names.contains(&parent) && !parents.contains(&parent) {
+                        parents.push(parent);
+                    }
+                    end += 1;
+                }
+            }
+            listed.extend(parents.iter().cloned());
+            listed.sort_by(|a, b| (a != "INBOX", a).cmp(&(b != "INBOX", b)));
+        }
         let mut out = Vec::new();
         for name in &listed {
             let matching = if name == "INBOX" {
@@ -169,6 +187,9 @@ impl Session {
                 continue;
             }
             let mut attributes = Vec::new();
+            if parents.contains(name) {
+                attributes.push("\\Noselect");
+            }
             if !lsub {
                 let prefix = format!("{name}{DELIMITER}");
                 let children = names.iter().any(|n| n.starts_with(&prefix));
