@@ -70,6 +70,11 @@ pub const SETTINGS: &[Setting] = &[
         default: "600",
         help: "Seconds a POP3 client may stay silent before the server closes the connection, removing nothing\n(RFC 1939 section 3: an autologout timer of at least 10 minutes).",
     },
+        Setting {
+        key: "imap_idle_timeout",
+        default: "1800",
+        help: "Seconds an IMAP client may stay silent (outside IDLE) before * BYE (RFC 3501 section 5.4: at least 30 minutes).",
+    },
     Setting {
         key: "max_connections",
         default: "100",
@@ -154,6 +159,7 @@ pub struct Config {
     pub max_errors: usize,
     pub idle_timeout: Duration,
     pub pop3_idle_timeout: Duration,
+    pub imap_idle_timeout: Duration,
     pub max_connections: usize,
     pub hints: bool,
     pub recipient_delimiter: Option<char>,
@@ -246,6 +252,7 @@ impl Config {
             max_errors: 10,
             idle_timeout: Duration::from_secs(300),
             pop3_idle_timeout: Duration::from_secs(600),
+            imap_idle_timeout: Duration::from_secs(1800),
             max_connections: 100,
             hints: true,
             recipient_delimiter: Some('+'),
@@ -302,6 +309,9 @@ impl Config {
             "idle_timeout" => self.idle_timeout = Duration::from_secs(number(key, value)?),
             "pop3_idle_timeout" => {
                 self.pop3_idle_timeout = Duration::from_secs(number(key, value)?)
+            }
+            "imap_idle_timeout" => {
+                self.imap_idle_timeout = Duration::from_secs(number::<u64>(key, value)?.max(1))
             }
             "max_connections" => self.max_connections = number(key, value)?,
             "hints" => self.hints = yes_no(key, value)?,

@@ -24,6 +24,7 @@ pub mod config;
 pub mod datadir;
 pub mod dns;
 pub mod ids;
+pub mod imap;
 pub mod mailbox;
 pub mod mda;
 pub mod mta;

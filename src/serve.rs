@@ -19,6 +19,7 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::datadir::{Created, DataDir};
 use crate::dns::{DnsResolver, Resolve};
+use crate::imap;
 use crate::mailbox::durable;
 use crate::mailbox::lock::MailboxLocks;
 use crate::mta::queue::Queue;
@@ -82,15 +83,17 @@ pub enum Service {
     Smtp,
     Submission,
     Pop3,
+    Imap,
     /// Submission over implicit TLS (RFC 8314 §3.3).
     Smtps,
 }
 
 impl Service {
-    pub const ALL: [Service; 4] = [
+    pub const ALL: [Service; 5] = [
         Service::Smtp,
         Service::Submission,
         Service::Pop3,
+        Service::Imap,
         Service::Smtps,
     ];
 
@@ -100,6 +103,7 @@ impl Service {
             Service::Submission => "submission",
             Service::Pop3 => "pop3",
             Service::Smtps => "smtps",
+            Service::Imap => "imap",
         }
     }
 
@@ -112,13 +116,14 @@ impl Service {
             Service::Pop3 => 110,
             // RFC 8314 §7.3.
             Service::Smtps => 465,
+            Service::Imap => 143,
         }
     }
 
     /// How a student tries it.
     pub fn try_it(self, addr: SocketAddr) -> String {
         match self {
-            Service::Smtp | Service::Submission | Service::Pop3 => {
+            Service::Smtp | Service::Submission | Service::Pop3 | Service::Imap => {
                 format!("telnet {} {}", addr.ip(), addr.port())
             }
             Service::Smtps => format!("openssl s_client -crlf -connect {addr}"),
@@ -131,6 +136,7 @@ impl Service {
             Service::Submission => smtp::server::serve_client(stream, shared, Mode::Submission),
             Service::Pop3 => pop3::server::serve_client(stream, shared),
             Service::Smtps => smtp::server::serve_implicit_tls(stream, shared),
+            Service::Imap => imap::server::serve_client(stream, shared),
         }
     }
 }
@@ -309,7 +315,7 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
         let active = shared.active.fetch_add(1, Ordering::SeqCst) + 1;
         let guard = ActiveGuard(shared.clone());
         if active > shared.config.max_connections {
-            std::thread::spawn(move || refuse(stream, guard));
+            std::thread::spawn(move || refuse(service, stream, guard));
             continue;
         }
         let shared = shared.clone();
@@ -328,15 +334,25 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Tells a surplus client why it is turned away (421 4.7.0), without waiting on it for long.
-fn refuse(mut stream: TcpStream, _guard: ActiveGuard) {
+/// Tells a surplus client why it is turned away (SMTP 421 4.7.0, IMAP `* BYE`), without
+/// waiting on it for long.
+fn refuse(service: Service, mut stream: TcpStream, _guard: ActiveGuard) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     log::warn!("too many connections: turned away {peer}");
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.write_all(smtp::reply::too_many_connections().render(false).as_bytes());
+    let text = match service {
+        Service::Smtp | Service::Submission => smtp::reply::too_many_connections().render(false),
+        // RFC 2449 §8: SYS/TEMP, a temporary problem on the server's side.
+        Service::Pop3 => "-ERR [SYS/TEMP] Too many connections, try again later\r\n".into(),
+        // RFC 3501 §7.1.5: a server that will not serve a client greets it with BYE.
+        Service::Imap => "* BYE [UNAVAILABLE] Too many connections, try again later\r\n".into(),
+        // Implicit TLS: nothing may be said in the clear; closing is the answer.
+        Service::Smtps => return,
+    };
+    let _ = stream.write_all(text.as_bytes());
 }
 
 /// Counts a connection as active for as long as it lives.

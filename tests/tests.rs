@@ -14,6 +14,10 @@
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `mua`: `postlab send` and `postlab fetch`, our own mail client
 //! - `tls`: STARTTLS, SMTPS, the certificate, TLS between servers, injection attacks
+//! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
+//! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
+//! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
+//! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 
@@ -24,6 +28,10 @@ mod clients;
 mod delivery;
 mod dns;
 mod durability;
+mod imap;
+mod imap_limits;
+mod imap_mime;
+mod imap_search;
 mod lessons;
 mod limits;
 mod mua;
