@@ -86,15 +86,21 @@ pub enum Service {
     Imap,
     /// Submission over implicit TLS (RFC 8314 §3.3).
     Smtps,
+    /// POP3 over implicit TLS (RFC 8314 §3.3).
+    Pop3s,
+    /// IMAP over implicit TLS (RFC 8314 §3.3).
+    Imaps,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 7] = [
         Service::Smtp,
         Service::Submission,
         Service::Pop3,
         Service::Imap,
         Service::Smtps,
+        Service::Pop3s,
+        Service::Imaps,
     ];
 
     pub fn name(self) -> &'static str {
@@ -103,6 +109,8 @@ impl Service {
             Service::Submission => "submission",
             Service::Pop3 => "pop3",
             Service::Smtps => "smtps",
+            Service::Pop3s => "pop3s",
+            Service::Imaps => "imaps",
             Service::Imap => "imap",
         }
     }
@@ -116,6 +124,8 @@ impl Service {
             Service::Pop3 => 110,
             // RFC 8314 §7.3.
             Service::Smtps => 465,
+            Service::Pop3s => 995,
+            Service::Imaps => 993,
             Service::Imap => 143,
         }
     }
@@ -126,7 +136,9 @@ impl Service {
             Service::Smtp | Service::Submission | Service::Pop3 | Service::Imap => {
                 format!("telnet {} {}", addr.ip(), addr.port())
             }
-            Service::Smtps => format!("openssl s_client -crlf -connect {addr}"),
+            Service::Smtps | Service::Pop3s | Service::Imaps => {
+                format!("openssl s_client -crlf -connect {addr}")
+            }
         }
     }
 
@@ -137,6 +149,8 @@ impl Service {
             Service::Pop3 => pop3::server::serve_client(stream, shared),
             Service::Smtps => smtp::server::serve_implicit_tls(stream, shared),
             Service::Imap => imap::server::serve_client(stream, shared),
+            Service::Pop3s => pop3::server::serve_implicit_tls(stream, shared),
+            Service::Imaps => imap::server::serve_implicit_tls(stream, shared),
         }
     }
 }
@@ -350,7 +364,7 @@ fn refuse(service: Service, mut stream: TcpStream, _guard: ActiveGuard) {
         // RFC 3501 §7.1.5: a server that will not serve a client greets it with BYE.
         Service::Imap => "* BYE [UNAVAILABLE] Too many connections, try again later\r\n".into(),
         // Implicit TLS: nothing may be said in the clear; closing is the answer.
-        Service::Smtps => return,
+        Service::Smtps | Service::Pop3s | Service::Imaps => return,
     };
     let _ = stream.write_all(text.as_bytes());
 }

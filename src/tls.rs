@@ -207,6 +207,36 @@ impl RelayTls {
     }
 }
 
+/// The seconds a client gets to finish a TLS handshake.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs the server side of a TLS handshake on `conn` (STARTTLS, STLS, or an implicit-TLS port)
+/// and writes the outcome to the transcript under `step`. Shared by every protocol, so the
+/// injection defence (unread plaintext bytes are dropped, never run) is in one place.
+/// On false the connection is unusable and must be closed.
+pub fn handshake(
+    conn: &mut crate::net::Conn,
+    transcript: &mut crate::transcript::Transcript,
+    step: crate::transcript::Step,
+    acceptor: &native_tls::TlsAcceptor,
+) -> bool {
+    match conn.start_tls(acceptor, HANDSHAKE_TIMEOUT) {
+        Ok(discarded) => {
+            if discarded > 0 {
+                // CVE-2011-0411: these came in plaintext, where anyone could have added them.
+                transcript.note(step, &format!("discarded {discarded} octets the client sent before the TLS handshake (never run)"));
+            }
+            transcript.note(step, &format!("TLS established ({NEGOTIATED})"));
+            true
+        }
+        Err(e) => {
+            transcript.note(step, &format!("TLS handshake failed: {e}"));
+            log::warn!("TLS handshake with {} failed: {e}", conn.peer);
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

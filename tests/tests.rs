@@ -14,6 +14,7 @@
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `mua`: `postlab send` and `postlab fetch`, our own mail client
 //! - `tls`: STARTTLS, SMTPS, the certificate, TLS between servers, injection attacks
+//! - `tls_access`: POP3 STLS, IMAP STARTTLS, POP3S and IMAPS, with real clients
 //! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
 //! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
@@ -41,3 +42,4 @@ mod pop3;
 mod postfix;
 mod smtp_dialogue;
 mod tls;
+mod tls_access;

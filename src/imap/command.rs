@@ -44,6 +44,8 @@ pub enum StatusItem {
 pub enum Command {
     // Any state (RFC 3501 §6.1).
     Capability,
+    /// `STARTTLS` (RFC 3501 §6.2.1): start TLS before logging in.
+    StartTls,
     Noop,
     Logout,
     /// RFC 2971.
@@ -171,6 +173,7 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
     };
     Some(match name {
         "CAPABILITY" => Ok(Command::Capability),
+        "STARTTLS" => Ok(Command::StartTls),
         "NOOP" => Ok(Command::Noop),
         "LOGOUT" => Ok(Command::Logout),
         "ID" => id(c),

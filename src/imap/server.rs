@@ -18,6 +18,7 @@ use super::session::{Effect, LoginEvent, Output, Session, State};
 use crate::ids::SessionId;
 use crate::net::{self, Conn, Line};
 use crate::serve::Shared;
+use crate::tls;
 use crate::transcript::{Step, Transcript};
 
 /// How often IDLE looks at the Maildir for new mail and changes.
@@ -55,31 +56,58 @@ impl Chat {
 
 /// Serves one IMAP client from connect to close. Runs on the connection's own thread.
 pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
-    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
-        return;
-    };
+    serve(stream, shared, false);
+}
+
+/// IMAPS (RFC 8314 §3.3, port 993): TLS from the first byte, then the same session.
+pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
+    serve(stream, shared, true);
+}
+
+fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let idle_timeout = shared.config.imap_idle_timeout;
     let _ = stream.set_read_timeout(Some(idle_timeout));
     let _ = stream.set_write_timeout(Some(shared.config.idle_timeout));
     let _ = stream.set_nodelay(true);
     // A second handle on the socket, for changing its read timeout during IDLE.
     let socket = stream.try_clone().ok();
-
-    let mut transcript = Transcript::create(&shared.data.transcripts(), &SessionId::new(), "imap");
+    let Ok(conn) = Conn::tcp(stream) else {
+        return;
+    };
+    let (peer, local) = (conn.peer, conn.local);
+    let service = if implicit_tls { "imaps" } else { "imap" };
+    let mut transcript = Transcript::create(&shared.data.transcripts(), &SessionId::new(), service);
     transcript.note(
         Step::Access,
-        &format!("connect from {peer} to imap {local}"),
+        &format!("connect from {peer} to {service} {local}"),
     );
-    let mut chat = Chat {
-        conn: Conn::new(Box::new(stream), peer, local),
-        transcript,
-    };
+    let mut chat = Chat { conn, transcript };
+    if implicit_tls {
+        let Some(server_tls) = &shared.tls else {
+            chat.transcript
+                .note(Step::Access, "no TLS certificate is set up: closing");
+            return;
+        };
+        if !tls::handshake(
+            &mut chat.conn,
+            &mut chat.transcript,
+            Step::Access,
+            &server_tls.acceptor,
+        ) {
+            return;
+        }
+    }
     let mut session = Session::new(
         shared.config.clone(),
         shared.accounts.current(),
         shared.data.mail(),
         peer.ip(),
     );
+    if implicit_tls {
+        session = session.with_implicit_tls();
+    } else if shared.tls.is_some() {
+        session = session.with_starttls();
+    }
     let mut output = session.greeting();
     loop {
         if !carry_out(&mut chat, &mut session, output, &shared, socket.as_ref()) {
@@ -252,6 +280,21 @@ fn carry_out(
     match output.effect {
         Effect::None => true,
         Effect::Close => false,
+        Effect::StartTls => {
+            let Some(server_tls) = &shared.tls else {
+                return false;
+            };
+            if !tls::handshake(
+                &mut chat.conn,
+                &mut chat.transcript,
+                Step::Access,
+                &server_tls.acceptor,
+            ) {
+                return false;
+            }
+            session.tls_started();
+            true
+        }
         Effect::ReadSasl { tag } => {
             if chat.conn.flush().is_err() {
                 return false;

@@ -55,6 +55,9 @@ pub enum Effect {
     Idle {
         tag: String,
     },
+    /// The tagged OK to STARTTLS went out: run the handshake, then call
+    /// [`Session::tls_started`].
+    StartTls,
 }
 
 /// What one step of the session produced.
@@ -105,6 +108,10 @@ pub struct Session {
     pub login_delay: Duration,
     /// The command being answered may not report expunges (FETCH, STORE, SEARCH: §7.4.1).
     pub(super) no_expunge_now: bool,
+    /// A certificate is loaded, so STARTTLS can be offered.
+    tls_available: bool,
+    /// The connection is encrypted (after STARTTLS, or on the IMAPS port).
+    tls: bool,
 }
 
 /// RFC 3501 §6: which commands each state allows.
@@ -112,7 +119,7 @@ fn allowed(state: State, command: &Command) -> bool {
     use Command::*;
     match command {
         Capability | Noop | Logout | Id => true,
-        Login { .. } | Authenticate { .. } => state == State::NotAuthenticated,
+        Login { .. } | Authenticate { .. } | StartTls => state == State::NotAuthenticated,
         Select(_)
         | Examine(_)
         | Create(_)
@@ -168,18 +175,44 @@ impl Session {
             login_event: None,
             login_delay: Duration::ZERO,
             no_expunge_now: false,
+            tls_available: false,
+            tls: false,
         }
     }
 
+    /// Offers STARTTLS (a certificate is loaded).
+    pub fn with_starttls(mut self) -> Session {
+        self.tls_available = true;
+        self
+    }
+
+    /// The connection is encrypted from the start (IMAPS, RFC 8314 §3.3).
+    pub fn with_implicit_tls(mut self) -> Session {
+        self.tls = true;
+        self
+    }
+
+    /// The handshake after STARTTLS succeeded: RFC 3501 §6.2.1, the client must ask for the
+    /// capabilities again; nothing learnt before TLS is kept (we had learnt nothing: login is
+    /// not possible before it in this state).
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+    }
+
+    /// May a password be sent as it is here? Over TLS, or on loopback (`login.rs`).
     fn plaintext_allowed(&self) -> bool {
-        login::plaintext_allowed(self.peer, false)
+        login::plaintext_allowed(self.peer, self.tls)
     }
 
     pub fn capabilities(&self) -> String {
-        r::capabilities(
+        let mut caps = r::capabilities(
             self.state == State::NotAuthenticated,
             self.plaintext_allowed(),
-        )
+        );
+        if self.state == State::NotAuthenticated && self.tls_available && !self.tls {
+            caps.push_str(" STARTTLS");
+        }
+        caps
     }
 
     pub fn greeting(&self) -> Output {
@@ -270,6 +303,17 @@ impl Session {
                 Response::ok(tag, "CAPABILITY completed"),
             ],
             Command::Noop => vec![Response::ok(tag, "NOOP completed")],
+            Command::StartTls if self.tls => vec![Response::bad(tag, "TLS is already active")],
+            Command::StartTls if !self.tls_available => vec![Response::no(
+                tag,
+                "UNAVAILABLE",
+                "TLS is not available: the server has no certificate",
+            )],
+            Command::StartTls => {
+                let mut out = Output::new(vec![Response::ok(tag, "Begin TLS negotiation now")]);
+                out.effect = Effect::StartTls;
+                return out;
+            }
             // §6.4.1: every change is already on disk (Maildir renames), so nothing to do.
             Command::Check => vec![Response::ok(tag, "CHECK completed")],
             Command::Logout => {

@@ -10,7 +10,6 @@
 
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::command::{self, CommandError};
 use super::data;
@@ -66,9 +65,6 @@ impl Chat {
         self.conn.send(wire.as_bytes());
     }
 }
-
-/// The seconds a client gets to finish a TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves one SMTP client from connect to close. Runs on the connection's own thread.
 /// `mode` says whether this is port 25 (relay) or the submission port.
@@ -134,31 +130,10 @@ fn open_chat(stream: TcpStream, shared: &Shared, service: &str) -> Option<Chat> 
     })
 }
 
-/// Runs the TLS handshake on the connection and writes the outcome to the transcript. On
-/// false the connection is unusable and must be closed.
+/// Runs the TLS handshake on the connection (see [`tls::handshake`]). On false the connection
+/// is unusable and must be closed.
 fn handshake(chat: &mut Chat, acceptor: &native_tls::TlsAcceptor) -> bool {
-    match chat.conn.start_tls(acceptor, HANDSHAKE_TIMEOUT) {
-        Ok(discarded) => {
-            if discarded > 0 {
-                // CVE-2011-0411: these came in plaintext, where anyone could have added them.
-                chat.transcript.note(
-                    Step::Mta,
-                    &format!(
-                        "discarded {discarded} octets the client sent before the TLS handshake (never run: RFC 3207 section 4.2)"
-                    ),
-                );
-            }
-            chat.transcript
-                .note(Step::Mta, &format!("TLS established ({})", tls::NEGOTIATED));
-            true
-        }
-        Err(e) => {
-            chat.transcript
-                .note(Step::Mta, &format!("TLS handshake failed: {e}"));
-            log::warn!("TLS handshake with {} failed: {e}", chat.conn.peer);
-            false
-        }
-    }
+    tls::handshake(&mut chat.conn, &mut chat.transcript, Step::Mta, acceptor)
 }
 
 /// The dialogue, from the 220 greeting to the close.
