@@ -588,7 +588,7 @@ fn check_address(name: &str, value: &str) -> Result<(), String> {
 
 fn send(args: &[String]) -> i32 {
     use crate::mua::compose::{compose, content_type_for, Draft};
-    use crate::mua::submit::{submit, Submission};
+    use crate::mua::submit::{submit, Submission, Tls};
     let mut opts = Options::new();
     opts.optopt(
         "",
@@ -612,6 +612,21 @@ fn send(args: &[String]) -> i32 {
         "auth",
         "log in as USER with PASSWORD (default: the sender's name and $POSTLAB_PASSWORD, if set)",
         "USER:PASSWORD",
+    );
+    opts.optflag(
+        "",
+        "starttls",
+        "require STARTTLS (by default it is used whenever the server offers it)",
+    );
+    opts.optflag(
+        "",
+        "no-starttls",
+        "never use STARTTLS (to watch the plaintext dialogue)",
+    );
+    opts.optflag(
+        "",
+        "verify",
+        "check the server's TLS certificate (lab certificates are self-signed)",
     );
     opts.optflag("v", "verbose", "print the SMTP dialogue, labelled [1 MUA]");
     opts.optflag("h", "help", "this help");
@@ -670,11 +685,19 @@ fn send(args: &[String]) -> i32 {
             attachments,
         };
         let message = compose(&draft).map_err(|e| format!("composing the message: {e}"))?;
+        let tls = match (m.opt_present("starttls"), m.opt_present("no-starttls")) {
+            (true, true) => return Err("--starttls and --no-starttls contradict each other".into()),
+            (true, false) => Tls::Required,
+            (false, true) => Tls::Off,
+            (false, false) => Tls::IfOffered,
+        };
         let how = Submission {
             server: m
                 .opt_str("server")
                 .unwrap_or_else(|| "127.0.0.1:10587".into()),
             auth,
+            tls,
+            verify: m.opt_present("verify"),
             verbose: m.opt_present("verbose"),
         };
         let recipients: Vec<String> = to.into_iter().chain(cc).collect();

@@ -66,6 +66,11 @@ fn send_composes_mime_with_utf8_and_an_attachment() {
         !err.contains("alice-password") && !err.contains("AGFsaWNl"),
         "{err}"
     );
+    // STARTTLS is used because the server offers it, before the password goes out.
+    let tls_at = err
+        .find("[1 MUA] C: STARTTLS")
+        .expect("STARTTLS in the dialogue");
+    assert!(tls_at < err.find("C: AUTH PLAIN").unwrap(), "{err}");
 
     // Python's email package, a real MIME parser, reads back what arrived.
     let file = server

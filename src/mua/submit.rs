@@ -15,6 +15,17 @@ use super::wire::Wire;
 use crate::accounts::sasl;
 use crate::transcript::Step;
 
+/// When to use STARTTLS (RFC 3207).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// Never (a lesson that wants to show the plaintext dialogue).
+    Off,
+    /// When the server offers it (the default, as mail programs do).
+    IfOffered,
+    /// Refuse to go on without it.
+    Required,
+}
+
 /// Where and how to submit.
 #[derive(Debug, Clone)]
 pub struct Submission {
@@ -22,6 +33,9 @@ pub struct Submission {
     pub server: String,
     /// (user, password) for AUTH PLAIN, if any.
     pub auth: Option<(String, String)>,
+    pub tls: Tls,
+    /// Check the server's certificate (lab servers are self-signed, so off by default).
+    pub verify: bool,
     pub verbose: bool,
 }
 
@@ -51,9 +65,35 @@ pub fn submit(
         }
     };
     expect(&mut wire, "greeting", 220)?;
-    wire.send(&format!("EHLO {}", crate::config::machine_hostname()))
-        .map_err(io)?;
-    expect(&mut wire, "EHLO", 250)?;
+    let ehlo = format!("EHLO {}", crate::config::machine_hostname());
+    wire.send(&ehlo).map_err(io)?;
+    let (code, extensions) = wire.smtp_reply_lines().map_err(io)?;
+    if code != 250 {
+        return Err(format!("EHLO: the server said {code}"));
+    }
+    let offers_tls = extensions
+        .iter()
+        .any(|e| e.eq_ignore_ascii_case("STARTTLS"));
+    match (how.tls, offers_tls) {
+        (Tls::Required, false) => {
+            return Err("the server does not offer STARTTLS, and --starttls requires it".into())
+        }
+        (Tls::Required | Tls::IfOffered, true) => {
+            wire.send("STARTTLS").map_err(io)?;
+            expect(&mut wire, "STARTTLS", 220)?;
+            let host = how
+                .server
+                .rsplit_once(':')
+                .map(|(h, _)| h)
+                .unwrap_or(&how.server);
+            wire.start_tls(host.trim_matches(['[', ']']), how.verify)
+                .map_err(|e| format!("TLS: {e}"))?;
+            // RFC 3207 §4.2: the server forgot everything; greet it again.
+            wire.send(&ehlo).map_err(io)?;
+            expect(&mut wire, "EHLO after STARTTLS", 250)?;
+        }
+        _ => wire.note("no TLS: everything, the password too, travels readable"),
+    }
     if let Some((user, password)) = &how.auth {
         let token = sasl::encode(format!("\0{user}\0{password}").as_bytes());
         wire.send_secret(&format!("AUTH PLAIN {token}"), "AUTH PLAIN")
