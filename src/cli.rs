@@ -29,7 +29,7 @@ usage:
   postlab dns    --zone FILE [--listen ADDR:PORT]   a DNS server for the lab's domains
   postlab send   --from A --to B [--cc C] [--subject S] [--body TEXT] [--attach FILE] [--auth USER:PASS]
                  [--server HOST:PORT] [--verbose]      compose and submit a message (body on stdin)
-  postlab fetch  list | read N | delete N  --user U [--password P] [--server HOST:PORT] [--verbose]
+  postlab fetch  list | read N | delete N  --user U [--password P] [--pop3 | --imap] [--server HOST:PORT] [--verbose]
 
 DIR defaults to $POSTLAB_DATA, else ./var. `postlab COMMAND --help` says more.
 ";
@@ -721,13 +721,25 @@ fn send(args: &[String]) -> i32 {
 
 fn fetch(args: &[String]) -> i32 {
     use crate::mua::fetch::{Account, Pop3};
+    use crate::mua::imap::Imap;
+    use crate::mua::Mailbox;
     let mut opts = Options::new();
-    opts.optflag("", "pop3", "read over POP3 (the default)");
+    opts.optflag(
+        "",
+        "pop3",
+        "read over POP3 (the default): messages are downloaded",
+    );
+    opts.optflag("", "imap", "read over IMAP: messages stay on the server");
     opts.optopt(
         "",
         "server",
-        "POP3 server (default 127.0.0.1:10110)",
+        "server (default 127.0.0.1:10110 for POP3, 127.0.0.1:10143 for IMAP)",
         "HOST:PORT",
+    );
+    opts.optflag(
+        "",
+        "no-tls",
+        "do not start TLS even when the server offers it",
     );
     opts.optopt("", "user", "account name", "USER");
     opts.optopt("", "password", "password (default: $POSTLAB_PASSWORD)", "P");
@@ -747,10 +759,14 @@ fn fetch(args: &[String]) -> i32 {
             .ok_or("--password (or $POSTLAB_PASSWORD) is required")?;
         clean_argument("user", &user)?;
         clean_argument("password", &password)?;
+        let imap = m.opt_present("imap");
+        let default_server = if imap {
+            "127.0.0.1:10143"
+        } else {
+            "127.0.0.1:10110"
+        };
         let account = Account {
-            server: m
-                .opt_str("server")
-                .unwrap_or_else(|| "127.0.0.1:10110".into()),
+            server: m.opt_str("server").unwrap_or_else(|| default_server.into()),
             user,
             password,
             verbose: m.opt_present("verbose"),
@@ -760,7 +776,12 @@ fn fetch(args: &[String]) -> i32 {
             text.parse::<usize>()
                 .map_err(|_| format!("'{text}' is not a message number"))
         };
-        let mut pop = Pop3::login(&account)?;
+        let plain = m.opt_present("no-tls");
+        let mut pop: Box<dyn Mailbox> = if imap {
+            Box::new(Imap::login(&account, plain)?)
+        } else {
+            Box::new(Pop3::login(&account, plain)?)
+        };
         match words.as_slice() {
             ["list"] | [] => {
                 let summaries = pop.list()?;
@@ -796,7 +817,7 @@ fn fetch(args: &[String]) -> i32 {
                 ))
             }
         }
-        pop.quit()
+        pop.finish()
     })();
     match result {
         Ok(()) => 0,

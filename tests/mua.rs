@@ -221,3 +221,67 @@ fn send_refuses_arguments_that_would_forge_headers() {
         assert!(err.contains("--"), "{err}");
     }
 }
+
+#[test]
+fn fetch_over_imap_with_tls_keeps_mail_on_the_server_until_deleted() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    c.expect("EHLO laptop", 250);
+    c.send_mail(
+        "alice@localhost",
+        &["bob@localhost"],
+        "From: Alice <alice@localhost>\r\nSubject: stays here\r\n\r\nhello IMAP\r\n",
+    );
+    c.send_mail(
+        "alice@localhost",
+        &["bob@localhost"],
+        "From: Alice <alice@localhost>\r\nSubject: goes away\r\n\r\nbye\r\n",
+    );
+    let imap = server.addr("imap").to_string();
+    let fetch = |args: &[&str]| {
+        postlab(
+            &[
+                &[
+                    "fetch",
+                    "--imap",
+                    "--server",
+                    &imap,
+                    "--user",
+                    "bob",
+                    "--password",
+                    "bob-password",
+                ],
+                args,
+            ]
+            .concat(),
+            "",
+        )
+    };
+    let (code, out, err) = fetch(&["list", "--verbose"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("stays here") && out.contains("goes away") && out.ends_with("2 message(s)\n"),
+        "{out}"
+    );
+    assert!(
+        err.contains("[7 ACCESS] C: a1 STARTTLS")
+            && err.contains("LOGIN bob <credentials hidden>")
+            && !err.contains("bob-password"),
+        "{err}"
+    );
+    let (code, out, _) = fetch(&["read", "1"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("hello IMAP"), "{out}");
+    // Reading over IMAP leaves the message on the server, marked seen (S in its file name).
+    let seen = fs::read_dir(server.dir.join("mail/bob/cur"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().ends_with(":2,S"));
+    assert!(seen, "the message is still there, flagged \\Seen");
+    assert_eq!(fetch(&["delete", "2"]).0, 0);
+    let (_, out, _) = fetch(&["list"]);
+    assert!(
+        out.ends_with("1 message(s)\n") && out.contains("stays here") && !out.contains("goes away"),
+        "{out}"
+    );
+}

@@ -42,11 +42,30 @@ fn io(e: std::io::Error) -> String {
 }
 
 impl Pop3 {
-    pub fn login(account: &Account) -> Result<Pop3, String> {
+    /// Connects, starts TLS when the server offers STLS (unless `plain`), and logs in.
+    pub fn login(account: &Account, plain: bool) -> Result<Pop3, String> {
         let wire = Wire::connect(&account.server, Step::Access, account.verbose)
             .map_err(|e| format!("cannot connect to {}: {e}", account.server))?;
         let mut pop = Pop3 { wire };
         pop.status("greeting")?;
+        if !plain {
+            pop.command("CAPA")?;
+            let capabilities = String::from_utf8_lossy(&pop.multiline()?).into_owned();
+            if capabilities
+                .lines()
+                .any(|l| l.trim().eq_ignore_ascii_case("STLS"))
+            {
+                pop.command("STLS")?;
+                let host = account
+                    .server
+                    .rsplit_once(':')
+                    .map(|(h, _)| h)
+                    .unwrap_or(&account.server);
+                pop.wire
+                    .start_tls(host.trim_matches(['[', ']']), false)
+                    .map_err(|e| format!("TLS: {e}"))?;
+            }
+        }
         pop.command(&format!("USER {}", account.user))?;
         pop.wire
             .send_secret(&format!("PASS {}", account.password), "PASS")
