@@ -29,6 +29,7 @@ usage:
   postlab dns    --zone FILE [--listen ADDR:PORT]   a DNS server for the lab's domains
   postlab send   --from A --to B [--cc C] [--subject S] [--body TEXT] [--attach FILE] [--auth USER:PASS]
                  [--server HOST:PORT] [--verbose]      compose and submit a message (body on stdin)
+  postlab fault  add STEP PATTERN ACTION… | list | clear   [--data DIR]   failures on purpose
   postlab fetch  list | read N | delete N  --user U [--password P] [--pop3 | --imap] [--server HOST:PORT] [--verbose]
 
 DIR defaults to $POSTLAB_DATA, else ./var. `postlab COMMAND --help` says more.
@@ -48,6 +49,7 @@ pub fn main(args: Vec<String>) -> i32 {
         "dns" => dns(rest),
         "send" => send(rest),
         "fetch" => fetch(rest),
+        "fault" => fault(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             0
@@ -830,5 +832,89 @@ fn truncate(text: &str, width: usize) -> String {
         text.to_string()
     } else {
         text.chars().take(width - 1).chain(['…']).collect()
+    }
+}
+
+// ---- postlab fault ---------------------------------------------------------------------------
+
+fn fault(args: &[String]) -> i32 {
+    use crate::faults::Faults;
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "data",
+        "data directory (default $POSTLAB_DATA or ./var)",
+        "DIR",
+    );
+    opts.optflag("h", "help", "this help");
+    let brief = "usage: postlab fault add STEP PATTERN ACTION... | list | clear [--data DIR]\n\n\
+                 Make the server fail on purpose, to watch retries and bounces. Examples:\n\
+                 \x20 postlab fault add rcpt '*@slow.lab2.test' 451 4.7.1 try again later\n\
+                 \x20 postlab fault add rcpt nobody@lab2.test 550 5.1.1 no such user\n\
+                 \x20 postlab fault add data '*' delay 30s\n\
+                 \x20 postlab fault add dns lab3.test timeout      (or nxdomain)\n\
+                 \x20 postlab fault add connect lab3.test refuse\n\
+                 A running server applies changes at once; every injected fault is marked in the transcript.";
+    let m = match parse(&opts, args, brief) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let data = DataDir::from_option(m.opt_str("data"));
+    let path = data.root().join("faults");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["add", rule @ ..] if !rule.is_empty() => {
+            let line = rule.join(" ");
+            if let Err(e) = Faults::parse(&line) {
+                return fail(e.trim_start_matches("line 1: ").to_string());
+            }
+            let mut text = if current.is_empty() {
+                "# postlab faults: failures on purpose (postlab fault --help). Delete a line to stop one.\n".to_string()
+            } else {
+                current
+            };
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&line);
+            text.push('\n');
+            if let Err(e) = std::fs::create_dir_all(data.root())
+                .and_then(|()| crate::mailbox::durable::write_atomically(&path, text.as_bytes()))
+            {
+                return fail(format!("cannot write {}: {e}", path.display()));
+            }
+            println!("fault added: {line}");
+            0
+        }
+        ["list"] => match Faults::parse(&current) {
+            Ok(faults) if faults.rules.is_empty() => {
+                println!("no faults: the server behaves normally");
+                0
+            }
+            Ok(_) => {
+                for (n, line) in current.lines().enumerate() {
+                    if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
+                        println!("line {}: {line}", n + 1);
+                    }
+                }
+                0
+            }
+            Err(e) => fail(format!("{}: {e}", path.display())),
+        },
+        ["clear"] => {
+            match std::fs::remove_file(&path) {
+                Ok(()) => println!("faults cleared: the server behaves normally again"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    println!("there were no faults")
+                }
+                Err(e) => return fail(format!("cannot remove {}: {e}", path.display())),
+            }
+            0
+        }
+        _ => {
+            eprint!("{}", opts.usage(brief));
+            2
+        }
     }
 }

@@ -23,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod datadir;
 pub mod dns;
+pub mod faults;
 pub mod ids;
 pub mod imap;
 pub mod mailbox;

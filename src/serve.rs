@@ -19,6 +19,7 @@ use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::datadir::{Created, DataDir};
 use crate::dns::{DnsResolver, Resolve};
+use crate::faults::FaultFile;
 use crate::imap;
 use crate::mailbox::durable;
 use crate::mailbox::lock::MailboxLocks;
@@ -46,6 +47,8 @@ pub struct Shared {
     pub tls: Option<Arc<ServerTls>>,
     /// Step 4: MX lookups (`dns_server`, else the system's resolver).
     pub resolver: Arc<dyn Resolve>,
+    /// Faults on purpose, `DIR/faults` (see faults.rs).
+    pub faults: FaultFile,
     /// Mailboxes open in a POP3 session (one at a time, RFC 2449 §8 `[IN-USE]`).
     pub pop3_locks: MailboxLocks,
     active: AtomicUsize,
@@ -208,6 +211,7 @@ impl Server {
             ),
             Err(e) => return Err(format!("cannot check the queue: {e}")),
         }
+        let faults = FaultFile::new(&data.root().join("faults"));
         let shared = Arc::new(Shared {
             config: Arc::new(config),
             data,
@@ -216,6 +220,7 @@ impl Server {
             queue,
             queue_wake: (Mutex::new(false), Condvar::new()),
             tls: Some(Arc::new(tls)),
+            faults,
             resolver,
             smtp_addresses: listeners
                 .iter()

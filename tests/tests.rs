@@ -4,6 +4,7 @@
 //!
 //! - `smtp_dialogue`: the commands of RFC 5321 by hand, replies and order
 //! - `delivery`: what lands in the Maildir, routing, aliases, relay refusal
+//! - `faults`: failures on purpose (`DIR/faults`), marked as injected
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
 //! - `dns`: step 4, MX lookups against `postlab dns` (with our resolver and with dig)
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
@@ -29,6 +30,7 @@ mod clients;
 mod delivery;
 mod dns;
 mod durability;
+mod faults;
 mod imap;
 mod imap_limits;
 mod imap_mime;

@@ -260,6 +260,24 @@ fn find_destination(
     id: &QueueId,
     transcript: &mut Transcript,
 ) -> Destination {
+    if let Some(rule) = shared.faults.current().dns(domain) {
+        transcript.event(
+            Step::Dns,
+            id,
+            &format!(
+                "{domain}: {}: the lookup {}",
+                rule.label(),
+                match rule.action {
+                    crate::faults::Action::NxDomain => "says the domain does not exist",
+                    _ => "times out",
+                }
+            ),
+        );
+        return match rule.action {
+            crate::faults::Action::NxDomain => Destination::NoSuchDomain,
+            _ => Destination::Temporary(format!("{}: DNS timeout for {domain}", rule.label())),
+        };
+    }
     if let Some(target) = transport.route(domain) {
         let addrs: Vec<SocketAddr> = target
             .to_socket_addrs()
@@ -321,6 +339,21 @@ fn attempt(
         Destination::Temporary(why) => return all(Status::Pending(why.clone())),
         Destination::Hosts(hosts) => hosts,
     };
+    let domain = recipients
+        .first()
+        .map(|r| r.domain.to_ascii_lowercase())
+        .unwrap_or_default();
+    if let Some(rule) = shared.faults.current().connect(&domain) {
+        transcript.event(
+            Step::Relay,
+            &entry.id,
+            &format!("{}: connections to {domain} are refused", rule.label()),
+        );
+        return all(Status::Pending(format!(
+            "{}: connection refused",
+            rule.label()
+        )));
+    }
     let mut last_problem = String::from("no server to try");
     for host in hosts {
         for addr in &host.addrs {

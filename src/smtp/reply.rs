@@ -369,6 +369,22 @@ pub fn too_many_hops(hops: usize) -> Reply {
     )
 }
 
+/// A reply a teacher asked for in `DIR/faults` (its enhanced code written as `X.Y.Z`).
+pub fn injected(code: u16, status: &str, text: &str) -> Reply {
+    let mut parts = status.split('.').map(|p| p.parse::<u16>().unwrap_or(0));
+    let (class, subject, detail) = (
+        parts.next().unwrap_or(4),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    Reply::new(
+        code,
+        Some(Status(class as u8, subject, detail)),
+        text.to_string(),
+    )
+    .hint("this failure was injected on purpose (DIR/faults)")
+}
+
 // ---- Errors in the dialogue ----------------------------------------------------------------
 
 pub fn command_unrecognized() -> Reply {

@@ -81,7 +81,8 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>, mode: Mode) {
         shared.accounts.current(),
         chat.conn.peer,
         mode,
-    );
+    )
+    .with_faults(shared.faults.current());
     if shared.tls.is_some() {
         session = session.with_starttls();
     }
@@ -107,7 +108,8 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
         shared.accounts.current(),
         chat.conn.peer,
         Mode::Submission,
-    );
+    )
+    .with_faults(shared.faults.current());
     converse(&mut chat, &mut session.with_implicit_tls(), &shared);
 }
 
@@ -241,6 +243,36 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
             }
         }
         Effect::Deliver(message) => {
+            let faults = shared.faults.current();
+            let recipients: Vec<String> = message
+                .envelope
+                .recipients
+                .iter()
+                .map(|r| r.address.to_string())
+                .collect();
+            if let Some(rule) = faults.data(recipients.iter().map(String::as_str)) {
+                match &rule.action {
+                    crate::faults::Action::Delay(delay) => {
+                        chat.transcript.event(
+                            Step::Mta,
+                            &message.envelope.id,
+                            &format!(
+                                "{}: waiting {} ms before answering",
+                                rule.label(),
+                                delay.as_millis()
+                            ),
+                        );
+                        let _ = chat.conn.flush();
+                        std::thread::sleep(*delay);
+                    }
+                    crate::faults::Action::Reply { code, status, text } => {
+                        let next =
+                            session.fault_reply(&message.envelope.id, rule, *code, status, text);
+                        return carry_out(chat, session, next, shared);
+                    }
+                    _ => {}
+                }
+            }
             let outcome = accept::accept(shared, &message);
             let next = session.delivered(&message.envelope.id, outcome);
             carry_out(chat, session, next, shared)

@@ -41,6 +41,7 @@ use crate::accounts::sasl::{self, Credentials, Exchange};
 use crate::accounts::{login, Directory};
 use crate::clock::Civil;
 use crate::config::Config;
+use crate::faults::Faults;
 use crate::ids::QueueId;
 use crate::mda;
 use crate::mta::accept;
@@ -142,6 +143,8 @@ pub struct Session {
     /// Is the connection encrypted (after STARTTLS, or from the start on the SMTPS port)?
     tls: bool,
     errors: usize,
+    /// Faults a teacher asked for (`DIR/faults`): replies that are injected on purpose.
+    faults: Arc<Faults>,
 }
 
 impl Session {
@@ -165,6 +168,7 @@ impl Session {
             tls_available: false,
             tls: false,
             errors: 0,
+            faults: Arc::new(Faults::default()),
         }
     }
 
@@ -195,6 +199,37 @@ impl Session {
     }
 
     /// Uses `clock` for the `Received:` date (tests pin the time).
+    /// Applies the rules of `DIR/faults` (see `faults.rs`).
+    pub fn with_faults(mut self, faults: Arc<Faults>) -> Session {
+        self.faults = faults;
+        self
+    }
+
+    /// A `data` fault fired: its reply ends the transaction instead of delivery.
+    pub fn fault_reply(
+        &mut self,
+        id: &QueueId,
+        rule: &crate::faults::Rule,
+        code: u16,
+        status: &str,
+        text: &str,
+    ) -> Output {
+        let event = Event {
+            step: Step::Mta,
+            id: id.clone(),
+            text: format!(
+                "{}: end of DATA answered {code} {status} {text}",
+                rule.label()
+            ),
+        };
+        let output = Output {
+            replies: vec![reply::injected(code, status, text)],
+            events: vec![event],
+            effect: Effect::None,
+        };
+        self.count_errors(output)
+    }
+
     pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Session {
         self.clock = clock;
         self
@@ -461,6 +496,20 @@ impl Session {
         }
         if !to.is_ascii() && !envelope.smtputf8 {
             return Output::reply(reply::non_ascii_address());
+        }
+        if let Some(rule) = self.faults.rcpt(&to.to_string()) {
+            if let crate::faults::Action::Reply { code, status, text } = &rule.action {
+                let event = Event {
+                    step: Step::Mda,
+                    id: envelope.id.clone(),
+                    text: format!("<{to}>: {}: answered {code} {status} {text}", rule.label()),
+                };
+                return Output {
+                    replies: vec![reply::injected(*code, status, text)],
+                    events: vec![event],
+                    effect: Effect::None,
+                };
+            }
         }
         let router = Router {
             config: &self.config,
