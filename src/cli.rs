@@ -29,6 +29,7 @@ usage:
   postlab dns    --zone FILE [--listen ADDR:PORT]   a DNS server for the lab's domains
   postlab send   --from A --to B [--cc C] [--subject S] [--body TEXT] [--attach FILE] [--auth USER:PASS]
                  [--server HOST:PORT] [--verbose]      compose and submit a message (body on stdin)
+  postlab watch  [--data DIR] [--all] [--no-color]   the transcripts live, each step in its colour
   postlab fault  add STEP PATTERN ACTION… | list | clear   [--data DIR]   failures on purpose
   postlab fetch  list | read N | delete N  --user U [--password P] [--pop3 | --imap] [--server HOST:PORT] [--verbose]
 
@@ -50,6 +51,7 @@ pub fn main(args: Vec<String>) -> i32 {
         "send" => send(rest),
         "fetch" => fetch(rest),
         "fault" => fault(rest),
+        "watch" => watch(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             0
@@ -916,5 +918,35 @@ fn fault(args: &[String]) -> i32 {
             eprint!("{}", opts.usage(brief));
             2
         }
+    }
+}
+
+// ---- postlab watch ---------------------------------------------------------------------------
+
+fn watch(args: &[String]) -> i32 {
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "data",
+        "data directory (default $POSTLAB_DATA or ./var)",
+        "DIR",
+    );
+    opts.optflag("", "all", "show what is already in the transcripts first");
+    opts.optflag("", "no-color", "no colours (also when NO_COLOR is set)");
+    opts.optflag("h", "help", "this help");
+    let brief = "usage: postlab watch [--data DIR] [--all] [--no-color]\n\n\
+                 Show every transcript line as the server writes it, coloured by flowchart step.";
+    let m = match parse(&opts, args, brief) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let data = DataDir::from_option(m.opt_str("data"));
+    let colours = !m.opt_present("no-color") && std::env::var_os("NO_COLOR").is_none();
+    let mut out = std::io::stdout();
+    match crate::watch::follow(&data.transcripts(), colours, m.opt_present("all"), &mut out) {
+        Ok(()) => 0,
+        // The reader went away (the pipe closed): a normal way to stop watching.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => fail(e),
     }
 }

@@ -37,3 +37,4 @@ pub mod smtp;
 pub mod tls;
 pub mod trace;
 pub mod transcript;
+pub mod watch;

@@ -206,3 +206,55 @@ fn trace_draws_the_journey_of_a_message() {
     assert!(err.contains("no transcript"), "{err}");
     assert_eq!(server.postlab(&["trace", "../../etc/passwd"]).0, 1);
 }
+
+#[test]
+fn watch_shows_new_lines_coloured_by_step() {
+    use std::io::BufRead;
+    let server = TestServer::start();
+    let mut watch = std::process::Command::new(crate::support::BIN)
+        .args(["watch", "--data"])
+        .arg(&server.dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = watch.stdout.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Mail sent until watch has shown a delivery (it starts at the end of what exists).
+    let delivered = wait_for("a [6 MAILBOX] line from postlab watch", || {
+        let mut c = server.connect();
+        c.expect("EHLO laptop", 250);
+        c.send_mail(
+            "alice@localhost",
+            &["bob@localhost"],
+            "Subject: watched\r\n\r\nx\r\n",
+        );
+        received
+            .recv_timeout(std::time::Duration::from_millis(500))
+            .ok()?;
+        let mut seen = None;
+        while let Ok(line) = received.recv_timeout(std::time::Duration::from_millis(500)) {
+            if line.contains("[6 MAILBOX]") {
+                seen = Some(line);
+                break;
+            }
+        }
+        seen
+    });
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(
+        delivered.starts_with("\x1b[38;5;30m") && delivered.ends_with("\x1b[0m"),
+        "{delivered:?}"
+    );
+    assert!(delivered.contains("delivered to bob"), "{delivered:?}");
+}
