@@ -29,6 +29,7 @@ usage:
   postlab dns    --zone FILE [--listen ADDR:PORT]   a DNS server for the lab's domains
   postlab send   --from A --to B [--cc C] [--subject S] [--body TEXT] [--attach FILE] [--auth USER:PASS]
                  [--server HOST:PORT] [--verbose]      compose and submit a message (body on stdin)
+  postlab lab    up [N] | down | status  [--dir DIR] [--port-offset N]   a mini internet: N servers + DNS
   postlab watch  [--data DIR] [--all] [--no-color]   the transcripts live, each step in its colour
   postlab fault  add STEP PATTERN ACTION… | list | clear   [--data DIR]   failures on purpose
   postlab fetch  list | read N | delete N  --user U [--password P] [--pop3 | --imap] [--server HOST:PORT] [--verbose]
@@ -52,6 +53,7 @@ pub fn main(args: Vec<String>) -> i32 {
         "fetch" => fetch(rest),
         "fault" => fault(rest),
         "watch" => watch(rest),
+        "lab" => lab(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             0
@@ -947,6 +949,58 @@ fn watch(args: &[String]) -> i32 {
         Ok(()) => 0,
         // The reader went away (the pipe closed): a normal way to stop watching.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => fail(e),
+    }
+}
+
+// ---- postlab lab -----------------------------------------------------------------------------
+
+fn lab(args: &[String]) -> i32 {
+    use crate::lab::{self, Lab};
+    let mut opts = Options::new();
+    opts.optopt("", "dir", "the lab's folder (default ./lab)", "DIR");
+    opts.optopt(
+        "",
+        "port-offset",
+        "added to each standard port (default 10000)",
+        "N",
+    );
+    opts.optflag("h", "help", "this help");
+    let brief = "usage: postlab lab up [N] | down | status [--dir DIR] [--port-offset N]\n\n\
+                 A mini internet on this machine: N mail servers (lab1.test ... labN.test, default 3)\n\
+                 on 127.0.0.11, .12, ... and a DNS server on 127.0.0.10 with their MX records.";
+    let m = match parse(&opts, args, brief) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let port_offset = match m.opt_str("port-offset").map(|p| p.parse::<u16>()) {
+        None => None,
+        Some(Ok(p)) if p <= 64000 => Some(p),
+        Some(_) => return fail("--port-offset: a number up to 64000"),
+    };
+    let lab = Lab::open(
+        m.opt_str("dir").unwrap_or_else(|| "lab".into()).into(),
+        port_offset,
+    );
+    let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
+    let result = match words.as_slice() {
+        ["up"] => lab::up(&lab, 3),
+        ["up", n] => match n.parse() {
+            Ok(n) => lab::up(&lab, n),
+            Err(_) => Err(format!("'{n}' is not a number of servers")),
+        },
+        ["down"] => lab::down(&lab),
+        ["status"] => Ok(lab::status(&lab)),
+        _ => {
+            eprint!("{}", opts.usage(brief));
+            return 2;
+        }
+    };
+    match result {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            0
+        }
         Err(e) => fail(e),
     }
 }

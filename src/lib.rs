@@ -26,6 +26,7 @@ pub mod dns;
 pub mod faults;
 pub mod ids;
 pub mod imap;
+pub mod lab;
 pub mod mailbox;
 pub mod mda;
 pub mod mta;

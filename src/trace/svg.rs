@@ -89,6 +89,12 @@ pub fn render(id: &QueueId, stops: &[Stop]) -> String {
         svg,
         r##"  <defs><marker id="arrow" markerWidth="10" markerHeight="8" refX="9" refY="4" orient="auto"><path d="M0,0 L10,4 L0,8 z" fill="#555"/></marker></defs>"##
     );
+    let mut by_step: std::collections::BTreeMap<Step, Vec<&Stop>> =
+        std::collections::BTreeMap::new();
+    for stop in stops {
+        by_step.entry(stop.step).or_default().push(stop);
+    }
+    let last = by_step.keys().next_back().copied();
     for (row, step) in Step::ALL.into_iter().enumerate() {
         let y = TOP + row as i32 * (BOX_H + GAP);
         let here: Vec<&Stop> = stops.iter().filter(|s| s.step == step).collect();
@@ -118,7 +124,7 @@ pub fn render(id: &QueueId, stops: &[Stop]) -> String {
             r##"  <text x="{}" y="{}" font-size="10" fill="#444">{}</text>"##,
             LEFT + 12,
             y + 44,
-            escape(&short(step.meaning(), 34))
+            escape(&short(step.meaning(), 30))
         );
         if row < 6 {
             let x = LEFT + BOX_W / 2;
@@ -132,8 +138,9 @@ pub fn render(id: &QueueId, stops: &[Stop]) -> String {
         if here.is_empty() {
             let _ = writeln!(
                 svg,
-                r##"  <text x="{TEXT_X}" y="{}" font-size="12" fill="#9a9a9a">not part of this journey</text>"##,
-                y + 32
+                r##"  <text x="{TEXT_X}" y="{}" font-size="12" fill="#9a9a9a">{}</text>"##,
+                y + 32,
+                escape(super::skipped_because(step, &by_step, last))
             );
         }
         for (i, stop) in here.iter().rev().take(MAX_LINES).rev().enumerate() {

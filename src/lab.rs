@@ -1,0 +1,350 @@
+//! `postlab lab up | down | status`: a mini internet in one command, for a classroom with no
+//! network.
+//!
+//! `lab up 3` starts three mail servers for `lab1.test`, `lab2.test` and `lab3.test`, each on
+//! its own loopback address (127.0.0.11, .12, .13) with the usual ports, and a lab DNS server on
+//! 127.0.0.10 that publishes their MX and A records. Every server uses that DNS server, so mail
+//! from lab1 to lab3 takes the whole flowchart: submission, queue, MX lookup, relay, mailbox.
+//! Everything lives under one folder (default `./lab`): `lab/lab1/` is lab1's data directory,
+//! `lab/lab.zone` the DNS zone, `lab/*.log` what each process printed.
+//!
+//! The processes run in the background, each in its own process group, so closing the
+//! terminal's foreground job does not stop them; `lab down` stops them by their pid files.
+//! No root is needed: the ports are the standard ones plus the port offset (10000).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::accounts::users::User;
+use crate::accounts::{password, Users};
+use crate::config;
+use crate::mailbox::durable;
+
+/// The accounts made on every lab server, with passwords the lessons use.
+pub const ACCOUNTS: [(&str, &str); 2] = [("alice", "alice-password"), ("bob", "bob-password")];
+
+/// How a lab is laid out.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    pub dir: PathBuf,
+    pub port_offset: u16,
+}
+
+impl Lab {
+    /// The lab in `dir`, with the port offset it was started with (`lab.conf`), else `default`.
+    pub fn open(dir: PathBuf, offset: Option<u16>) -> Lab {
+        let saved = fs::read_to_string(dir.join("lab.conf")).ok().and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("port_offset = ")
+                    .and_then(|v| v.trim().parse().ok())
+            })
+        });
+        Lab {
+            port_offset: offset.or(saved).unwrap_or(10000),
+            dir,
+        }
+    }
+    fn server_dir(&self, n: usize) -> PathBuf {
+        self.dir.join(format!("lab{n}"))
+    }
+
+    fn dns_addr(&self) -> (IpAddr, u16) {
+        (
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10)),
+            53 + self.port_offset,
+        )
+    }
+
+    /// The servers that exist in the lab folder, in order.
+    fn servers(&self) -> Vec<usize> {
+        (1..=99)
+            .take_while(|n| self.server_dir(*n).is_dir())
+            .collect()
+    }
+
+    fn pid_of(&self, path: &Path) -> Option<u32> {
+        fs::read_to_string(path).ok()?.trim().parse().ok()
+    }
+
+    fn server_pid(&self, n: usize) -> Option<u32> {
+        self.pid_of(&self.server_dir(n).join("run/postlab.pid"))
+    }
+
+    fn dns_pid(&self) -> Option<u32> {
+        self.pid_of(&self.dir.join("dns.pid"))
+    }
+}
+
+/// Is a process with this pid alive? (Linux: it has a folder in /proc.)
+pub fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+}
+
+fn address(n: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, 10 + n as u8)
+}
+
+/// Starts `count` servers and the DNS server; returns the table to print.
+pub fn up(lab: &Lab, count: usize) -> Result<String, String> {
+    if !(1..=9).contains(&count) {
+        return Err("a lab has 1 to 9 servers".into());
+    }
+    if lab.dns_pid().is_some_and(alive)
+        || lab
+            .servers()
+            .iter()
+            .any(|n| lab.server_pid(*n).is_some_and(alive))
+    {
+        return Err(format!(
+            "a lab is already running in {}: postlab lab down --dir {} first",
+            lab.dir.display(),
+            lab.dir.display()
+        ));
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the postlab program: {e}"))?;
+    durable::create_dir_all_durably(&lab.dir).map_err(|e| format!("{}: {e}", lab.dir.display()))?;
+    // Remembered so that `lab down` and `lab status` find the same ports.
+    fs::write(
+        lab.dir.join("lab.conf"),
+        format!("port_offset = {}\n", lab.port_offset),
+    )
+    .map_err(|e| e.to_string())?;
+    let (dns_ip, dns_port) = lab.dns_addr();
+
+    // The zone: each domain's MX points at its server's own loopback address.
+    let mut zone = String::from("# The lab's DNS, written by `postlab lab up`. Names under \"test\" are answered from here.\nzone test\n\n");
+    for n in 1..=count {
+        let _ = writeln!(
+            zone,
+            "lab{n}.test      MX 10 mx.lab{n}.test\nmx.lab{n}.test   A  {}",
+            address(n)
+        );
+    }
+    fs::write(lab.dir.join("lab.zone"), zone).map_err(|e| e.to_string())?;
+    let dns_log = fs::File::create(lab.dir.join("dns.log")).map_err(|e| e.to_string())?;
+    let dns = Command::new(&exe)
+        .args(["dns", "--zone"])
+        .arg(lab.dir.join("lab.zone"))
+        .args(["--listen", &format!("{dns_ip}:{dns_port}")])
+        .stdin(Stdio::null())
+        .stdout(dns_log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(dns_log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start postlab dns: {e}"))?;
+    fs::write(lab.dir.join("dns.pid"), format!("{}\n", dns.id())).map_err(|e| e.to_string())?;
+
+    for n in 1..=count {
+        let dir = lab.server_dir(n);
+        fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let settings = format!(
+            "{}\n# Set by `postlab lab up`:\nhostname = mx.lab{n}.test\ndomains = lab{n}.test\nlisten = {}\nport_offset = {}\ndns_server = {dns_ip}:{dns_port}\nrelay_port = {}\nqueue_retry_min = 10\nqueue_retry_max = 60\n",
+            config::default_file_text(),
+            address(n),
+            lab.port_offset,
+            25 + lab.port_offset
+        );
+        fs::write(dir.join("postlab.conf"), settings).map_err(|e| e.to_string())?;
+        if !dir.join("users").exists() {
+            let mut users = Users::default();
+            for (name, secret) in ACCOUNTS {
+                users.insert(User {
+                    name: name.into(),
+                    password: password::hash(secret)?,
+                    extra: String::new(),
+                });
+            }
+            users.save(&dir.join("users")).map_err(|e| e.to_string())?;
+        }
+        let _ = fs::remove_file(dir.join("run/listeners"));
+        let log = fs::File::create(dir.join("serve.log")).map_err(|e| e.to_string())?;
+        Command::new(&exe)
+            .args(["serve", "--data"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start lab{n}: {e}"))?;
+    }
+
+    // Wait (with a deadline) until every server has bound its ports.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for n in 1..=count {
+        let listeners = lab.server_dir(n).join("run/listeners");
+        while !fs::read_to_string(&listeners).is_ok_and(|t| t.ends_with('\n')) {
+            if Instant::now() > deadline {
+                let log =
+                    fs::read_to_string(lab.server_dir(n).join("serve.log")).unwrap_or_default();
+                return Err(format!("lab{n} did not start:\n{log}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    while !fs::read_to_string(lab.dir.join("dns.log")).is_ok_and(|t| t.contains("listening on")) {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the lab DNS did not start:\n{}",
+                fs::read_to_string(lab.dir.join("dns.log")).unwrap_or_default()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(table(lab, count))
+}
+
+/// What is where, and lines to try.
+fn table(lab: &Lab, count: usize) -> String {
+    let o = lab.port_offset;
+    let (dns_ip, dns_port) = lab.dns_addr();
+    let mut text = format!(
+        "postlab lab: {count} mail servers and a DNS server, data in {}\n\n",
+        lab.dir.display()
+    );
+    let _ = writeln!(
+        text,
+        "  {:<10} {:<12} {:>6} {:>10} {:>6} {:>6}   accounts",
+        "domain", "address", "smtp", "submission", "pop3", "imap"
+    );
+    for n in 1..=count {
+        let _ = writeln!(
+            text,
+            "  lab{n}.test  {:<12} {:>6} {:>10} {:>6} {:>6}   alice, bob",
+            address(n),
+            25 + o,
+            587 + o,
+            110 + o,
+            143 + o
+        );
+    }
+    let _ = writeln!(
+        text,
+        "  DNS        {dns_ip:<12} {dns_port:>6} (UDP and TCP; zone in {}/lab.zone)",
+        lab.dir.display()
+    );
+    let _ = writeln!(text, "\n  passwords: alice-password, bob-password\n\nTry:");
+    let last = count.max(1);
+    let d = lab.dir.display();
+    let _ = writeln!(text, "  dig @{dns_ip} -p {dns_port} lab{last}.test MX");
+    let _ = writeln!(
+        text,
+        "  echo hello | postlab send --server {}:{} --auth alice:alice-password --from alice@lab1.test --to bob@lab{last}.test --subject hi",
+        address(1),
+        587 + o
+    );
+    let _ = writeln!(
+        text,
+        "  postlab fetch --imap --server {}:{} --user bob --password bob-password list",
+        address(last),
+        143 + o
+    );
+    let _ = writeln!(
+        text,
+        "  postlab trace QUEUE-ID --data {d}/lab1 --data {d}/lab{last} --svg journey.svg"
+    );
+    let _ = writeln!(text, "  postlab watch --data {d}/lab1");
+    let _ = writeln!(text, "  postlab lab down --dir {d}");
+    text
+}
+
+/// Stops every process of the lab (the data stays).
+pub fn down(lab: &Lab) -> Result<String, String> {
+    let mut pids: Vec<(String, u32)> = lab
+        .servers()
+        .into_iter()
+        .filter_map(|n| lab.server_pid(n).map(|p| (format!("lab{n}"), p)))
+        .collect();
+    pids.extend(lab.dns_pid().map(|p| ("DNS".to_string(), p)));
+    let mut stopped = Vec::new();
+    for (name, pid) in &pids {
+        if alive(*pid) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            stopped.push((name.clone(), *pid));
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for (name, pid) in &stopped {
+        while alive(*pid) {
+            if Instant::now() > deadline {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = name;
+    }
+    for n in lab.servers() {
+        let _ = fs::remove_file(lab.server_dir(n).join("run/postlab.pid"));
+        let _ = fs::remove_file(lab.server_dir(n).join("run/listeners"));
+    }
+    let _ = fs::remove_file(lab.dir.join("dns.pid"));
+    if stopped.is_empty() {
+        Ok(format!("nothing was running in {}", lab.dir.display()))
+    } else {
+        Ok(format!(
+            "stopped {} (the data stays in {})",
+            stopped
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            lab.dir.display()
+        ))
+    }
+}
+
+/// One line per process: running or not, and where.
+pub fn status(lab: &Lab) -> String {
+    let mut text = String::new();
+    let servers = lab.servers();
+    if servers.is_empty() {
+        return format!(
+            "no lab in {} (postlab lab up starts one)\n",
+            lab.dir.display()
+        );
+    }
+    for n in servers {
+        let state = match lab.server_pid(n) {
+            Some(pid) if alive(pid) => format!("running (pid {pid})"),
+            _ => "stopped".to_string(),
+        };
+        let listeners =
+            fs::read_to_string(lab.server_dir(n).join("run/listeners")).unwrap_or_default();
+        let smtp = listeners
+            .lines()
+            .find_map(|l| l.strip_prefix("smtp "))
+            .unwrap_or("-");
+        let _ = writeln!(
+            text,
+            "lab{n}.test  {state:<22} smtp {smtp}   queue {}",
+            queue_size(&lab.server_dir(n))
+        );
+    }
+    let (dns_ip, dns_port) = lab.dns_addr();
+    let state = match lab.dns_pid() {
+        Some(pid) if alive(pid) => format!("running (pid {pid})"),
+        _ => "stopped".to_string(),
+    };
+    let _ = writeln!(text, "DNS         {state:<22} {dns_ip}:{dns_port}");
+    text
+}
+
+fn queue_size(dir: &Path) -> usize {
+    fs::read_dir(dir.join("queue/active"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".env"))
+                .count()
+        })
+        .unwrap_or(0)
+}
