@@ -19,6 +19,10 @@
 //! then one server per domain is started (`--hostname mx.DOMAIN --domain DOMAIN`, the same
 //! accounts), each with a transport map that routes the other domains to their servers, and a
 //! block names its server: `transcript submission@a.test`.
+//!
+//! A lesson about faults on purpose sets them the same way, one comment per rule:
+//! `<!-- fault@b.test: rcpt *@b.test 451 4.7.1 greylisted -->` goes into that server's
+//! `DIR/faults` before the first block runs.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -190,6 +194,22 @@ fn every_lesson_transcript_replays() {
         } else {
             start_servers(&domains)
         };
+        for (domain, server) in &servers {
+            let rules: String = text
+                .lines()
+                .filter_map(|l| {
+                    l.trim()
+                        .strip_prefix("<!-- fault@")
+                        .and_then(|rest| rest.strip_suffix("-->"))
+                })
+                .filter_map(|rest| rest.split_once(':'))
+                .filter(|(d, _)| d.trim() == domain)
+                .map(|(_, rule)| format!("{}\n", rule.trim()))
+                .collect();
+            if !rules.is_empty() {
+                std::fs::write(server.dir.join("faults"), rules).unwrap();
+            }
+        }
         for (i, block) in blocks.iter().enumerate() {
             let origin = format!("{} block {}", file.display(), i + 1);
             let wanted = block.domain.clone().unwrap_or_default();
