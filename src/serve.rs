@@ -211,6 +211,11 @@ impl Server {
             ),
             Err(e) => return Err(format!("cannot check the queue: {e}")),
         }
+        match crate::mailbox::maildir::clean_tmp(&data.mail()) {
+            Ok(0) => {}
+            Ok(n) => log::warn!("mailboxes: removed {n} unfinished deliveries left in tmp/ by a crash (never acknowledged)"),
+            Err(e) => log::error!("mailboxes: cannot clean tmp/: {e}"),
+        }
         let faults = FaultFile::new(&data.root().join("faults"));
         let shared = Arc::new(Shared {
             config: Arc::new(config),

@@ -181,6 +181,23 @@ impl RelayTls {
     /// The connector for this level (`None` for [`RelayTls::None`]). `ca_file` adds trusted
     /// certificates for `verify` (a lab's self-signed servers).
     pub fn connector(self, ca_file: Option<&Path>) -> Result<Option<TlsConnector>, String> {
+        // Building a connector loads the system's trusted certificates (tens of milliseconds);
+        // the one for `may` and `encrypt` never changes, so it is built once and shared.
+        static UNVERIFIED: std::sync::OnceLock<Result<TlsConnector, String>> =
+            std::sync::OnceLock::new();
+        if matches!(self, RelayTls::May | RelayTls::Encrypt) {
+            return UNVERIFIED
+                .get_or_init(|| {
+                    TlsConnector::builder()
+                        .min_protocol_version(Some(Protocol::Tlsv12))
+                        .danger_accept_invalid_certs(true)
+                        .danger_accept_invalid_hostnames(true)
+                        .build()
+                        .map_err(|e| format!("cannot set up TLS: {e}"))
+                })
+                .clone()
+                .map(Some);
+        }
         let mut builder = TlsConnector::builder();
         builder.min_protocol_version(Some(Protocol::Tlsv12));
         match self {

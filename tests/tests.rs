@@ -8,6 +8,7 @@
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
 //! - `dns`: step 4, MX lookups against `postlab dns` (with our resolver and with dig)
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
+//! - `crash`: SIGKILL at random moments under load loses no acknowledged message
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `outbound`: AUTH, submission, the queue, relaying between two servers, bounces
 //! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
@@ -28,6 +29,7 @@ mod support;
 
 mod cli;
 mod clients;
+mod crash;
 mod delivery;
 mod dns;
 mod durability;

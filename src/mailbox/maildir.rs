@@ -178,6 +178,50 @@ impl Staged {
     }
 }
 
+/// Removes what crashed deliveries left in `tmp/` of every Maildir under `mail_root` (the
+/// accounts' INBOXes and their `.Folder/`s). A file there was never renamed into `new/`, so no
+/// client was told it arrived. Only files whose writer is gone are removed: the unique name
+/// carries the writing process's id (`…P1234Q…`), and a file of a live process may still be in
+/// the making (the Maildir description's own rule is "untouched for 36 hours"; knowing the
+/// writer lets us be exact). Returns how many files went.
+pub fn clean_tmp(mail_root: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    let Ok(accounts) = fs::read_dir(mail_root) else {
+        return Ok(0);
+    };
+    for account in accounts.flatten() {
+        let mut maildirs = vec![account.path()];
+        if let Ok(inside) = fs::read_dir(account.path()) {
+            maildirs.extend(inside.flatten().map(|e| e.path()).filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    && p.join("tmp").is_dir()
+            }));
+        }
+        for maildir in maildirs {
+            let Ok(files) = fs::read_dir(maildir.join("tmp")) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                let writer = name
+                    .split('P')
+                    .nth(1)
+                    .and_then(|rest| rest.split('Q').next())
+                    .and_then(|pid| pid.parse::<u32>().ok());
+                let gone = writer.is_some_and(|pid| {
+                    pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+                });
+                if gone {
+                    fs::remove_file(file.path())?;
+                    removed += 1;
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// The `S=` field of a Maildir name (`…,S=1234`), if present.
 fn size_from_name(unique: &str) -> Option<u64> {
     unique
