@@ -173,6 +173,11 @@ fn serve(args: &[String]) -> i32 {
     }
     let config = config.finish();
 
+    // Held until the process ends: one server per data directory (src/daemon.rs).
+    let _lock = match crate::daemon::lock_data_dir(&data) {
+        Ok(lock) => lock,
+        Err(e) => return fail(e),
+    };
     let options = serve::Options {
         ephemeral_ports: m.opt_present("ephemeral-ports"),
     };
@@ -180,12 +185,16 @@ fn serve(args: &[String]) -> i32 {
         Ok(server) => server,
         Err(e) => return fail(e),
     };
+    let signals = match crate::daemon::catch_signals() {
+        Ok(signals) => signals,
+        Err(e) => return fail(e),
+    };
     if let Err(e) = server.write_run_files() {
         return fail(format!("cannot write the files in DIR/run: {e}"));
     }
     print!("{}", server.banner(&created));
     let _ = std::io::stdout().flush();
-    server.run();
+    server.run(signals);
     0
 }
 

@@ -118,6 +118,11 @@ pub const SETTINGS: &[Setting] = &[
         default: "2",
         help: "Connections the queue manager opens at once to one destination domain.",
     },
+    Setting {
+        key: "shutdown_grace",
+        default: "10",
+        help: "Seconds a message or mailbox transfer in flight may take to finish after SIGTERM or SIGINT.\nIdle sessions are told goodbye at once; after this the server exits anyway.",
+    },
 ];
 
 /// Everything `postlab serve` needs to know, after defaults, file and flags are merged.
@@ -143,6 +148,7 @@ pub struct Config {
     pub queue_retry_max: Duration,
     pub queue_lifetime: Duration,
     pub max_outbound_per_destination: usize,
+    pub shutdown_grace: Duration,
 }
 
 /// An IP network such as `127.0.0.0/8` or `::1/128`.
@@ -232,6 +238,7 @@ impl Config {
             queue_retry_max: Duration::from_secs(3600),
             queue_lifetime: Duration::from_secs(432_000),
             max_outbound_per_destination: 2,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 
@@ -299,6 +306,7 @@ impl Config {
             "max_outbound_per_destination" => {
                 self.max_outbound_per_destination = number::<usize>(key, value)?.max(1)
             }
+            "shutdown_grace" => self.shutdown_grace = Duration::from_secs(number(key, value)?),
             _ => return Err(format!("unknown setting '{key}'")),
         }
         Ok(())

@@ -21,6 +21,7 @@ pub mod accounts;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod datadir;
 pub mod dns;
 pub mod ids;

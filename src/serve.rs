@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::accounts::login::Throttle;
 use crate::accounts::Accounts;
 use crate::config::Config;
+use crate::daemon::Sessions;
 use crate::datadir::{Created, DataDir};
 use crate::dns::{DnsResolver, Resolve};
 use crate::mailbox::durable;
@@ -43,6 +44,8 @@ pub struct Shared {
     pub resolver: Arc<dyn Resolve>,
     /// Mailboxes open in a POP3 session (one at a time, RFC 2449 §8 `[IN-USE]`).
     pub pop3_locks: MailboxLocks,
+    /// Every open session, so SIGTERM can say goodbye to each (`src/daemon.rs`).
+    pub sessions: Sessions,
     active: AtomicUsize,
 }
 
@@ -185,6 +188,7 @@ impl Server {
                 .filter_map(|(_, l)| l.local_addr().ok())
                 .collect(),
             pop3_locks: MailboxLocks::default(),
+            sessions: Sessions::default(),
             active: AtomicUsize::new(0),
         });
         Ok(Server { shared, listeners })
@@ -246,8 +250,8 @@ impl Server {
         text
     }
 
-    /// Accepts connections on every listener until the process ends.
-    pub fn run(self) {
+    /// Accepts connections on every listener until SIGTERM or SIGINT has stopped every session.
+    pub fn run(self, signals: crate::daemon::Signals) {
         let mut threads = Vec::new();
         let shared = self.shared.clone();
         threads.push(std::thread::spawn(move || {
@@ -259,9 +263,10 @@ impl Server {
                 accept_loop(service, listener, shared)
             }));
         }
-        for thread in threads {
-            let _ = thread.join();
-        }
+        // The accept and queue threads are not joined: once every session has said goodbye the
+        // process exits, which closes the listeners; the queue is safe on disk at every moment.
+        drop(threads);
+        crate::daemon::handle_signals(signals, &self.shared);
     }
 }
 

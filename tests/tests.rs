@@ -14,11 +14,13 @@
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
+//! - `daemon`: SIGTERM, SIGHUP and the lock of `postlab serve`
 
 mod support;
 
 mod cli;
 mod clients;
+mod daemon;
 mod delivery;
 mod dns;
 mod durability;

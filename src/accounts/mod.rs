@@ -62,6 +62,16 @@ impl Accounts {
         })
     }
 
+    /// Reads both files again at once, whatever their times say (SIGHUP, `src/daemon.rs`).
+    pub fn reload(&self) {
+        {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.0 = None;
+            state.1 = None;
+        }
+        self.current();
+    }
+
     /// The directory as the files say now.
     pub fn current(&self) -> Arc<Directory> {
         let stamps = self.stamps();

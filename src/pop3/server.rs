@@ -94,6 +94,7 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
         Step::Access,
         &format!("connect from {peer} to pop3 {local}"),
     );
+    let watch = shared.sessions.register(&stream, "pop3");
     let mut chat = Chat {
         conn: Conn::new(Box::new(stream), peer, local),
         transcript,
@@ -118,7 +119,12 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
         } else {
             MAX_COMMAND_LINE
         };
-        output = match chat.conn.read_line(limit) {
+        // SIGTERM: an idle session is woken here, a RETR in flight arrives after it is sent.
+        let Some(read) = watch.read(|| chat.conn.read_line(limit)) else {
+            chat.send(&super::response::shutting_down());
+            break;
+        };
+        output = match read {
             // POP3 has no bare-LF hazard like SMTP's DATA, so a line ending in LF alone (a
             // hand-typed line from `nc` without -C) is taken as it is.
             Ok(Line::Text(line) | Line::BareLf(line)) => {

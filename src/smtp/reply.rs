@@ -435,6 +435,12 @@ pub fn idle_timeout() -> Reply {
     )
 }
 
+/// The administrator stopped the server (SIGTERM). RFC 5321 §3.8: a server that must shut down
+/// answers 421 and closes; RFC 3463 §3.4: X.3.2 "system not accepting network messages".
+pub fn shutting_down() -> Reply {
+    Reply::new(421, Some(Status(4, 3, 2)), "Service shutting down")
+}
+
 pub fn too_many_connections() -> Reply {
     Reply::new(
         421,

@@ -82,6 +82,7 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>, mode: Mode) {
         Step::Mua,
         &format!("connect from {peer} to {service} {local}"),
     );
+    let watch = shared.sessions.register(&stream, service);
     let mut chat = Chat {
         conn: Conn::new(Box::new(stream), peer, local),
         transcript,
@@ -99,7 +100,12 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>, mode: Mode) {
                 .note(Step::Mta, &format!("connection lost while sending: {e}"));
             break;
         }
-        output = match chat.conn.read_line(MAX_COMMAND_LINE) {
+        // SIGTERM: an idle session is woken here, a busy one arrives after its command.
+        let Some(read) = watch.read(|| chat.conn.read_line(MAX_COMMAND_LINE)) else {
+            chat.send(&super::reply::shutting_down());
+            break;
+        };
+        output = match read {
             Ok(Line::Text(line)) if session.awaiting_auth_line() => {
                 chat.client_line(&line, true);
                 session.auth_line(&String::from_utf8_lossy(&line))

@@ -1,0 +1,299 @@
+//! `postlab serve` as an administrator runs it: one server per data directory, signals, and a
+//! clean stop.
+//!
+//! - **One server per data directory.** `DIR/run/postlab.lock` is locked (`File::try_lock`, an
+//!   advisory `flock`) for the life of the process; a second `serve` on the same directory is
+//!   refused with the pid of the first. The kernel drops the lock when the process dies, even by
+//!   `kill -9`, so a stale file never blocks a restart.
+//! - **SIGTERM / SIGINT: stop cleanly.** The [`Sessions`] registry knows every open connection
+//!   and whether it is waiting for the client (idle) or in the middle of a command (busy: an
+//!   SMTP DATA being received or delivered, a POP3 RETR being sent). Idle sessions have their
+//!   read side shut, so the blocked read returns at once and the loop says goodbye (SMTP
+//!   `421 4.3.2`, RFC 5321 §3.8; POP3 `-ERR [SYS/TEMP]`, RFC 3206 §5). Busy ones finish their
+//!   command first, up to `shutdown_grace` seconds, then say goodbye the same way. Mail is never
+//!   lost by a stop: a 250 after DATA was only sent once the message was on disk, and a POP3
+//!   session that never reached UPDATE removes nothing (RFC 1939 §6).
+//! - **SIGHUP: read the files again.** Users and aliases are re-read at the next connection
+//!   anyway (by modification time); SIGHUP forces it now and checks `postlab.conf` and
+//!   `DIR/transport`, logging any error and keeping what runs. Settings in `postlab.conf` are
+//!   read at start: a changed value is reported as needing a restart.
+//!
+//! Signals arrive on a thread of their own through `signal-hook`, which keeps the one unsafe
+//! part (the signal handler) inside the crate.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+pub use signal_hook::iterator::Signals;
+
+use crate::config::Config;
+use crate::datadir::DataDir;
+use crate::serve::Shared;
+
+/// Locks `DIR/run/postlab.lock` for as long as the returned file is kept open.
+pub fn lock_data_dir(data: &DataDir) -> Result<File, String> {
+    let path = data.run().join("postlab.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(data.pid_file()).unwrap_or_default();
+            Err(format!(
+                "another postlab serve (pid {}) is already using {}; stop it first \
+                 (kill -TERM {0}) or give another --data DIR",
+                pid.trim(),
+                data.root().display()
+            ))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
+}
+
+/// Every open client connection, so a stop can reach them.
+#[derive(Default)]
+pub struct Sessions {
+    state: Mutex<State>,
+    /// Signalled whenever a session ends, so [`Sessions::stop`] can wait for the last one.
+    ended: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    stopping: bool,
+    next_id: u64,
+    open: HashMap<u64, Open>,
+}
+
+struct Open {
+    protocol: &'static str,
+    /// A second handle on the socket (`try_clone`), to shut its read side from outside.
+    stream: Option<TcpStream>,
+    /// Waiting for the client's next line, rather than busy with a command.
+    idle: bool,
+}
+
+impl Sessions {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a connection for as long as the returned guard lives.
+    pub fn register(&self, stream: &TcpStream, protocol: &'static str) -> SessionGuard<'_> {
+        let mut state = self.lock();
+        state.next_id += 1;
+        let id = state.next_id;
+        state.open.insert(
+            id,
+            Open {
+                protocol,
+                stream: stream.try_clone().ok(),
+                idle: false,
+            },
+        );
+        SessionGuard { sessions: self, id }
+    }
+
+    /// Has a stop begun?
+    pub fn stopping(&self) -> bool {
+        self.lock().stopping
+    }
+
+    /// Open sessions per protocol, for `DIR/run/status`.
+    pub fn counts(&self) -> Vec<(&'static str, usize)> {
+        let state = self.lock();
+        let mut counts: Vec<(&'static str, usize)> = Vec::new();
+        for open in state.open.values() {
+            match counts.iter_mut().find(|(p, _)| *p == open.protocol) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((open.protocol, 1)),
+            }
+        }
+        counts.sort();
+        counts
+    }
+
+    /// Begins the stop: idle sessions are woken at once, busy ones get until `grace` has passed.
+    /// Returns how many sessions were still open when the grace period ran out.
+    pub fn stop(&self, grace: Duration) -> usize {
+        let deadline = Instant::now() + grace;
+        let mut state = self.lock();
+        state.stopping = true;
+        for open in state.open.values().filter(|o| o.idle) {
+            if let Some(stream) = &open.stream {
+                let _ = stream.shutdown(Shutdown::Read);
+            }
+        }
+        while !state.open.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state = self
+                .ended
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        for open in state.open.values() {
+            if let Some(stream) = &open.stream {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+        state.open.len()
+    }
+}
+
+/// One registered connection; dropping it removes the connection from the registry.
+pub struct SessionGuard<'a> {
+    sessions: &'a Sessions,
+    id: u64,
+}
+
+impl SessionGuard<'_> {
+    fn set_idle(&self, idle: bool) -> bool {
+        let mut state = self.sessions.lock();
+        if let Some(open) = state.open.get_mut(&self.id) {
+            open.idle = idle;
+        }
+        state.stopping
+    }
+
+    /// Runs `read` (waiting for the client's next line) with the session marked idle.
+    /// `None` means the server is stopping: say goodbye and close instead of handling a line.
+    ///
+    /// The flag is checked under the same lock [`Sessions::stop`] holds while it wakes idle
+    /// sessions, so a session is either woken by it or sees the flag before it reads.
+    pub fn read<T>(&self, read: impl FnOnce() -> T) -> Option<T> {
+        if self.set_idle(true) {
+            return None;
+        }
+        let line = read();
+        if self.set_idle(false) {
+            return None;
+        }
+        Some(line)
+    }
+}
+
+impl Drop for SessionGuard<'_> {
+    fn drop(&mut self) {
+        self.sessions.lock().open.remove(&self.id);
+        self.sessions.ended.notify_all();
+    }
+}
+
+/// Starts catching SIGTERM, SIGINT and SIGHUP. Called before the server announces itself, so a
+/// signal sent as soon as the listeners are known is never taken by the default action.
+pub fn catch_signals() -> Result<Signals, String> {
+    Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|e| format!("cannot catch signals: {e}"))
+}
+
+/// Waits for signals on the calling thread: SIGHUP reloads, SIGTERM/SIGINT stop. Returns once
+/// the stop is complete, so `postlab serve` can exit 0.
+pub fn handle_signals(mut signals: Signals, shared: &Shared) {
+    for signal in signals.forever() {
+        if signal == SIGHUP {
+            reload(shared);
+            continue;
+        }
+        let grace = shared.config.shutdown_grace;
+        log::info!(
+            "shutting down (signal {signal}): no new sessions; transfers in flight get {} s",
+            grace.as_secs()
+        );
+        let left = shared.sessions.stop(grace);
+        if left > 0 {
+            log::warn!(
+                "shutting down: {left} session(s) still busy after the grace period, closed"
+            );
+        } else {
+            log::info!("shutting down: every session said goodbye");
+        }
+        break;
+    }
+}
+
+/// SIGHUP: read users, aliases, transport and postlab.conf again; report, never fail.
+fn reload(shared: &Shared) {
+    log::info!("SIGHUP: reading the configuration files again");
+    shared.accounts.reload();
+    let transport = shared.data.root().join("transport");
+    if let Err(e) = crate::mta::transport::Transport::load(&transport) {
+        log::error!("SIGHUP: {e}; the previous routes stay in use");
+    }
+    let path = shared.data.config();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            log::error!(
+                "SIGHUP: cannot read {}: {e}; settings unchanged",
+                path.display()
+            );
+            return;
+        }
+    };
+    let mut fresh = Config::defaults();
+    if let Err(e) = fresh.apply_file(&text) {
+        log::error!("SIGHUP: {}: {e}; the running settings stay", path.display());
+        return;
+    }
+    let changed = changed_settings(&shared.config, &fresh.finish());
+    if changed.is_empty() {
+        log::info!("SIGHUP: {} is valid and unchanged", path.display());
+    } else {
+        log::warn!(
+            "SIGHUP: {} is valid; changed settings take effect at the next restart: {}",
+            path.display(),
+            changed.join(", ")
+        );
+    }
+}
+
+/// The keys whose values differ, judged by each setting's text form in the default file.
+fn changed_settings(running: &Config, fresh: &Config) -> Vec<&'static str> {
+    // Flags (--listen, --hostname…) may override the file; compare only what a file sets.
+    let mut changed = Vec::new();
+    let pairs: [(&'static str, bool); 8] = [
+        (
+            "max_message_size",
+            running.max_message_size != fresh.max_message_size,
+        ),
+        (
+            "max_recipients",
+            running.max_recipients != fresh.max_recipients,
+        ),
+        ("max_errors", running.max_errors != fresh.max_errors),
+        ("idle_timeout", running.idle_timeout != fresh.idle_timeout),
+        (
+            "pop3_idle_timeout",
+            running.pop3_idle_timeout != fresh.pop3_idle_timeout,
+        ),
+        (
+            "max_connections",
+            running.max_connections != fresh.max_connections,
+        ),
+        (
+            "relay_networks",
+            running.relay_networks != fresh.relay_networks,
+        ),
+        (
+            "shutdown_grace",
+            running.shutdown_grace != fresh.shutdown_grace,
+        ),
+    ];
+    for (key, differs) in pairs {
+        if differs {
+            changed.push(key);
+        }
+    }
+    changed
+}
