@@ -23,6 +23,9 @@ usage:
   postlab serve  [--data DIR] [--config FILE] [--listen ADDR] [--port-offset N]
                  [--hostname NAME] [--domain D]... [--ephemeral-ports]
   postlab user   add NAME [--password P] | del NAME | passwd NAME [--password P] | list   [--data DIR]
+  postlab user   disable NAME | enable NAME   [--data DIR]
+  postlab alias  add ALIAS TARGET... | del ALIAS | list   [--data DIR]
+  postlab deliver --user NAME [--from ADDR] [--data DIR] < message   (an MDA for Postfix)
   postlab trace  ID [--data DIR]      the journey of one message through the flowchart
   postlab queue  list | show ID | flush | hold ID | release ID | delete ID   [--data DIR]
   postlab dns    --zone FILE [--listen ADDR:PORT]   a DNS server for the lab's domains
@@ -38,7 +41,12 @@ pub fn main(args: Vec<String>) -> i32 {
     };
     match command.as_str() {
         "serve" => serve(rest),
+        "user" if matches!(rest.first().map(String::as_str), Some("disable" | "enable")) => {
+            crate::admin::aliases::user_switch(rest)
+        }
         "user" => user(rest),
+        "alias" => crate::admin::aliases::main(rest),
+        "deliver" => crate::admin::deliver::main(rest),
         "trace" => trace(rest),
         "queue" => queue(rest),
         "dns" => dns(rest),

@@ -14,10 +14,12 @@
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
+//! - `admin`: `postlab deliver`, `alias`, `user disable`, backup and restore
 //! - `daemon`: SIGTERM, SIGHUP and the lock of `postlab serve`
 
 mod support;
 
+mod admin;
 mod cli;
 mod clients;
 mod daemon;

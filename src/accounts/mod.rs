@@ -6,6 +6,7 @@
 //! effect without a restart.
 
 pub mod aliases;
+pub mod extra;
 pub mod login;
 pub mod password;
 pub mod sasl;
