@@ -26,6 +26,8 @@ usage:
   postlab user   disable NAME | enable NAME   [--data DIR]
   postlab alias  add ALIAS TARGET... | del ALIAS | list   [--data DIR]
   postlab deliver --user NAME [--from ADDR] [--data DIR] < message   (an MDA for Postfix)
+  postlab backup FILE [--data DIR]            a consistent archive, while the server runs
+  postlab restore FILE --data DIR [--force]   checked in full before anything is written
   postlab trace  ID [--data DIR]      the journey of one message through the flowchart
   postlab queue  list | show ID | flush | hold ID | release ID | delete ID   [--data DIR]
   postlab dns    --zone FILE [--listen ADDR:PORT]   a DNS server for the lab's domains
@@ -47,6 +49,8 @@ pub fn main(args: Vec<String>) -> i32 {
         "user" => user(rest),
         "alias" => crate::admin::aliases::main(rest),
         "deliver" => crate::admin::deliver::main(rest),
+        "backup" => crate::admin::backup::main(rest),
+        "restore" => crate::admin::restore::main(rest),
         "trace" => trace(rest),
         "queue" => queue(rest),
         "dns" => dns(rest),

@@ -20,6 +20,7 @@
 mod support;
 
 mod admin;
+mod backup;
 mod cli;
 mod clients;
 mod daemon;

@@ -10,7 +10,9 @@
 //! the `sysexits.h` codes a mail transfer agent expects (see `deliver.rs`).
 
 pub mod aliases;
+pub mod backup;
 pub mod deliver;
+pub mod restore;
 
 use getopts::Options;
 
