@@ -28,6 +28,8 @@ usage:
   postlab deliver --user NAME [--from ADDR] [--data DIR] < message   (an MDA for Postfix)
   postlab backup FILE [--data DIR]            a consistent archive, while the server runs
   postlab restore FILE --data DIR [--force]   checked in full before anything is written
+  postlab check  [--data DIR]                 settings, users, aliases, permissions, Maildirs
+  postlab status [--data DIR]                 pid, listeners, sessions, queue, last deliveries
   postlab trace  ID [--data DIR]      the journey of one message through the flowchart
   postlab queue  list | show ID | flush | hold ID | release ID | delete ID   [--data DIR]
   postlab dns    --zone FILE [--listen ADDR:PORT]   a DNS server for the lab's domains
@@ -51,6 +53,8 @@ pub fn main(args: Vec<String>) -> i32 {
         "deliver" => crate::admin::deliver::main(rest),
         "backup" => crate::admin::backup::main(rest),
         "restore" => crate::admin::restore::main(rest),
+        "status" => crate::admin::status::main(rest),
+        "check" => crate::admin::check::main(rest),
         "trace" => trace(rest),
         "queue" => queue(rest),
         "dns" => dns(rest),

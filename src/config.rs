@@ -364,7 +364,7 @@ fn yes_no(key: &str, value: &str) -> Result<bool, String> {
 }
 
 /// Splits `postlab.conf` text into (line number, key, value), joining continuation lines.
-fn parse_lines(text: &str) -> Result<Vec<(usize, String, String)>, ConfigError> {
+pub fn parse_lines(text: &str) -> Result<Vec<(usize, String, String)>, ConfigError> {
     let mut out: Vec<(usize, String, String)> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;

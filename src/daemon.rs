@@ -18,18 +18,21 @@
 //!   `DIR/transport`, logging any error and keeping what runs. Settings in `postlab.conf` are
 //!   read at start: a changed value is reported as needing a restart.
 //!
+//! - **`DIR/run/status`** says what runs (pid, open sessions per protocol) for `postlab status`.
+//!
 //! Signals arrive on a thread of their own through `signal-hook`, which keeps the one unsafe
 //! part (the signal handler) inside the crate.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 pub use signal_hook::iterator::Signals;
 
+use crate::admin::status::{status_text, STATUS_EVERY};
 use crate::config::Config;
 use crate::datadir::DataDir;
 use crate::serve::Shared;
@@ -296,4 +299,23 @@ fn changed_settings(running: &Config, fresh: &Config) -> Vec<&'static str> {
         }
     }
     changed
+}
+
+/// Keeps `DIR/run/status` up to date for `postlab status`: rewritten (atomically) when what it
+/// says has changed, looked at every [`STATUS_EVERY`]. Runs on a thread of its own.
+pub fn write_status(shared: Arc<Shared>) {
+    let started = crate::clock::now().stamp();
+    let started = started.split('.').next().unwrap_or_default().to_string();
+    let path = shared.data.run().join("status");
+    let mut last = String::new();
+    loop {
+        let text = status_text(std::process::id(), &started, &shared.sessions.counts());
+        if text != last {
+            match crate::mailbox::durable::write_atomically(&path, text.as_bytes()) {
+                Ok(()) => last = text,
+                Err(e) => log::warn!("cannot write {}: {e}", path.display()),
+            }
+        }
+        std::thread::sleep(STATUS_EVERY);
+    }
 }

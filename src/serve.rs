@@ -257,6 +257,10 @@ impl Server {
         threads.push(std::thread::spawn(move || {
             crate::mta::scheduler::run(shared)
         }));
+        let shared = self.shared.clone();
+        threads.push(std::thread::spawn(move || {
+            crate::daemon::write_status(shared)
+        }));
         for (service, listener) in self.listeners {
             let shared = self.shared.clone();
             threads.push(std::thread::spawn(move || {

@@ -176,3 +176,74 @@ fn a_disabled_account_cannot_log_in_but_still_receives_mail() {
     assert_eq!(server.postlab(&["user", "disable", "nobody"]).0, 1);
     assert_eq!(server.postlab(&["user", "disable"]).0, 2);
 }
+
+#[test]
+fn check_finds_each_kind_of_problem_with_its_fix() {
+    let server = TestServer::start();
+    let (code, out, err) = server.postlab(&["check"]);
+    assert_eq!(code, 0, "a fresh directory is fine: {out}{err}");
+
+    let dir = &server.dir;
+    let mut conf = std::fs::read_to_string(dir.join("postlab.conf")).unwrap();
+    let bad_line = conf.lines().count() + 1;
+    conf.push_str("max_recipient = 5\nmax_errors = lots\n");
+    std::fs::write(dir.join("postlab.conf"), conf).unwrap();
+    std::fs::write(dir.join("aliases"), "a: b\nb: a\nlost: nobody\n").unwrap();
+    std::fs::write(dir.join("transport"), "only-a-domain\n").unwrap();
+    // A Maildir made by hand, without tmp/.
+    std::fs::create_dir_all(dir.join("mail/alice/new")).unwrap();
+    std::fs::create_dir_all(dir.join("mail/alice/cur")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("users"), std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let (code, out, _) = server.postlab(&["check"]);
+    assert_eq!(code, 1, "{out}");
+    for expected in [
+        format!("error: postlab.conf line {bad_line}: unknown setting 'max_recipient'"),
+        format!("error: postlab.conf line {}: max_errors", bad_line + 1),
+        "error: alias a: loops: a -> b -> a".to_string(),
+        "target nobody is neither an account".to_string(),
+        "error: no postmaster".to_string(),
+        "postlab alias add postmaster".to_string(),
+        "transport".to_string(),
+        "error: Maildir of alice has no tmp".to_string(),
+        "warning: users can be read by other users".to_string(),
+        "fix: chmod 600".to_string(),
+    ] {
+        assert!(out.contains(&expected), "missing {expected:?} in:\n{out}");
+    }
+    assert_eq!(server.postlab(&["check", "extra"]).0, 2);
+}
+
+#[test]
+fn status_shows_the_running_server_and_says_when_it_is_not() {
+    let server = TestServer::start();
+    let mut smtp = server.connect();
+    smtp.expect("EHLO client.test", 250);
+    let reply = smtp.send_mail(
+        "carol@example.org",
+        &["alice@localhost"],
+        "Subject: s\r\n\r\nx\r\n",
+    );
+    assert_eq!(reply.code, 250);
+    smtp.expect("RCPT TO:<nobody@localhost>", 503);
+    let pid = server.child.id().to_string();
+    let out = wait_for("status to show the open SMTP session", || {
+        let (code, out, _) = server.postlab(&["status"]);
+        (code == 0 && out.contains("open sessions: smtp 1")).then_some(out)
+    });
+    assert!(
+        out.contains(&format!("postlab is running, pid {pid}")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("smtp {}", server.smtp)), "{out}");
+    assert!(out.contains("queue: 0 message(s), 0 held"), "{out}");
+    assert!(out.contains("delivered to alice"), "{out}");
+    assert!(out.contains("S: 503"), "{out}");
+
+    let dir = server.kill();
+    let (code, out, _) = postlab_in(&dir, &["status"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("postlab is not running"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

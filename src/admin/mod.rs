@@ -11,8 +11,10 @@
 
 pub mod aliases;
 pub mod backup;
+pub mod check;
 pub mod deliver;
 pub mod restore;
+pub mod status;
 
 use getopts::Options;
 
