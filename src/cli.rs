@@ -23,7 +23,7 @@ usage:
   postlab serve  [--data DIR] [--config FILE] [--listen ADDR] [--port-offset N]
                  [--hostname NAME] [--domain D]... [--ephemeral-ports]
   postlab user   add NAME [--password P] | del NAME | passwd NAME [--password P] | list   [--data DIR]
-  postlab user   disable NAME | enable NAME   [--data DIR]
+  postlab user   disable NAME | enable NAME | quota NAME SIZE   [--data DIR]
   postlab alias  add ALIAS TARGET... | del ALIAS | list   [--data DIR]
   postlab deliver --user NAME [--from ADDR] [--data DIR] < message   (an MDA for Postfix)
   postlab backup FILE [--data DIR]            a consistent archive, while the server runs
@@ -45,7 +45,12 @@ pub fn main(args: Vec<String>) -> i32 {
     };
     match command.as_str() {
         "serve" => serve(rest),
-        "user" if matches!(rest.first().map(String::as_str), Some("disable" | "enable")) => {
+        "user"
+            if matches!(
+                rest.first().map(String::as_str),
+                Some("disable" | "enable" | "quota")
+            ) =>
+        {
             crate::admin::aliases::user_switch(rest)
         }
         "user" => user(rest),

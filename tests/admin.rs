@@ -247,3 +247,86 @@ fn status_shows_the_running_server_and_says_when_it_is_not() {
     assert!(out.contains("postlab is not running"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn quota_refuses_for_now_or_for_good_and_pop3_still_empties_the_mailbox() {
+    let server = TestServer::start_with(Setup {
+        users: Some(vec![("alice", "alice-password"), ("bob", "bob-password")]),
+        ..Setup::default()
+    });
+    let (code, out, err) = server.postlab(&["user", "quota", "bob", "2K"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("bob may keep 2K"), "{out}");
+    let users = std::fs::read_to_string(server.dir.join("users")).unwrap();
+    assert!(
+        users.contains("bob:{PLAIN}bob-password::::::userdb_quota_rule=*:storage=2K\n"),
+        "{users}"
+    );
+    assert_eq!(server.postlab(&["user", "quota", "bob", "lots"]).0, 2);
+
+    // Lines of 100 octets with CRLF (SMTP lines stop at 1000).
+    let body = |octets: usize| {
+        format!(
+            "Subject: q\r\n\r\n{}",
+            format!("{}\r\n", "x".repeat(98)).repeat(octets / 100)
+        )
+    };
+    let mut smtp = server.connect();
+    smtp.expect("EHLO client.test", 250);
+    assert_eq!(
+        smtp.send_mail("alice@localhost", &["bob@localhost"], &body(1000))
+            .code,
+        250
+    );
+    let full = smtp.send_mail("alice@localhost", &["bob@localhost"], &body(1000));
+    assert_eq!(
+        (full.code, full.text().starts_with("4.2.2 Mailbox full")),
+        (452, true),
+        "{full:?}"
+    );
+    let too_big = smtp.send_mail("alice@localhost", &["bob@localhost"], &body(3000));
+    assert_eq!(
+        (
+            too_big.code,
+            too_big.text().starts_with("5.2.2 Mailbox full")
+        ),
+        (552, true),
+        "{too_big:?}"
+    );
+    // Alice has no quota.
+    assert_eq!(
+        smtp.send_mail("bob@localhost", &["alice@localhost"], &body(3000))
+            .code,
+        250
+    );
+
+    // Over quota, POP3 still logs in and deletes; then there is room again.
+    let stream = TcpStream::connect(server.addr("pop3")).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut stream = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    for command in ["USER bob", "PASS bob-password", "DELE 1", "QUIT"] {
+        stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("+OK"), "{command}: {line}");
+    }
+    let mut smtp = server.connect();
+    smtp.expect("EHLO client.test", 250);
+    assert_eq!(
+        smtp.send_mail("alice@localhost", &["bob@localhost"], &body(1000))
+            .code,
+        250
+    );
+
+    assert_eq!(server.postlab(&["user", "quota", "bob", "0"]).0, 0);
+    assert_eq!(
+        smtp.send_mail("alice@localhost", &["bob@localhost"], &body(3000))
+            .code,
+        250
+    );
+}

@@ -1,4 +1,4 @@
-//! `postlab alias add | del | list` and `postlab user disable | enable`: account changes an
+//! `postlab alias add | del | list` and `postlab user disable | enable | quota`: account changes an
 //! administrator makes while the server runs.
 //!
 //! Both files are rewritten atomically (a reader sees the old or the new file, never half);
@@ -7,7 +7,7 @@
 
 use crate::accounts::{aliases::Aliases, extra, Users};
 use crate::datadir::DataDir;
-use crate::mailbox::durable;
+use crate::mailbox::{durable, quota};
 
 use super::fail;
 
@@ -132,20 +132,33 @@ fn without(text: &str, alias: &str) -> String {
     out
 }
 
-/// `postlab user disable NAME | enable NAME [--data DIR]`
+/// `postlab user disable NAME | enable NAME | quota NAME SIZE [--data DIR]`
 pub fn user_switch(args: &[String]) -> i32 {
     let opts = super::options();
-    let brief = "usage: postlab user disable NAME | enable NAME [--data DIR]\n\n\
-                 A disabled account cannot log in (SMTP AUTH, POP3) but still receives mail.";
+    let brief = "usage: postlab user disable NAME | enable NAME | quota NAME SIZE [--data DIR]\n\n\
+                 A disabled account cannot log in (SMTP AUTH, POP3) but still receives mail.\n\
+                 SIZE is like 10M, 512K or 1G; 0 removes the quota.";
     let m = match super::parse(&opts, args, brief, 2) {
         Ok(m) => m,
         Err(code) => return code,
     };
     let data = DataDir::from_option(m.opt_str("data"));
     let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
-    let (disable, name) = match words.as_slice() {
-        ["disable", name] => (true, *name),
-        ["enable", name] => (false, *name),
+    enum Change {
+        Disable,
+        Enable,
+        Quota(u64),
+    }
+    let (change, name) = match words.as_slice() {
+        ["disable", name] => (Change::Disable, *name),
+        ["enable", name] => (Change::Enable, *name),
+        ["quota", name, size] => match quota::parse_size(size) {
+            Ok(octets) => (Change::Quota(octets), *name),
+            Err(e) => {
+                eprintln!("postlab: {e}");
+                return 2;
+            }
+        },
         _ => {
             eprint!("{}", opts.usage(brief));
             return 2;
@@ -159,16 +172,25 @@ pub fn user_switch(args: &[String]) -> i32 {
     let Some(mut user) = all.get(name).cloned() else {
         return fail(format!("no user {name}"));
     };
-    extra::set(&mut user, "nologin", disable.then_some("y"));
+    match change {
+        Change::Disable => extra::set(&mut user, "nologin", Some("y")),
+        Change::Enable => extra::set(&mut user, "nologin", None),
+        Change::Quota(octets) => quota::set_limit(&mut user, octets),
+    }
     let name = user.name.clone();
     all.insert(user);
     if let Err(e) = all.save(&path) {
         return fail(format!("cannot write {}: {e}", path.display()));
     }
-    if disable {
-        println!("{name} is disabled: no logins; mail is still received");
-    } else {
-        println!("{name} is enabled");
+    match change {
+        Change::Disable => println!("{name} is disabled: no logins; mail is still received"),
+        Change::Enable => println!("{name} is enabled"),
+        Change::Quota(0) => println!("{name} has no quota"),
+        Change::Quota(octets) => println!(
+            "{name} may keep {} of mail (now {} octets)",
+            quota::format_size(octets),
+            quota::usage(&crate::mda::maildir_path(&data.mail(), &name)).unwrap_or(0)
+        ),
     }
     0
 }

@@ -16,13 +16,15 @@
 //!
 //! The exit code is what the calling MTA acts on (`sysexits.h`): 0 delivered; 64 EX_USAGE;
 //! 67 EX_NOUSER, which Postfix turns into a bounce; 75 EX_TEMPFAIL (disk full, an I/O error, an
-//! unreadable users file), which makes it keep the message and try again later.
+//! unreadable users file, a mailbox over its quota), which makes it keep the message and try
+//! again later; 65 EX_DATAERR for a message bigger than max_message_size or the whole quota.
 
 use std::io::Read;
 
 use crate::accounts::Users;
 use crate::config::Config;
 use crate::datadir::DataDir;
+use crate::mailbox::quota::{self, Fit};
 use crate::mailbox::Maildir;
 use crate::mda;
 
@@ -112,6 +114,34 @@ fn deliver(
     head.push_str(&format!("Delivered-To: {to}\r\n"));
 
     let path = mda::maildir_path(&data.mail(), &account.name);
+    let size = (head.len() + content.len()) as u64;
+    match quota::fits(account, &path, size) {
+        Ok(Fit::Fits) => {}
+        Ok(Fit::Full { usage, limit }) => {
+            return (
+                EX_TEMPFAIL,
+                format!(
+                    "mailbox of {} is full ({usage} of {limit} octets)",
+                    account.name
+                ),
+            )
+        }
+        Ok(Fit::TooBig { limit }) => {
+            return (
+                EX_DATAERR,
+                format!(
+                    "message bigger than the whole quota of {} ({limit} octets)",
+                    account.name
+                ),
+            )
+        }
+        Err(e) => {
+            return (
+                EX_TEMPFAIL,
+                format!("cannot measure {}: {e}", path.display()),
+            )
+        }
+    }
     let result = Maildir::create(&path)
         .and_then(|maildir| maildir.deliver(&[head.as_bytes(), &content], &config.hostname));
     match result {

@@ -12,5 +12,6 @@ pub mod durable;
 pub mod lock;
 pub mod maildir;
 pub mod maildrop;
+pub mod quota;
 
 pub use maildir::Maildir;

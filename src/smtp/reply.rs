@@ -450,6 +450,17 @@ pub fn too_many_connections() -> Reply {
 }
 
 /// 452 4.3.1: the disk is full; the client keeps the message and tries later.
+/// The recipient's quota (RFC 3463 §3.3, X.2.2 "mailbox full"): 552 when the message can never
+/// fit, 452 when it will once the owner deletes mail.
+pub fn mailbox_full(permanent: bool) -> Reply {
+    if permanent {
+        Reply::new(552, Some(Status(5, 2, 2)), "Mailbox full")
+            .hint("the message is bigger than the recipient's whole quota")
+    } else {
+        Reply::new(452, Some(Status(4, 2, 2)), "Mailbox full, try again later")
+    }
+}
+
 pub fn insufficient_storage() -> Reply {
     Reply::new(
         452,
