@@ -84,7 +84,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// The shortest exact form, always with a unit so Dovecot reads it as octets.
 pub fn format_size(octets: u64) -> String {
     for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] {
-        if octets >= 1 << shift && octets % (1 << shift) == 0 {
+        if octets >= 1 << shift && octets.is_multiple_of(1 << shift) {
             return format!("{}{unit}", octets >> shift);
         }
     }
