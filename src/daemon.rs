@@ -14,9 +14,12 @@
 //!   lost by a stop: a 250 after DATA was only sent once the message was on disk, and a POP3
 //!   session that never reached UPDATE removes nothing (RFC 1939 §6).
 //! - **SIGHUP: read the files again.** Users and aliases are re-read at the next connection
-//!   anyway (by modification time); SIGHUP forces it now and checks `postlab.conf` and
-//!   `DIR/transport`, logging any error and keeping what runs. Settings in `postlab.conf` are
-//!   read at start: a changed value is reported as needing a restart.
+//!   anyway (by modification time); SIGHUP forces it now, checks `DIR/transport`, and reads
+//!   `postlab.conf`. A file with an error is logged and everything stays as it runs. Otherwise
+//!   new sessions get the new per-session settings (limits, timeouts, hints, relay networks);
+//!   sessions already open keep theirs, and settings the listeners, queue manager or resolver
+//!   read at start (ports, hostname, domains, queue timing, DNS) are logged as needing a
+//!   restart.
 //!
 //! - **`DIR/run/status`** says what runs (pid, open sessions per protocol) for `postlab status`.
 //!
@@ -208,7 +211,7 @@ pub fn handle_signals(mut signals: Signals, shared: &Shared) {
             reload(shared);
             continue;
         }
-        let grace = shared.config.shutdown_grace;
+        let grace = shared.session_config().shutdown_grace;
         log::info!(
             "shutting down (signal {signal}): no new sessions; transfers in flight get {} s",
             grace.as_secs()
@@ -249,23 +252,37 @@ fn reload(shared: &Shared) {
         log::error!("SIGHUP: {}: {e}; the running settings stay", path.display());
         return;
     }
-    let changed = changed_settings(&shared.config, &fresh.finish());
-    if changed.is_empty() {
-        log::info!("SIGHUP: {} is valid and unchanged", path.display());
+    let running = shared.session_config();
+    let (live, restart) = changed_settings(&running, &fresh);
+    // What the command line may have set, and what the listeners, queue and resolver were
+    // built with, stays as it runs.
+    fresh.hostname = running.hostname.clone();
+    fresh.domains = running.domains.clone();
+    fresh.listen = running.listen;
+    fresh.port_offset = running.port_offset;
+    for key in &restart {
+        log::warn!("SIGHUP: {key} changed; it takes effect at the next restart");
+    }
+    if live.is_empty() {
+        log::info!(
+            "SIGHUP: {} read; no setting that applies live changed",
+            path.display()
+        );
     } else {
-        log::warn!(
-            "SIGHUP: {} is valid; changed settings take effect at the next restart: {}",
-            path.display(),
-            changed.join(", ")
+        log::info!(
+            "SIGHUP: new sessions use the new {} (sessions already open keep theirs)",
+            live.join(", ")
         );
     }
+    shared.set_session_config(Arc::new(fresh));
 }
 
-/// The keys whose values differ, judged by each setting's text form in the default file.
-fn changed_settings(running: &Config, fresh: &Config) -> Vec<&'static str> {
-    // Flags (--listen, --hostname…) may override the file; compare only what a file sets.
-    let mut changed = Vec::new();
-    let pairs: [(&'static str, bool); 8] = [
+/// The settings that differ: those a new session picks up, and those that need a restart
+/// (the listeners, the queue manager and the resolver read them once, at start). `listen`,
+/// `port_offset`, `hostname` and `domains` are left out: flags may override them, and they
+/// always need a restart.
+fn changed_settings(running: &Config, fresh: &Config) -> (Vec<&'static str>, Vec<&'static str>) {
+    let live = [
         (
             "max_message_size",
             running.max_message_size != fresh.max_message_size,
@@ -280,9 +297,10 @@ fn changed_settings(running: &Config, fresh: &Config) -> Vec<&'static str> {
             "pop3_idle_timeout",
             running.pop3_idle_timeout != fresh.pop3_idle_timeout,
         ),
+        ("hints", running.hints != fresh.hints),
         (
-            "max_connections",
-            running.max_connections != fresh.max_connections,
+            "recipient_delimiter",
+            running.recipient_delimiter != fresh.recipient_delimiter,
         ),
         (
             "relay_networks",
@@ -293,12 +311,34 @@ fn changed_settings(running: &Config, fresh: &Config) -> Vec<&'static str> {
             running.shutdown_grace != fresh.shutdown_grace,
         ),
     ];
-    for (key, differs) in pairs {
-        if differs {
-            changed.push(key);
-        }
-    }
-    changed
+    let restart = [
+        (
+            "max_connections",
+            running.max_connections != fresh.max_connections,
+        ),
+        ("relay_port", running.relay_port != fresh.relay_port),
+        ("dns_server", running.dns_server != fresh.dns_server),
+        (
+            "queue_retry_min",
+            running.queue_retry_min != fresh.queue_retry_min,
+        ),
+        (
+            "queue_retry_max",
+            running.queue_retry_max != fresh.queue_retry_max,
+        ),
+        (
+            "queue_lifetime",
+            running.queue_lifetime != fresh.queue_lifetime,
+        ),
+        (
+            "max_outbound_per_destination",
+            running.max_outbound_per_destination != fresh.max_outbound_per_destination,
+        ),
+    ];
+    let pick = |pairs: &[(&'static str, bool)]| -> Vec<&'static str> {
+        pairs.iter().filter(|(_, d)| *d).map(|(k, _)| *k).collect()
+    };
+    (pick(&live), pick(&restart))
 }
 
 /// Keeps `DIR/run/status` up to date for `postlab status`: rewritten (atomically) when what it

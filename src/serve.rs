@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::accounts::login::Throttle;
@@ -29,7 +29,10 @@ use crate::smtp::session::Mode;
 
 /// What every connection thread shares.
 pub struct Shared {
+    /// The settings at start: what the listeners, the queue manager and the resolver use.
     pub config: Arc<Config>,
+    /// The settings a session starting now uses; SIGHUP replaces them (`src/daemon.rs`).
+    session_config: RwLock<Arc<Config>>,
     pub data: DataDir,
     pub accounts: Accounts,
     /// Failed logins per client address, for every protocol.
@@ -50,6 +53,22 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The settings for a session starting now (read once, at its start).
+    pub fn session_config(&self) -> Arc<Config> {
+        self.session_config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// SIGHUP: sessions that start from now on use `config`.
+    pub fn set_session_config(&self, config: Arc<Config>) {
+        *self
+            .session_config
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
     /// Is `addr` one of this server's SMTP listeners? (An MX pointing at ourselves is a loop.)
     pub fn is_own_smtp_address(&self, addr: SocketAddr) -> bool {
         self.smtp_addresses.iter().any(|own| {
@@ -174,8 +193,10 @@ impl Server {
             ),
             Err(e) => return Err(format!("cannot check the queue: {e}")),
         }
+        let config = Arc::new(config);
         let shared = Arc::new(Shared {
-            config: Arc::new(config),
+            session_config: RwLock::new(config.clone()),
+            config,
             data,
             accounts,
             logins: Throttle::default(),

@@ -105,22 +105,39 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
 }
 
 #[test]
-fn sighup_with_a_broken_config_keeps_serving_and_reads_new_users() {
+fn sighup_applies_new_limits_to_new_sessions_and_survives_a_broken_file() {
     let mut server = TestServer::start();
+    let conf = server.dir.join("postlab.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
     let mut open = server.connect();
-    std::fs::write(server.dir.join("postlab.conf"), "max_recipients = many\n").unwrap();
+    open.expect("HELO client.test", 250);
+    open.expect("MAIL FROM:<>", 250);
+
+    text.push_str("max_recipients = 1\n");
+    std::fs::write(&conf, &text).unwrap();
+    signal(&server, "HUP");
+    wait_for("a new session to get the new limit", || {
+        let mut smtp = server.connect();
+        smtp.expect("HELO client.test", 250);
+        smtp.expect("MAIL FROM:<>", 250);
+        smtp.expect("RCPT TO:<alice@localhost>", 250);
+        (smtp.cmd("RCPT TO:<bob@localhost>").code == 452).then_some(())
+    });
+    // The session open across the SIGHUP keeps the limit it started with.
+    open.expect("RCPT TO:<alice@localhost>", 250);
+    open.expect("RCPT TO:<bob@localhost>", 250);
+
+    // A broken file: logged, and the running settings (max_recipients 1) stay.
+    std::fs::write(&conf, "max_recipients = many\n").unwrap();
+    signal(&server, "HUP");
     let mut users = std::fs::read_to_string(server.dir.join("users")).unwrap();
     users.push_str("carol:{PLAIN}carol-password\n");
     std::fs::write(server.dir.join("users"), users).unwrap();
-
-    signal(&server, "HUP");
-
-    // The session open across the SIGHUP goes on; new ones see carol.
-    open.expect("NOOP", 250);
     let mut smtp = server.connect();
     smtp.expect("HELO client.test", 250);
     smtp.expect("MAIL FROM:<>", 250);
     smtp.expect("RCPT TO:<carol@localhost>", 250);
+    smtp.expect("RCPT TO:<bob@localhost>", 452);
     assert!(server.child.try_wait().unwrap().is_none(), "still running");
     drop(smtp);
     drop(open);

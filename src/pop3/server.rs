@@ -83,7 +83,7 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
-    let config = shared.config.clone();
+    let config = shared.session_config();
     let _ = stream.set_read_timeout(Some(config.pop3_idle_timeout));
     let _ = stream.set_write_timeout(Some(config.pop3_idle_timeout));
     let _ = stream.set_nodelay(true);
