@@ -165,6 +165,12 @@ fn backup_under_load_restores_every_message_and_flag() {
     );
     assert!(!restored.join("transcripts").exists() || files(&restored, "transcripts").is_empty());
     assert!(restored.join("mail/alice/tmp").is_dir());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(restored.join("users"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the users file stays private");
 
     // A server on the restored directory sees the same messages under the same UIDLs.
     drop(server);

@@ -144,3 +144,24 @@ fn sighup_applies_new_limits_to_new_sessions_and_survives_a_broken_file() {
     signal(&server, "INT");
     assert_eq!(exit_code(&mut server), Some(0));
 }
+
+#[test]
+fn a_transfer_that_outlasts_the_grace_period_is_cut_and_not_kept() {
+    let mut server = TestServer::start_with(Setup {
+        config: "shutdown_grace = 1\n".into(),
+        ..Setup::default()
+    });
+    let mut smtp = server.connect();
+    smtp.expect("EHLO client.test", 250);
+    smtp.expect("MAIL FROM:<bob@localhost>", 250);
+    smtp.expect("RCPT TO:<alice@localhost>", 250);
+    smtp.expect("DATA", 354);
+    smtp.send_raw(b"Subject: never finished\r\n\r\n");
+    signal(&server, "TERM");
+    assert_eq!(exit_code(&mut server), Some(0));
+    assert!(smtp.is_closed());
+    assert!(
+        server.new_mail("alice").is_empty(),
+        "nothing half-received is kept"
+    );
+}

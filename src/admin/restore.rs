@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use flate2::read::GzDecoder;
@@ -149,6 +150,9 @@ fn unpack(file: &Path, staging: &Path) -> Result<usize, String> {
                 fs::create_dir_all(parent).map_err(|e| e.to_string())?;
             }
             fs::write(&path, &content).map_err(|e| format!("{name}: {e}"))?;
+            // Mail and password hashes are private, whatever the umask says.
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("{name}: {e}"))?;
             let listed = Listed::File {
                 sha256: hex(&Sha256::digest(&content)),
                 size: content.len() as u64,
