@@ -5,6 +5,7 @@ CARGO ?= cargo
 SESSIONS ?= 10
 MESSAGES ?= 1000
 SIZE ?= 4096
+HANDSHAKES ?= 500
 
 .PHONY: run build test fmt lint bench bench-postfix bench-pop3 clean
 
@@ -27,10 +28,12 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 ## bench: N parallel SMTP sessions x M messages of K bytes, every one checked in the Maildir;
-## then the relay figure: the same load through one postlab's queue into another's Maildir
+## then the relay figure: the same load through one postlab's queue into another's Maildir,
+## the same inside STARTTLS with TLS handshakes per second, and POP3 retrieval
 bench:
 	$(CARGO) bench --bench smtp_load -- --sessions $(SESSIONS) --messages $(MESSAGES) --size $(SIZE)
 	$(CARGO) bench --bench relay_load -- --sessions $(SESSIONS) --messages 100 --size $(SIZE)
+	$(CARGO) bench --bench tls_load -- --sessions $(SESSIONS) --messages $(MESSAGES) --size $(SIZE) --handshakes $(HANDSHAKES)
 	$(MAKE) bench-pop3
 
 ## bench-postfix: Postfix on this machine under the same load, for comparison (needs root)

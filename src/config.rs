@@ -10,8 +10,10 @@
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::tls::RelayTls;
 
 /// One setting as it appears in `postlab.conf`: its key, default and meaning.
 /// This table is the single place a setting is described; the default file is written from it.
@@ -68,6 +70,11 @@ pub const SETTINGS: &[Setting] = &[
         default: "600",
         help: "Seconds a POP3 client may stay silent before the server closes the connection, removing nothing\n(RFC 1939 section 3: an autologout timer of at least 10 minutes).",
     },
+        Setting {
+        key: "imap_idle_timeout",
+        default: "1800",
+        help: "Seconds an IMAP client may stay silent (outside IDLE) before * BYE (RFC 3501 section 5.4: at least 30 minutes).",
+    },
     Setting {
         key: "max_connections",
         default: "100",
@@ -119,6 +126,26 @@ pub const SETTINGS: &[Setting] = &[
         help: "Connections the queue manager opens at once to one destination domain.",
     },
     Setting {
+        key: "tls_cert",
+        default: "",
+        help: "PEM certificate chain for STARTTLS and the TLS ports. Empty: DIR/tls/cert.pem,\nself-signed for the hostname and localhost, made on first start.",
+    },
+    Setting {
+        key: "tls_key",
+        default: "",
+        help: "PKCS#8 PEM private key (BEGIN PRIVATE KEY) for tls_cert. Empty: DIR/tls/key.pem (mode 0600).",
+    },
+    Setting {
+        key: "relay_tls",
+        default: "may",
+        help: "STARTTLS when relaying to other servers (step 5), as Postfix's smtp_tls_security_level:\nnone: never; may: when offered, any certificate; encrypt: required, any certificate;\nverify: required, certificate checked against the system's trusted roots and the host name.",
+    },
+    Setting {
+        key: "tls_ca_file",
+        default: "",
+        help: "With relay_tls = verify: a PEM file of extra trusted certificates, e.g. the classroom\nservers' self-signed DIR/tls/cert.pem files. Empty: the system's trusted roots only.",
+    },
+    Setting {
         key: "shutdown_grace",
         default: "10",
         help: "Seconds a message or mailbox transfer in flight may take to finish after SIGTERM or SIGINT.\nIdle sessions are told goodbye at once; after this the server exits anyway.",
@@ -137,6 +164,7 @@ pub struct Config {
     pub max_errors: usize,
     pub idle_timeout: Duration,
     pub pop3_idle_timeout: Duration,
+    pub imap_idle_timeout: Duration,
     pub max_connections: usize,
     pub hints: bool,
     pub recipient_delimiter: Option<char>,
@@ -148,6 +176,11 @@ pub struct Config {
     pub queue_retry_max: Duration,
     pub queue_lifetime: Duration,
     pub max_outbound_per_destination: usize,
+    /// `None`: the self-signed pair in `DIR/tls/` (see [`crate::tls::ServerTls::load`]).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub relay_tls: RelayTls,
+    pub tls_ca_file: Option<PathBuf>,
     pub shutdown_grace: Duration,
 }
 
@@ -225,6 +258,7 @@ impl Config {
             max_errors: 10,
             idle_timeout: Duration::from_secs(300),
             pop3_idle_timeout: Duration::from_secs(600),
+            imap_idle_timeout: Duration::from_secs(1800),
             max_connections: 100,
             hints: true,
             recipient_delimiter: Some('+'),
@@ -238,6 +272,10 @@ impl Config {
             queue_retry_max: Duration::from_secs(3600),
             queue_lifetime: Duration::from_secs(432_000),
             max_outbound_per_destination: 2,
+            tls_cert: None,
+            tls_key: None,
+            relay_tls: RelayTls::May,
+            tls_ca_file: None,
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -279,6 +317,9 @@ impl Config {
             "pop3_idle_timeout" => {
                 self.pop3_idle_timeout = Duration::from_secs(number(key, value)?)
             }
+            "imap_idle_timeout" => {
+                self.imap_idle_timeout = Duration::from_secs(number::<u64>(key, value)?.max(1))
+            }
             "max_connections" => self.max_connections = number(key, value)?,
             "hints" => self.hints = yes_no(key, value)?,
             "recipient_delimiter" => {
@@ -305,6 +346,13 @@ impl Config {
             "queue_lifetime" => self.queue_lifetime = Duration::from_secs(number(key, value)?),
             "max_outbound_per_destination" => {
                 self.max_outbound_per_destination = number::<usize>(key, value)?.max(1)
+            }
+            "tls_cert" => self.tls_cert = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "tls_key" => self.tls_key = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "tls_ca_file" => self.tls_ca_file = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "relay_tls" => {
+                self.relay_tls = RelayTls::parse(value)
+                    .ok_or_else(|| format!("{key}: say none, may, encrypt or verify"))?
             }
             "shutdown_grace" => self.shutdown_grace = Duration::from_secs(number(key, value)?),
             _ => return Err(format!("unknown setting '{key}'")),

@@ -18,7 +18,7 @@
 //!   `postlab.conf`. A file with an error is logged and everything stays as it runs. Otherwise
 //!   new sessions get the new per-session settings (limits, timeouts, hints, relay networks);
 //!   sessions already open keep theirs, and settings the listeners, queue manager or resolver
-//!   read at start (ports, hostname, domains, queue timing, DNS) are logged as needing a
+//!   read at start (ports, hostname, domains, queue timing, DNS, TLS) are logged as needing a
 //!   restart.
 //!
 //! - **`DIR/run/status`** says what runs (pid, open sessions per protocol) for `postlab status`.
@@ -67,6 +67,11 @@ pub fn lock_data_dir(data: &DataDir) -> Result<File, String> {
 /// Every open client connection, so a stop can reach them.
 #[derive(Default)]
 pub struct Sessions {
+    inner: Arc<Registry>,
+}
+
+#[derive(Default)]
+struct Registry {
     state: Mutex<State>,
     /// Signalled whenever a session ends, so [`Sessions::stop`] can wait for the last one.
     ended: Condvar,
@@ -80,32 +85,41 @@ struct State {
 }
 
 struct Open {
-    protocol: &'static str,
+    protocol: String,
     /// A second handle on the socket (`try_clone`), to shut its read side from outside.
     stream: Option<TcpStream>,
     /// Waiting for the client's next line, rather than busy with a command.
     idle: bool,
 }
 
-impl Sessions {
+impl Registry {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+impl Sessions {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.lock()
+    }
 
     /// Registers a connection for as long as the returned guard lives.
-    pub fn register(&self, stream: &TcpStream, protocol: &'static str) -> SessionGuard<'_> {
+    pub fn register(&self, stream: &TcpStream, protocol: &str) -> SessionGuard {
         let mut state = self.lock();
         state.next_id += 1;
         let id = state.next_id;
         state.open.insert(
             id,
             Open {
-                protocol,
+                protocol: protocol.to_string(),
                 stream: stream.try_clone().ok(),
                 idle: false,
             },
         );
-        SessionGuard { sessions: self, id }
+        SessionGuard {
+            registry: self.inner.clone(),
+            id,
+        }
     }
 
     /// Has a stop begun?
@@ -114,13 +128,13 @@ impl Sessions {
     }
 
     /// Open sessions per protocol, for `DIR/run/status`.
-    pub fn counts(&self) -> Vec<(&'static str, usize)> {
+    pub fn counts(&self) -> Vec<(String, usize)> {
         let state = self.lock();
-        let mut counts: Vec<(&'static str, usize)> = Vec::new();
+        let mut counts: Vec<(String, usize)> = Vec::new();
         for open in state.open.values() {
             match counts.iter_mut().find(|(p, _)| *p == open.protocol) {
                 Some((_, n)) => *n += 1,
-                None => counts.push((open.protocol, 1)),
+                None => counts.push((open.protocol.clone(), 1)),
             }
         }
         counts.sort();
@@ -144,6 +158,7 @@ impl Sessions {
                 break;
             }
             state = self
+                .inner
                 .ended
                 .wait_timeout(state, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
@@ -159,14 +174,14 @@ impl Sessions {
 }
 
 /// One registered connection; dropping it removes the connection from the registry.
-pub struct SessionGuard<'a> {
-    sessions: &'a Sessions,
+pub struct SessionGuard {
+    registry: Arc<Registry>,
     id: u64,
 }
 
-impl SessionGuard<'_> {
+impl SessionGuard {
     fn set_idle(&self, idle: bool) -> bool {
-        let mut state = self.sessions.lock();
+        let mut state = self.registry.lock();
         if let Some(open) = state.open.get_mut(&self.id) {
             open.idle = idle;
         }
@@ -190,10 +205,10 @@ impl SessionGuard<'_> {
     }
 }
 
-impl Drop for SessionGuard<'_> {
+impl Drop for SessionGuard {
     fn drop(&mut self) {
-        self.sessions.lock().open.remove(&self.id);
-        self.sessions.ended.notify_all();
+        self.registry.lock().open.remove(&self.id);
+        self.registry.ended.notify_all();
     }
 }
 

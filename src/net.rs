@@ -4,16 +4,50 @@
 //! `get_mut`), because an encrypted stream cannot be split in two; when TLS arrives, the
 //! buffered, unread bytes are exactly what must be thrown away at STARTTLS.
 //!
+//! [`Conn::start_tls`] is that switch, shared by every protocol (SMTP STARTTLS, the implicit-TLS
+//! ports, and POP3 STLS / IMAP STARTTLS when they come).
+//!
 //! Replies are collected and sent in one write when the client has nothing more waiting in
 //! our buffer. That is what RFC 2920 (PIPELINING) asks of a server: answer every pipelined
 //! command, in order, without a round trip per command.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use native_tls::{HandshakeError, TlsAcceptor};
 
 /// Anything a session can talk over: a TCP stream, later a TLS stream.
 pub trait Stream: Read + Write + Send {}
 impl<T: Read + Write + Send> Stream for T {}
+
+/// A TLS stream (server or client side) that ends its session properly: dropping it sends the
+/// TLS `close_notify` alert before the socket closes, so the peer can tell a finished session
+/// from a cut connection (RFC 8446 §6.1; OpenSSL reports "unexpected eof" otherwise).
+pub struct TlsStream(pub native_tls::TlsStream<Box<dyn Stream>>);
+
+impl Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Drop for TlsStream {
+    fn drop(&mut self) {
+        // Best effort: the peer may already be gone.
+        let _ = self.0.shutdown();
+    }
+}
 
 /// One line read by [`Conn::read_line`].
 #[derive(Debug, PartialEq, Eq)]
@@ -31,8 +65,23 @@ pub enum Line {
 pub struct Conn {
     reader: BufReader<Box<dyn Stream>>,
     pending: Vec<u8>,
+    /// A second handle on the TCP socket (from [`Conn::tcp`]), to change its timeouts once
+    /// the stream itself is wrapped in TLS.
+    socket: Option<TcpStream>,
+    /// Is the stream encrypted now?
+    tls: bool,
     pub peer: SocketAddr,
     pub local: SocketAddr,
+}
+
+/// A TLS handshake that did not finish; the connection is unusable and must be closed.
+#[derive(Debug)]
+pub struct HandshakeFailed(pub String);
+
+impl std::fmt::Display for HandshakeFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 impl Conn {
@@ -40,8 +89,79 @@ impl Conn {
         Conn {
             reader: BufReader::with_capacity(16 * 1024, stream),
             pending: Vec::new(),
+            socket: None,
+            tls: false,
             peer,
             local,
+        }
+    }
+
+    /// A connection on an accepted TCP socket, able to switch to TLS later.
+    pub fn tcp(stream: TcpStream) -> io::Result<Conn> {
+        let (peer, local) = (stream.peer_addr()?, stream.local_addr()?);
+        let socket = stream.try_clone()?;
+        let mut conn = Conn::new(Box::new(stream), peer, local);
+        conn.socket = Some(socket);
+        Ok(conn)
+    }
+
+    /// Is the connection encrypted?
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Switches to TLS as the server: queued replies go out first (the client waits for the
+    /// "go ahead" in plaintext), then the handshake runs, bounded by `timeout` (for a
+    /// connection made with [`Conn::tcp`]; the socket's own timeouts come back afterwards).
+    /// On an error the connection is unusable: log it and close.
+    ///
+    /// A protocol's server loop needs a few lines: on its "start TLS" effect, call this, note
+    /// the outcome in the transcript, and reset its session (RFC 3207 §4.2, RFC 2595 §3.1,
+    /// RFC 9051 §6.2.1 all ask the server to forget what it learnt before TLS).
+    ///
+    /// Every byte the client sent before the handshake and we have not read yet is thrown away
+    /// and its count returned, so the transcript can say so. Those bytes arrived in plaintext,
+    /// where anyone on the path could have added them; running them inside the encrypted
+    /// session would let an attacker inject commands (CVE-2011-0411; RFC 3207 §4.2 asks the
+    /// server to forget all it learnt before TLS).
+    pub fn start_tls(
+        &mut self,
+        acceptor: &TlsAcceptor,
+        timeout: Duration,
+    ) -> Result<usize, HandshakeFailed> {
+        self.flush()
+            .map_err(|e| HandshakeFailed(format!("cannot send the go-ahead: {e}")))?;
+        let discarded = self.reader.buffer().len();
+        let placeholder: Box<dyn Stream> = Box::new(io::empty());
+        // `into_inner` drops the buffer with the unread bytes in it.
+        let stream = std::mem::replace(&mut self.reader, BufReader::with_capacity(0, placeholder))
+            .into_inner();
+        let old_timeouts = self.socket.as_ref().map(|s| {
+            let old = (
+                s.read_timeout().ok().flatten(),
+                s.write_timeout().ok().flatten(),
+            );
+            let _ = s.set_read_timeout(Some(timeout));
+            let _ = s.set_write_timeout(Some(timeout));
+            old
+        });
+        let result = acceptor.accept(stream);
+        if let (Some(socket), Some((read, write))) = (&self.socket, old_timeouts) {
+            let _ = socket.set_read_timeout(read);
+            let _ = socket.set_write_timeout(write);
+        }
+        match result {
+            Ok(tls) => {
+                self.reader = BufReader::with_capacity(16 * 1024, Box::new(TlsStream(tls)));
+                self.tls = true;
+                Ok(discarded)
+            }
+            // Our socket has a timeout, so a silent client surfaces as "would block".
+            Err(HandshakeError::WouldBlock(_)) => Err(HandshakeFailed(format!(
+                "no handshake within {} seconds",
+                timeout.as_secs()
+            ))),
+            Err(HandshakeError::Failure(e)) => Err(HandshakeFailed(e.to_string())),
         }
     }
 

@@ -20,12 +20,14 @@ use crate::config::Config;
 use crate::daemon::Sessions;
 use crate::datadir::{Created, DataDir};
 use crate::dns::{DnsResolver, Resolve};
+use crate::imap;
 use crate::mailbox::durable;
 use crate::mailbox::lock::MailboxLocks;
 use crate::mta::queue::Queue;
 use crate::pop3;
 use crate::smtp;
 use crate::smtp::session::Mode;
+use crate::tls::ServerTls;
 
 /// What every connection thread shares.
 pub struct Shared {
@@ -43,6 +45,9 @@ pub struct Shared {
     queue_wake: (Mutex<bool>, Condvar),
     /// Where our own SMTP listeners are.
     smtp_addresses: Vec<SocketAddr>,
+    /// The certificate and TLS acceptor every listener shares (STARTTLS, SMTPS). `postlab serve`
+    /// always sets it up or refuses to start; `None` means a server without TLS.
+    pub tls: Option<Arc<ServerTls>>,
     /// Step 4: MX lookups (`dns_server`, else the system's resolver).
     pub resolver: Arc<dyn Resolve>,
     /// Mailboxes open in a POP3 session (one at a time, RFC 2449 §8 `[IN-USE]`).
@@ -100,16 +105,35 @@ pub enum Service {
     Smtp,
     Submission,
     Pop3,
+    Imap,
+    /// Submission over implicit TLS (RFC 8314 §3.3).
+    Smtps,
+    /// POP3 over implicit TLS (RFC 8314 §3.3).
+    Pop3s,
+    /// IMAP over implicit TLS (RFC 8314 §3.3).
+    Imaps,
 }
 
 impl Service {
-    pub const ALL: [Service; 3] = [Service::Smtp, Service::Submission, Service::Pop3];
+    pub const ALL: [Service; 7] = [
+        Service::Smtp,
+        Service::Submission,
+        Service::Pop3,
+        Service::Imap,
+        Service::Smtps,
+        Service::Pop3s,
+        Service::Imaps,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Smtp => "smtp",
             Service::Submission => "submission",
             Service::Pop3 => "pop3",
+            Service::Smtps => "smtps",
+            Service::Pop3s => "pop3s",
+            Service::Imaps => "imaps",
+            Service::Imap => "imap",
         }
     }
 
@@ -120,14 +144,22 @@ impl Service {
             // RFC 6409 §3.1.
             Service::Submission => 587,
             Service::Pop3 => 110,
+            // RFC 8314 §7.3.
+            Service::Smtps => 465,
+            Service::Pop3s => 995,
+            Service::Imaps => 993,
+            Service::Imap => 143,
         }
     }
 
     /// How a student tries it.
     pub fn try_it(self, addr: SocketAddr) -> String {
         match self {
-            Service::Smtp | Service::Submission | Service::Pop3 => {
+            Service::Smtp | Service::Submission | Service::Pop3 | Service::Imap => {
                 format!("telnet {} {}", addr.ip(), addr.port())
+            }
+            Service::Smtps | Service::Pop3s | Service::Imaps => {
+                format!("openssl s_client -crlf -connect {addr}")
             }
         }
     }
@@ -137,6 +169,10 @@ impl Service {
             Service::Smtp => smtp::server::serve_client(stream, shared, Mode::Relay),
             Service::Submission => smtp::server::serve_client(stream, shared, Mode::Submission),
             Service::Pop3 => pop3::server::serve_client(stream, shared),
+            Service::Smtps => smtp::server::serve_implicit_tls(stream, shared),
+            Service::Imap => imap::server::serve_client(stream, shared),
+            Service::Pop3s => pop3::server::serve_implicit_tls(stream, shared),
+            Service::Imaps => imap::server::serve_implicit_tls(stream, shared),
         }
     }
 }
@@ -184,6 +220,7 @@ impl Server {
             DnsResolver::from_config(&config)
                 .map_err(|e| format!("cannot set up DNS lookups: {e}"))?,
         );
+        let tls = ServerTls::load(&config, &data)?;
         let queue = Queue::open(&data.root().join("queue"))
             .map_err(|e| format!("cannot open the queue: {e}"))?;
         match queue.recover() {
@@ -202,6 +239,7 @@ impl Server {
             logins: Throttle::default(),
             queue,
             queue_wake: (Mutex::new(false), Condvar::new()),
+            tls: Some(Arc::new(tls)),
             resolver,
             smtp_addresses: listeners
                 .iter()
@@ -253,6 +291,18 @@ impl Server {
                 "  {:<5} {addr:<21} try: {}\n",
                 service.name(),
                 service.try_it(addr)
+            ));
+        }
+        if let Some(tls) = &self.shared.tls {
+            text.push_str(&format!(
+                "  TLS certificate{}: {}\n  SHA-256 fingerprint {}\n",
+                if tls.generated {
+                    " (self-signed, made now)"
+                } else {
+                    ""
+                },
+                tls.cert_path.display(),
+                tls.fingerprint
             ));
         }
         if created.config {
@@ -309,7 +359,7 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
         let active = shared.active.fetch_add(1, Ordering::SeqCst) + 1;
         let guard = ActiveGuard(shared.clone());
         if active > shared.config.max_connections {
-            std::thread::spawn(move || refuse(stream, guard));
+            std::thread::spawn(move || refuse(service, stream, guard));
             continue;
         }
         let shared = shared.clone();
@@ -328,15 +378,25 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Tells a surplus client why it is turned away (421 4.7.0), without waiting on it for long.
-fn refuse(mut stream: TcpStream, _guard: ActiveGuard) {
+/// Tells a surplus client why it is turned away (SMTP 421 4.7.0, IMAP `* BYE`), without
+/// waiting on it for long.
+fn refuse(service: Service, mut stream: TcpStream, _guard: ActiveGuard) {
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
     log::warn!("too many connections: turned away {peer}");
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.write_all(smtp::reply::too_many_connections().render(false).as_bytes());
+    let text = match service {
+        Service::Smtp | Service::Submission => smtp::reply::too_many_connections().render(false),
+        // RFC 2449 §8: SYS/TEMP, a temporary problem on the server's side.
+        Service::Pop3 => "-ERR [SYS/TEMP] Too many connections, try again later\r\n".into(),
+        // RFC 3501 §7.1.5: a server that will not serve a client greets it with BYE.
+        Service::Imap => "* BYE [UNAVAILABLE] Too many connections, try again later\r\n".into(),
+        // Implicit TLS: nothing may be said in the clear; closing is the answer.
+        Service::Smtps | Service::Pop3s | Service::Imaps => return,
+    };
+    let _ = stream.write_all(text.as_bytes());
 }
 
 /// Counts a connection as active for as long as it lives.

@@ -206,6 +206,7 @@ fn capa_and_auth_plain_in_both_forms() {
             "RESP-CODES",
             "PIPELINING",
             "AUTH-RESP-CODE",
+            "STLS",
             "USER",
             "SASL PLAIN",
             "IMPLEMENTATION postlab"

@@ -12,6 +12,13 @@
 //! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
 //! - `postfix`: a real Postfix relays to postlab and from it, and delivers through `postlab deliver`
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
+//! - `mua`: `postlab send` and `postlab fetch`, our own mail client
+//! - `tls`: STARTTLS, SMTPS, the certificate, TLS between servers, injection attacks
+//! - `tls_access`: POP3 STLS, IMAP STARTTLS, POP3S and IMAPS, with real clients
+//! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
+//! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
+//! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
+//! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 //! - `admin`: `postlab deliver`, `alias`, `user disable | quota`, `check`, `status`
@@ -28,10 +35,17 @@ mod daemon;
 mod delivery;
 mod dns;
 mod durability;
+mod imap;
+mod imap_limits;
+mod imap_mime;
+mod imap_search;
 mod lessons;
 mod limits;
+mod mua;
 mod outbound;
 mod outbound_dns;
 mod pop3;
 mod postfix;
 mod smtp_dialogue;
+mod tls;
+mod tls_access;

@@ -156,7 +156,7 @@ fn recent_events(transcripts: &Path, n: usize) -> (Vec<String>, Vec<String>) {
 }
 
 /// The text of `DIR/run/status` for the running server.
-pub fn status_text(pid: u32, started: &str, sessions: &[(&'static str, usize)]) -> String {
+pub fn status_text(pid: u32, started: &str, sessions: &[(String, usize)]) -> String {
     let sessions = if sessions.is_empty() {
         "none".to_string()
     } else {

@@ -9,9 +9,12 @@
 //! a second POP3 session out of a mailbox that is open.
 
 pub mod durable;
+pub mod folder;
+pub mod keywords;
 pub mod lock;
 pub mod maildir;
 pub mod maildrop;
 pub mod quota;
+pub mod uids;
 
 pub use maildir::Maildir;

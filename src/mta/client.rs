@@ -15,15 +15,25 @@
 //! C: QUIT
 //! ```
 //!
+//! With `relay_tls` other than `none`, STARTTLS (RFC 3207) comes right after EHLO when the
+//! server offers it, and EHLO is sent again inside TLS (§4.2: what the server said before is
+//! forgotten). Two attacks are guarded against here: a server (or a man in the middle) that
+//! hides STARTTLS from us gets plaintext only under `may`; and bytes that arrive together with
+//! the `220` to STARTTLS, before any encryption, are never read as replies inside TLS
+//! (CVE-2021-38371, "response injection"): the attempt is deferred instead.
+//!
 //! Every reply is judged by its first digit (RFC 5321 §4.2.1): 2 done, 4 try later, 5 give up.
 //! Each recipient gets its own verdict. The content goes out with CRLF line ends only: a bare
 //! CR or LF is never sent (the SMTP smuggling rule works both ways).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::Duration;
 
+use crate::net::Stream;
 use crate::smtp::address::{Address, ReversePath};
+use crate::tls::{self, RelayTls};
 use crate::transcript::{Step, Transcript};
 
 /// A reply from the receiving server.
@@ -87,16 +97,29 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_REPLY_LINE: usize = 2048;
 const MAX_REPLY_LINES: usize = 100;
 
+/// Which server to talk to: its address, its name (for the TLS certificate check) and how
+/// much TLS to insist on.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub addr: SocketAddr,
+    /// The MX host's name, or the transport map's `host:port`.
+    pub host: &'a str,
+    pub tls: RelayTls,
+    /// Extra trusted certificates for `verify` (`tls_ca_file`).
+    pub ca_file: Option<&'a Path>,
+}
+
 /// Sends one message to one server. `content` is the queued content (Received: and the
 /// client's bytes).
 pub fn send(
-    addr: SocketAddr,
+    target: Target,
     our_name: &str,
     from: &ReversePath,
     recipients: &[Address],
     content: &[u8],
     transcript: &mut Transcript,
 ) -> Result<Verdicts, HostFailure> {
+    let addr = target.addr;
     transcript.note(Step::Relay, &format!("connecting to {addr}"));
     let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| {
         transcript.note(Step::Relay, &format!("cannot connect to {addr}: {e}"));
@@ -105,30 +128,27 @@ pub fn send(
     let _ = stream.set_read_timeout(Some(REPLY_TIMEOUT));
     let _ = stream.set_write_timeout(Some(REPLY_TIMEOUT));
     let mut peer = Peer {
-        reader: BufReader::new(
-            stream
-                .try_clone()
-                .map_err(|e| HostFailure::Connection(e.to_string()))?,
-        ),
-        writer: stream,
+        reader: BufReader::new(Box::new(stream)),
         transcript,
     };
-    let result = peer.dialogue(our_name, from, recipients, content);
+    let result = peer.dialogue(target, our_name, from, recipients, content);
     if !matches!(result, Err(HostFailure::Connection(_))) {
         let _ = peer.command("QUIT");
     }
     result
 }
 
+/// The connection to the receiving server: one buffered stream, written through `get_mut`
+/// (a TLS stream cannot be split into a reading and a writing half).
 struct Peer<'a> {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: BufReader<Box<dyn Stream>>,
     transcript: &'a mut Transcript,
 }
 
 impl Peer<'_> {
     fn dialogue(
         &mut self,
+        target: Target,
         our_name: &str,
         from: &ReversePath,
         recipients: &[Address],
@@ -138,17 +158,30 @@ impl Peer<'_> {
         if greeting.code != 220 {
             return Err(refusal(greeting));
         }
-        // Extensions come only with EHLO; an old server answers 5xx and gets HELO (§3.2).
-        let mut ehlo = self.command(&format!("EHLO {our_name}"))?;
-        let mut extensions = ehlo.text.to_ascii_uppercase();
-        if ehlo.is_permanent() {
-            ehlo = self.command(&format!("HELO {our_name}"))?;
-            extensions.clear();
+        let mut extensions = self.hello(our_name)?;
+        let offered = has_keyword(&extensions, "STARTTLS");
+        match (target.tls, offered) {
+            (RelayTls::None, _) => {}
+            (RelayTls::May, false) => self.transcript.note(
+                Step::Relay,
+                "the server does not offer STARTTLS: sending in plaintext (relay_tls = may)",
+            ),
+            (RelayTls::Encrypt | RelayTls::Verify, false) => {
+                self.transcript.note(
+                    Step::Relay,
+                    "the server does not offer STARTTLS, and relay_tls requires it: deferred",
+                );
+                return Err(HostFailure::Temporary(
+                    "the server does not offer STARTTLS (relay_tls requires TLS)".into(),
+                ));
+            }
+            (_, true) => {
+                self.start_tls(target)?;
+                // RFC 3207 §4.2: the extensions said in plaintext are forgotten; ask again.
+                extensions = self.hello(our_name)?;
+            }
         }
-        if !ehlo.is_positive() {
-            return Err(refusal(ehlo));
-        }
-        let has = |keyword: &str| extensions.split(' ').any(|word| word == keyword);
+        let has = |keyword: &str| has_keyword(&extensions, keyword);
         // RFC 1870 §6: a server that announces SIZE n refuses larger messages; do not try.
         if let Some(limit) = extension_value(&extensions, "SIZE") {
             if limit > 0 && content.len() as u64 > limit {
@@ -231,6 +264,84 @@ impl Peer<'_> {
         Ok(verdicts)
     }
 
+    /// EHLO, or HELO when an old server refuses EHLO (RFC 5321 §3.2); returns the extension
+    /// keywords in upper case (empty after HELO).
+    fn hello(&mut self, our_name: &str) -> Result<String, HostFailure> {
+        let ehlo = self.command(&format!("EHLO {our_name}"))?;
+        if ehlo.is_positive() {
+            return Ok(ehlo.text.to_ascii_uppercase());
+        }
+        if !ehlo.is_permanent() {
+            return Err(refusal(ehlo));
+        }
+        let helo = self.command(&format!("HELO {our_name}"))?;
+        if !helo.is_positive() {
+            return Err(refusal(helo));
+        }
+        Ok(String::new())
+    }
+
+    /// STARTTLS, then the TLS handshake as a client (RFC 3207 §4). Any failure defers this
+    /// host rather than falling back to plaintext: the server said it can do TLS.
+    fn start_tls(&mut self, target: Target) -> Result<(), HostFailure> {
+        let reply = self.command("STARTTLS")?;
+        if reply.code != 220 {
+            return Err(HostFailure::Temporary(format!("STARTTLS refused: {reply}")));
+        }
+        // CVE-2021-38371: replies that came with the 220, before any encryption, could have
+        // been written by anyone on the path; read inside TLS they would pass for the real
+        // server's answers.
+        let injected = self.reader.buffer().len();
+        if injected > 0 {
+            self.transcript.note(
+                Step::Relay,
+                &format!("{injected} octets arrived with the 220 to STARTTLS, before TLS: response injection, deferred"),
+            );
+            return Err(HostFailure::Temporary(
+                "response injection: data after the 220 to STARTTLS".into(),
+            ));
+        }
+        let connector = target
+            .tls
+            .connector(target.ca_file)
+            .map_err(HostFailure::Temporary)?
+            .ok_or_else(|| HostFailure::Temporary("TLS is turned off".into()))?;
+        let placeholder: Box<dyn Stream> = Box::new(io::empty());
+        let stream = std::mem::replace(&mut self.reader, BufReader::new(placeholder)).into_inner();
+        let name = tls_name(target.host);
+        match connector.connect(&name, stream) {
+            Ok(stream) => {
+                let certificate = stream
+                    .peer_certificate()
+                    .ok()
+                    .flatten()
+                    .and_then(|c| c.to_der().ok())
+                    .map(|der| tls::fingerprint(&der))
+                    .unwrap_or_else(|| "unknown".into());
+                self.transcript.note(
+                    Step::Relay,
+                    &format!(
+                        "TLS established with {name} ({}); server certificate SHA-256 {certificate}",
+                        tls::NEGOTIATED
+                    ),
+                );
+                self.reader = BufReader::new(Box::new(crate::net::TlsStream(stream)));
+                Ok(())
+            }
+            Err(e) => {
+                let why = match e {
+                    native_tls::HandshakeError::Failure(e) => e.to_string(),
+                    native_tls::HandshakeError::WouldBlock(_) => "timed out".to_string(),
+                };
+                self.transcript
+                    .note(Step::Relay, &format!("TLS handshake failed: {why}"));
+                Err(HostFailure::Temporary(format!(
+                    "TLS handshake with {name} failed: {why}"
+                )))
+            }
+        }
+    }
+
     fn command(&mut self, line: &str) -> Result<Reply, HostFailure> {
         self.send_lines(&[line.to_string()])?;
         self.reply()
@@ -243,7 +354,8 @@ impl Peer<'_> {
             bytes.extend_from_slice(line.as_bytes());
             bytes.extend_from_slice(b"\r\n");
         }
-        self.writer
+        self.reader
+            .get_mut()
             .write_all(&bytes)
             .map_err(|e| HostFailure::Connection(e.to_string()))
     }
@@ -267,7 +379,8 @@ impl Peer<'_> {
             &format!("<message content: {} octets>", content.len()),
         );
         self.transcript.client(Step::Relay, ".");
-        self.writer
+        self.reader
+            .get_mut()
             .write_all(&out)
             .map_err(|e| HostFailure::Connection(e.to_string()))
     }
@@ -321,6 +434,23 @@ fn refusal(reply: Reply) -> HostFailure {
         HostFailure::Permanent(reply)
     } else {
         HostFailure::Temporary(reply.to_string())
+    }
+}
+
+fn has_keyword(extensions: &str, keyword: &str) -> bool {
+    extensions.split(' ').any(|word| word == keyword)
+}
+
+/// The name to check the certificate against: the transport map's `host:port` loses its port.
+fn tls_name(host: &str) -> String {
+    if let Ok(addr) = host.parse::<SocketAddr>() {
+        return addr.ip().to_string();
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name.to_string()
+        }
+        _ => host.to_string(),
     }
 }
 

@@ -331,8 +331,14 @@ fn attempt(
                     format!("the MX host {} is this server: mail loop", host.name),
                 ));
             }
+            let target = client::Target {
+                addr: *addr,
+                host: &host.name,
+                tls: shared.config.relay_tls,
+                ca_file: shared.config.tls_ca_file.as_deref(),
+            };
             match client::send(
-                *addr,
+                target,
                 &shared.config.hostname,
                 &entry.from,
                 recipients,

@@ -35,6 +35,8 @@ pub enum Command {
     },
     /// `CAPA` (RFC 2449 §5).
     Capa,
+    /// `STLS` (RFC 2595 §4): start TLS, in the AUTHORIZATION state only.
+    Stls,
     Stat,
     List(Option<u32>),
     Retr(u32),
@@ -118,6 +120,7 @@ pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
             _ => Err(CommandError::Syntax(USAGE_AUTH)),
         },
         "CAPA" => none(Command::Capa, "CAPA"),
+        "STLS" => none(Command::Stls, "STLS"),
         "STAT" => none(Command::Stat, "STAT"),
         "NOOP" => none(Command::Noop, "NOOP"),
         "RSET" => none(Command::Rset, "RSET"),

@@ -147,6 +147,19 @@ pub fn greeting(hostname: &str, apop_timestamp: Option<&str>) -> Response {
     }
 }
 
+/// RFC 2595 §4.
+pub fn tls_go_ahead() -> Response {
+    Response::ok("Begin TLS negotiation")
+}
+
+pub fn tls_already_active() -> Response {
+    Response::err("TLS is already active")
+}
+
+pub fn tls_unavailable() -> Response {
+    Response::err("TLS is not available: the server has no certificate")
+}
+
 pub fn capabilities(capabilities: Vec<String>) -> Response {
     Response::list("Capability list follows", capabilities)
 }

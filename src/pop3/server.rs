@@ -21,6 +21,7 @@ use crate::mailbox::maildrop::{self, Message};
 use crate::mda;
 use crate::net::{self, Conn, Line};
 use crate::serve::Shared;
+use crate::tls;
 use crate::transcript::{Step, Transcript};
 
 /// RFC 2449 §4: a command is at most 255 octets including CRLF.
@@ -80,28 +81,58 @@ struct Open {
 
 /// Serves one POP3 client from connect to close. Runs on the connection's own thread.
 pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
-    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
-        return;
-    };
+    serve(stream, shared, false);
+}
+
+/// POP3S (RFC 8314 §3.3, port 995): TLS from the first byte, then the same session.
+pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
+    serve(stream, shared, true);
+}
+
+fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let config = shared.session_config();
     let _ = stream.set_read_timeout(Some(config.pop3_idle_timeout));
     let _ = stream.set_write_timeout(Some(config.pop3_idle_timeout));
     let _ = stream.set_nodelay(true);
-
+    let service = if implicit_tls { "pop3s" } else { "pop3" };
+    // This session in the server's registry, so SIGTERM can say goodbye (`src/daemon.rs`).
+    let watch = shared.sessions.register(&stream, service);
+    let Ok(conn) = Conn::tcp(stream) else {
+        return;
+    };
+    let (peer, local) = (conn.peer, conn.local);
     let session_id = SessionId::new();
-    let mut transcript = Transcript::create(&shared.data.transcripts(), &session_id, "pop3");
+    let mut transcript = Transcript::create(&shared.data.transcripts(), &session_id, service);
     transcript.note(
         Step::Access,
-        &format!("connect from {peer} to pop3 {local}"),
+        &format!("connect from {peer} to {service} {local}"),
     );
-    let watch = shared.sessions.register(&stream, "pop3");
     let mut chat = Chat {
-        conn: Conn::new(Box::new(stream), peer, local),
+        conn,
         transcript,
         hints: config.hints,
     };
+    if implicit_tls {
+        let Some(server_tls) = &shared.tls else {
+            chat.note("no TLS certificate is set up: closing");
+            return;
+        };
+        if !tls::handshake(
+            &mut chat.conn,
+            &mut chat.transcript,
+            Step::Access,
+            &server_tls.acceptor,
+        ) {
+            return;
+        }
+    }
     let timestamp = apop::timestamp(&shared.accounts.current(), &session_id, &config.hostname);
     let mut session = Session::new(config, peer, timestamp);
+    if implicit_tls {
+        session = session.with_implicit_tls();
+    } else if shared.tls.is_some() {
+        session = session.with_stls();
+    }
     let mut open: Option<Open> = None;
 
     let mut output = session.greeting();
@@ -219,6 +250,21 @@ fn carry_out(
     match output.effect {
         Effect::None | Effect::SendMessage { .. } => true,
         Effect::Close => false,
+        Effect::StartTls => {
+            let Some(server_tls) = &shared.tls else {
+                return false;
+            };
+            if !tls::handshake(
+                &mut chat.conn,
+                &mut chat.transcript,
+                Step::Access,
+                &server_tls.acceptor,
+            ) {
+                return false;
+            }
+            session.tls_started();
+            true
+        }
         Effect::LogIn(credentials) => {
             let result = log_in(chat, shared, &credentials, open);
             let next = session.logged_in(result);

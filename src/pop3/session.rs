@@ -101,6 +101,8 @@ pub enum LoginResult {
 #[derive(Debug)]
 pub enum Effect {
     None,
+    /// `+OK` to STLS went out: run the TLS handshake, then call [`Session::tls_started`].
+    StartTls,
     /// Check these credentials and open the maildrop, then call [`Session::logged_in`].
     LogIn(Credentials),
     /// Send this message (all of it, or the header and `body_lines` lines of the body),
@@ -157,6 +159,10 @@ pub struct Session {
     apop_timestamp: Option<String>,
     state: State,
     errors: usize,
+    /// A certificate is loaded, so STLS can be offered (RFC 2595).
+    tls_available: bool,
+    /// The connection is encrypted (after STLS, or on the POP3S port).
+    tls: bool,
 }
 
 impl Session {
@@ -170,7 +176,31 @@ impl Session {
                 sasl: false,
             },
             errors: 0,
+            tls_available: false,
+            tls: false,
         }
+    }
+
+    /// Offers STLS (a certificate is loaded).
+    pub fn with_stls(mut self) -> Session {
+        self.tls_available = true;
+        self
+    }
+
+    /// The connection is encrypted from the start (POP3S, RFC 8314 §3.3).
+    pub fn with_implicit_tls(mut self) -> Session {
+        self.tls = true;
+        self
+    }
+
+    /// The STLS handshake succeeded. RFC 2595 §4: the client must forget what it learnt and
+    /// may ask CAPA again; the session starts over in AUTHORIZATION.
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.state = State::Authorization {
+            user: None,
+            sasl: false,
+        };
     }
 
     pub fn state(&self) -> &State {
@@ -190,10 +220,10 @@ impl Session {
         ))
     }
 
-    /// May a password travel in the clear here? The one place this session asks; when STLS
-    /// comes, the `false` becomes "is TLS up".
+    /// May a password be sent as it is here? The one place this session asks: over TLS, or on
+    /// loopback (`login::plaintext_allowed`).
     fn plaintext_ok(&self) -> bool {
-        login::plaintext_allowed(self.peer.ip(), false)
+        login::plaintext_allowed(self.peer.ip(), self.tls)
     }
 
     /// One command line, parsed (or not) by `command::parse` or refused by the framing.
@@ -218,18 +248,35 @@ impl Session {
         let logged_in = matches!(self.state, State::Transaction(_));
         match command {
             Command::Capa => Output::reply(response::capabilities(self.capabilities())),
+            Command::Stls if !logged_in => self.stls(),
             Command::Quit => self.quit(),
             Command::User(name) if !logged_in => self.user(name),
             Command::Pass(password) if !logged_in => self.pass(password),
             Command::Apop { name, digest } if !logged_in => self.apop(name, digest),
             Command::Auth { mechanism, initial } if !logged_in => self.auth(&mechanism, initial),
-            Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } => {
-                Output::reply(response::only_in_authorization())
-            }
+            Command::User(_)
+            | Command::Pass(_)
+            | Command::Apop { .. }
+            | Command::Auth { .. }
+            | Command::Stls => Output::reply(response::only_in_authorization()),
             other => match &mut self.state {
                 State::Transaction(maildrop) => transaction(maildrop, other),
                 _ => Output::reply(response::only_in_transaction()),
             },
+        }
+    }
+
+    /// STLS (RFC 2595 §4): `+OK`, then the handshake; refused when TLS is up or not set up.
+    fn stls(&mut self) -> Output {
+        if self.tls {
+            return Output::reply(response::tls_already_active());
+        }
+        if !self.tls_available {
+            return Output::reply(response::tls_unavailable());
+        }
+        Output {
+            responses: vec![response::tls_go_ahead()],
+            effect: Effect::StartTls,
         }
     }
 
@@ -240,6 +287,9 @@ impl Session {
             ["TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE"]
                 .map(String::from)
                 .to_vec();
+        if matches!(self.state, State::Authorization { .. }) && self.tls_available && !self.tls {
+            capabilities.push("STLS".into());
+        }
         if matches!(self.state, State::Authorization { .. }) && self.plaintext_ok() {
             capabilities.push("USER".into());
             capabilities.push("SASL PLAIN".into());

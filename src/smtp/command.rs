@@ -32,6 +32,8 @@ pub enum Command {
     Vrfy(String),
     Expn(String),
     Help(Option<String>),
+    /// `STARTTLS` (RFC 3207 §4): switch this connection to TLS. It takes no parameters.
+    StartTls,
     /// `AUTH mechanism [initial-response]` (RFC 4954 §4).
     Auth {
         mechanism: String,
@@ -56,7 +58,7 @@ pub struct MailParams {
 pub enum CommandError {
     /// 500: no such verb.
     Unrecognized,
-    /// 502: a real SMTP verb that postlab does not offer (yet), e.g. AUTH, STARTTLS, BDAT.
+    /// 502: a real SMTP verb that postlab does not offer (yet), e.g. BDAT, ETRN.
     NotImplemented(String),
     /// 501: wrong arguments; carries the usage line for the reply.
     Syntax(&'static str),
@@ -120,7 +122,9 @@ pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
         "EXPN" => Ok(Command::Expn(rest.to_string())),
         "HELP" => Ok(Command::Help((!rest.is_empty()).then(|| rest.to_string()))),
         "AUTH" => parse_auth(rest),
-        "STARTTLS" | "BDAT" | "ETRN" | "TURN" | "ATRN" | "SEND" | "SOML" | "SAML" => {
+        // RFC 3207 §4: `STARTTLS` CRLF; with parameters the reply is 501.
+        "STARTTLS" => no_args(Command::StartTls, "STARTTLS"),
+        "BDAT" | "ETRN" | "TURN" | "ATRN" | "SEND" | "SOML" | "SAML" => {
             Err(CommandError::NotImplemented(verb.to_ascii_uppercase()))
         }
         _ => Err(CommandError::Unrecognized),
@@ -441,7 +445,8 @@ mod tests {
             (b"", Unrecognized),
             (b"AUTH", Syntax(USAGE_AUTH)),
             (b"AUTH PLAIN a b", Syntax(USAGE_AUTH)),
-            (b"STARTTLS", NotImplemented("STARTTLS".into())),
+            (b"STARTTLS now", Syntax("STARTTLS")),
+            (b"BDAT 10", NotImplemented("BDAT".into())),
             (
                 b"MAIL FROM:<a@b.example> AUTH=x+0D+0Ay",
                 BadParameter("AUTH= needs <> or an xtext address without control characters"),

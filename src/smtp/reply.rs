@@ -321,6 +321,29 @@ pub fn encryption_required() -> Reply {
     .hint("passwords are not accepted in the clear over the network")
 }
 
+// ---- STARTTLS (RFC 3207) -------------------------------------------------------------------
+
+/// RFC 3207 §4: 220, and the client starts the TLS handshake at once.
+pub fn ready_to_start_tls() -> Reply {
+    Reply::new(220, Some(Status(2, 0, 0)), "Ready to start TLS")
+}
+
+/// A second STARTTLS inside TLS. RFC 3207 names no code; 503 as for any command out of order.
+pub fn tls_already_active() -> Reply {
+    Reply::new(503, Some(Status(5, 5, 1)), "TLS already active")
+        .hint("the connection is already encrypted: EHLO, then go on")
+}
+
+/// RFC 3207 §4: "454 TLS not available due to temporary reason".
+pub fn tls_not_available() -> Reply {
+    Reply::new(
+        454,
+        Some(Status(4, 7, 0)),
+        "TLS not available due to temporary reason",
+    )
+    .hint("this server has no certificate set up")
+}
+
 /// RFC 6409 §4.3 / RFC 4954 §6: submission needs a login.
 pub fn auth_required() -> Reply {
     Reply::new(530, Some(Status(5, 7, 0)), "Authentication required")
@@ -510,6 +533,7 @@ pub fn help(topic: Option<&str>) -> Reply {
         "HELP" => &["HELP [command]: this help (RFC 5321 section 4.1.1.8)."],
         "NOOP" => &["NOOP: do nothing, get 250: checks the connection is alive (RFC 5321 section 4.1.1.9)."],
         "QUIT" => &["QUIT: say goodbye; the server answers 221 and closes (RFC 5321 section 4.1.1.10)."],
+        "STARTTLS" => &["STARTTLS: after 220, the TLS handshake starts; then EHLO again (RFC 3207 section 4).", "Try it with: openssl s_client -starttls smtp -crlf -connect HOST:PORT"],
         _ => return Reply::new(504, Some(Status(5, 5, 1)), "HELP topic unknown").hint("HELP alone lists the commands"),
     };
     let mut reply = Reply::new(214, Some(Status(2, 0, 0)), text[0]);

@@ -3,6 +3,10 @@
 //! This file is the only place SMTP bytes meet the network, and [`Chat`] is the only door
 //! through which they reach the transcript (like Postfix's `smtpd_chat.c`): every line read or
 //! written passes through it, labelled with its flowchart step, and secrets are redacted there.
+//!
+//! TLS happens here too: STARTTLS (RFC 3207) switches the connection in the middle of the
+//! dialogue, and the SMTPS port (RFC 8314 §3.3) does the handshake before the first 220. Either
+//! way the session learns only that the connection is now encrypted.
 
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -12,10 +16,12 @@ use super::data;
 use super::reply::Reply;
 use super::session::{Effect, Mode, Output, Session};
 use crate::accounts::login;
+use crate::daemon::SessionGuard;
 use crate::ids::SessionId;
 use crate::mta::accept;
 use crate::net::{self, Conn, Line};
 use crate::serve::Shared;
+use crate::tls;
 use crate::transcript::{Step, Transcript};
 
 /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets including CRLF.
@@ -26,6 +32,8 @@ pub struct Chat {
     pub conn: Conn,
     pub transcript: Transcript,
     hints: bool,
+    /// This session in the server's registry, so SIGTERM can say goodbye (`src/daemon.rs`).
+    watch: SessionGuard,
 }
 
 impl Chat {
@@ -64,35 +72,80 @@ impl Chat {
 /// Serves one SMTP client from connect to close. Runs on the connection's own thread.
 /// `mode` says whether this is port 25 (relay) or the submission port.
 pub fn serve_client(stream: TcpStream, shared: Arc<Shared>, mode: Mode) {
-    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
-        return;
-    };
-    let config = shared.session_config();
-    let _ = stream.set_read_timeout(Some(config.idle_timeout));
-    let _ = stream.set_write_timeout(Some(config.idle_timeout));
-    let _ = stream.set_nodelay(true);
-
-    let session_id = SessionId::new();
     let service = match mode {
         Mode::Relay => "smtp",
         Mode::Submission => "submission",
     };
-    let mut transcript = Transcript::create(&shared.data.transcripts(), &session_id, service);
+    let Some(mut chat) = open_chat(stream, &shared, service) else {
+        return;
+    };
+    let mut session = Session::new(
+        shared.session_config(),
+        shared.accounts.current(),
+        chat.conn.peer,
+        mode,
+    );
+    if shared.tls.is_some() {
+        session = session.with_starttls();
+    }
+    converse(&mut chat, &mut session, &shared);
+}
+
+/// SMTPS (RFC 8314 §3.3, port 465): TLS from the first byte, then a submission session, which
+/// requires AUTH as on port 587.
+pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
+    let Some(mut chat) = open_chat(stream, &shared, "smtps") else {
+        return;
+    };
+    let Some(tls) = &shared.tls else {
+        chat.transcript
+            .note(Step::Mta, "no TLS certificate is set up: closing");
+        return;
+    };
+    if !handshake(&mut chat, &tls.acceptor) {
+        return;
+    }
+    let session = Session::new(
+        shared.session_config(),
+        shared.accounts.current(),
+        chat.conn.peer,
+        Mode::Submission,
+    );
+    converse(&mut chat, &mut session.with_implicit_tls(), &shared);
+}
+
+/// Sets the socket's timeouts and starts the transcript: `[1 MUA] connect from …`.
+fn open_chat(stream: TcpStream, shared: &Shared, service: &str) -> Option<Chat> {
+    let config = shared.session_config();
+    let _ = stream.set_read_timeout(Some(config.idle_timeout));
+    let _ = stream.set_write_timeout(Some(config.idle_timeout));
+    let _ = stream.set_nodelay(true);
+    let watch = shared.sessions.register(&stream, service);
+    let conn = Conn::tcp(stream).ok()?;
+    let mut transcript = Transcript::create(&shared.data.transcripts(), &SessionId::new(), service);
     transcript.note(
         Step::Mua,
-        &format!("connect from {peer} to {service} {local}"),
+        &format!("connect from {} to {service} {}", conn.peer, conn.local),
     );
-    let watch = shared.sessions.register(&stream, service);
-    let mut chat = Chat {
-        conn: Conn::new(Box::new(stream), peer, local),
+    Some(Chat {
+        conn,
         transcript,
         hints: config.hints,
-    };
-    let mut session = Session::new(config, shared.accounts.current(), peer, mode);
+        watch,
+    })
+}
 
+/// Runs the TLS handshake on the connection (see [`tls::handshake`]). On false the connection
+/// is unusable and must be closed.
+fn handshake(chat: &mut Chat, acceptor: &native_tls::TlsAcceptor) -> bool {
+    tls::handshake(&mut chat.conn, &mut chat.transcript, Step::Mta, acceptor)
+}
+
+/// The dialogue, from the 220 greeting to the close.
+fn converse(chat: &mut Chat, session: &mut Session, shared: &Shared) {
     let mut output = session.greeting();
     loop {
-        if !carry_out(&mut chat, &mut session, output, &shared) {
+        if !carry_out(chat, session, output, shared) {
             break;
         }
         if let Err(e) = chat.conn.flush_if_idle() {
@@ -101,7 +154,7 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>, mode: Mode) {
             break;
         }
         // SIGTERM: an idle session is woken here, a busy one arrives after its command.
-        let Some(read) = watch.read(|| chat.conn.read_line(MAX_COMMAND_LINE)) else {
+        let Some(read) = chat.watch.read(|| chat.conn.read_line(MAX_COMMAND_LINE)) else {
             chat.send(&super::reply::shutting_down());
             break;
         };
@@ -156,6 +209,16 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
     match output.effect {
         Effect::None => true,
         Effect::Close => false,
+        Effect::StartTls => {
+            let Some(tls) = &shared.tls else {
+                return false;
+            };
+            if !handshake(chat, &tls.acceptor) {
+                return false;
+            }
+            session.tls_started();
+            true
+        }
         Effect::ReadData { max_size } => {
             // The client waits for 354 before it sends the message.
             if chat.conn.flush().is_err() {

@@ -22,6 +22,10 @@
 //! commands and carries out what it returns in an [`Output`]: replies to send, events for the
 //! transcript, and an [`Effect`] (read the message, deliver it, close).
 //!
+//! STARTTLS (RFC 3207) is one more effect: after `220 Ready to start TLS` the server loop runs
+//! the handshake and calls [`Session::tls_started`], which forgets everything learnt in
+//! plaintext (§4.2): the state goes back to `Greeting` and the client must EHLO again.
+//!
 //! Policy lives here too: the limits from postlab.conf, the error counter (too many errors →
 //! 421), and, through the router, who may receive mail.
 
@@ -68,6 +72,9 @@ pub enum Effect {
     /// Check these credentials (with the brute-force delay) and call
     /// [`Session::authenticated`].
     Authenticate(Credentials),
+    /// `220 Ready to start TLS` was queued: send it, run the TLS handshake, then call
+    /// [`Session::tls_started`] (or close the connection if the handshake fails).
+    StartTls,
     /// Close the connection.
     Close,
 }
@@ -130,7 +137,9 @@ pub struct Session {
     user: Option<String>,
     /// An AUTH exchange waiting for the client's next line.
     sasl: Option<Exchange>,
-    /// Is the connection encrypted? (Set by STARTTLS, once TLS exists.)
+    /// Can this server do TLS (a certificate is set up)? STARTTLS is offered only then.
+    tls_available: bool,
+    /// Is the connection encrypted (after STARTTLS, or from the start on the SMTPS port)?
     tls: bool,
     errors: usize,
 }
@@ -153,6 +162,7 @@ impl Session {
             esmtp: false,
             user: None,
             sasl: None,
+            tls_available: false,
             tls: false,
             errors: 0,
         }
@@ -166,6 +176,22 @@ impl Session {
     /// The account the client logged in as, if any.
     pub fn user(&self) -> Option<&str> {
         self.user.as_deref()
+    }
+
+    /// Offers STARTTLS: the server has a certificate (`tls::ServerTls`).
+    pub fn with_starttls(mut self) -> Session {
+        self.tls_available = true;
+        self
+    }
+
+    /// The connection is encrypted from its first byte (SMTPS, RFC 8314 §3.3).
+    pub fn with_implicit_tls(mut self) -> Session {
+        self.tls = true;
+        self
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Uses `clock` for the `Received:` date (tests pin the time).
@@ -207,7 +233,36 @@ impl Session {
             Command::Expn(_) => Output::reply(reply::expn_disabled()),
             Command::Help(topic) => Output::reply(reply::help(topic.as_deref())),
             Command::Auth { mechanism, initial } => self.auth(&mechanism, initial.as_deref()),
+            Command::StartTls => self.starttls(),
         }
+    }
+
+    /// STARTTLS (RFC 3207 §4). Once only: inside TLS there is nothing more to start.
+    fn starttls(&mut self) -> Output {
+        if self.tls {
+            return Output::reply(reply::tls_already_active());
+        }
+        if !self.tls_available {
+            return Output::reply(reply::tls_not_available());
+        }
+        Output {
+            replies: vec![reply::ready_to_start_tls()],
+            events: Vec::new(),
+            effect: Effect::StartTls,
+        }
+    }
+
+    /// The TLS handshake succeeded. RFC 3207 §4.2: "the server MUST discard any knowledge
+    /// obtained from the client, such as the argument to the EHLO command, which was not
+    /// obtained from the TLS negotiation itself." So: back to `Greeting`, no name, no login,
+    /// no transaction. No new 220 is sent; the client speaks first, with EHLO.
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.state = State::Greeting;
+        self.client_name.clear();
+        self.esmtp = false;
+        self.user = None;
+        self.sasl = None;
     }
 
     /// HELO / EHLO (§4.1.1.1). Either one also resets a transaction in progress (§4.1.4).
@@ -232,6 +287,10 @@ impl Session {
             "ENHANCEDSTATUSCODES".into(),                     // RFC 2034
             "SMTPUTF8".into(),                                // RFC 6531
         ];
+        // RFC 3207 §4.2: not offered again once TLS is active.
+        if self.tls_available && !self.tls {
+            keywords.push("STARTTLS".into());
+        }
         // RFC 4954: offered only where a password may travel as sent (TLS or loopback).
         if login::plaintext_allowed(self.peer.ip(), self.tls) {
             keywords.push(format!("AUTH {}", sasl::MECHANISMS));
@@ -724,3 +783,6 @@ fn rejection_reply(to: &Address, rejection: &Rejection) -> (Reply, String) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use crate::ids::QueueId;
 use crate::transcript::{Line, Step};
 
+pub mod svg;
+
 /// One thing that happened to the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stop {
@@ -23,6 +25,8 @@ pub struct Stop {
     pub stamp: String,
     pub session: String,
     pub text: String,
+    /// Which server's transcripts it came from (empty when there is only one).
+    pub server: String,
 }
 
 /// Collects the journey of `id` from the transcripts under `dir`, in time order.
@@ -45,6 +49,7 @@ pub fn journey(transcripts: &Path, id: &QueueId) -> std::io::Result<Vec<Stop>> {
                 stamp: line.stamp.into(),
                 session: line.session.into(),
                 text: text.into(),
+                server: String::new(),
             };
             if line.step == Step::Mua && connect.is_none() && line.text.starts_with("connect from")
             {
@@ -60,6 +65,39 @@ pub fn journey(transcripts: &Path, id: &QueueId) -> std::io::Result<Vec<Stop>> {
     }
     stops.sort_by(|a, b| a.stamp.cmp(&b.stamp));
     Ok(stops)
+}
+
+/// The journey across several servers: `servers` are (label, transcripts folder). When a relay
+/// event says the next server took the message (`queued as ID2`), that server's journey of ID2
+/// follows, so a message that crossed two servers shows both.
+pub fn journey_across(servers: &[(String, PathBuf)], id: &QueueId) -> std::io::Result<Vec<Stop>> {
+    let mut all = Vec::new();
+    let mut ids = vec![id.clone()];
+    let mut seen = Vec::new();
+    while let Some(id) = ids.pop() {
+        if seen.contains(&id) || seen.len() > 10 {
+            continue;
+        }
+        for (label, transcripts) in servers {
+            for mut stop in journey(transcripts, &id)? {
+                if stop.step == Step::Relay {
+                    let next = stop
+                        .text
+                        .split("queued as ")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next());
+                    if let Some(next) = next.and_then(QueueId::parse) {
+                        ids.push(next);
+                    }
+                }
+                stop.server = label.clone();
+                all.push(stop);
+            }
+        }
+        seen.push(id);
+    }
+    all.sort_by(|a, b| a.stamp.cmp(&b.stamp));
+    Ok(all)
 }
 
 /// Every `*.log` under `DIR/transcripts/DATE/`, oldest day first.
@@ -108,7 +146,12 @@ pub fn render(id: &QueueId, stops: &[Stop]) -> String {
                 for (i, stop) in stops.iter().enumerate() {
                     let label = if i == 0 { title.as_str() } else { "" };
                     let time = stop.stamp.get(11..).unwrap_or(&stop.stamp);
-                    let _ = writeln!(text, "│ {label:<9} │ {time}  {}", stop.text);
+                    let server = if stop.server.is_empty() {
+                        String::new()
+                    } else {
+                        format!("[{}] ", stop.server)
+                    };
+                    let _ = writeln!(text, "│ {label:<9} │ {time}  {server}{}", stop.text);
                 }
                 let _ = writeln!(text, "└─────┬─────┘");
             }
@@ -153,6 +196,7 @@ mod tests {
             stamp: stamp.into(),
             session: "s1".into(),
             text: text.into(),
+            server: String::new(),
         };
         let stops = vec![
             stop(

@@ -1,0 +1,540 @@
+//! One framed IMAP command → a typed [`Command`], or a typed syntax error. Pure: no I/O.
+//!
+//! ```text
+//! C: a1 LOGIN alice alice-password
+//! C: a2 SELECT INBOX
+//! C: a3 UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])
+//! ```
+//!
+//! `command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF`
+//! (RFC 3501 §9). Which state allows which command is the session's business, not the parser's.
+//! The FETCH and SEARCH arguments have grammars of their own in `fetch_args.rs` and
+//! `search.rs`.
+
+use super::fetch_args::{self, FetchItem};
+use super::search::{self, SearchKey};
+use super::syntax::{expected, Cursor, Parsed, SequenceSet};
+
+/// A command and the tag the client gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tagged {
+    pub tag: String,
+    pub command: Command,
+}
+
+/// `STORE` modes: `FLAGS`, `+FLAGS`, `-FLAGS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    Replace,
+    Add,
+    Remove,
+}
+
+/// RFC 3501 `status-att`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusItem {
+    Messages,
+    Recent,
+    UidNext,
+    UidValidity,
+    Unseen,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    // Any state (RFC 3501 §6.1).
+    Capability,
+    /// `STARTTLS` (RFC 3501 §6.2.1): start TLS before logging in.
+    StartTls,
+    Noop,
+    Logout,
+    /// RFC 2971.
+    Id,
+    // Not Authenticated (§6.2).
+    Login {
+        user: String,
+        password: String,
+    },
+    Authenticate {
+        mechanism: String,
+        /// RFC 4959 SASL-IR: the first response on the command line.
+        initial: Option<String>,
+    },
+    // Authenticated (§6.3).
+    Select(String),
+    Examine(String),
+    Create(String),
+    Delete(String),
+    Rename(String, String),
+    Subscribe(String),
+    Unsubscribe(String),
+    List {
+        reference: String,
+        pattern: String,
+    },
+    Lsub {
+        reference: String,
+        pattern: String,
+    },
+    Status(String, Vec<StatusItem>),
+    Append {
+        mailbox: String,
+        flags: Vec<String>,
+        /// Seconds since 1970, if the client gave an internal date.
+        date: Option<i64>,
+        message: Vec<u8>,
+    },
+    /// RFC 2342.
+    Namespace,
+    /// RFC 5161.
+    Enable(Vec<String>),
+    /// RFC 2177.
+    Idle,
+    // Selected (§6.4).
+    Check,
+    Close,
+    /// RFC 3691.
+    Unselect,
+    Expunge,
+    /// RFC 4315 `UID EXPUNGE`.
+    UidExpunge(SequenceSet),
+    Search {
+        uid: bool,
+        key: SearchKey,
+    },
+    Fetch {
+        uid: bool,
+        set: SequenceSet,
+        items: Vec<FetchItem>,
+    },
+    Store {
+        uid: bool,
+        set: SequenceSet,
+        mode: StoreMode,
+        silent: bool,
+        flags: Vec<String>,
+    },
+    Copy {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: String,
+    },
+    /// RFC 6851.
+    Move {
+        uid: bool,
+        set: SequenceSet,
+        mailbox: String,
+    },
+}
+
+/// Why a command could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// Not even a tag: the reply is an untagged `* BAD`.
+    NoTag,
+    /// A tag, but a command name we do not know.
+    Unknown { tag: String, name: String },
+    /// A known command with bad arguments; the text says what was expected.
+    Syntax { tag: String, message: String },
+}
+
+/// `command = tag SP (…) CRLF` — the CRLF already removed by the framing layer.
+pub fn parse(input: &[u8]) -> Result<Tagged, CommandError> {
+    let mut c = Cursor::new(input);
+    let tag = c.tag().map_err(|_| CommandError::NoTag)?;
+    if c.sp().is_err() {
+        return Err(CommandError::Syntax {
+            tag,
+            message: "expected a space and a command after the tag".into(),
+        });
+    }
+    let name = c.atom().unwrap_or_default().to_ascii_uppercase();
+    let result = match name.as_str() {
+        "UID" => uid_command(&mut c),
+        _ => match command_body(&name, &mut c) {
+            Some(parsed) => parsed,
+            None => return Err(CommandError::Unknown { tag, name }),
+        },
+    };
+    match result.and_then(|command| c.end().map(|()| command)) {
+        Ok(command) => Ok(Tagged { tag, command }),
+        Err(e) => Err(CommandError::Syntax {
+            tag,
+            message: format!("{name}: {}", e.0),
+        }),
+    }
+}
+
+/// The arguments of the command called `name`; `None` for a name we do not know.
+fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
+    let mailbox_arg = |c: &mut Cursor| -> Parsed<String> {
+        c.sp()?;
+        c.mailbox()
+    };
+    Some(match name {
+        "CAPABILITY" => Ok(Command::Capability),
+        "STARTTLS" => Ok(Command::StartTls),
+        "NOOP" => Ok(Command::Noop),
+        "LOGOUT" => Ok(Command::Logout),
+        "ID" => id(c),
+        "LOGIN" => login(c),
+        "AUTHENTICATE" => authenticate(c),
+        "SELECT" => mailbox_arg(c).map(Command::Select),
+        "EXAMINE" => mailbox_arg(c).map(Command::Examine),
+        "CREATE" => mailbox_arg(c).map(Command::Create),
+        "DELETE" => mailbox_arg(c).map(Command::Delete),
+        "RENAME" => mailbox_arg(c).and_then(|from| Ok(Command::Rename(from, mailbox_arg(c)?))),
+        "SUBSCRIBE" => mailbox_arg(c).map(Command::Subscribe),
+        "UNSUBSCRIBE" => mailbox_arg(c).map(Command::Unsubscribe),
+        "LIST" => list(c).map(|(reference, pattern)| Command::List { reference, pattern }),
+        "LSUB" => list(c).map(|(reference, pattern)| Command::Lsub { reference, pattern }),
+        "STATUS" => status(c),
+        "APPEND" => append(c),
+        "NAMESPACE" => Ok(Command::Namespace),
+        "ENABLE" => enable(c),
+        "IDLE" => Ok(Command::Idle),
+        "CHECK" => Ok(Command::Check),
+        "CLOSE" => Ok(Command::Close),
+        "UNSELECT" => Ok(Command::Unselect),
+        "EXPUNGE" => Ok(Command::Expunge),
+        "SEARCH" => search(c, false),
+        "FETCH" => fetch(c, false),
+        "STORE" => store(c, false),
+        "COPY" => copy(c, false, false),
+        "MOVE" => copy(c, false, true),
+        _ => return None,
+    })
+}
+
+/// `uid = "UID" SP ("COPY" / "MOVE" / "FETCH" / "SEARCH" / "STORE" / "EXPUNGE") …`
+/// (RFC 3501 §6.4.8, RFC 6851, RFC 4315 §2.1)
+fn uid_command(c: &mut Cursor) -> Parsed<Command> {
+    c.sp()?;
+    let name = c.atom()?.to_ascii_uppercase();
+    match name.as_str() {
+        "FETCH" => fetch(c, true),
+        "SEARCH" => search(c, true),
+        "STORE" => store(c, true),
+        "COPY" => copy(c, true, false),
+        "MOVE" => copy(c, true, true),
+        "EXPUNGE" => {
+            c.sp()?;
+            Ok(Command::UidExpunge(c.sequence_set()?))
+        }
+        _ => expected("FETCH, SEARCH, STORE, COPY, MOVE or EXPUNGE after UID"),
+    }
+}
+
+/// `login = "LOGIN" SP userid SP password`; `userid = astring`; `password = astring`
+fn login(c: &mut Cursor) -> Parsed<Command> {
+    c.sp()?;
+    let user = c.astring()?;
+    c.sp()?;
+    let password = c.astring()?;
+    Ok(Command::Login { user, password })
+}
+
+/// `authenticate = "AUTHENTICATE" SP auth-type [SP (base64 / "=")]` (RFC 4959 adds the
+/// initial response)
+fn authenticate(c: &mut Cursor) -> Parsed<Command> {
+    c.sp()?;
+    let mechanism = c.atom()?.to_ascii_uppercase();
+    let initial = if c.eat(" ") { Some(c.atom()?) } else { None };
+    Ok(Command::Authenticate { mechanism, initial })
+}
+
+/// `list = "LIST" SP mailbox SP list-mailbox` (LSUB the same)
+fn list(c: &mut Cursor) -> Parsed<(String, String)> {
+    c.sp()?;
+    // Python's imaplib sends an empty reference as nothing at all (`LIST  *`); read it as "".
+    let reference = if c.peek() == Some(b' ') {
+        String::new()
+    } else {
+        c.mailbox()?
+    };
+    c.sp()?;
+    let pattern = c.list_mailbox()?;
+    Ok((reference, pattern))
+}
+
+/// `status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"`
+fn status(c: &mut Cursor) -> Parsed<Command> {
+    c.sp()?;
+    let mailbox = c.mailbox()?;
+    c.sp()?;
+    c.expect("(")?;
+    let mut items = Vec::new();
+    loop {
+        let item = match c.atom()?.to_ascii_uppercase().as_str() {
+            "MESSAGES" => StatusItem::Messages,
+            "RECENT" => StatusItem::Recent,
+            "UIDNEXT" => StatusItem::UidNext,
+            "UIDVALIDITY" => StatusItem::UidValidity,
+            "UNSEEN" => StatusItem::Unseen,
+            _ => return expected("MESSAGES, RECENT, UIDNEXT, UIDVALIDITY or UNSEEN"),
+        };
+        items.push(item);
+        if c.eat(")") {
+            return Ok(Command::Status(mailbox, items));
+        }
+        c.sp()?;
+    }
+}
+
+/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
+fn append(c: &mut Cursor) -> Parsed<Command> {
+    c.sp()?;
+    let mailbox = c.mailbox()?;
+    c.sp()?;
+    let flags = if c.peek() == Some(b'(') {
+        let flags = c.flag_list()?;
+        c.sp()?;
+        flags
+    } else {
+        Vec::new()
+    };
+    let date = if c.peek() == Some(b'"') {
+        let date = c.date_time()?;
+        c.sp()?;
+        Some(date)
+    } else {
+        None
+    };
+    if c.peek() != Some(b'{') {
+        return expected("the message as a literal, {size} then the octets");
+    }
+    let message = c.string()?;
+    Ok(Command::Append {
+        mailbox,
+        flags,
+        date,
+        message,
+    })
+}
+
+/// `enable = "ENABLE" 1*(SP capability)` (RFC 5161 §4)
+fn enable(c: &mut Cursor) -> Parsed<Command> {
+    let mut names = Vec::new();
+    while c.eat(" ") {
+        names.push(c.atom()?.to_ascii_uppercase());
+    }
+    if names.is_empty() {
+        return expected("a capability to enable");
+    }
+    Ok(Command::Enable(names))
+}
+
+/// `id = "ID" SP id-params-list`; `id-params-list = "(" *(string SP nstring) ")" / nil`
+/// (RFC 2971 §4). The client's values are read and not used.
+fn id(c: &mut Cursor) -> Parsed<Command> {
+    c.sp()?;
+    if c.eat("NIL") {
+        return Ok(Command::Id);
+    }
+    c.expect("(")?;
+    while !c.eat(")") {
+        c.eat(" ");
+        c.string()?;
+        c.sp()?;
+        if !c.eat("NIL") {
+            c.string()?;
+        }
+    }
+    Ok(Command::Id)
+}
+
+/// `search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)`
+fn search(c: &mut Cursor, uid: bool) -> Parsed<Command> {
+    c.sp()?;
+    if c.eat("CHARSET ") {
+        let charset = c.astring()?;
+        // RFC 3501 §6.4.4: US-ASCII must be supported; UTF-8 is its superset and harmless.
+        if !charset.eq_ignore_ascii_case("US-ASCII") && !charset.eq_ignore_ascii_case("UTF-8") {
+            return expected("CHARSET US-ASCII or UTF-8");
+        }
+        c.sp()?;
+    }
+    let key = search::parse_keys(c)?;
+    Ok(Command::Search { uid, key })
+}
+
+/// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /
+/// "(" fetch-att *(SP fetch-att) ")")`
+fn fetch(c: &mut Cursor, uid: bool) -> Parsed<Command> {
+    c.sp()?;
+    let set = c.sequence_set()?;
+    c.sp()?;
+    let items = fetch_args::parse_items(c)?;
+    Ok(Command::Fetch { uid, set, items })
+}
+
+/// `store = "STORE" SP sequence-set SP store-att-flags`;
+/// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))`
+fn store(c: &mut Cursor, uid: bool) -> Parsed<Command> {
+    c.sp()?;
+    let set = c.sequence_set()?;
+    c.sp()?;
+    let mode = if c.eat("+") {
+        StoreMode::Add
+    } else if c.eat("-") {
+        StoreMode::Remove
+    } else {
+        StoreMode::Replace
+    };
+    c.expect("FLAGS")?;
+    let silent = c.eat(".SILENT");
+    c.sp()?;
+    let flags = if c.peek() == Some(b'(') {
+        c.flag_list()?
+    } else {
+        let mut flags = vec![c.flag()?];
+        while c.eat(" ") {
+            flags.push(c.flag()?);
+        }
+        flags
+    };
+    Ok(Command::Store {
+        uid,
+        set,
+        mode,
+        silent,
+        flags,
+    })
+}
+
+/// `copy = "COPY" SP sequence-set SP mailbox` (MOVE, RFC 6851 §3, the same)
+fn copy(c: &mut Cursor, uid: bool, is_move: bool) -> Parsed<Command> {
+    c.sp()?;
+    let set = c.sequence_set()?;
+    c.sp()?;
+    let mailbox = c.mailbox()?;
+    Ok(if is_move {
+        Command::Move { uid, set, mailbox }
+    } else {
+        Command::Copy { uid, set, mailbox }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::syntax::SeqNumber;
+
+    fn ok(line: &str) -> Command {
+        parse(line.as_bytes())
+            .unwrap_or_else(|e| panic!("{line}: {e:?}"))
+            .command
+    }
+
+    #[test]
+    fn commands_parse() {
+        let table: Vec<(&str, Command)> = vec![
+            ("a CAPABILITY", Command::Capability),
+            ("a noop", Command::Noop),
+            (
+                "a LOGIN alice \"pass word\"",
+                Command::Login {
+                    user: "alice".into(),
+                    password: "pass word".into(),
+                },
+            ),
+            ("a SELECT inbox", Command::Select("inbox".into())),
+            (
+                "a RENAME \"Old\" New",
+                Command::Rename("Old".into(), "New".into()),
+            ),
+            (
+                "a LIST \"\" *",
+                Command::List {
+                    reference: "".into(),
+                    pattern: "*".into(),
+                },
+            ),
+            (
+                "a UID EXPUNGE 3:*",
+                Command::UidExpunge(SequenceSet(vec![(SeqNumber::Value(3), SeqNumber::Star)])),
+            ),
+            (
+                "a STORE 1 +FLAGS.SILENT (\\Seen \\Deleted)",
+                Command::Store {
+                    uid: false,
+                    set: SequenceSet(vec![(SeqNumber::Value(1), SeqNumber::Value(1))]),
+                    mode: StoreMode::Add,
+                    silent: true,
+                    flags: vec!["\\Seen".into(), "\\Deleted".into()],
+                },
+            ),
+            (
+                "a APPEND Sent (\\Seen) {2+}\r\nhi",
+                Command::Append {
+                    mailbox: "Sent".into(),
+                    flags: vec!["\\Seen".into()],
+                    date: None,
+                    message: b"hi".to_vec(),
+                },
+            ),
+            ("a ID (\"name\" \"mutt\" \"version\" NIL)", Command::Id),
+        ];
+        for (line, want) in table {
+            assert_eq!(ok(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        assert_eq!(parse(b""), Err(CommandError::NoTag));
+        assert!(matches!(
+            parse(b"a FROB"),
+            Err(CommandError::Unknown { name, .. }) if name == "FROB"
+        ));
+        for bad in [
+            "a LOGIN alice",
+            "a SELECT",
+            "a FETCH 0 FLAGS",
+            "a STORE 1 FLAGZ x",
+            "a NOOP extra",
+            "a STATUS INBOX (BOGUS)",
+        ] {
+            assert!(
+                matches!(parse(bad.as_bytes()), Err(CommandError::Syntax { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    /// Whatever a peer sends, the parser answers with a value, never a panic: random
+    /// octets and random splices of real commands (a small xorshift generator, fixed seed).
+    #[test]
+    fn random_input_never_panics() {
+        let seeds = [
+            "a UID FETCH 1:* (FLAGS BODY.PEEK[1.2.HEADER.FIELDS (A B)]<0.10>)",
+            "a SEARCH OR (FROM \"x\" SINCE 1-Jan-2026) NOT UID 1:3,5 LARGER 10",
+            "a APPEND Sent (\\Seen) \"01-Jan-2026 00:00:00 +0000\" {3+}\r\nabc",
+            "a STORE 1 +FLAGS.SILENT (\\Deleted $Junk)",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let seed = seeds[(next() % seeds.len() as u64) as usize].as_bytes();
+            let mut input = seed.to_vec();
+            for _ in 0..(next() % 4) {
+                let at = (next() % (input.len() as u64 + 1)) as usize;
+                match next() % 3 {
+                    0 => input.truncate(at),
+                    1 => input.insert(at.min(input.len()), (next() % 256) as u8),
+                    _ => {
+                        if at < input.len() {
+                            input.remove(at);
+                        }
+                    }
+                }
+            }
+            let _ = parse(&input);
+        }
+    }
+}

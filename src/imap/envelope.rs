@@ -1,0 +1,237 @@
+//! ENVELOPE and BODYSTRUCTURE (RFC 3501 §7.4.2): a message's headers and MIME tree written as
+//! IMAP's parenthesised lists, so a client can show a folder without downloading messages.
+//!
+//! ```text
+//! ENVELOPE ("Thu, 26 Nov 2026 15:20:55 +0000" "hello" (("Alice" NIL "alice" "localhost"))
+//!           …from, sender, reply-to, to, cc, bcc… NIL "<id@mx.test>")
+//! BODYSTRUCTURE ("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 12 1 NIL NIL NIL NIL)
+//! ```
+//!
+//! The MIME tree comes from `mail-parser`. Header texts (date, subject, ids) are sent as they
+//! are in the message, still RFC 2047-encoded: decoding them is the client's job (§7.4.2).
+
+use mail_parser::{
+    Addr, Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+};
+
+use super::fetch::{header_end, header_fields};
+use super::response::{nstring, quote};
+
+/// The raw, unfolded value of the first `name:` header field.
+fn raw_field(message: &[u8], name: &str) -> Option<String> {
+    header_fields(message)
+        .into_iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| {
+            let text = String::from_utf8_lossy(v);
+            text.replace(['\r', '\n'], "").trim().to_string()
+        })
+}
+
+/// `envelope = "(" env-date SP env-subject SP env-from SP env-sender SP env-reply-to SP env-to
+/// SP env-cc SP env-bcc SP env-in-reply-to SP env-message-id ")"`
+pub fn envelope(raw: &[u8]) -> String {
+    let header = &raw[..header_end(raw)];
+    let parsed = MessageParser::default().parse_headers(header);
+    let addresses = |field: &str| -> String {
+        match &parsed {
+            Some(m) => address_list(m, field),
+            None => "NIL".into(),
+        }
+    };
+    let from = addresses("From");
+    let sender = match addresses("Sender") {
+        nil if nil == "NIL" => from.clone(),
+        list => list,
+    };
+    let reply_to = match addresses("Reply-To") {
+        nil if nil == "NIL" => from.clone(),
+        list => list,
+    };
+    format!(
+        "({} {} {from} {sender} {reply_to} {} {} {} {} {})",
+        nstring(raw_field(header, "Date").as_deref()),
+        nstring(raw_field(header, "Subject").as_deref()),
+        addresses("To"),
+        addresses("Cc"),
+        addresses("Bcc"),
+        nstring(raw_field(header, "In-Reply-To").as_deref()),
+        nstring(raw_field(header, "Message-ID").as_deref()),
+    )
+}
+
+/// `"(" 1*address ")" / nil`; groups as RFC 3501 §7.4.2 writes them (a start marker with the
+/// group name, the members, an end marker).
+fn address_list(message: &Message, field: &str) -> String {
+    let Some(HeaderValue::Address(address)) = message.header(field) else {
+        return "NIL".into();
+    };
+    let mut out = Vec::new();
+    match address {
+        Address::List(list) => out.extend(list.iter().filter_map(address_of)),
+        Address::Group(groups) => {
+            for group in groups {
+                match &group.name {
+                    Some(name) => {
+                        out.push(format!("(NIL NIL {} NIL)", quote(name)));
+                        out.extend(group.addresses.iter().filter_map(address_of));
+                        out.push("(NIL NIL NIL NIL)".into());
+                    }
+                    None => out.extend(group.addresses.iter().filter_map(address_of)),
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        "NIL".into()
+    } else {
+        format!("({})", out.join(""))
+    }
+}
+
+/// `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`
+fn address_of(addr: &Addr) -> Option<String> {
+    let email = addr.address.as_deref()?;
+    let (local, host) = email.rsplit_once('@').unwrap_or((email, ""));
+    let host = if host.is_empty() { None } else { Some(host) };
+    Some(format!(
+        "({} NIL {} {})",
+        nstring(addr.name.as_deref()),
+        quote(local),
+        nstring(host)
+    ))
+}
+
+/// `body` (RFC 3501 §9): the MIME tree; with `extended`, BODYSTRUCTURE's extension data too.
+pub fn body_structure(raw: &[u8], extended: bool) -> String {
+    match MessageParser::default().parse(raw) {
+        Some(message) => part_structure(&message, raw, 0, extended),
+        None => "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)".into(),
+    }
+}
+
+fn part_structure(message: &Message, raw: &[u8], id: usize, extended: bool) -> String {
+    let Some(part) = message.parts.get(id) else {
+        return "NIL".into();
+    };
+    let (ctype, subtype) = content_type(part);
+    if let PartType::Multipart(children) = &part.body {
+        let inner: String = children
+            .iter()
+            .map(|&c| part_structure(message, raw, c as usize, extended))
+            .collect();
+        let mut out = format!("({inner} {}", quote(&subtype));
+        if extended {
+            out.push_str(&format!(" {} NIL NIL NIL", params(part)));
+        }
+        out.push(')');
+        return out;
+    }
+    let body = raw
+        .get(part.offset_body as usize..part.offset_end as usize)
+        .unwrap_or_default();
+    let encoding = part
+        .content_transfer_encoding()
+        .unwrap_or("7BIT")
+        .to_ascii_uppercase();
+    let mut out = format!(
+        "({} {} {} {} {} {} {}",
+        quote(&ctype),
+        quote(&subtype),
+        params(part),
+        nstring(part.content_id()),
+        nstring(part.content_description()),
+        quote(&encoding),
+        body.len()
+    );
+    let lines = body.iter().filter(|&&b| b == b'\n').count();
+    if ctype == "MESSAGE" && subtype == "RFC822" {
+        out.push_str(&format!(
+            " {} {} {lines}",
+            envelope(body),
+            body_structure(body, extended)
+        ));
+    } else if ctype == "TEXT" {
+        out.push_str(&format!(" {lines}"));
+    }
+    if extended {
+        let disposition = match part.content_disposition() {
+            Some(d) => format!(
+                "({} {})",
+                quote(&d.ctype().to_ascii_uppercase()),
+                attributes(d)
+            ),
+            None => "NIL".into(),
+        };
+        out.push_str(&format!(" NIL {disposition} NIL NIL"));
+    }
+    out.push(')');
+    out
+}
+
+/// The part's type and subtype in capitals; text/plain when it has no Content-Type (RFC 2045 §5.2).
+fn content_type(part: &MessagePart) -> (String, String) {
+    match part.content_type() {
+        Some(ct) => (
+            ct.ctype().to_ascii_uppercase(),
+            ct.subtype().unwrap_or("").to_ascii_uppercase(),
+        ),
+        None if matches!(part.body, PartType::Message(_)) => ("MESSAGE".into(), "RFC822".into()),
+        None => ("TEXT".into(), "PLAIN".into()),
+    }
+}
+
+/// `body-fld-param`: the Content-Type parameters, or text/plain's default charset.
+fn params(part: &MessagePart) -> String {
+    match part.content_type() {
+        Some(ct) => attributes(ct),
+        None => "(\"CHARSET\" \"US-ASCII\")".into(),
+    }
+}
+
+fn attributes(ct: &mail_parser::ContentType) -> String {
+    match ct.attributes() {
+        Some(list) if !list.is_empty() => {
+            let items: Vec<String> = list
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {}",
+                        quote(&a.name.to_ascii_uppercase()),
+                        quote(&a.value)
+                    )
+                })
+                .collect();
+            format!("({})", items.join(" "))
+        }
+        _ => "NIL".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_and_structure() {
+        let raw = b"Date: Thu, 26 Nov 2026 15:20:55 +0000\r\nFrom: Alice <alice@localhost>\r\n\
+To: bob@localhost, \"Carol C\" <carol@example.org>\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n\
+Message-ID: <1@mx.test>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n--b\r\n\
+Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--b--\r\n";
+        let env = envelope(raw);
+        assert_eq!(
+            env,
+            "(\"Thu, 26 Nov 2026 15:20:55 +0000\" \"=?utf-8?q?caf=C3=A9?=\" \
+((\"Alice\" NIL \"alice\" \"localhost\")) ((\"Alice\" NIL \"alice\" \"localhost\")) \
+((\"Alice\" NIL \"alice\" \"localhost\")) \
+((NIL NIL \"bob\" \"localhost\")(\"Carol C\" NIL \"carol\" \"example.org\")) NIL NIL NIL \"<1@mx.test>\")"
+        );
+        let body = body_structure(raw, false);
+        assert!(
+            body.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 5 0)"),
+            "{body}"
+        );
+        assert!(body.ends_with("\"BASE64\" 4) \"MIXED\")"), "{body}");
+    }
+}

@@ -1,0 +1,378 @@
+//! The Authenticated-state commands on folders (RFC 3501 §6.3): SELECT, EXAMINE, CREATE,
+//! DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS, APPEND.
+//!
+//! ```text
+//! C: a2 LIST "" "*"
+//! S: * LIST (\HasNoChildren) "." "INBOX"
+//! S: * LIST (\HasNoChildren \Sent) "." "Sent"
+//! S: a2 OK LIST completed
+//! ```
+//!
+//! Folder names go through `mailbox::folder::check_name` before they touch the disk.
+
+use std::fs;
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::command::{Command, StatusItem};
+use super::flags::{self, Flags};
+use super::response::{self as r, quote, Response};
+use super::selected::Selected;
+use super::session::{Session, State};
+use crate::mailbox::folder::{self, FolderError, Folders, DELIMITER};
+use crate::mailbox::maildir::Entry;
+use crate::mailbox::{keywords, uids, Maildir};
+
+impl Session {
+    fn folders(&self) -> &Folders {
+        // Authenticated and Selected states always have folders: set together at login.
+        self.folders.as_ref().expect("folders exist after login")
+    }
+
+    pub(super) fn folder_command(&mut self, tag: &str, command: Command) -> Vec<Response> {
+        let done = |what: &str| vec![Response::ok(tag, &format!("{what} completed"))];
+        let result = match command {
+            Command::Select(name) => return self.select(tag, &name, false),
+            Command::Examine(name) => return self.select(tag, &name, true),
+            Command::Create(name) => self.folders().create(&name).map(|()| done("CREATE")),
+            Command::Delete(name) => {
+                if self.selected.as_ref().is_some_and(|s| s.name == name) {
+                    self.selected = None;
+                    self.state = State::Authenticated;
+                }
+                self.folders().delete(&name).map(|()| done("DELETE"))
+            }
+            Command::Rename(from, to) => self.folders().rename(&from, &to).map(|()| done("RENAME")),
+            Command::Subscribe(name) => self
+                .folders()
+                .set_subscribed(&name, true)
+                .map(|()| done("SUBSCRIBE")),
+            Command::Unsubscribe(name) => self
+                .folders()
+                .set_subscribed(&name, false)
+                .map(|()| done("UNSUBSCRIBE")),
+            Command::List { reference, pattern } => self.list(tag, &reference, &pattern, false),
+            Command::Lsub { reference, pattern } => self.list(tag, &reference, &pattern, true),
+            Command::Status(name, items) => self.status(tag, &name, &items),
+            Command::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => self.append(tag, &mailbox, &flags, date, &message),
+            other => return self.message_command(tag, other),
+        };
+        result.unwrap_or_else(|e| vec![r::folder_error(tag, e)])
+    }
+
+    /// RFC 3501 §6.3.1 SELECT and §6.3.2 EXAMINE (read-only).
+    fn select(&mut self, tag: &str, name: &str, read_only: bool) -> Vec<Response> {
+        // A SELECT always leaves the current folder, even when it fails (§6.3.1).
+        self.selected = None;
+        self.state = State::Authenticated;
+        let opened = self
+            .folders()
+            .maildir(name)
+            .and_then(|(name, maildir)| Ok(Selected::open(name, maildir, read_only)?));
+        let selected = match opened {
+            Ok(selected) => selected,
+            Err(e) => return vec![r::folder_error(tag, e)],
+        };
+        let recent = selected.messages.iter().filter(|m| m.recent).count();
+        let mut all = flags::SYSTEM_FLAGS.to_string();
+        for keyword in selected.keywords.iter().filter(|k| !k.is_empty()) {
+            all.push(' ');
+            all.push_str(keyword);
+        }
+        // `\*`: clients may create keywords (up to 26 per folder, `mailbox::keywords`).
+        let permanent = if read_only {
+            String::new()
+        } else {
+            format!("{all} \\*")
+        };
+        let mut out = vec![
+            Response::data(format!("FLAGS ({all})")),
+            Response::data(format!(
+                "OK [PERMANENTFLAGS ({permanent})] Flags kept in the Maildir file names"
+            )),
+            Response::data(format!("{} EXISTS", selected.messages.len())),
+            Response::data(format!("{recent} RECENT")),
+        ];
+        if let Some(n) = selected.first_unseen() {
+            out.push(Response::data(format!(
+                "OK [UNSEEN {n}] First unseen message"
+            )));
+        }
+        out.push(Response::data(format!(
+            "OK [UIDVALIDITY {}] UIDs valid",
+            selected.validity
+        )));
+        out.push(Response::data(format!(
+            "OK [UIDNEXT {}] Predicted next UID",
+            selected.next_uid
+        )));
+        let (code, what) = if read_only {
+            ("READ-ONLY", "EXAMINE")
+        } else {
+            ("READ-WRITE", "SELECT")
+        };
+        out.push(Response::status(
+            tag,
+            super::response::Status::Ok,
+            Some(code),
+            &format!("{what} completed"),
+        ));
+        self.selected = Some(selected);
+        self.state = State::Selected;
+        out
+    }
+
+    /// RFC 3501 §6.3.8 LIST and §6.3.9 LSUB. `*` matches anything, `%` anything but the
+    /// hierarchy delimiter. Attributes: RFC 3348 children, RFC 6154 special use.
+    fn list(
+        &self,
+        tag: &str,
+        reference: &str,
+        pattern: &str,
+        lsub: bool,
+    ) -> Result<Vec<Response>, FolderError> {
+        let word = if lsub { "LSUB" } else { "LIST" };
+        if pattern.is_empty() && !lsub {
+            // §6.3.8: an empty pattern asks for the delimiter and the root.
+            return Ok(vec![
+                Response::data(format!("LIST (\\Noselect) \"{DELIMITER}\" \"\"")),
+                Response::ok(tag, "LIST completed"),
+            ]);
+        }
+        let full = format!("{reference}{pattern}");
+        // The matcher backtracks on each wildcard; a handful is all a real client sends.
+        if full.bytes().filter(|b| *b == b'*' || *b == b'%').count() > 8 {
+            return Ok(vec![Response::no(
+                tag,
+                "LIMIT",
+                "At most 8 wildcards in a pattern",
+            )]);
+        }
+        let names = self.folders().names()?;
+        let mut listed = if lsub {
+            self.folders().subscriptions()?
+        } else {
+            names.clone()
+        };
+        // §6.3.8: a level that exists only as the parent of others (`Work` of `Work.Reports`)
+        // is listed too, as \Noselect, so that `%` can walk the tree one level at a time.
+        let mut parents: Vec<String> = Vec::new();
+        if !lsub {
+            for name in &names {
+                let mut end = 0;
+                while let Some(dot) = name[end..].find(DELIMITER) {
+                    end += dot;
+                    let parent = name[..end].to_string();
+                    if !names.contains(&parent) && !parents.contains(&parent) {
+                        parents.push(parent);
+                    }
+                    end += 1;
+                }
+            }
+            listed.extend(parents.iter().cloned());
+            listed.sort_by(|a, b| (a != "INBOX", a).cmp(&(b != "INBOX", b)));
+        }
+        let mut out = Vec::new();
+        for name in &listed {
+            let matching = if name == "INBOX" {
+                matches(full.to_ascii_uppercase().as_bytes(), b"INBOX")
+            } else {
+                matches(full.as_bytes(), name.as_bytes())
+            };
+            if !matching {
+                continue;
+            }
+            let mut attributes = Vec::new();
+            if parents.contains(name) {
+                attributes.push("\\Noselect");
+            }
+            if !lsub {
+                let prefix = format!("{name}{DELIMITER}");
+                let children = names.iter().any(|n| n.starts_with(&prefix));
+                attributes.push(if children {
+                    "\\HasChildren"
+                } else {
+                    "\\HasNoChildren"
+                });
+                if let Some(special) = folder::special_use(name) {
+                    attributes.push(special);
+                }
+            }
+            out.push(Response::data(format!(
+                "{word} ({}) \"{DELIMITER}\" {}",
+                attributes.join(" "),
+                quote(name)
+            )));
+        }
+        out.push(Response::ok(tag, &format!("{word} completed")));
+        Ok(out)
+    }
+
+    /// RFC 3501 §6.3.10 STATUS.
+    fn status(
+        &self,
+        tag: &str,
+        name: &str,
+        items: &[StatusItem],
+    ) -> Result<Vec<Response>, FolderError> {
+        let (name, maildir) = self.folders().maildir(name)?;
+        let numbered = uids::scan(&maildir)?;
+        let values: Vec<String> = items
+            .iter()
+            .map(|item| match item {
+                StatusItem::Messages => format!("MESSAGES {}", numbered.messages.len()),
+                StatusItem::Recent => format!(
+                    "RECENT {}",
+                    numbered.messages.iter().filter(|(_, e)| e.is_new).count()
+                ),
+                StatusItem::UidNext => format!("UIDNEXT {}", numbered.next),
+                StatusItem::UidValidity => format!("UIDVALIDITY {}", numbered.validity),
+                StatusItem::Unseen => format!(
+                    "UNSEEN {}",
+                    numbered
+                        .messages
+                        .iter()
+                        .filter(|(_, e)| !Flags::from_maildir(&e.flags).has(flags::SEEN))
+                        .count()
+                ),
+            })
+            .collect();
+        Ok(vec![
+            Response::data(format!("STATUS {} ({})", quote(&name), values.join(" "))),
+            Response::ok(tag, "STATUS completed"),
+        ])
+    }
+
+    /// RFC 3501 §6.3.11 APPEND, answered with RFC 4315's `[APPENDUID validity uid]`.
+    fn append(
+        &self,
+        tag: &str,
+        mailbox: &str,
+        flag_names: &[String],
+        date: Option<i64>,
+        message: &[u8],
+    ) -> Result<Vec<Response>, FolderError> {
+        let (_, maildir) = match self.folders().maildir(mailbox) {
+            // §6.3.11: TRYCREATE tells the client that CREATE would help.
+            Err(FolderError::NotFound) => return Ok(vec![r::try_create(tag)]),
+            other => other?,
+        };
+        let (validity, uids) = store_copies(
+            &maildir,
+            &[NewMessage {
+                content: message.to_vec(),
+                flags: Flags::from_names(flag_names),
+                keywords: flag_names
+                    .iter()
+                    .filter(|n| !n.starts_with('\\'))
+                    .cloned()
+                    .collect(),
+                date,
+            }],
+            &self.config.hostname,
+        )?;
+        Ok(vec![Response::status(
+            tag,
+            super::response::Status::Ok,
+            Some(&format!("APPENDUID {validity} {}", uids[0])),
+            "APPEND completed",
+        )])
+    }
+}
+
+/// A message to write into a folder (APPEND, COPY, MOVE).
+pub(super) struct NewMessage {
+    pub content: Vec<u8>,
+    pub flags: Flags,
+    /// Keyword names; the target folder gives them its own letters.
+    pub keywords: Vec<String>,
+    /// The internal date, seconds since 1970.
+    pub date: Option<i64>,
+}
+
+/// Writes messages into `maildir` with their flags, keywords and internal dates (seconds since 1970),
+/// and returns the folder's UIDVALIDITY and the UIDs they got. Used by APPEND, COPY and MOVE.
+pub(super) fn store_copies(
+    maildir: &Maildir,
+    messages: &[NewMessage],
+    hostname: &str,
+) -> std::io::Result<(u32, Vec<u32>)> {
+    let mut uniques = Vec::new();
+    for NewMessage {
+        content,
+        flags,
+        keywords: keyword_names,
+        date,
+    } in messages
+    {
+        let path = maildir.deliver(&[content], hostname)?;
+        let unique = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(seconds) = date {
+            let time = UNIX_EPOCH + Duration::from_secs((*seconds).max(0) as u64);
+            fs::File::options()
+                .write(true)
+                .open(&path)?
+                .set_modified(time)?;
+        }
+        let keyword_letters = keywords::letters_for(maildir.root(), keyword_names, true)?;
+        let letters = flags::combine(*flags, &keyword_letters, "");
+        if !letters.is_empty() {
+            let entry = Entry {
+                path: path.clone(),
+                unique: unique.clone(),
+                flags: String::new(),
+                is_new: true,
+                size: content.len() as u64,
+            };
+            maildir.set_flags(&entry, &letters)?;
+        }
+        uniques.push(unique);
+    }
+    let numbered = uids::scan(maildir)?;
+    let uids = uniques
+        .iter()
+        .map(|u| {
+            numbered
+                .messages
+                .iter()
+                .find(|(_, e)| &e.unique == u)
+                .map(|(uid, _)| *uid)
+                .unwrap_or(0)
+        })
+        .collect();
+    Ok((numbered.validity, uids))
+}
+
+/// LIST pattern matching: `*` any run of characters, `%` any run without the delimiter.
+fn matches(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),
+        Some((b'%', rest)) => (0..=name.len())
+            .take_while(|&i| i == 0 || name[i - 1] != DELIMITER as u8)
+            .any(|i| matches(rest, &name[i..])),
+        Some((&c, rest)) => name.first() == Some(&c) && matches(rest, &name[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn list_patterns() {
+        assert!(matches(b"*", b"Work.Reports"));
+        assert!(matches(b"%", b"Sent"));
+        assert!(!matches(b"%", b"Work.Reports"));
+        assert!(matches(b"Work.%", b"Work.Reports"));
+        assert!(matches(b"S*", b"Sent"));
+        assert!(!matches(b"T%", b"Sent"));
+    }
+}

@@ -1,0 +1,55 @@
+//! IMAP4rev1 (RFC 3501): flowchart step 7, where the user's mail client reads and organises
+//! the mailbox on the server, leaving the mail there.
+//!
+//! A dialogue, as a student types it over telnet (`nc -C` also works: it sends CRLF):
+//!
+//! ```text
+//! S: * OK [CAPABILITY IMAP4rev1 …] postlab IMAP4rev1 ready
+//! C: a1 LOGIN bob bob-password             ← Not Authenticated → Authenticated
+//! S: a1 OK [CAPABILITY …] Logged in as bob
+//! C: a2 SELECT INBOX                       ← Authenticated → Selected
+//! S: * 2 EXISTS
+//! S: a2 OK [READ-WRITE] SELECT completed
+//! C: a3 FETCH 1 (FLAGS BODY[HEADER.FIELDS (SUBJECT)])
+//! S: * 1 FETCH (FLAGS (\Seen) BODY[HEADER.FIELDS ("SUBJECT")] {16}
+//! S: Subject: hello
+//! S: )
+//! S: a3 OK FETCH completed
+//! C: a4 LOGOUT
+//! ```
+//!
+//! Every command carries a tag (`a1`) and its end is the tagged reply with the same tag;
+//! untagged `*` lines in between are data, or news about the folder.
+//!
+//! | file | job |
+//! |---|---|
+//! | `server.rs` | the socket loop, IDLE, and the transcript door |
+//! | `framing.rs` | lines and literals, with their size limits |
+//! | `syntax.rs` | the shared grammar pieces: strings, numbers, sequence sets, dates |
+//! | `command.rs` | one framed command → a typed [`command::Command`] |
+//! | `fetch_args.rs`, `search.rs` | the FETCH items and SEARCH keys |
+//! | `session.rs` | the state machine: states, login, dispatch |
+//! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
+//! | `selected.rs` | the selected folder's numbering, and news of changes |
+//! | `fetch.rs`, `envelope.rs` | FETCH answers: sections, ENVELOPE, BODYSTRUCTURE |
+//! | `flags.rs` | system flags ↔ Maildir letters |
+//! | `auth.rs` | SASL PLAIN |
+//! | `response.rs` | every response, on the wire and in the transcript |
+
+pub mod auth;
+pub mod command;
+#[cfg(test)]
+mod dialogue_tests;
+pub mod envelope;
+pub mod fetch;
+pub mod fetch_args;
+pub mod flags;
+pub mod folders;
+pub mod framing;
+pub mod messages;
+pub mod response;
+pub mod search;
+pub mod selected;
+pub mod server;
+pub mod session;
+pub mod syntax;

@@ -1,0 +1,289 @@
+//! Every response the IMAP server sends, and how it is written on the wire and in the
+//! transcript (RFC 3501 §7).
+//!
+//! ```text
+//! S: * 3 EXISTS                         untagged data: the server telling the client a fact
+//! S: + Ready for the literal            continuation: go on sending
+//! S: a5 OK [READ-WRITE] SELECT done     tagged status: this command is finished
+//! S: a6 NO [NONEXISTENT] No such folder the command failed; nothing changed
+//! S: a7 BAD [CLIENTBUG] Unknown command the command was not understood
+//! ```
+//!
+//! Response codes in brackets are from RFC 3501 §7.1 and RFC 5530; a client acts on the code,
+//! a human reads the text. Message contents travel as literals (`{342}` CRLF and 342 octets);
+//! the transcript shows their size, not their bytes.
+
+use crate::mailbox::folder::FolderError;
+
+/// A part of an untagged data response: text, or a literal with its octets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Literal(Vec<u8>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    No,
+    Bad,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// `* ` followed by the pieces.
+    Untagged(Vec<Piece>),
+    /// `+ text`
+    Continue(String),
+    /// `TAG OK|NO|BAD [CODE] text`; the tag `*` for an untagged status.
+    Status {
+        tag: String,
+        status: Status,
+        code: Option<String>,
+        text: String,
+    },
+}
+
+impl Response {
+    /// `* TEXT` without literals.
+    pub fn data(text: impl Into<String>) -> Response {
+        Response::Untagged(vec![Piece::Text(text.into())])
+    }
+
+    pub fn status(tag: &str, status: Status, code: Option<&str>, text: &str) -> Response {
+        Response::Status {
+            tag: tag.to_string(),
+            status,
+            code: code.map(str::to_string),
+            text: text.to_string(),
+        }
+    }
+
+    pub fn ok(tag: &str, text: &str) -> Response {
+        Response::status(tag, Status::Ok, None, text)
+    }
+
+    pub fn no(tag: &str, code: &str, text: &str) -> Response {
+        Response::status(tag, Status::No, Some(code), text)
+    }
+
+    pub fn bad(tag: &str, text: &str) -> Response {
+        Response::status(tag, Status::Bad, Some("CLIENTBUG"), text)
+    }
+
+    /// Is this the tagged end of a command (not `*` and not `+`)?
+    pub fn is_tagged(&self) -> bool {
+        matches!(self, Response::Status { tag, .. } if tag != "*")
+    }
+
+    /// The octets sent to the client.
+    pub fn wire(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Response::Untagged(pieces) => {
+                out.extend_from_slice(b"* ");
+                for piece in pieces {
+                    match piece {
+                        Piece::Text(t) => out.extend_from_slice(t.as_bytes()),
+                        Piece::Literal(bytes) => {
+                            out.extend_from_slice(format!("{{{}}}\r\n", bytes.len()).as_bytes());
+                            out.extend_from_slice(bytes);
+                        }
+                    }
+                }
+            }
+            _ => out.extend_from_slice(self.log_line().as_bytes()),
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// The line written to the transcript: literals shown by their size only.
+    pub fn log_line(&self) -> String {
+        match self {
+            Response::Untagged(pieces) => {
+                let mut line = String::from("* ");
+                for piece in pieces {
+                    match piece {
+                        Piece::Text(t) => line.push_str(t),
+                        Piece::Literal(bytes) => {
+                            line.push_str(&format!("{{{}}} <{} octets>", bytes.len(), bytes.len()))
+                        }
+                    }
+                }
+                line
+            }
+            Response::Continue(text) => format!("+ {text}"),
+            Response::Status {
+                tag,
+                status,
+                code,
+                text,
+            } => {
+                let word = match status {
+                    Status::Ok => "OK",
+                    Status::No => "NO",
+                    Status::Bad => "BAD",
+                };
+                match code {
+                    Some(code) => format!("{tag} {word} [{code}] {text}"),
+                    None => format!("{tag} {word} {text}"),
+                }
+            }
+        }
+    }
+}
+
+/// The capabilities (RFC 3501 §7.2.1). Before login, AUTH=PLAIN or LOGINDISABLED tells the
+/// client whether a password may be sent here (RFC 3501 §6.2.3, RFC 2595 §3.2).
+pub fn capabilities(before_login: bool, plaintext_allowed: bool) -> String {
+    let mut caps = String::from(
+        "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE",
+    );
+    if before_login {
+        caps.push_str(if plaintext_allowed {
+            " AUTH=PLAIN"
+        } else {
+            " LOGINDISABLED"
+        });
+    }
+    caps
+}
+
+pub fn greeting(caps: &str) -> Response {
+    Response::status(
+        "*",
+        Status::Ok,
+        Some(&format!("CAPABILITY {caps}")),
+        "postlab IMAP4rev1 ready (flowchart step 7: read your mail)",
+    )
+}
+
+pub fn bye(text: &str) -> Response {
+    Response::data(format!("BYE {text}"))
+}
+
+/// The administrator stopped the server (SIGTERM): RFC 3501 §7.1.5, BYE "the server is
+/// shutting down"; RFC 5530 §3 UNAVAILABLE, try again later.
+pub fn shutting_down() -> Response {
+    bye("[UNAVAILABLE] Server shutting down")
+}
+
+// The failures several commands share, each with its RFC 5530 code.
+
+/// RFC 5530 §3 PRIVACYREQUIRED: a password may not travel here in the clear.
+pub fn privacy_required(tag: &str) -> Response {
+    Response::no(
+        tag,
+        "PRIVACYREQUIRED",
+        "Passwords are accepted only over TLS or from this machine",
+    )
+}
+
+/// RFC 5530 §3 AUTHENTICATIONFAILED: the same words whether the user or the password was wrong.
+pub fn authentication_failed(tag: &str) -> Response {
+    Response::no(tag, "AUTHENTICATIONFAILED", "Wrong user name or password")
+}
+
+/// A change asked for in a folder opened with EXAMINE.
+pub fn read_only(tag: &str) -> Response {
+    Response::no(tag, "CANNOT", "The folder is read-only (EXAMINE)")
+}
+
+/// RFC 3501 §6.3.11, §6.4.7: the target folder does not exist, and CREATE would help.
+pub fn try_create(tag: &str) -> Response {
+    Response::no(tag, "TRYCREATE", "No such folder; CREATE it first")
+}
+
+/// RFC 5530 §3 SERVERBUG: the disk failed us, not the client.
+pub fn disk_error(tag: &str, error: &std::io::Error) -> Response {
+    Response::no(tag, "SERVERBUG", &format!("Disk error: {error}"))
+}
+
+/// A folder error as a tagged `NO` with its RFC 5530 code.
+pub fn folder_error(tag: &str, error: FolderError) -> Response {
+    match error {
+        FolderError::BadName(why) => {
+            Response::no(tag, "CANNOT", &format!("Bad folder name: {why}"))
+        }
+        FolderError::NotFound => Response::no(tag, "NONEXISTENT", "No such folder"),
+        FolderError::AlreadyExists => {
+            Response::no(tag, "ALREADYEXISTS", "The folder already exists")
+        }
+        FolderError::Cannot(why) => Response::no(tag, "CANNOT", why),
+        FolderError::Io(e) => disk_error(tag, &e),
+    }
+}
+
+pub const BYE_LOGOUT: &str = "postlab logging out";
+pub const BYE_IDLE: &str = "Autologout: idle for too long";
+
+/// `"text"` with `\` and `"` escaped.
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// `nstring`: NIL or a quoted string. A quoted string is 7-bit (RFC 3501 §9 `QUOTED-CHAR`),
+/// so text with other characters (a display name the MIME parser decoded, a raw 8-bit
+/// header) is sent as an RFC 2047 encoded word, which every mail client decodes.
+pub fn nstring(text: Option<&str>) -> String {
+    match text {
+        Some(t) if t.is_ascii() => quote(&t.replace(['\r', '\n'], " ")),
+        Some(t) => quote(&format!("=?utf-8?b?{}?=", base64(t.as_bytes()))),
+        None => "NIL".to_string(),
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_go_on_the_wire_but_only_their_size_in_the_log() {
+        let r = Response::Untagged(vec![
+            Piece::Text("1 FETCH (BODY[] ".into()),
+            Piece::Literal(b"Hi\r\n".to_vec()),
+            Piece::Text(")".into()),
+        ]);
+        assert_eq!(r.wire(), b"* 1 FETCH (BODY[] {4}\r\nHi\r\n)\r\n");
+        assert_eq!(r.log_line(), "* 1 FETCH (BODY[] {4} <4 octets>)");
+        assert_eq!(
+            Response::no("a1", "NONEXISTENT", "No such folder").log_line(),
+            "a1 NO [NONEXISTENT] No such folder"
+        );
+        assert_eq!(quote("a\"b\\"), "\"a\\\"b\\\\\"");
+        assert_eq!(nstring(Some("Renée")), "\"=?utf-8?b?UmVuw6ll?=\"");
+        assert_eq!(nstring(None), "NIL");
+    }
+}

@@ -1,0 +1,290 @@
+//! The selected folder as one session sees it: messages numbered 1…n (sequence numbers) with
+//! their UIDs and flags, and how that view catches up with the disk.
+//!
+//! Other sessions, SMTP deliveries and POP3 change the Maildir at any time. RFC 3501 §5.2 asks
+//! the server to tell the client about such changes with untagged responses, and never to
+//! renumber messages behind its back. [`Selected::sync`] compares the disk with the view and
+//! produces, in this order:
+//!
+//! - `* n EXPUNGE` for each message gone, highest number first, so that each number is still
+//!   right when the client reads it (§7.4.1: every EXPUNGE shifts the numbers above it down);
+//! - `* n FETCH (FLAGS …)` for flags another session changed;
+//! - `* n EXISTS` (and `* n RECENT`) when new mail arrived.
+//!
+//! During FETCH, STORE and SEARCH an EXPUNGE must not be sent (§7.4.1), because the client
+//! may be using the numbers; the gone messages then stay in the view, marked, until a later
+//! command may report them.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::flags::{self, Flags};
+use super::response::Response;
+use crate::clock::Civil;
+use crate::mailbox::maildir::Entry;
+use crate::mailbox::{keywords, uids, Maildir};
+
+/// One message of the view.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub uid: u32,
+    pub entry: Entry,
+    pub flags: Flags,
+    /// First seen by this session while in `new/` (RFC 3501 §2.3.2 `\Recent`).
+    pub recent: bool,
+    /// Removed from disk, not yet reported with EXPUNGE.
+    pub gone: bool,
+}
+
+impl Message {
+    /// INTERNALDATE: the file's modification time, which delivery and APPEND set.
+    pub fn internal_time(&self) -> SystemTime {
+        fs::metadata(&self.entry.path)
+            .and_then(|m| m.modified())
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// `26-Nov-2026 15:20:55 +0000` (RFC 3501 `date-time`, without quotes).
+    pub fn internal_date(&self) -> String {
+        let c = Civil::from_system_time(self.internal_time());
+        format!(
+            "{:02}-{}-{} {:02}:{:02}:{:02} +0000",
+            c.day,
+            super::syntax::MONTHS[c.month as usize - 1],
+            c.year,
+            c.hour,
+            c.minute,
+            c.second
+        )
+    }
+
+    pub fn read(&self) -> Option<Vec<u8>> {
+        fs::read(&self.entry.path).ok()
+    }
+}
+
+pub struct Selected {
+    pub name: String,
+    pub maildir: Maildir,
+    pub read_only: bool,
+    pub validity: u32,
+    pub next_uid: u32,
+    pub messages: Vec<Message>,
+    /// The folder's keyword table (`mailbox::keywords`): index 0 is letter `a`.
+    pub keywords: Vec<String>,
+    /// The modification times of `new/` and `cur/` at the last full scan, when they were old
+    /// enough to be trusted: see [`Selected::sync`].
+    trusted_dirs: Option<(SystemTime, SystemTime)>,
+}
+
+impl Selected {
+    /// Opens the view. In read-write mode messages in `new/` move to `cur/`: this session is
+    /// the one that reports them as \Recent.
+    pub fn open(name: String, maildir: Maildir, read_only: bool) -> std::io::Result<Selected> {
+        let mut selected = Selected {
+            name,
+            maildir,
+            read_only,
+            validity: 0,
+            next_uid: 1,
+            messages: Vec::new(),
+            keywords: Vec::new(),
+            trusted_dirs: None,
+        };
+        selected.sync(true)?;
+        Ok(selected)
+    }
+
+    /// Brings the view up to date with the disk; returns the untagged responses that tell the
+    /// client what changed (see the module comment).
+    pub fn sync(&mut self, may_expunge: bool) -> std::io::Result<Vec<Response>> {
+        // Every change to a Maildir (delivery, flag change, expunge) adds, renames or removes
+        // a name in `new/` or `cur/`, which updates that directory's modification time. If
+        // neither changed, the last scan still holds and a large folder is not read again
+        // (IDLE asks twice a second). A scan is trusted only if, when it ran, both times were
+        // over a second old: a change in the same clock tick as a recent one could leave the
+        // time as it was, so the next change is sure to show as a new time.
+        let dirs = self.dir_times();
+        let pending = self.messages.iter().any(|m| m.gone);
+        if let (Some(now), Some(before)) = (dirs, self.trusted_dirs) {
+            if now == before && !pending {
+                return Ok(Vec::new());
+            }
+        }
+        let settled = |t: SystemTime| t.elapsed().is_ok_and(|age| age > Duration::from_secs(1));
+        self.trusted_dirs = dirs.filter(|(new, cur)| settled(*new) && settled(*cur));
+        let numbered = uids::scan(&self.maildir)?;
+        self.keywords = keywords::load(self.maildir.root());
+        let mut out = Vec::new();
+        self.validity = numbered.validity;
+        self.next_uid = numbered.next;
+        let mut on_disk: std::collections::HashMap<u32, Entry> =
+            numbered.messages.into_iter().collect();
+        for message in &mut self.messages {
+            if !on_disk.contains_key(&message.uid) {
+                message.gone = true;
+            }
+        }
+        if may_expunge {
+            for i in (0..self.messages.len()).rev() {
+                if self.messages[i].gone {
+                    self.messages.remove(i);
+                    out.push(Response::data(format!("{} EXPUNGE", i + 1)));
+                }
+            }
+        }
+        for (i, message) in self.messages.iter_mut().enumerate() {
+            if let Some(entry) = on_disk.remove(&message.uid) {
+                if entry.flags != message.entry.flags {
+                    message.flags = Flags::from_maildir(&entry.flags);
+                    out.push(Response::data(format!(
+                        "{} FETCH (FLAGS {})",
+                        i + 1,
+                        flags::flag_list(&entry.flags, &self.keywords, message.recent)
+                    )));
+                }
+                message.entry = entry;
+            }
+        }
+        let last_uid = self.messages.last().map(|m| m.uid).unwrap_or(0);
+        let mut arrived: Vec<(u32, Entry)> = on_disk
+            .into_iter()
+            .filter(|(uid, _)| *uid > last_uid)
+            .collect();
+        arrived.sort_by_key(|(uid, _)| *uid);
+        let count_before = self.messages.len();
+        let mut recent = 0;
+        for (uid, mut entry) in arrived {
+            let is_recent = entry.is_new && !self.read_only;
+            if is_recent {
+                // Claim it: move new/ → cur/. Another session may have been first; fine.
+                if let Ok(path) = self.maildir.set_flags(&entry, &entry.flags) {
+                    entry.path = path;
+                    entry.is_new = false;
+                    recent += 1;
+                }
+            }
+            self.messages.push(Message {
+                uid,
+                flags: Flags::from_maildir(&entry.flags),
+                entry,
+                recent: is_recent,
+                gone: false,
+            });
+        }
+        if self.messages.len() > count_before {
+            out.push(Response::data(format!("{} EXISTS", self.messages.len())));
+            if recent > 0 {
+                let total_recent = self.messages.iter().filter(|m| m.recent).count();
+                out.push(Response::data(format!("{total_recent} RECENT")));
+            }
+        }
+        Ok(out)
+    }
+
+    fn dir_times(&self) -> Option<(SystemTime, SystemTime)> {
+        let time =
+            |sub: &str| fs::metadata(self.maildir.root().join(sub)).and_then(|m| m.modified());
+        Some((time("new").ok()?, time("cur").ok()?))
+    }
+
+    /// Sets a message's flag letters on disk (renaming its file) and in the view.
+    pub fn store_letters(&mut self, index: usize, letters: String) -> std::io::Result<()> {
+        // In ASCII order, once each, as `Maildir::set_flags` writes them.
+        let mut sorted: Vec<char> = letters.chars().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let letters: String = sorted.into_iter().collect();
+        let message = &mut self.messages[index];
+        let path: PathBuf = self.maildir.set_flags(&message.entry, &letters)?;
+        message.entry.path = path;
+        message.flags = Flags::from_maildir(&letters);
+        message.entry.flags = letters;
+        message.entry.is_new = false;
+        Ok(())
+    }
+
+    /// A message's FLAGS value, keywords included.
+    pub fn flag_list(&self, index: usize) -> String {
+        let m = &self.messages[index];
+        flags::flag_list(&m.entry.flags, &self.keywords, m.recent)
+    }
+
+    /// Sequence numbers (1-based) and indexes of the messages a set names.
+    pub fn resolve(&self, set: &super::syntax::SequenceSet, by_uid: bool) -> Vec<usize> {
+        let largest_uid = self.messages.last().map(|m| m.uid).unwrap_or(0);
+        let count = self.messages.len() as u32;
+        self.messages
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| {
+                if by_uid {
+                    set.contains(m.uid, largest_uid)
+                } else {
+                    set.contains(*i as u32 + 1, count)
+                }
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The first message without \Seen, for `* OK [UNSEEN n]`.
+    pub fn first_unseen(&self) -> Option<usize> {
+        self.messages
+            .iter()
+            .position(|m| !m.flags.has(flags::SEEN))
+            .map(|i| i + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Sets the modification time of `new/` and `cur/` to one fixed time in the past.
+    fn age_dirs(root: &std::path::Path) {
+        let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for sub in ["new", "cur"] {
+            fs::File::open(root.join(sub))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn an_unchanged_folder_is_not_rescanned_and_a_change_is_seen() {
+        let root = std::env::temp_dir().join(format!("postlab-selected-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let maildir = Maildir::create(&root).unwrap();
+        maildir
+            .deliver(&[b"Subject: x\r\n\r\nx\r\n"], "mx.test")
+            .unwrap();
+        age_dirs(&root);
+        let mut view = Selected::open("INBOX".into(), maildir.clone(), false).unwrap();
+        // Claiming the message (new/ → cur/) changed the directories: one more full scan.
+        age_dirs(&root);
+        assert!(view.sync(true).unwrap().is_empty());
+        // A flag change behind the view's back, with the times put back: the cache holds, so
+        // the change is not seen (this is what proves the scan was skipped)…
+        let entry = view.messages[0].entry.clone();
+        maildir.set_flags(&entry, "S").unwrap();
+        age_dirs(&root);
+        assert!(view.sync(true).unwrap().is_empty());
+        // … and with the real modification time it is.
+        fs::File::open(root.join("cur"))
+            .unwrap()
+            .set_modified(SystemTime::now())
+            .unwrap();
+        let news: Vec<String> = view
+            .sync(true)
+            .unwrap()
+            .iter()
+            .map(|r| r.log_line())
+            .collect();
+        assert_eq!(news, ["* 1 FETCH (FLAGS (\\Seen \\Recent))"]);
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -1,0 +1,401 @@
+//! The IMAP server loop: frame a command (with its literals), feed the session, send the
+//! responses, carry out the effect (AUTHENTICATE's second line, IDLE, close).
+//!
+//! [`Chat`] is the one door through which IMAP lines reach the transcript, labelled
+//! `[7 ACCESS]`. It redacts what must never be written down: LOGIN's password, AUTHENTICATE's
+//! initial response and its continuation line (RFC 4616 PLAIN carries the password). Literals
+//! are logged by size, and so are message contents in FETCH responses.
+
+use std::io::BufRead;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::command;
+use super::framing::{self, LiteralProblem, Part};
+use super::response::{self as r, Response};
+use super::session::{Effect, LoginEvent, Output, Session, State};
+use crate::ids::SessionId;
+use crate::net::{self, Conn, Line};
+use crate::serve::Shared;
+use crate::tls;
+use crate::transcript::{Step, Transcript};
+
+/// How often IDLE looks at the Maildir for new mail and changes.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// The connection plus its transcript: the one door for IMAP lines.
+pub struct Chat {
+    pub conn: Conn,
+    pub transcript: Transcript,
+}
+
+impl Chat {
+    /// Logs a client line with secrets removed: `a1 LOGIN alice <password hidden>`,
+    /// `a2 AUTHENTICATE PLAIN <credentials hidden>`.
+    fn client_line(&mut self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let words: Vec<&str> = text.splitn(4, ' ').collect();
+        let redacted = match words.as_slice() {
+            [tag, verb, user, _] if verb.eq_ignore_ascii_case("LOGIN") => {
+                format!("{tag} {verb} {user} <password hidden>")
+            }
+            [tag, verb, mechanism, ..] if verb.eq_ignore_ascii_case("AUTHENTICATE") => {
+                format!("{tag} {verb} {mechanism} <credentials hidden>")
+            }
+            _ => text.into_owned(),
+        };
+        self.transcript.client(Step::Access, &redacted);
+    }
+
+    fn send(&mut self, response: &Response) {
+        self.transcript.server(Step::Access, &response.log_line());
+        self.conn.send(&response.wire());
+    }
+}
+
+/// Serves one IMAP client from connect to close. Runs on the connection's own thread.
+pub fn serve_client(stream: TcpStream, shared: Arc<Shared>) {
+    serve(stream, shared, false);
+}
+
+/// IMAPS (RFC 8314 §3.3, port 993): TLS from the first byte, then the same session.
+pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
+    serve(stream, shared, true);
+}
+
+fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
+    let idle_timeout = shared.config.imap_idle_timeout;
+    let _ = stream.set_read_timeout(Some(idle_timeout));
+    let _ = stream.set_write_timeout(Some(shared.config.idle_timeout));
+    let _ = stream.set_nodelay(true);
+    // A second handle on the socket, for changing its read timeout during IDLE.
+    let socket = stream.try_clone().ok();
+    // This session in the server's registry, so SIGTERM can say goodbye (`src/daemon.rs`).
+    let watch = shared
+        .sessions
+        .register(&stream, if implicit_tls { "imaps" } else { "imap" });
+    let Ok(conn) = Conn::tcp(stream) else {
+        return;
+    };
+    let (peer, local) = (conn.peer, conn.local);
+    let service = if implicit_tls { "imaps" } else { "imap" };
+    let mut transcript = Transcript::create(&shared.data.transcripts(), &SessionId::new(), service);
+    transcript.note(
+        Step::Access,
+        &format!("connect from {peer} to {service} {local}"),
+    );
+    let mut chat = Chat { conn, transcript };
+    if implicit_tls {
+        let Some(server_tls) = &shared.tls else {
+            chat.transcript
+                .note(Step::Access, "no TLS certificate is set up: closing");
+            return;
+        };
+        if !tls::handshake(
+            &mut chat.conn,
+            &mut chat.transcript,
+            Step::Access,
+            &server_tls.acceptor,
+        ) {
+            return;
+        }
+    }
+    let config = shared.session_config();
+    let max_literal = config.max_message_size;
+    let mut session = Session::new(
+        config,
+        shared.accounts.current(),
+        shared.data.mail(),
+        peer.ip(),
+    );
+    if implicit_tls {
+        session = session.with_implicit_tls();
+    } else if shared.tls.is_some() {
+        session = session.with_starttls();
+    }
+    let mut output = session.greeting();
+    loop {
+        if !carry_out(&mut chat, &mut session, output, &shared, socket.as_ref()) {
+            break;
+        }
+        if let Err(e) = chat.conn.flush_if_idle() {
+            chat.transcript
+                .note(Step::Access, &format!("connection lost while sending: {e}"));
+            break;
+        }
+        // SIGTERM: an idle session is woken here, a FETCH in flight arrives after it is sent.
+        let Some(read) = watch.read(|| read_command(&mut chat, max_literal)) else {
+            chat.send(&r::shutting_down());
+            break;
+        };
+        output = match read {
+            Ok(Got::Input(input)) => {
+                session.login_delay = shared.logins.delay(peer.ip());
+                session.handle(input)
+            }
+            Ok(Got::Refused(response)) => Output::only(response),
+            Ok(Got::Closed) => {
+                chat.transcript
+                    .note(Step::Access, "client closed the connection");
+                break;
+            }
+            Err(e) if net::is_timeout(&e) => session.timeout(),
+            Err(e) => {
+                chat.transcript
+                    .note(Step::Access, &format!("connection lost: {e}"));
+                break;
+            }
+        };
+        match session.login_event.take() {
+            Some(LoginEvent::Failed) => shared.logins.failed(peer.ip()),
+            Some(LoginEvent::Succeeded) => shared.logins.succeeded(peer.ip()),
+            None => {}
+        }
+    }
+    let _ = chat.conn.flush();
+    chat.transcript.note(Step::Access, "session ends");
+}
+
+type Input = Result<command::Tagged, command::CommandError>;
+
+/// What [`read_command`] got.
+enum Got {
+    Input(Input),
+    /// Refused in the framing layer, with this response.
+    Refused(Response),
+    Closed,
+}
+
+/// Reads one whole command with its literals (see `framing`), or an answer that refuses it.
+fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
+    let mut buffer = Vec::new();
+    loop {
+        let part = framing::read_part(&mut chat.conn, max_literal)?;
+        let refuse = |tag: Option<String>, message: String| {
+            Got::Input(Err(command::CommandError::Syntax {
+                tag: tag.unwrap_or_else(|| "*".into()),
+                message,
+            }))
+        };
+        match part {
+            Part::Closed => return Ok(Got::Closed),
+            Part::TooLong { start } => {
+                chat.transcript.client(
+                    Step::Access,
+                    &format!("<a line over {} octets, discarded>", framing::MAX_LINE),
+                );
+                let tag = framing::tag_of(if buffer.is_empty() { &start } else { &buffer });
+                return Ok(refuse(
+                    tag,
+                    format!("Line too long (limit {} octets)", framing::MAX_LINE),
+                ));
+            }
+            Part::BadLiteral { text, problem } => {
+                chat.client_line(&text);
+                let tag = framing::tag_of(if buffer.is_empty() { &text } else { &buffer });
+                let message = match problem {
+                    LiteralProblem::Malformed => {
+                        "Literal size must be digits (like {123})".to_string()
+                    }
+                    LiteralProblem::TooLarge { synchronizing } => {
+                        if !synchronizing {
+                            // RFC 7888 §4: the octets are already on their way and would be
+                            // read as commands; the only safe answer is to close.
+                            chat.send(&r::bye("Literal too large; closing"));
+                            let _ = chat.conn.flush();
+                            return Ok(Got::Closed);
+                        }
+                        format!("Literal too large (limit {max_literal} octets)")
+                    }
+                };
+                if let LiteralProblem::TooLarge { .. } = problem {
+                    // RFC 5530 §3 LIMIT: refused before any of the octets were sent.
+                    let tag = tag.unwrap_or_else(|| "*".into());
+                    return Ok(Got::Refused(Response::no(&tag, "LIMIT", &message)));
+                }
+                return Ok(refuse(tag, message));
+            }
+            Part::Line { text, literal } => {
+                if buffer.is_empty() {
+                    chat.client_line(&text);
+                } else if is_login(&buffer) {
+                    // The rest of a LOGIN after a literal user name is its password.
+                    chat.transcript
+                        .client(Step::Access, "<rest of the LOGIN hidden>");
+                } else {
+                    chat.client_line(&text);
+                }
+                buffer.extend_from_slice(&text);
+                let Some(literal) = literal else {
+                    return Ok(Got::Input(command::parse(&buffer)));
+                };
+                if buffer.len() + literal.size > max_literal + framing::MAX_LINE {
+                    if !literal.synchronizing {
+                        // As for a single literal that is too large (RFC 7888 §4).
+                        chat.send(&r::bye("Command too large; closing"));
+                        let _ = chat.conn.flush();
+                        return Ok(Got::Closed);
+                    }
+                    let tag = framing::tag_of(&buffer).unwrap_or_else(|| "*".into());
+                    return Ok(Got::Refused(Response::no(
+                        &tag,
+                        "LIMIT",
+                        "Command too large",
+                    )));
+                }
+                if literal.synchronizing {
+                    chat.send(&Response::Continue(format!(
+                        "Ready for {} octets",
+                        literal.size
+                    )));
+                    chat.conn.flush()?;
+                }
+                let bytes = framing::read_literal(&mut chat.conn, literal.size)?;
+                chat.transcript
+                    .client(Step::Access, &format!("<literal: {} octets>", bytes.len()));
+                buffer.extend_from_slice(b"\r\n");
+                buffer.extend_from_slice(&bytes);
+            }
+        }
+    }
+}
+
+/// Is this command a LOGIN (whose later parts carry the password)?
+fn is_login(buffer: &[u8]) -> bool {
+    let mut words = buffer.split(|&b| b == b' ');
+    words.next();
+    words
+        .next()
+        .is_some_and(|verb| verb.eq_ignore_ascii_case(b"LOGIN"))
+}
+
+/// Sends the responses of one [`Output`], then does what its effect asks. Returns false when
+/// the connection must close.
+fn carry_out(
+    chat: &mut Chat,
+    session: &mut Session,
+    output: Output,
+    shared: &Shared,
+    socket: Option<&TcpStream>,
+) -> bool {
+    if !output.delay.is_zero() {
+        std::thread::sleep(output.delay);
+    }
+    for note in &output.notes {
+        chat.transcript.note(Step::Access, note);
+    }
+    for response in &output.responses {
+        chat.send(response);
+    }
+    match output.effect {
+        Effect::None => true,
+        Effect::Close => false,
+        Effect::StartTls => {
+            let Some(server_tls) = &shared.tls else {
+                return false;
+            };
+            if !tls::handshake(
+                &mut chat.conn,
+                &mut chat.transcript,
+                Step::Access,
+                &server_tls.acceptor,
+            ) {
+                return false;
+            }
+            session.tls_started();
+            true
+        }
+        Effect::ReadSasl { tag } => {
+            if chat.conn.flush().is_err() {
+                return false;
+            }
+            let next = match chat.conn.read_line(framing::MAX_LINE) {
+                Ok(Line::Text(line)) | Ok(Line::BareLf(line)) => {
+                    chat.transcript.client(Step::Access, "<credentials hidden>");
+                    session.login_delay = shared.logins.delay(chat.conn.peer.ip());
+                    session.sasl_response(&tag, &line)
+                }
+                Ok(Line::TooLong) => session.sasl_response(&tag, b"*"),
+                Ok(Line::Closed) | Err(_) => return false,
+            };
+            match session.login_event.take() {
+                Some(LoginEvent::Failed) => shared.logins.failed(chat.conn.peer.ip()),
+                Some(LoginEvent::Succeeded) => shared.logins.succeeded(chat.conn.peer.ip()),
+                None => {}
+            }
+            carry_out(chat, session, next, shared, socket)
+        }
+        Effect::Idle { tag } => idle(chat, session, &tag, shared, socket),
+    }
+}
+
+/// RFC 2177 IDLE: until the client sends DONE, look at the folder twice a second and send
+/// what changed. The socket's read timeout is shortened for the polling and restored after.
+fn idle(
+    chat: &mut Chat,
+    session: &mut Session,
+    tag: &str,
+    shared: &Shared,
+    socket: Option<&TcpStream>,
+) -> bool {
+    if chat.conn.flush().is_err() {
+        return false;
+    }
+    let Some(socket) = socket else {
+        return false;
+    };
+    let _ = socket.set_read_timeout(Some(IDLE_POLL));
+    // RFC 2177 §3: the client should re-issue IDLE at least every 29 minutes; a server may
+    // end an IDLE that runs much longer than its idle timeout.
+    let limit = shared.config.imap_idle_timeout.max(Duration::from_secs(1)) * 4;
+    let started = Instant::now();
+    let result = loop {
+        // Wait for input without consuming any: a timeout in the middle of reading a line
+        // would lose the part already read, so the line is read only once octets are here.
+        let waiting = chat.conn.reader().fill_buf().map(|b| b.is_empty());
+        match waiting {
+            Ok(closed) => {
+                let _ = socket.set_read_timeout(Some(shared.config.imap_idle_timeout));
+                if closed {
+                    break None;
+                }
+                break match chat.conn.read_line(framing::MAX_LINE) {
+                    Ok(Line::Text(line)) | Ok(Line::BareLf(line)) => {
+                        chat.client_line(&line);
+                        Some(session.idle_done(tag, &line))
+                    }
+                    Ok(Line::TooLong) => Some(session.idle_done(tag, b"")),
+                    Err(e) if net::is_timeout(&e) => Some(session.timeout()),
+                    Ok(Line::Closed) | Err(_) => None,
+                };
+            }
+            Err(e) if net::is_timeout(&e) => {
+                if started.elapsed() > limit {
+                    break Some(session.timeout());
+                }
+                // SIGTERM (`src/daemon.rs`): an IDLE session is busy, so it looks for itself.
+                if shared.sessions.stopping() {
+                    chat.send(&r::shutting_down());
+                    let _ = chat.conn.flush();
+                    break None;
+                }
+                for response in session.poll() {
+                    chat.send(&response);
+                }
+                if chat.conn.flush().is_err() {
+                    break None;
+                }
+            }
+            Err(_) => break None,
+        }
+    };
+    let _ = socket.set_read_timeout(Some(shared.config.imap_idle_timeout));
+    match result {
+        Some(output) => {
+            let closing = session.state == State::Logout;
+            carry_out(chat, session, output, shared, Some(socket)) && !closing
+        }
+        None => false,
+    }
+}

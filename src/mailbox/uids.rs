@@ -1,0 +1,184 @@
+//! IMAP unique identifiers for the messages of one Maildir folder, kept in a small file.
+//!
+//! RFC 3501 §2.3.1.1: every message has a UID that never changes and is never reused in the
+//! folder, and UIDs grow in the order messages were added. Together with the folder's
+//! UIDVALIDITY they let a client cache what it has seen across sessions, so both must survive
+//! a restart. Maildir itself has no such numbers, so postlab keeps them beside the messages:
+//!
+//! ```text
+//! mail/bob/postlab-uidlist
+//! 1795012345 4                         ← UIDVALIDITY, then the next UID to give
+//! 1 1795012350.M1P7Q0.mx.test,S=312    ← UID and the message's unique name
+//! 3 1795012399.M5P7Q1.mx.test,S=907
+//! ```
+//!
+//! The file is rewritten whole with `durable::write_atomically`, so a crash leaves the old list
+//! or the new, never a mixture. All sessions of the server go through one lock while they read
+//! and update a list, so two of them cannot give the same UID to different messages.
+//!
+//! What can go wrong: a damaged file. It is then replaced by a fresh list with a new
+//! UIDVALIDITY, which is exactly what the RFC asks when UIDs cannot be kept: clients see the
+//! new value and forget their cache.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::durable;
+use super::maildir::Entry;
+use super::Maildir;
+
+/// The file's name inside each folder's Maildir.
+pub const FILE: &str = "postlab-uidlist";
+
+/// One lock for every list: updates are short, and sessions are few.
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// A folder's messages with their UIDs, in UID order.
+#[derive(Debug, Clone)]
+pub struct Numbered {
+    pub validity: u32,
+    /// The UID the next new message will get (RFC 3501 UIDNEXT).
+    pub next: u32,
+    pub messages: Vec<(u32, Entry)>,
+}
+
+/// The list as stored: validity, next UID, and UID per unique name.
+struct List {
+    validity: u32,
+    next: u32,
+    uids: Vec<(u32, String)>,
+}
+
+/// Scans `maildir`, gives UIDs to messages that have none, forgets the ones that are gone,
+/// and saves the list if anything changed.
+pub fn scan(maildir: &Maildir) -> io::Result<Numbered> {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let entries = maildir.scan()?;
+    let path = maildir.root().join(FILE);
+    let mut list = read(&path).unwrap_or_else(fresh);
+    let known: HashMap<&str, u32> = list.uids.iter().map(|(u, n)| (n.as_str(), *u)).collect();
+    let mut changed = false;
+    let mut messages = Vec::with_capacity(entries.len());
+    let mut fresh_ones = Vec::new();
+    for entry in entries {
+        match known.get(entry.unique.as_str()) {
+            Some(&uid) => messages.push((uid, entry)),
+            None => fresh_ones.push(entry),
+        }
+    }
+    if messages.len() != list.uids.len() {
+        changed = true;
+    }
+    // New arrivals get UIDs in scan order, which is delivery order (oldest first).
+    for entry in fresh_ones {
+        messages.push((list.next, entry));
+        list.next += 1;
+        changed = true;
+    }
+    messages.sort_by_key(|(uid, _)| *uid);
+    if changed {
+        list.uids = messages
+            .iter()
+            .map(|(uid, e)| (*uid, e.unique.clone()))
+            .collect();
+        save(&path, &list)?;
+    }
+    Ok(Numbered {
+        validity: list.validity,
+        next: list.next,
+        messages,
+    })
+}
+
+/// The last UIDVALIDITY handed out by this process.
+static LAST_VALIDITY: AtomicU32 = AtomicU32::new(0);
+
+fn fresh(_: ()) -> List {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1);
+    // Seconds since 1970 fit in 32 bits until 2106; never 0 (RFC 3501 §9: nz-number). A
+    // folder deleted and created again within one second must still get a new value
+    // (RFC 3501 §2.3.1.1), so values from this process only ever grow.
+    let now = u32::try_from(now).unwrap_or(u32::MAX).max(1);
+    let previous = LAST_VALIDITY
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(0);
+    List {
+        validity: now.max(previous + 1),
+        next: 1,
+        uids: Vec::new(),
+    }
+}
+
+/// Reads a list; `Err(())` when it is missing or damaged.
+fn read(path: &Path) -> Result<List, ()> {
+    let text = fs::read_to_string(path).map_err(|_| ())?;
+    let mut lines = text.lines();
+    let (validity, next) = lines.next().and_then(|l| l.split_once(' ')).ok_or(())?;
+    let validity: u32 = validity.parse().map_err(|_| ())?;
+    let next: u32 = next.parse().map_err(|_| ())?;
+    let mut uids = Vec::new();
+    for line in lines {
+        let (uid, name) = line.split_once(' ').ok_or(())?;
+        let uid: u32 = uid.parse().map_err(|_| ())?;
+        if uid == 0 || uid >= next {
+            return Err(());
+        }
+        uids.push((uid, name.to_string()));
+    }
+    if validity == 0 || next == 0 {
+        return Err(());
+    }
+    Ok(List {
+        validity,
+        next,
+        uids,
+    })
+}
+
+fn save(path: &Path, list: &List) -> io::Result<()> {
+    let mut text = format!("{} {}\n", list.validity, list.next);
+    for (uid, name) in &list.uids {
+        text.push_str(&format!("{uid} {name}\n"));
+    }
+    durable::write_atomically(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_grow_persist_and_are_not_reused() {
+        let dir = std::env::temp_dir().join(format!("postlab-uids-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let maildir = Maildir::create(&dir).unwrap();
+        let first = maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
+        maildir.deliver(&[b"two\r\n"], "mx.test").unwrap();
+        let a = scan(&maildir).unwrap();
+        assert_eq!(a.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(a.next, 3);
+        fs::remove_file(first).unwrap();
+        maildir.deliver(&[b"three\r\n"], "mx.test").unwrap();
+        let b = scan(&maildir).unwrap();
+        assert_eq!(b.validity, a.validity);
+        assert_eq!(b.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [2, 3]);
+        fs::write(dir.join(FILE), "garbage").unwrap();
+        let c = scan(&maildir).unwrap();
+        assert!(
+            c.validity > a.validity,
+            "a damaged list gets a new UIDVALIDITY"
+        );
+        assert_eq!(c.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
