@@ -187,7 +187,7 @@ fn check_finds_each_kind_of_problem_with_its_fix() {
     let dir = &server.dir;
     let mut conf = std::fs::read_to_string(dir.join("postlab.conf")).unwrap();
     let bad_line = conf.lines().count() + 1;
-    conf.push_str("max_recipient = 5\nmax_errors = lots\n");
+    conf.push_str("max_recipient = 5\nmax_errors = lots\ntls_cert = /nonexistent/cert.pem\n");
     std::fs::write(dir.join("postlab.conf"), conf).unwrap();
     std::fs::write(dir.join("aliases"), "a: b\nb: a\nlost: nobody\n").unwrap();
     std::fs::write(dir.join("transport"), "only-a-domain\n").unwrap();
@@ -207,6 +207,8 @@ fn check_finds_each_kind_of_problem_with_its_fix() {
         "error: no postmaster".to_string(),
         "postlab alias add postmaster".to_string(),
         "transport".to_string(),
+        "error: tls_cert = /nonexistent/cert.pem: cannot read it".to_string(),
+        "error: tls_cert and tls_key: only one of them is set".to_string(),
         "error: Maildir of alice has no tmp".to_string(),
         "warning: users can be read by other users".to_string(),
         "fix: chmod 600".to_string(),

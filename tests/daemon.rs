@@ -1,7 +1,7 @@
 //! `postlab serve` as a daemon: SIGTERM says goodbye to every session and lets a transfer in
 //! flight finish, SIGHUP survives a broken config file, one server per data directory.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
@@ -53,6 +53,41 @@ fn sigterm_tells_idle_sessions_goodbye_and_exits_0() {
     let mut line = String::new();
     pop3_reader.read_line(&mut line).unwrap();
     assert_eq!(line, "-ERR [SYS/TEMP] server shutting down\r\n");
+    assert_eq!(exit_code(&mut server), Some(0));
+}
+
+#[test]
+fn sigterm_tells_an_imap_session_in_idle_goodbye() {
+    let mut server = TestServer::start_with(Setup {
+        users: Some(vec![("alice", "alice-password")]),
+        ..Setup::default()
+    });
+    let stream = TcpStream::connect(server.addr("imap")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut stream = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let mut command = |text: &str, until: &str| {
+        stream.write_all(format!("{text}\r\n").as_bytes()).unwrap();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line.starts_with(until) {
+                return;
+            }
+        }
+    };
+    command("a1 LOGIN alice alice-password", "a1 OK");
+    command("a2 SELECT INBOX", "a2 OK");
+    command("a3 IDLE", "+ ");
+
+    signal(&server, "TERM");
+    let mut bye = String::new();
+    reader.read_line(&mut bye).unwrap();
+    assert_eq!(bye, "* BYE [UNAVAILABLE] Server shutting down\r\n");
     assert_eq!(exit_code(&mut server), Some(0));
 }
 

@@ -84,7 +84,8 @@ pub fn main(args: &[String]) -> i32 {
 
 fn check(data: &DataDir) -> Report {
     let mut report = Report::default();
-    settings(&data.config(), &mut report);
+    let config = settings(&data.config(), &mut report);
+    configured_files(&config, &mut report);
     let users = users(data, &mut report);
     aliases(data, &users, &mut report);
     if let Err(e) = Transport::load(&data.root().join("transport")) {
@@ -95,8 +96,10 @@ fn check(data: &DataDir) -> Report {
     report
 }
 
-/// Every line of postlab.conf, not just the first bad one.
-fn settings(path: &Path, report: &mut Report) {
+/// Every line of postlab.conf, not just the first bad one. Gives the settings as far as they
+/// could be read.
+fn settings(path: &Path, report: &mut Report) -> Config {
+    let mut config = Config::defaults();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -104,24 +107,23 @@ fn settings(path: &Path, report: &mut Report) {
                 "no postlab.conf: the defaults apply",
                 "`postlab serve` writes one with every setting explained",
             );
-            return;
+            return config;
         }
         Err(e) => {
             report.error(
                 format!("cannot read {}: {e}", path.display()),
                 "check its owner and mode",
             );
-            return;
+            return config;
         }
     };
     let lines = match config::parse_lines(&text) {
         Ok(lines) => lines,
         Err(e) => {
             report.error(format!("postlab.conf {e}"), "write it as `key = value`");
-            return;
+            return config;
         }
     };
-    let mut config = Config::defaults();
     for (line, key, value) in lines {
         if let Err(message) = config.set(&key, &value) {
             let fix = if config::SETTINGS.iter().any(|s| s.key == key) {
@@ -131,6 +133,32 @@ fn settings(path: &Path, report: &mut Report) {
             };
             report.error(format!("postlab.conf line {line}: {message}"), fix);
         }
+    }
+    config
+}
+
+/// The certificate, key and CA files postlab.conf names must exist and be readable.
+fn configured_files(config: &Config, report: &mut Report) {
+    let files = [
+        ("tls_cert", &config.tls_cert),
+        ("tls_key", &config.tls_key),
+        ("tls_ca_file", &config.tls_ca_file),
+    ];
+    for (key, path) in files {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::read(path) {
+                report.error(
+                    format!("{key} = {}: cannot read it: {e}", path.display()),
+                    "give the right path, or make the file readable by the user postlab runs as",
+                );
+            }
+        }
+    }
+    if config.tls_cert.is_some() != config.tls_key.is_some() {
+        report.error(
+            "tls_cert and tls_key: only one of them is set",
+            "set both (the certificate and its key), or neither for the self-signed pair in DIR/tls/",
+        );
     }
 }
 
