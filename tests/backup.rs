@@ -198,7 +198,7 @@ fn a_truncated_or_altered_archive_restores_nothing() {
     let bytes = fs::read(&archive).unwrap();
 
     let damaged = |name: &str, content: &[u8]| {
-        let path = archive.with_file_name(format!("{name}.tgz"));
+        let path = archive.with_extension(format!("{name}.tgz"));
         fs::write(&path, content).unwrap();
         let target = temp_dir(name);
         let (code, _, err) = postlab_in(&target, &["restore", &path.to_string_lossy()]);
@@ -210,6 +210,7 @@ fn a_truncated_or_altered_archive_restores_nothing() {
             "{name}: something was written"
         );
         let _ = fs::remove_file(&path);
+        let _ = fs::remove_dir(&target);
     };
     damaged("truncated", &bytes[..bytes.len() * 2 / 3]);
     let mut flipped = bytes.clone();
