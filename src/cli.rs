@@ -24,6 +24,13 @@ usage:
   postlab serve  [--data DIR] [--config FILE] [--listen ADDR] [--port-offset N]
                  [--hostname NAME] [--domain D]... [--ephemeral-ports]
   postlab user   add NAME [--password P] | del NAME | passwd NAME [--password P] | list   [--data DIR]
+  postlab user   disable NAME | enable NAME | quota NAME SIZE   [--data DIR]
+  postlab alias  add ALIAS TARGET... | del ALIAS | list   [--data DIR]
+  postlab deliver --user NAME [--from ADDR] [--data DIR] < message   (an MDA for Postfix)
+  postlab backup FILE [--data DIR]            a consistent archive, while the server runs
+  postlab restore FILE --data DIR [--force]   checked in full before anything is written
+  postlab check  [--data DIR]                 settings, users, aliases, permissions, Maildirs
+  postlab status [--data DIR]                 pid, listeners, sessions, queue, last deliveries
   postlab trace  ID [--data DIR]      the journey of one message through the flowchart
   postlab queue  list | show ID | flush | hold ID | release ID | delete ID   [--data DIR]
   postlab dns    --zone FILE [--listen ADDR:PORT]   a DNS server for the lab's domains
@@ -45,7 +52,21 @@ pub fn main(args: Vec<String>) -> i32 {
     };
     match command.as_str() {
         "serve" => serve(rest),
+        "user"
+            if matches!(
+                rest.first().map(String::as_str),
+                Some("disable" | "enable" | "quota")
+            ) =>
+        {
+            crate::admin::aliases::user_switch(rest)
+        }
         "user" => user(rest),
+        "alias" => crate::admin::aliases::main(rest),
+        "deliver" => crate::admin::deliver::main(rest),
+        "backup" => crate::admin::backup::main(rest),
+        "restore" => crate::admin::restore::main(rest),
+        "status" => crate::admin::status::main(rest),
+        "check" => crate::admin::check::main(rest),
         "trace" => trace(rest),
         "queue" => queue(rest),
         "dns" => dns(rest),
@@ -185,6 +206,11 @@ fn serve(args: &[String]) -> i32 {
     }
     let config = config.finish();
 
+    // Held until the process ends: one server per data directory (src/daemon.rs).
+    let _lock = match crate::daemon::lock_data_dir(&data) {
+        Ok(lock) => lock,
+        Err(e) => return fail(e),
+    };
     let options = serve::Options {
         ephemeral_ports: m.opt_present("ephemeral-ports"),
     };
@@ -192,12 +218,16 @@ fn serve(args: &[String]) -> i32 {
         Ok(server) => server,
         Err(e) => return fail(e),
     };
+    let signals = match crate::daemon::catch_signals() {
+        Ok(signals) => signals,
+        Err(e) => return fail(e),
+    };
     if let Err(e) = server.write_run_files() {
         return fail(format!("cannot write the files in DIR/run: {e}"));
     }
     print!("{}", server.banner(&created));
     let _ = std::io::stdout().flush();
-    server.run();
+    server.run(signals);
     0
 }
 

@@ -145,6 +145,11 @@ pub const SETTINGS: &[Setting] = &[
         default: "",
         help: "With relay_tls = verify: a PEM file of extra trusted certificates, e.g. the classroom\nservers' self-signed DIR/tls/cert.pem files. Empty: the system's trusted roots only.",
     },
+    Setting {
+        key: "shutdown_grace",
+        default: "10",
+        help: "Seconds a message or mailbox transfer in flight may take to finish after SIGTERM or SIGINT.\nIdle sessions are told goodbye at once; after this the server exits anyway.",
+    },
 ];
 
 /// Everything `postlab serve` needs to know, after defaults, file and flags are merged.
@@ -176,6 +181,7 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     pub relay_tls: RelayTls,
     pub tls_ca_file: Option<PathBuf>,
+    pub shutdown_grace: Duration,
 }
 
 /// An IP network such as `127.0.0.0/8` or `::1/128`.
@@ -270,6 +276,7 @@ impl Config {
             tls_key: None,
             relay_tls: RelayTls::May,
             tls_ca_file: None,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 
@@ -347,6 +354,7 @@ impl Config {
                 self.relay_tls = RelayTls::parse(value)
                     .ok_or_else(|| format!("{key}: say none, may, encrypt or verify"))?
             }
+            "shutdown_grace" => self.shutdown_grace = Duration::from_secs(number(key, value)?),
             _ => return Err(format!("unknown setting '{key}'")),
         }
         Ok(())
@@ -404,7 +412,7 @@ fn yes_no(key: &str, value: &str) -> Result<bool, String> {
 }
 
 /// Splits `postlab.conf` text into (line number, key, value), joining continuation lines.
-fn parse_lines(text: &str) -> Result<Vec<(usize, String, String)>, ConfigError> {
+pub fn parse_lines(text: &str) -> Result<Vec<(usize, String, String)>, ConfigError> {
     let mut out: Vec<(usize, String, String)> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;

@@ -18,9 +18,11 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod datadir;
 pub mod dns;
 pub mod faults;

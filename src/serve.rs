@@ -11,12 +11,13 @@
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::accounts::login::Throttle;
 use crate::accounts::Accounts;
 use crate::config::Config;
+use crate::daemon::Sessions;
 use crate::datadir::{Created, DataDir};
 use crate::dns::{DnsResolver, Resolve};
 use crate::faults::FaultFile;
@@ -31,7 +32,10 @@ use crate::tls::ServerTls;
 
 /// What every connection thread shares.
 pub struct Shared {
+    /// The settings at start: what the listeners, the queue manager and the resolver use.
     pub config: Arc<Config>,
+    /// The settings a session starting now uses; SIGHUP replaces them (`src/daemon.rs`).
+    session_config: RwLock<Arc<Config>>,
     pub data: DataDir,
     pub accounts: Accounts,
     /// Failed logins per client address, for every protocol.
@@ -51,10 +55,28 @@ pub struct Shared {
     pub faults: FaultFile,
     /// Mailboxes open in a POP3 session (one at a time, RFC 2449 §8 `[IN-USE]`).
     pub pop3_locks: MailboxLocks,
+    /// Every open session, so SIGTERM can say goodbye to each (`src/daemon.rs`).
+    pub sessions: Sessions,
     active: AtomicUsize,
 }
 
 impl Shared {
+    /// The settings for a session starting now (read once, at its start).
+    pub fn session_config(&self) -> Arc<Config> {
+        self.session_config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// SIGHUP: sessions that start from now on use `config`.
+    pub fn set_session_config(&self, config: Arc<Config>) {
+        *self
+            .session_config
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
     /// Is `addr` one of this server's SMTP listeners? (An MX pointing at ourselves is a loop.)
     pub fn is_own_smtp_address(&self, addr: SocketAddr) -> bool {
         self.smtp_addresses.iter().any(|own| {
@@ -217,8 +239,10 @@ impl Server {
             Err(e) => log::error!("mailboxes: cannot clean tmp/: {e}"),
         }
         let faults = FaultFile::new(&data.root().join("faults"));
+        let config = Arc::new(config);
         let shared = Arc::new(Shared {
-            config: Arc::new(config),
+            session_config: RwLock::new(config.clone()),
+            config,
             data,
             accounts,
             logins: Throttle::default(),
@@ -233,6 +257,7 @@ impl Server {
                 .filter_map(|(_, l)| l.local_addr().ok())
                 .collect(),
             pop3_locks: MailboxLocks::default(),
+            sessions: Sessions::default(),
             active: AtomicUsize::new(0),
         });
         Ok(Server { shared, listeners })
@@ -306,12 +331,16 @@ impl Server {
         text
     }
 
-    /// Accepts connections on every listener until the process ends.
-    pub fn run(self) {
+    /// Accepts connections on every listener until SIGTERM or SIGINT has stopped every session.
+    pub fn run(self, signals: crate::daemon::Signals) {
         let mut threads = Vec::new();
         let shared = self.shared.clone();
         threads.push(std::thread::spawn(move || {
             crate::mta::scheduler::run(shared)
+        }));
+        let shared = self.shared.clone();
+        threads.push(std::thread::spawn(move || {
+            crate::daemon::write_status(shared)
         }));
         for (service, listener) in self.listeners {
             let shared = self.shared.clone();
@@ -319,9 +348,10 @@ impl Server {
                 accept_loop(service, listener, shared)
             }));
         }
-        for thread in threads {
-            let _ = thread.join();
-        }
+        // The accept and queue threads are not joined: once every session has said goodbye the
+        // process exits, which closes the listeners; the queue is safe on disk at every moment.
+        drop(threads);
+        crate::daemon::handle_signals(signals, &self.shared);
     }
 }
 

@@ -15,6 +15,11 @@ struct Postfix {
 
 impl Postfix {
     fn start(postlab_port: u16) -> Postfix {
+        Postfix::start_with(postlab_port, &[])
+    }
+
+    /// `extra`: the postlab binary and a data directory, for the `postlab deliver` transport.
+    fn start_with(postlab_port: u16, extra: &[&Path]) -> Postfix {
         let dir = temp_dir("postfix");
         // A free port: bind, read, release. Postfix binds it a moment later.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -29,6 +34,7 @@ impl Postfix {
             .arg(&dir)
             .arg(port.to_string())
             .arg(postlab_port.to_string())
+            .args(extra)
             .output()
             .unwrap();
         assert!(
@@ -117,4 +123,38 @@ fn postlab_and_postfix_relay_to_each_other() {
         "{text}"
     );
     assert!(text.contains("Subject: from Postfix"));
+}
+
+/// `postlab deliver` as Postfix's delivery agent: a pipe(8) transport runs it as nobody for
+/// mail to lda.test, and the message lands in postlab's Maildir with its envelope sender.
+#[test]
+fn postfix_delivers_through_postlab_deliver() {
+    let data = temp_dir("lda-data");
+    fs::write(data.join("users"), "bob:{PLAIN}bob-password\n").unwrap();
+    let bin = Path::new(crate::support::BIN);
+    let postfix = Postfix::start_with(1, &[bin, &data]);
+    let mut p = SmtpClient::connect(format!("127.0.0.1:{}", postfix.port).parse().unwrap());
+    p.expect("EHLO laptop", 250);
+    let reply = p.send_mail(
+        "carol@pf.test",
+        &["bob@lda.test"],
+        "Subject: through the pipe\r\n\r\nHello postlab deliver\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    let new = data.join("mail/bob/new");
+    let file = wait_for("postlab deliver to write into bob's Maildir", || {
+        fs::read_dir(&new).ok()?.flatten().next().map(|e| e.path())
+    });
+    let text = fs::read_to_string(file).unwrap();
+    assert!(
+        text.starts_with("Return-Path: <carol@pf.test>\r\nDelivered-To: bob@"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Subject: through the pipe\r\n")
+            && text.contains("Hello postlab deliver\r\n"),
+        "{text}"
+    );
+    drop(postfix);
+    let _ = fs::remove_dir_all(&data);
 }

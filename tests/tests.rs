@@ -12,7 +12,7 @@
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `outbound`: AUTH, submission, the queue, relaying between two servers, bounces
 //! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
-//! - `postfix`: a real Postfix relays to postlab and from it
+//! - `postfix`: a real Postfix relays to postlab and from it, and delivers through `postlab deliver`
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `mua`: `postlab send` and `postlab fetch`, our own mail client
 //! - `tls`: STARTTLS, SMTPS, the certificate, TLS between servers, injection attacks
@@ -24,12 +24,18 @@
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
+//! - `admin`: `postlab deliver`, `alias`, `user disable | quota`, `check`, `status`
+//! - `backup`: `postlab backup` under mail load, `postlab restore`, damaged archives refused
+//! - `daemon`: SIGTERM, SIGHUP and the lock of `postlab serve`
 
 mod support;
 
+mod admin;
+mod backup;
 mod cli;
 mod clients;
 mod crash;
+mod daemon;
 mod delivery;
 mod dns;
 mod durability;

@@ -26,7 +26,11 @@ pub fn plaintext_allowed(peer: IpAddr, tls: bool) -> bool {
 /// Checks `name`'s password. Returns the account's canonical (lower-case) name on success.
 pub fn check_password(directory: &Directory, name: &str, secret: &str) -> Option<String> {
     match directory.users.get(name) {
-        Some(user) => password::verify(&user.password, secret).then(|| user.name.clone()),
+        // A disabled account (`nologin=y`, see extra.rs) fails like a wrong password, after
+        // the same work, so the reply does not tell a guesser the password was right.
+        Some(user) => (password::verify(&user.password, secret)
+            && !super::extra::is_disabled(user))
+        .then(|| user.name.clone()),
         None => {
             // Spend the same time as a real check, then fail.
             let _ = password::verify(password::dummy_hash(), secret);

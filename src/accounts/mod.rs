@@ -6,6 +6,7 @@
 //! effect without a restart.
 
 pub mod aliases;
+pub mod extra;
 pub mod login;
 pub mod password;
 pub mod sasl;
@@ -60,6 +61,16 @@ impl Accounts {
             users: Users::load(&self.users_path)?,
             aliases: Aliases::load(&self.aliases_path)?,
         })
+    }
+
+    /// Reads both files again at once, whatever their times say (SIGHUP, `src/daemon.rs`).
+    pub fn reload(&self) {
+        {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.0 = None;
+            state.1 = None;
+        }
+        self.current();
     }
 
     /// The directory as the files say now.

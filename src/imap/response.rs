@@ -163,6 +163,12 @@ pub fn bye(text: &str) -> Response {
     Response::data(format!("BYE {text}"))
 }
 
+/// The administrator stopped the server (SIGTERM): RFC 3501 §7.1.5, BYE "the server is
+/// shutting down"; RFC 5530 §3 UNAVAILABLE, try again later.
+pub fn shutting_down() -> Response {
+    bye("[UNAVAILABLE] Server shutting down")
+}
+
 // The failures several commands share, each with its RFC 5530 code.
 
 /// RFC 5530 §3 PRIVACYREQUIRED: a password may not travel here in the clear.

@@ -71,6 +71,10 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let _ = stream.set_nodelay(true);
     // A second handle on the socket, for changing its read timeout during IDLE.
     let socket = stream.try_clone().ok();
+    // This session in the server's registry, so SIGTERM can say goodbye (`src/daemon.rs`).
+    let watch = shared
+        .sessions
+        .register(&stream, if implicit_tls { "imaps" } else { "imap" });
     let Ok(conn) = Conn::tcp(stream) else {
         return;
     };
@@ -97,8 +101,10 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             return;
         }
     }
+    let config = shared.session_config();
+    let max_literal = config.max_message_size;
     let mut session = Session::new(
-        shared.config.clone(),
+        config,
         shared.accounts.current(),
         shared.data.mail(),
         peer.ip(),
@@ -118,7 +124,12 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
                 .note(Step::Access, &format!("connection lost while sending: {e}"));
             break;
         }
-        output = match read_command(&mut chat, shared.config.max_message_size) {
+        // SIGTERM: an idle session is woken here, a FETCH in flight arrives after it is sent.
+        let Some(read) = watch.read(|| read_command(&mut chat, max_literal)) else {
+            chat.send(&r::shutting_down());
+            break;
+        };
+        output = match read {
             Ok(Got::Input(input)) => {
                 session.login_delay = shared.logins.delay(peer.ip());
                 session.handle(input)
@@ -362,6 +373,12 @@ fn idle(
             Err(e) if net::is_timeout(&e) => {
                 if started.elapsed() > limit {
                     break Some(session.timeout());
+                }
+                // SIGTERM (`src/daemon.rs`): an IDLE session is busy, so it looks for itself.
+                if shared.sessions.stopping() {
+                    chat.send(&r::shutting_down());
+                    let _ = chat.conn.flush();
+                    break None;
                 }
                 for response in session.poll() {
                     chat.send(&response);

@@ -14,6 +14,7 @@ pub mod keywords;
 pub mod lock;
 pub mod maildir;
 pub mod maildrop;
+pub mod quota;
 pub mod uids;
 
 pub use maildir::Maildir;

@@ -41,6 +41,48 @@ pub enum Failure {
     StorageFull(String),
     /// Any other local error (451 4.3.0).
     Io(String),
+    /// The account's quota (`src/mailbox/quota.rs`): `permanent` when the message alone is
+    /// bigger than the quota (552 5.2.2), else full for now (452 4.2.2).
+    OverQuota { permanent: bool, text: String },
+}
+
+/// Checks every local recipient's quota before anything is written. One full mailbox refuses
+/// the message for all its recipients: after DATA, SMTP has a single reply for the whole
+/// envelope (RFC 5321 §4.2.5), so the sender tries again or bounces for everyone.
+pub fn check_quotas(
+    mail_root: &Path,
+    directory: &crate::accounts::Directory,
+    message: &Message,
+) -> Result<(), Failure> {
+    use crate::mailbox::quota::{self, Fit};
+    let size = (message.received.len() + message.content.len()) as u64;
+    for account in message.envelope.local_accounts() {
+        let Some(user) = directory.users.get(account) else {
+            continue;
+        };
+        let fit = quota::fits(user, &maildir_path(mail_root, account), size)
+            .map_err(|e| failure(account, e))?;
+        match fit {
+            Fit::Fits => {}
+            Fit::Full { usage, limit } => {
+                return Err(Failure::OverQuota {
+                    permanent: false,
+                    text: format!(
+                        "mailbox of {account} is full: {usage} + {size} octets over its quota of {limit}"
+                    ),
+                })
+            }
+            Fit::TooBig { limit } => {
+                return Err(Failure::OverQuota {
+                    permanent: true,
+                    text: format!(
+                        "message of {size} octets is bigger than the whole quota of {account} ({limit})"
+                    ),
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where an account's Maildir lives: `DIR/mail/NAME/`.

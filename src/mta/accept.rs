@@ -34,6 +34,11 @@ pub enum Outcome {
 
 /// Delivers the local copies and queues the remote ones, as one step.
 pub fn accept(shared: &Shared, message: &Message) -> Outcome {
+    if let Err(failure) =
+        mda::check_quotas(&shared.data.mail(), &shared.accounts.current(), message)
+    {
+        return Outcome::Transient(failure);
+    }
     store(
         &shared.data.mail(),
         &shared.queue,

@@ -276,10 +276,17 @@ impl Queue {
 
     /// Replaces an envelope after a delivery attempt (atomically).
     pub fn save(&self, entry: &Entry, folder: Folder) -> io::Result<()> {
-        durable::write_atomically(
-            &self.envelope_path(&entry.id, folder),
-            entry.to_text().as_bytes(),
-        )
+        // A message held or deleted (`postlab queue`) while a delivery attempt ran must not come
+        // back: only an envelope that is still there is replaced. (The check and the rename are
+        // two steps; a change between them is the administrator's, milliseconds wide.)
+        let path = self.envelope_path(&entry.id, folder);
+        if !path.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} is gone", path.display()),
+            ));
+        }
+        durable::write_atomically(&path, entry.to_text().as_bytes())
     }
 
     /// The messages in a folder, oldest first. Unreadable envelopes are reported, not fatal.

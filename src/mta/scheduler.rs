@@ -217,13 +217,7 @@ fn deliver(shared: &Shared, mut entry: Entry) {
                 "queue lifetime over: the pending recipients bounce",
             );
         } else {
-            let wait = backoff(shared, entry.attempts);
-            entry.next_attempt = now + wait.as_secs();
-            transcript.event(
-                Step::Relay,
-                &id,
-                &format!("next attempt in {} s", wait.as_secs()),
-            );
+            entry.next_attempt = now + backoff(shared, entry.attempts).as_secs();
         }
     }
     if !newly_failed.is_empty() {
@@ -237,7 +231,19 @@ fn deliver(shared: &Shared, mut entry: Entry) {
     };
     match saved {
         Ok(()) if done => transcript.event(Step::Relay, &id, "done: removed from the queue"),
-        Ok(()) => {}
+        Ok(()) => transcript.event(
+            Step::Relay,
+            &id,
+            &format!(
+                "next attempt in {} s",
+                entry.next_attempt.saturating_sub(now)
+            ),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => transcript.event(
+            Step::Relay,
+            &id,
+            "held or deleted by the administrator during this attempt: left as it is",
+        ),
         Err(e) => log::error!("queue: cannot update {id}: {e}"),
     }
 }

@@ -46,7 +46,12 @@ pub enum Check {
 }
 
 pub fn check(directory: &Directory, name: &str, timestamp: &str, digest: &str) -> Check {
-    let Some(user) = directory.users.get(name) else {
+    // A disabled account (`postlab user disable`) may not log in by any method.
+    let Some(user) = directory
+        .users
+        .get(name)
+        .filter(|u| !crate::accounts::extra::is_disabled(u))
+    else {
         return Check::Wrong;
     };
     let Some(secret) = user.password.strip_prefix("{PLAIN}") else {

@@ -202,6 +202,12 @@ pub fn apop_not_available() -> Response {
         .hint("APOP needs passwords stored {PLAIN}; use USER and PASS")
 }
 
+/// The administrator stopped the server (SIGTERM). RFC 3206 §5: SYS/TEMP, a problem that will
+/// go away; nothing was removed because the session never reached the UPDATE state.
+pub fn shutting_down() -> Response {
+    Response::err_code(Code::SysTemp, "server shutting down")
+}
+
 pub fn login_failed() -> Response {
     Response::err_code(Code::Auth, "invalid user name or password")
 }

@@ -90,15 +90,17 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
 }
 
 fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
-    let config = shared.config.clone();
+    let config = shared.session_config();
     let _ = stream.set_read_timeout(Some(config.pop3_idle_timeout));
     let _ = stream.set_write_timeout(Some(config.pop3_idle_timeout));
     let _ = stream.set_nodelay(true);
+    let service = if implicit_tls { "pop3s" } else { "pop3" };
+    // This session in the server's registry, so SIGTERM can say goodbye (`src/daemon.rs`).
+    let watch = shared.sessions.register(&stream, service);
     let Ok(conn) = Conn::tcp(stream) else {
         return;
     };
     let (peer, local) = (conn.peer, conn.local);
-    let service = if implicit_tls { "pop3s" } else { "pop3" };
     let session_id = SessionId::new();
     let mut transcript = Transcript::create(&shared.data.transcripts(), &session_id, service);
     transcript.note(
@@ -148,7 +150,12 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         } else {
             MAX_COMMAND_LINE
         };
-        output = match chat.conn.read_line(limit) {
+        // SIGTERM: an idle session is woken here, a RETR in flight arrives after it is sent.
+        let Some(read) = watch.read(|| chat.conn.read_line(limit)) else {
+            chat.send(&super::response::shutting_down());
+            break;
+        };
+        output = match read {
             // POP3 has no bare-LF hazard like SMTP's DATA, so a line ending in LF alone (a
             // hand-typed line from `nc` without -C) is taken as it is.
             Ok(Line::Text(line) | Line::BareLf(line)) => {

@@ -474,6 +474,12 @@ pub fn idle_timeout() -> Reply {
     )
 }
 
+/// The administrator stopped the server (SIGTERM). RFC 5321 §3.8: a server that must shut down
+/// answers 421 and closes; RFC 3463 §3.4: X.3.2 "system not accepting network messages".
+pub fn shutting_down() -> Reply {
+    Reply::new(421, Some(Status(4, 3, 2)), "Service shutting down")
+}
+
 pub fn too_many_connections() -> Reply {
     Reply::new(
         421,
@@ -483,6 +489,17 @@ pub fn too_many_connections() -> Reply {
 }
 
 /// 452 4.3.1: the disk is full; the client keeps the message and tries later.
+/// The recipient's quota (RFC 3463 §3.3, X.2.2 "mailbox full"): 552 when the message can never
+/// fit, 452 when it will once the owner deletes mail.
+pub fn mailbox_full(permanent: bool) -> Reply {
+    if permanent {
+        Reply::new(552, Some(Status(5, 2, 2)), "Mailbox full")
+            .hint("the message is bigger than the recipient's whole quota")
+    } else {
+        Reply::new(452, Some(Status(4, 2, 2)), "Mailbox full, try again later")
+    }
+}
+
 pub fn insufficient_storage() -> Reply {
     Reply::new(
         452,

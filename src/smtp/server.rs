@@ -16,6 +16,7 @@ use super::data;
 use super::reply::Reply;
 use super::session::{Effect, Mode, Output, Session};
 use crate::accounts::login;
+use crate::daemon::SessionGuard;
 use crate::ids::SessionId;
 use crate::mta::accept;
 use crate::net::{self, Conn, Line};
@@ -31,6 +32,8 @@ pub struct Chat {
     pub conn: Conn,
     pub transcript: Transcript,
     hints: bool,
+    /// This session in the server's registry, so SIGTERM can say goodbye (`src/daemon.rs`).
+    watch: SessionGuard,
 }
 
 impl Chat {
@@ -77,7 +80,7 @@ pub fn serve_client(stream: TcpStream, shared: Arc<Shared>, mode: Mode) {
         return;
     };
     let mut session = Session::new(
-        shared.config.clone(),
+        shared.session_config(),
         shared.accounts.current(),
         chat.conn.peer,
         mode,
@@ -104,7 +107,7 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
         return;
     }
     let session = Session::new(
-        shared.config.clone(),
+        shared.session_config(),
         shared.accounts.current(),
         chat.conn.peer,
         Mode::Submission,
@@ -115,10 +118,11 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
 
 /// Sets the socket's timeouts and starts the transcript: `[1 MUA] connect from …`.
 fn open_chat(stream: TcpStream, shared: &Shared, service: &str) -> Option<Chat> {
-    let config = &shared.config;
+    let config = shared.session_config();
     let _ = stream.set_read_timeout(Some(config.idle_timeout));
     let _ = stream.set_write_timeout(Some(config.idle_timeout));
     let _ = stream.set_nodelay(true);
+    let watch = shared.sessions.register(&stream, service);
     let conn = Conn::tcp(stream).ok()?;
     let mut transcript = Transcript::create(&shared.data.transcripts(), &SessionId::new(), service);
     transcript.note(
@@ -129,6 +133,7 @@ fn open_chat(stream: TcpStream, shared: &Shared, service: &str) -> Option<Chat> 
         conn,
         transcript,
         hints: config.hints,
+        watch,
     })
 }
 
@@ -150,7 +155,12 @@ fn converse(chat: &mut Chat, session: &mut Session, shared: &Shared) {
                 .note(Step::Mta, &format!("connection lost while sending: {e}"));
             break;
         }
-        output = match chat.conn.read_line(MAX_COMMAND_LINE) {
+        // SIGTERM: an idle session is woken here, a busy one arrives after its command.
+        let Some(read) = chat.watch.read(|| chat.conn.read_line(MAX_COMMAND_LINE)) else {
+            chat.send(&super::reply::shutting_down());
+            break;
+        };
+        output = match read {
             Ok(Line::Text(line)) if session.awaiting_auth_line() => {
                 chat.client_line(&line, true);
                 session.auth_line(&String::from_utf8_lossy(&line))

@@ -677,11 +677,11 @@ impl Session {
                 let (reply, text) = match failure {
                     mda::Failure::StorageFull(text) => (reply::insufficient_storage(), text),
                     mda::Failure::Io(text) => (reply::local_error(), text),
+                    mda::Failure::OverQuota { permanent, text } => {
+                        (reply::mailbox_full(permanent), text)
+                    }
                 };
-                events.push(event(
-                    Step::Mailbox,
-                    format!("not delivered, client will retry: {text}"),
-                ));
+                events.push(event(Step::Mailbox, format!("not delivered: {text}")));
                 reply
             }
         };

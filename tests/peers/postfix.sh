@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # A private Postfix for the interoperability test (tests/postfix.rs), on loopback only.
 #
-#   postfix.sh start WORKDIR PORT POSTLAB_PORT   start it; prints nothing, exits 0 when it listens
+#   postfix.sh start WORKDIR PORT POSTLAB_PORT [POSTLAB_BIN POSTLAB_DATA]
+#                                                start it; prints nothing, exits 0 when it listens
 #   postfix.sh stop WORKDIR                      stop it and remove WORKDIR
 #
 # The instance
 #   - listens on 127.0.0.1:PORT and nowhere else;
 #   - delivers mail for bob@pf.test into the Maildir WORKDIR/mail/bob/;
 #   - relays mail for a.test to postlab at [127.0.0.1]:POSTLAB_PORT (a transport map);
+#   - with POSTLAB_BIN and POSTLAB_DATA: delivers mail for USER@lda.test through a pipe(8)
+#     transport running `postlab deliver --data POSTLAB_DATA --user USER` as nobody (postlab
+#     as Postfix's local delivery agent); POSTLAB_DATA is given to nobody for that;
 #   - sends nothing anywhere else (every other destination is an error).
 # It never touches the system's own Postfix configuration or queue. Needs root: Postfix's
 # master(8) starts as root and drops privileges.
@@ -31,6 +35,8 @@ stop)
 start)
     PORT=${3:?PORT}
     POSTLAB_PORT=${4:?POSTLAB_PORT}
+    POSTLAB_BIN=${5:-}
+    POSTLAB_DATA=${6:-}
     ((EUID == 0)) || { echo "postfix.sh: needs root (Postfix's master runs as root)" >&2; exit 1; }
     command -v postfix >/dev/null || { echo "postfix.sh: Postfix is not installed (.ci/run installs it)" >&2; exit 1; }
     mkdir -p "$WORKDIR"/{etc,queue,data,mail}
@@ -39,6 +45,15 @@ start)
     uid=$(id -u nobody)
     gid=$(id -g nobody)
     chown "$uid:$gid" "$WORKDIR/mail"
+    relay="a.test"
+    routes="a.test=smtp:[127.0.0.1]:$POSTLAB_PORT"
+    if [[ -n $POSTLAB_BIN ]]; then
+        # A copy nobody can surely run, whatever the build folder's permissions.
+        install -m 755 "$POSTLAB_BIN" "$WORKDIR/postlab"
+        chown -R "$uid:$gid" "$POSTLAB_DATA"
+        relay="a.test, lda.test"
+        routes="$routes lda.test=postlab:"
+    fi
     cat >"$WORKDIR/etc/main.cf" <<CONF
 # A throw-away Postfix for postlab's interoperability test.
 compatibility_level = 3.6
@@ -62,8 +77,10 @@ virtual_mailbox_maps    = inline:{ bob@pf.test=bob/ }
 virtual_uid_maps        = static:$uid
 virtual_gid_maps        = static:$gid
 # Mail for a.test goes to postlab; nothing else leaves.
-relay_domains     = a.test
-transport_maps    = inline:{ a.test=smtp:[127.0.0.1]:$POSTLAB_PORT }
+relay_domains     = $relay
+transport_maps    = inline:{ $routes }
+# One recipient per pipe(8) call, so \${user} names exactly one account.
+postlab_destination_recipient_limit = 1
 default_transport = error:this test instance sends no mail out
 relay_transport   = error:this test instance sends no mail out
 smtp_tls_security_level = none
@@ -72,6 +89,9 @@ CONF
     cp /usr/share/postfix/master.cf.dist "$WORKDIR/etc/master.cf"
     postconf -c "$WORKDIR/etc" -M# smtp/inet
     postconf -c "$WORKDIR/etc" -M "127.0.0.1:$PORT/inet = 127.0.0.1:$PORT inet n - n - - smtpd"
+    if [[ -n $POSTLAB_BIN ]]; then
+        postconf -c "$WORKDIR/etc" -M "postlab/unix = postlab unix - n n - - pipe user=nobody argv=$WORKDIR/postlab deliver --data $POSTLAB_DATA --user \${user} --from \${sender}"
+    fi
     postconf -c "$WORKDIR/etc" -F '*/*/chroot = n'
     if ! postfix -c "$WORKDIR/etc" start >/dev/null 2>&1; then
         tail -n 20 "$WORKDIR/maillog" >&2 2>/dev/null || true

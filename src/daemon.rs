@@ -1,0 +1,376 @@
+//! `postlab serve` as an administrator runs it: one server per data directory, signals, and a
+//! clean stop.
+//!
+//! - **One server per data directory.** `DIR/run/postlab.lock` is locked (`File::try_lock`, an
+//!   advisory `flock`) for the life of the process; a second `serve` on the same directory is
+//!   refused with the pid of the first. The kernel drops the lock when the process dies, even by
+//!   `kill -9`, so a stale file never blocks a restart.
+//! - **SIGTERM / SIGINT: stop cleanly.** The [`Sessions`] registry knows every open connection
+//!   and whether it is waiting for the client (idle) or in the middle of a command (busy: an
+//!   SMTP DATA being received or delivered, a POP3 RETR being sent). Idle sessions have their
+//!   read side shut, so the blocked read returns at once and the loop says goodbye (SMTP
+//!   `421 4.3.2`, RFC 5321 §3.8; POP3 `-ERR [SYS/TEMP]`, RFC 3206 §5). Busy ones finish their
+//!   command first, up to `shutdown_grace` seconds, then say goodbye the same way. Mail is never
+//!   lost by a stop: a 250 after DATA was only sent once the message was on disk, and a POP3
+//!   session that never reached UPDATE removes nothing (RFC 1939 §6).
+//! - **SIGHUP: read the files again.** Users and aliases are re-read at the next connection
+//!   anyway (by modification time); SIGHUP forces it now, checks `DIR/transport`, and reads
+//!   `postlab.conf`. A file with an error is logged and everything stays as it runs. Otherwise
+//!   new sessions get the new per-session settings (limits, timeouts, hints, relay networks);
+//!   sessions already open keep theirs, and settings the listeners, queue manager or resolver
+//!   read at start (ports, hostname, domains, queue timing, DNS, TLS) are logged as needing a
+//!   restart.
+//!
+//! - **`DIR/run/status`** says what runs (pid, open sessions per protocol) for `postlab status`.
+//!
+//! Signals arrive on a thread of their own through `signal-hook`, which keeps the one unsafe
+//! part (the signal handler) inside the crate.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+pub use signal_hook::iterator::Signals;
+
+use crate::admin::status::{status_text, STATUS_EVERY};
+use crate::config::Config;
+use crate::datadir::DataDir;
+use crate::serve::Shared;
+
+/// Locks `DIR/run/postlab.lock` for as long as the returned file is kept open.
+pub fn lock_data_dir(data: &DataDir) -> Result<File, String> {
+    let path = data.run().join("postlab.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(data.pid_file()).unwrap_or_default();
+            Err(format!(
+                "another postlab serve (pid {}) is already using {}; stop it first \
+                 (kill -TERM {0}) or give another --data DIR",
+                pid.trim(),
+                data.root().display()
+            ))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
+}
+
+/// Every open client connection, so a stop can reach them.
+#[derive(Default)]
+pub struct Sessions {
+    inner: Arc<Registry>,
+}
+
+#[derive(Default)]
+struct Registry {
+    state: Mutex<State>,
+    /// Signalled whenever a session ends, so [`Sessions::stop`] can wait for the last one.
+    ended: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    stopping: bool,
+    next_id: u64,
+    open: HashMap<u64, Open>,
+}
+
+struct Open {
+    protocol: String,
+    /// A second handle on the socket (`try_clone`), to shut its read side from outside.
+    stream: Option<TcpStream>,
+    /// Waiting for the client's next line, rather than busy with a command.
+    idle: bool,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Sessions {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.lock()
+    }
+
+    /// Registers a connection for as long as the returned guard lives.
+    pub fn register(&self, stream: &TcpStream, protocol: &str) -> SessionGuard {
+        let mut state = self.lock();
+        state.next_id += 1;
+        let id = state.next_id;
+        state.open.insert(
+            id,
+            Open {
+                protocol: protocol.to_string(),
+                stream: stream.try_clone().ok(),
+                idle: false,
+            },
+        );
+        SessionGuard {
+            registry: self.inner.clone(),
+            id,
+        }
+    }
+
+    /// Has a stop begun?
+    pub fn stopping(&self) -> bool {
+        self.lock().stopping
+    }
+
+    /// Open sessions per protocol, for `DIR/run/status`.
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        let state = self.lock();
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for open in state.open.values() {
+            match counts.iter_mut().find(|(p, _)| *p == open.protocol) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((open.protocol.clone(), 1)),
+            }
+        }
+        counts.sort();
+        counts
+    }
+
+    /// Begins the stop: idle sessions are woken at once, busy ones get until `grace` has passed.
+    /// Returns how many sessions were still open when the grace period ran out.
+    pub fn stop(&self, grace: Duration) -> usize {
+        let deadline = Instant::now() + grace;
+        let mut state = self.lock();
+        state.stopping = true;
+        for open in state.open.values().filter(|o| o.idle) {
+            if let Some(stream) = &open.stream {
+                let _ = stream.shutdown(Shutdown::Read);
+            }
+        }
+        while !state.open.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state = self
+                .inner
+                .ended
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        for open in state.open.values() {
+            if let Some(stream) = &open.stream {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+        state.open.len()
+    }
+}
+
+/// One registered connection; dropping it removes the connection from the registry.
+pub struct SessionGuard {
+    registry: Arc<Registry>,
+    id: u64,
+}
+
+impl SessionGuard {
+    fn set_idle(&self, idle: bool) -> bool {
+        let mut state = self.registry.lock();
+        if let Some(open) = state.open.get_mut(&self.id) {
+            open.idle = idle;
+        }
+        state.stopping
+    }
+
+    /// Runs `read` (waiting for the client's next line) with the session marked idle.
+    /// `None` means the server is stopping: say goodbye and close instead of handling a line.
+    ///
+    /// The flag is checked under the same lock [`Sessions::stop`] holds while it wakes idle
+    /// sessions, so a session is either woken by it or sees the flag before it reads.
+    pub fn read<T>(&self, read: impl FnOnce() -> T) -> Option<T> {
+        if self.set_idle(true) {
+            return None;
+        }
+        let line = read();
+        if self.set_idle(false) {
+            return None;
+        }
+        Some(line)
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.registry.lock().open.remove(&self.id);
+        self.registry.ended.notify_all();
+    }
+}
+
+/// Starts catching SIGTERM, SIGINT and SIGHUP. Called before the server announces itself, so a
+/// signal sent as soon as the listeners are known is never taken by the default action.
+pub fn catch_signals() -> Result<Signals, String> {
+    Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|e| format!("cannot catch signals: {e}"))
+}
+
+/// Waits for signals on the calling thread: SIGHUP reloads, SIGTERM/SIGINT stop. Returns once
+/// the stop is complete, so `postlab serve` can exit 0.
+pub fn handle_signals(mut signals: Signals, shared: &Shared) {
+    for signal in signals.forever() {
+        if signal == SIGHUP {
+            reload(shared);
+            continue;
+        }
+        let grace = shared.session_config().shutdown_grace;
+        log::info!(
+            "shutting down (signal {signal}): no new sessions; transfers in flight get {} s",
+            grace.as_secs()
+        );
+        let left = shared.sessions.stop(grace);
+        if left > 0 {
+            log::warn!(
+                "shutting down: {left} session(s) still busy after the grace period, closed"
+            );
+        } else {
+            log::info!("shutting down: every session said goodbye");
+        }
+        break;
+    }
+}
+
+/// SIGHUP: read users, aliases, transport and postlab.conf again; report, never fail.
+fn reload(shared: &Shared) {
+    log::info!("SIGHUP: reading the configuration files again");
+    shared.accounts.reload();
+    let transport = shared.data.root().join("transport");
+    if let Err(e) = crate::mta::transport::Transport::load(&transport) {
+        log::error!("SIGHUP: {e}; the previous routes stay in use");
+    }
+    let path = shared.data.config();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            log::error!(
+                "SIGHUP: cannot read {}: {e}; settings unchanged",
+                path.display()
+            );
+            return;
+        }
+    };
+    let mut fresh = Config::defaults();
+    if let Err(e) = fresh.apply_file(&text) {
+        log::error!("SIGHUP: {}: {e}; the running settings stay", path.display());
+        return;
+    }
+    let running = shared.session_config();
+    let (live, restart) = changed_settings(&running, &fresh);
+    // What the command line may have set, and what the listeners, queue and resolver were
+    // built with, stays as it runs.
+    fresh.hostname = running.hostname.clone();
+    fresh.domains = running.domains.clone();
+    fresh.listen = running.listen;
+    fresh.port_offset = running.port_offset;
+    for key in &restart {
+        log::warn!("SIGHUP: {key} changed; it takes effect at the next restart");
+    }
+    if live.is_empty() {
+        log::info!(
+            "SIGHUP: {} read; no setting that applies live changed",
+            path.display()
+        );
+    } else {
+        log::info!(
+            "SIGHUP: new sessions use the new {} (sessions already open keep theirs)",
+            live.join(", ")
+        );
+    }
+    shared.set_session_config(Arc::new(fresh));
+}
+
+/// The settings that differ: those a new session picks up, and those that need a restart
+/// (the listeners, the queue manager and the resolver read them once, at start). `listen`,
+/// `port_offset`, `hostname` and `domains` are left out: flags may override them, and they
+/// always need a restart.
+fn changed_settings(running: &Config, fresh: &Config) -> (Vec<&'static str>, Vec<&'static str>) {
+    let live = [
+        (
+            "max_message_size",
+            running.max_message_size != fresh.max_message_size,
+        ),
+        (
+            "max_recipients",
+            running.max_recipients != fresh.max_recipients,
+        ),
+        ("max_errors", running.max_errors != fresh.max_errors),
+        ("idle_timeout", running.idle_timeout != fresh.idle_timeout),
+        (
+            "pop3_idle_timeout",
+            running.pop3_idle_timeout != fresh.pop3_idle_timeout,
+        ),
+        ("hints", running.hints != fresh.hints),
+        (
+            "recipient_delimiter",
+            running.recipient_delimiter != fresh.recipient_delimiter,
+        ),
+        (
+            "relay_networks",
+            running.relay_networks != fresh.relay_networks,
+        ),
+        (
+            "shutdown_grace",
+            running.shutdown_grace != fresh.shutdown_grace,
+        ),
+    ];
+    let restart = [
+        (
+            "max_connections",
+            running.max_connections != fresh.max_connections,
+        ),
+        ("relay_port", running.relay_port != fresh.relay_port),
+        ("dns_server", running.dns_server != fresh.dns_server),
+        (
+            "queue_retry_min",
+            running.queue_retry_min != fresh.queue_retry_min,
+        ),
+        (
+            "queue_retry_max",
+            running.queue_retry_max != fresh.queue_retry_max,
+        ),
+        (
+            "queue_lifetime",
+            running.queue_lifetime != fresh.queue_lifetime,
+        ),
+        (
+            "max_outbound_per_destination",
+            running.max_outbound_per_destination != fresh.max_outbound_per_destination,
+        ),
+    ];
+    let pick = |pairs: &[(&'static str, bool)]| -> Vec<&'static str> {
+        pairs.iter().filter(|(_, d)| *d).map(|(k, _)| *k).collect()
+    };
+    (pick(&live), pick(&restart))
+}
+
+/// Keeps `DIR/run/status` up to date for `postlab status`: rewritten (atomically) when what it
+/// says has changed, looked at every [`STATUS_EVERY`]. Runs on a thread of its own.
+pub fn write_status(shared: Arc<Shared>) {
+    let started = crate::clock::now().stamp();
+    let started = started.split('.').next().unwrap_or_default().to_string();
+    let path = shared.data.run().join("status");
+    let mut last = String::new();
+    loop {
+        let text = status_text(std::process::id(), &started, &shared.sessions.counts());
+        if text != last {
+            match crate::mailbox::durable::write_atomically(&path, text.as_bytes()) {
+                Ok(()) => last = text,
+                Err(e) => log::warn!("cannot write {}: {e}", path.display()),
+            }
+        }
+        std::thread::sleep(STATUS_EVERY);
+    }
+}
