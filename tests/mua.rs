@@ -1,26 +1,9 @@
 //! `postlab send` and `postlab fetch`: our own mail client against a running server.
 
 use std::fs;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::support::{temp_dir, Setup, TestServer, BIN};
-
-fn postlab(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::{postlab, temp_dir, Setup, TestServer};
 
 #[test]
 fn send_composes_mime_with_utf8_and_an_attachment() {

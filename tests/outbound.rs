@@ -6,31 +6,9 @@
 
 use std::fs;
 
-use crate::support::{queue_id, wait_for, Setup, SmtpClient, TestServer};
+use crate::support::{domain_server, queue_id, route, wait_for, Setup, SmtpClient, TestServer};
 
 const PLAIN_ALICE: &str = "AGFsaWNlAGFsaWNlLXBhc3N3b3Jk"; // "\0alice\0alice-password"
-
-fn server(domain: &str, extra_config: &str) -> TestServer {
-    TestServer::start_with(Setup {
-        args: vec![
-            "--hostname".into(),
-            format!("mx.{domain}"),
-            "--domain".into(),
-            domain.into(),
-        ],
-        config: format!("queue_retry_min = 1\nqueue_retry_max = 2\n{extra_config}"),
-        ..Setup::default()
-    })
-}
-
-/// Points `from`'s mail for `domain` at `to`'s SMTP listener.
-fn route(from: &TestServer, domain: &str, to: std::net::SocketAddr) {
-    fs::write(
-        from.dir.join("transport"),
-        format!("{domain} [{}]:{}\n", to.ip(), to.port()),
-    )
-    .unwrap();
-}
 
 /// Logs in on the submission port and sends one message; returns the reply to the data.
 fn submit(server: &TestServer, from: &str, to: &str, content: &str) -> crate::support::Reply {
@@ -48,7 +26,7 @@ fn queue_is_empty(server: &TestServer) -> bool {
 
 #[test]
 fn submission_needs_auth_and_the_users_own_address() {
-    let a = server("a.test", "");
+    let a = domain_server("a.test", "");
     let mut c = SmtpClient::connect(a.addr("submission"));
     c.expect("EHLO laptop", 250);
     let reply = c.expect("MAIL FROM:<alice@a.test>", 530);
@@ -80,7 +58,7 @@ fn submission_needs_auth_and_the_users_own_address() {
 
 #[test]
 fn strangers_may_not_relay_but_logged_in_users_may() {
-    let a = server("a.test", "relay_networks =\n");
+    let a = domain_server("a.test", "relay_networks =\n");
     let mut c = a.connect();
     c.expect("EHLO laptop", 250);
     c.expect("MAIL FROM:<alice@a.test>", 250);
@@ -93,8 +71,8 @@ fn strangers_may_not_relay_but_logged_in_users_may() {
 
 #[test]
 fn mail_travels_from_one_server_to_another() {
-    let a = server("a.test", "");
-    let b = server("b.test", "");
+    let a = domain_server("a.test", "");
+    let b = domain_server("b.test", "");
     route(&a, "b.test", b.smtp);
     let reply = submit(
         &a,
@@ -177,8 +155,8 @@ assert passed == [1, 2, 3, 4, 5, 6], passed
 
 #[test]
 fn a_permanent_refusal_bounces_to_the_sender() {
-    let a = server("a.test", "");
-    let b = server("b.test", "");
+    let a = domain_server("a.test", "");
+    let b = domain_server("b.test", "");
     route(&a, "b.test", b.smtp);
     let reply = submit(
         &a,
@@ -212,8 +190,8 @@ fn a_permanent_refusal_bounces_to_the_sender() {
 
 #[test]
 fn a_bounce_is_never_bounced() {
-    let a = server("a.test", "");
-    let b = server("b.test", "");
+    let a = domain_server("a.test", "");
+    let b = domain_server("b.test", "");
     route(&a, "b.test", b.smtp);
     let mut c = a.connect();
     c.expect("EHLO laptop", 250);
@@ -232,8 +210,8 @@ fn a_bounce_is_never_bounced() {
 
 #[test]
 fn a_deferred_message_is_retried_and_survives_a_restart() {
-    let a = server("a.test", "");
-    let b = server("b.test", "");
+    let a = domain_server("a.test", "");
+    let b = domain_server("b.test", "");
     // Nothing listens on the discard port of loopback: the first attempts fail to connect.
     fs::write(a.dir.join("transport"), "b.test [127.0.0.1]:9\n").unwrap();
     let reply = submit(
@@ -283,8 +261,8 @@ fn route_dir(dir: &std::path::Path, domain: &str, to: std::net::SocketAddr) {
 
 #[test]
 fn hold_stops_a_message_and_release_sends_it() {
-    let a = server("a.test", "queue_retry_min = 3600\nqueue_retry_max = 3600\n");
-    let b = server("b.test", "");
+    let a = domain_server("a.test", "queue_retry_min = 3600\nqueue_retry_max = 3600\n");
+    let b = domain_server("b.test", "");
     fs::write(a.dir.join("transport"), "b.test [127.0.0.1]:9\n").unwrap();
     let reply = submit(
         &a,
@@ -323,8 +301,8 @@ fn hold_stops_a_message_and_release_sends_it() {
 
 #[test]
 fn flush_and_delete() {
-    let a = server("a.test", "queue_retry_min = 3600\nqueue_retry_max = 3600\n");
-    let b = server("b.test", "");
+    let a = domain_server("a.test", "queue_retry_min = 3600\nqueue_retry_max = 3600\n");
+    let b = domain_server("b.test", "");
     fs::write(a.dir.join("transport"), "b.test [127.0.0.1]:9\n").unwrap();
     let first = queue_id(&submit(
         &a,
@@ -359,7 +337,7 @@ fn flush_and_delete() {
 
 #[test]
 fn loops_are_refused() {
-    let a = server("a.test", "");
+    let a = domain_server("a.test", "");
     // Over 50 Received: lines: refused at the end of DATA with 5.4.6.
     let mut c = a.connect();
     c.expect("EHLO laptop", 250);
@@ -390,9 +368,9 @@ fn loops_are_refused() {
 
 #[test]
 fn a_4xx_reply_defers_one_recipient_until_a_later_attempt() {
-    let a = server("a.test", "");
+    let a = domain_server("a.test", "");
     // b.test takes one recipient per message: the second gets 452 4.5.3 (try again later).
-    let b = server("b.test", "max_recipients = 1\n");
+    let b = domain_server("b.test", "max_recipients = 1\n");
     route(&a, "b.test", b.smtp);
     let mut c = SmtpClient::connect(a.addr("submission"));
     c.expect("EHLO laptop", 250);
@@ -422,7 +400,7 @@ fn a_4xx_reply_defers_one_recipient_until_a_later_attempt() {
 
 #[test]
 fn failed_logins_slow_down() {
-    let a = server("a.test", "");
+    let a = domain_server("a.test", "");
     let mut c = SmtpClient::connect(a.addr("submission"));
     c.expect("EHLO laptop", 250);
     // Two free failures, then each answer waits: 1 s, 2 s, ... (accounts/login.rs).

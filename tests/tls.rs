@@ -8,7 +8,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use crate::support::{queue_id, wait_for, Setup, SmtpClient, TestServer, DEADLINE};
+use crate::support::{
+    domain_server, queue_id, route, wait_for, Setup, SmtpClient, TestServer, DEADLINE,
+};
 
 const PLAIN_ALICE: &str = "AGFsaWNlAGFsaWNlLXBhc3N3b3Jk"; // "\0alice\0alice-password"
 
@@ -319,27 +321,6 @@ fn the_certificate_is_made_once_with_a_private_key() {
 
 // ---- The relay client (step 5) ----------------------------------------------------------------
 
-fn server(domain: &str, extra_config: &str) -> TestServer {
-    TestServer::start_with(Setup {
-        args: vec![
-            "--hostname".into(),
-            format!("mx.{domain}"),
-            "--domain".into(),
-            domain.into(),
-        ],
-        config: format!("queue_retry_min = 1\nqueue_retry_max = 2\n{extra_config}"),
-        ..Setup::default()
-    })
-}
-
-fn route(from: &TestServer, domain: &str, to: SocketAddr) {
-    fs::write(
-        from.dir.join("transport"),
-        format!("{domain} [{}]:{}\n", to.ip(), to.port()),
-    )
-    .unwrap();
-}
-
 fn submit(server: &TestServer, to: &str) -> String {
     let mut c = SmtpClient::connect(server.addr("submission"));
     c.expect("EHLO laptop", 250);
@@ -351,8 +332,8 @@ fn submit(server: &TestServer, to: &str) -> String {
 
 #[test]
 fn relay_with_tls_between_two_servers() {
-    let a = server("a.test", "relay_tls = encrypt\n");
-    let b = server("b.test", "");
+    let a = domain_server("a.test", "relay_tls = encrypt\n");
+    let b = domain_server("b.test", "");
     route(&a, "b.test", b.smtp);
     let id = submit(&a, "bob@b.test");
     let file = wait_for("the message on b.test", || {
@@ -377,10 +358,10 @@ fn relay_with_tls_between_two_servers() {
 /// self-signed certificate is trusted only once `tls_ca_file` names it.
 #[test]
 fn relay_tls_verify_checks_the_certificate() {
-    let b = server("b.test", "");
+    let b = domain_server("b.test", "");
     let by_name = format!("b.test [localhost]:{}\n", b.smtp.port());
 
-    let strict = server("a.test", "relay_tls = verify\n");
+    let strict = domain_server("a.test", "relay_tls = verify\n");
     fs::write(strict.dir.join("transport"), &by_name).unwrap();
     let id = submit(&strict, "bob@b.test");
     let relay = wait_for("the handshake to fail", || {
@@ -391,7 +372,7 @@ fn relay_tls_verify_checks_the_certificate() {
     let (_, list, _) = strict.postlab(&["queue", "list"]);
     assert!(list.contains(&id), "{list}");
 
-    let trusting = server(
+    let trusting = domain_server(
         "a.test",
         &format!(
             "relay_tls = verify\ntls_ca_file = {}\n",
@@ -461,7 +442,7 @@ fn fake_server(
 #[test]
 fn relay_client_defers_on_response_injection() {
     let (fake, seen) = fake_server(true, b"220 Ready\r\n250 fake\r\n");
-    let a = server("a.test", "");
+    let a = domain_server("a.test", "");
     route(&a, "b.test", fake);
     let id = submit(&a, "bob@b.test");
     let relay = wait_for("the attempt to be deferred", || {
@@ -483,7 +464,7 @@ fn relay_client_defers_on_response_injection() {
 #[test]
 fn relay_tls_encrypt_defers_when_starttls_is_not_offered() {
     let (fake, seen) = fake_server(false, b"454 no\r\n");
-    let a = server("a.test", "relay_tls = encrypt\n");
+    let a = domain_server("a.test", "relay_tls = encrypt\n");
     route(&a, "b.test", fake);
     let id = submit(&a, "bob@b.test");
     wait_for("the attempt to be deferred", || {

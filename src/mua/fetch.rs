@@ -56,14 +56,7 @@ impl Pop3 {
                 .any(|l| l.trim().eq_ignore_ascii_case("STLS"))
             {
                 pop.command("STLS")?;
-                let host = account
-                    .server
-                    .rsplit_once(':')
-                    .map(|(h, _)| h)
-                    .unwrap_or(&account.server);
-                pop.wire
-                    .start_tls(host.trim_matches(['[', ']']), false)
-                    .map_err(|e| format!("TLS: {e}"))?;
+                pop.wire.start_tls(false)?;
             }
         }
         pop.command(&format!("USER {}", account.user))?;

@@ -45,14 +45,7 @@ impl Imap {
         }
         if greeting.contains("STARTTLS") && !plain {
             imap.command("STARTTLS")?;
-            let host = account
-                .server
-                .rsplit_once(':')
-                .map(|(h, _)| h)
-                .unwrap_or(&account.server);
-            imap.wire
-                .start_tls(host.trim_matches(['[', ']']), false)
-                .map_err(|e| format!("TLS: {e}"))?;
+            imap.wire.start_tls(false)?;
         }
         let tag = imap.tag();
         imap.wire

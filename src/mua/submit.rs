@@ -81,13 +81,7 @@ pub fn submit(
         (Tls::Required | Tls::IfOffered, true) => {
             wire.send("STARTTLS").map_err(io)?;
             expect(&mut wire, "STARTTLS", 220)?;
-            let host = how
-                .server
-                .rsplit_once(':')
-                .map(|(h, _)| h)
-                .unwrap_or(&how.server);
-            wire.start_tls(host.trim_matches(['[', ']']), how.verify)
-                .map_err(|e| format!("TLS: {e}"))?;
+            wire.start_tls(how.verify)?;
             // RFC 3207 §4.2: the server forgot everything; greet it again.
             wire.send(&ehlo).map_err(io)?;
             expect(&mut wire, "EHLO after STARTTLS", 250)?;

@@ -17,6 +17,8 @@ const MAX_LINE: u64 = 64 * 1024;
 /// One conversation: reads and writes go through one buffered stream, so TLS can replace the
 /// plain socket in the middle (STARTTLS).
 pub struct Wire {
+    /// `host:port` as given, for the TLS server name.
+    server: String,
     reader: BufReader<Box<dyn Stream>>,
     step: Step,
     verbose: bool,
@@ -28,6 +30,7 @@ impl Wire {
         stream.set_read_timeout(Some(Duration::from_secs(60)))?;
         let reader: BufReader<Box<dyn Stream>> = BufReader::new(Box::new(stream));
         let wire = Wire {
+            server: server.to_string(),
             reader,
             step,
             verbose,
@@ -135,7 +138,19 @@ impl Wire {
     /// the server sent after its yes and before the handshake is a response injection
     /// (CVE-2021-38371): refuse. The certificate is checked only when `verify` is set; lab
     /// servers use self-signed certificates.
-    pub fn start_tls(&mut self, host: &str, verify: bool) -> io::Result<()> {
+    pub fn start_tls(&mut self, verify: bool) -> Result<(), String> {
+        let host = self
+            .server
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(&self.server)
+            .trim_matches(['[', ']'])
+            .to_string();
+        self.handshake(&host, verify)
+            .map_err(|e| format!("TLS: {e}"))
+    }
+
+    fn handshake(&mut self, host: &str, verify: bool) -> io::Result<()> {
         if !self.reader.buffer().is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

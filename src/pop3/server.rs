@@ -309,7 +309,7 @@ fn log_in(
     let delay = shared.logins.delay(ip);
     if !delay.is_zero() {
         chat.note(&format!(
-            "{} failed logins from {ip}: waiting {} s before answering",
+            "more than {} failed logins from {ip}: waiting {} s before answering",
             login::FREE_FAILURES,
             delay.as_secs()
         ));

@@ -249,6 +249,52 @@ pub fn postlab_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs the postlab binary with `args`, `stdin` as its input; returns (exit code, stdout, stderr).
+pub fn postlab(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A server for `domain` (hostname `mx.DOMAIN`) that retries queued mail after a second or two.
+pub fn domain_server(domain: &str, extra_config: &str) -> TestServer {
+    TestServer::start_with(Setup {
+        args: vec![
+            "--hostname".into(),
+            format!("mx.{domain}"),
+            "--domain".into(),
+            domain.into(),
+        ],
+        config: format!("queue_retry_min = 1\nqueue_retry_max = 2\n{extra_config}"),
+        ..Setup::default()
+    })
+}
+
+/// Points `from`'s mail for `domain` at `to` (a static route in `DIR/transport`).
+pub fn route(from: &TestServer, domain: &str, to: SocketAddr) {
+    fs::write(
+        from.dir.join("transport"),
+        format!("{domain} [{}]:{}\n", to.ip(), to.port()),
+    )
+    .unwrap();
+}
+
 /// A reply: its code and the text of each line (after `250-` / `250 `).
 #[derive(Debug, Clone)]
 pub struct Reply {
