@@ -6,6 +6,7 @@
 //! - `delivery`: what lands in the Maildir, routing, aliases, relay refusal
 //! - `faults`: failures on purpose (`DIR/faults`), marked as injected
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
+//! - `hostile`: a table of hostile inputs for SMTP, POP3 and IMAP, one row each
 //! - `dns`: step 4, MX lookups against `postlab dns` (with our resolver and with dig)
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
 //! - `crash`: SIGKILL at random moments under load loses no acknowledged message
@@ -40,6 +41,7 @@ mod delivery;
 mod dns;
 mod durability;
 mod faults;
+mod hostile;
 mod imap;
 mod imap_limits;
 mod imap_mime;

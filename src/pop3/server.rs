@@ -291,6 +291,9 @@ fn carry_out(
             for (path, e) in &failed {
                 chat.note(&format!("could not remove {}: {e}", path.display()));
             }
+            // The maildrop is done with: let the next session in before the client hears +OK,
+            // so a client that logs in again at once is not told [IN-USE].
+            open.take();
             let next = session.updated(kept, failed.is_empty());
             carry_out(chat, session, next, shared, open)
         }
