@@ -104,6 +104,16 @@ fn postlab_and_postfix_relay_to_each_other() {
         text.contains(&format!("with ESMTPA id {id}")),
         "postlab's Received: line travelled: {text}"
     );
+    // Postfix offered STARTTLS and postlab's relay client (relay_tls = may) took it.
+    assert!(
+        text.contains("(Postfix) with ESMTPS"),
+        "TLS from postlab to Postfix: {text}"
+    );
+    assert!(
+        a.transcripts().contains("[5 RELAY] TLS established with"),
+        "{}",
+        a.transcripts()
+    );
 
     // Postfix → postlab.
     let mut p = SmtpClient::connect(format!("127.0.0.1:{}", postfix.port).parse().unwrap());
@@ -123,6 +133,11 @@ fn postlab_and_postfix_relay_to_each_other() {
         "{text}"
     );
     assert!(text.contains("Subject: from Postfix"));
+    // And Postfix used postlab's STARTTLS (smtp_tls_security_level = may).
+    assert!(
+        text.contains(") with ESMTPS id "),
+        "TLS from Postfix to postlab: {text}"
+    );
 }
 
 /// `postlab deliver` as Postfix's delivery agent: a pipe(8) transport runs it as nobody for

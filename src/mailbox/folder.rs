@@ -92,10 +92,10 @@ pub fn check_name(name: &str) -> Result<String, FolderError> {
     // Maildir++ would store these as `.cur/` and so on, which is safe for postlab, but a tool
     // with the other Maildir layout (one folder per level, no dot) would take them for the
     // mailbox's own tmp/, new/ and cur/: refused, so the Maildir means the same to every tool.
-    if ["cur", "new", "tmp"].iter().any(|reserved| {
-        name.split(DELIMITER)
-            .any(|level| level == *reserved)
-    }) {
+    if ["cur", "new", "tmp"]
+        .iter()
+        .any(|reserved| name.split(DELIMITER).any(|level| level == *reserved))
+    {
         return Err(FolderError::BadName(
             "cur, new and tmp are the Maildir's own folders",
         ));

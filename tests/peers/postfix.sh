@@ -9,6 +9,8 @@
 #   - listens on 127.0.0.1:PORT and nowhere else;
 #   - delivers mail for bob@pf.test into the Maildir WORKDIR/mail/bob/;
 #   - relays mail for a.test to postlab at [127.0.0.1]:POSTLAB_PORT (a transport map);
+#   - speaks TLS both ways when it can: it offers STARTTLS with a throw-away self-signed
+#     certificate (made with openssl) and uses STARTTLS when postlab offers it;
 #   - with POSTLAB_BIN and POSTLAB_DATA: delivers mail for USER@lda.test through a pipe(8)
 #     transport running `postlab deliver --data POSTLAB_DATA --user USER` as nobody (postlab
 #     as Postfix's local delivery agent); POSTLAB_DATA is given to nobody for that;
@@ -54,6 +56,10 @@ start)
         relay="a.test, lda.test"
         routes="$routes lda.test=postlab:"
     fi
+    # A throw-away certificate, so Postfix offers STARTTLS to postlab's relay client.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.pf.test \
+        -keyout "$WORKDIR/etc/key.pem" -out "$WORKDIR/etc/cert.pem" >/dev/null 2>&1
+    chmod 600 "$WORKDIR/etc/key.pem"
     cat >"$WORKDIR/etc/main.cf" <<CONF
 # A throw-away Postfix for postlab's interoperability test.
 compatibility_level = 3.6
@@ -83,7 +89,12 @@ transport_maps    = inline:{ $routes }
 postlab_destination_recipient_limit = 1
 default_transport = error:this test instance sends no mail out
 relay_transport   = error:this test instance sends no mail out
-smtp_tls_security_level = none
+# TLS both ways, opportunistic (postlab's certificate is self-signed, so no verification).
+smtpd_tls_cert_file = $WORKDIR/etc/cert.pem
+smtpd_tls_key_file  = $WORKDIR/etc/key.pem
+smtpd_tls_security_level = may
+smtp_tls_security_level  = may
+smtpd_tls_received_header = yes
 biff = no
 CONF
     cp /usr/share/postfix/master.cf.dist "$WORKDIR/etc/master.cf"
