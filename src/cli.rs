@@ -89,6 +89,17 @@ pub fn main(args: Vec<String>) -> i32 {
 
 /// Parses `args` with `opts`; on error prints it with the usage and gives the exit code.
 fn parse(opts: &Options, args: &[String], brief: &str) -> Result<getopts::Matches, i32> {
+    parse_args(opts, args, brief, 2)
+}
+
+/// Parses `args`; on `--help` prints the usage (exit 0), on error prints it with the error and
+/// gives `usage_code` (sysexits' 64 for `postlab deliver`, 2 elsewhere).
+pub(crate) fn parse_args(
+    opts: &Options,
+    args: &[String],
+    brief: &str,
+    usage_code: i32,
+) -> Result<getopts::Matches, i32> {
     match opts.parse(args) {
         Ok(m) if m.opt_present("help") => {
             print!("{}", opts.usage(brief));
@@ -98,7 +109,7 @@ fn parse(opts: &Options, args: &[String], brief: &str) -> Result<getopts::Matche
         Err(e) => {
             eprintln!("postlab: {e}\n");
             eprint!("{}", opts.usage(brief));
-            Err(2)
+            Err(usage_code)
         }
     }
 }

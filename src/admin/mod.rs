@@ -18,26 +18,14 @@ pub mod status;
 
 use getopts::Options;
 
-/// Parses `args`; on `--help` prints the usage, on error prints it with the error, and gives
-/// the exit code to return (`usage_code` for a wrong argument).
+/// Parses `args` (see [`crate::cli::parse_args`]).
 fn parse(
     opts: &Options,
     args: &[String],
     brief: &str,
     usage_code: i32,
 ) -> Result<getopts::Matches, i32> {
-    match opts.parse(args) {
-        Ok(m) if m.opt_present("help") => {
-            print!("{}", opts.usage(brief));
-            Err(0)
-        }
-        Ok(m) => Ok(m),
-        Err(e) => {
-            eprintln!("postlab: {e}\n");
-            eprint!("{}", opts.usage(brief));
-            Err(usage_code)
-        }
-    }
+    crate::cli::parse_args(opts, args, brief, usage_code)
 }
 
 /// The options every admin command shares: `--data DIR` and `--help`.
