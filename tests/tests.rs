@@ -10,6 +10,7 @@
 //! - `dns`: step 4, MX lookups against `postlab dns` (with our resolver and with dig)
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
 //! - `crash`: SIGKILL at random moments under load loses no acknowledged message
+//! - `disk_full`: a full disk gets 452 4.3.1, leaves nothing half-written, and recovers
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `outbound`: AUTH, submission, the queue, relaying between two servers, bounces
 //! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
@@ -38,6 +39,7 @@ mod clients;
 mod crash;
 mod daemon;
 mod delivery;
+mod disk_full;
 mod dns;
 mod durability;
 mod faults;
