@@ -419,3 +419,92 @@ fn failed_logins_slow_down() {
     let reply = c.expect("AUTH PLAIN AG1hbGxvcnkAd3Jvbmc=", 535); // \0mallory\0wrong
     assert_eq!(reply.lines, ["5.7.8 Authentication credentials invalid"]);
 }
+
+/// The SMTP smuggling rule works both ways: whatever is in a queue file, our relay client sends
+/// only CRLF line ends, dot-stuffed. A queue file written by hand with LF endings, a lone CR and
+/// a line that is only a dot goes out clean; a recording server keeps the raw bytes.
+#[test]
+fn the_relay_never_sends_a_bare_cr_or_lf() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = listener.local_addr().unwrap();
+    let raw = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let record = raw.clone();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        writer.write_all(b"220 recorder.test ESMTP\r\n").unwrap();
+        let mut in_data = false;
+        loop {
+            let mut line = Vec::new();
+            if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            record.lock().unwrap().extend_from_slice(&line);
+            let answer: &[u8] = if in_data {
+                if line == b".\r\n" {
+                    in_data = false;
+                    b"250 2.0.0 recorded\r\n"
+                } else {
+                    continue;
+                }
+            } else if line.starts_with(b"EHLO") {
+                b"250 recorder.test\r\n"
+            } else if line.starts_with(b"DATA") {
+                in_data = true;
+                b"354 go on\r\n"
+            } else if line.starts_with(b"QUIT") {
+                b"221 bye\r\n"
+            } else {
+                b"250 ok\r\n"
+            };
+            writer.write_all(answer).unwrap();
+        }
+        let _ = reader.read_to_end(&mut Vec::new());
+    });
+
+    let a = domain_server("a.test", "");
+    route(&a, "b.test", peer);
+    // A queue file made by hand, as an administrator might: LF line ends, a lone CR, a dot line.
+    let id = "19A3C4F2B8D10";
+    let active = a.dir.join("queue/active");
+    fs::write(
+        active.join(format!("{id}.msg")),
+        b"Subject: handmade\n\nline one\n.\nbare\rCR\nlast",
+    )
+    .unwrap();
+    fs::write(
+        active.join(format!("{id}.env")),
+        format!("from: <alice@a.test>\narrived: 1795707025\nattempts: 0\nnext-attempt: 0\nrcpt: <bob@b.test> pending\n"),
+    )
+    .unwrap();
+    wait_for("the recorder to get the message", || {
+        let bytes = raw.lock().unwrap().clone();
+        bytes.windows(5).any(|w| w == b"\r\n.\r\n").then_some(())
+    });
+    let bytes = raw.lock().unwrap().clone();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' {
+            assert!(
+                i > 0 && bytes[i - 1] == b'\r',
+                "bare LF at {i}: {:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        if b == b'\r' {
+            assert!(
+                bytes.get(i + 1) == Some(&b'\n'),
+                "bare CR at {i}: {:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("\r\nline one\r\n..\r\nbareCR\r\nlast\r\n.\r\n"),
+        "{text}"
+    );
+}
