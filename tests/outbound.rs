@@ -478,7 +478,7 @@ fn the_relay_never_sends_a_bare_cr_or_lf() {
     .unwrap();
     fs::write(
         active.join(format!("{id}.env")),
-        format!("from: <alice@a.test>\narrived: 1795707025\nattempts: 0\nnext-attempt: 0\nrcpt: <bob@b.test> pending\n"),
+        "from: <alice@a.test>\narrived: 1795707025\nattempts: 0\nnext-attempt: 0\nrcpt: <bob@b.test> pending\n",
     )
     .unwrap();
     wait_for("the recorder to get the message", || {
