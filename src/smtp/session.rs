@@ -27,7 +27,9 @@
 //! plaintext (§4.2): the state goes back to `Greeting` and the client must EHLO again.
 //!
 //! Policy lives here too: the limits from postlab.conf, the error counter (too many errors →
-//! 421), and, through the router, who may receive mail.
+//! 421), and, through the router, who may receive mail. Two parts sit in files of their own:
+//! `session/auth.rs` (AUTH, relay permission, the submission sender rule) and
+//! `session/headers.rs` (hop counting, the Date and Message-ID a submission server adds).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -332,94 +334,6 @@ impl Session {
         }
         keywords.push("HELP".into()); // RFC 5321 §4.1.1.8
         keywords
-    }
-
-    /// AUTH (RFC 4954 §4): only after EHLO, once, outside a transaction.
-    fn auth(&mut self, mechanism: &str, initial: Option<&str>) -> Output {
-        if !self.esmtp {
-            return Output::reply(reply::bad_sequence(
-                "AUTH needs EHLO first",
-                "EHLO your-name, then AUTH",
-            ));
-        }
-        if self.user.is_some() {
-            return Output::reply(reply::bad_sequence(
-                "already authenticated",
-                "one AUTH per session",
-            ));
-        }
-        if matches!(self.state, State::Mail(_)) {
-            return Output::reply(reply::bad_sequence(
-                "AUTH is not allowed during a mail transaction",
-                "RSET first",
-            ));
-        }
-        if !login::plaintext_allowed(self.peer.ip(), self.tls) {
-            return Output::reply(reply::encryption_required());
-        }
-        self.sasl_step(sasl::start(mechanism, initial))
-    }
-
-    /// The client's answer to a 334 challenge.
-    pub fn auth_line(&mut self, line: &str) -> Output {
-        let Some(exchange) = self.sasl.take() else {
-            return Output::reply(reply::local_error());
-        };
-        let output = self.sasl_step(sasl::respond(exchange, line));
-        self.count_errors(output)
-    }
-
-    fn sasl_step(&mut self, step: sasl::Step) -> Output {
-        match step {
-            sasl::Step::Challenge(challenge, exchange) => {
-                self.sasl = Some(exchange);
-                Output::reply(reply::auth_challenge(challenge))
-            }
-            sasl::Step::Credentials(credentials) => Output {
-                replies: Vec::new(),
-                events: Vec::new(),
-                effect: Effect::Authenticate(credentials),
-            },
-            sasl::Step::Failed(sasl::Failure::Cancelled) => Output::reply(reply::auth_cancelled()),
-            sasl::Step::Failed(sasl::Failure::Malformed) => Output::reply(reply::auth_malformed()),
-            sasl::Step::Failed(sasl::Failure::UnknownMechanism) => {
-                Output::reply(reply::auth_unknown_mechanism())
-            }
-        }
-    }
-
-    /// The server loop checked the credentials: `Some(account)` if they were right.
-    pub fn authenticated(&mut self, account: Option<String>) -> Output {
-        match account {
-            Some(account) => {
-                self.user = Some(account);
-                Output::reply(reply::auth_ok())
-            }
-            None => self.count_errors(Output::reply(reply::auth_failed())),
-        }
-    }
-
-    /// May this client send to other domains? Logged in, or from a trusted network.
-    fn may_relay(&self) -> bool {
-        self.user.is_some()
-            || (self.mode == Mode::Relay && self.config.is_trusted_network(self.peer.ip()))
-    }
-
-    /// Submission (RFC 6409 §6.1): the envelope sender must be the logged-in account's own
-    /// address (or one of its aliases) in a local domain.
-    fn owns_sender(&self, from: &ReversePath) -> bool {
-        let (Some(user), ReversePath::Mailbox(address)) = (&self.user, from) else {
-            return false;
-        };
-        if address.is_bare_postmaster() || !self.config.is_local_domain(&address.domain) {
-            return false;
-        }
-        let router = Router {
-            config: &self.config,
-            directory: &self.directory,
-            may_relay: false,
-        };
-        matches!(router.route(address), Route::Local(accounts) if accounts == [user.clone()])
     }
 
     /// MAIL FROM (§4.1.1.2): opens a transaction and gives the message its queue id.
@@ -754,45 +668,8 @@ impl Session {
     }
 }
 
-/// RFC 5321 §6.3 leaves the limit to the server; Postfix and others use about 50.
-pub const MAX_HOPS: usize = 50;
-
-/// Counts `Received:` fields in the header section (up to the first empty line).
-fn count_received(content: &[u8]) -> usize {
-    header_lines(content)
-        .filter(|line| starts_with_field(line, "received"))
-        .count()
-}
-
-/// The lines of the header section, without their CRLF.
-fn header_lines(content: &[u8]) -> impl Iterator<Item = &[u8]> {
-    content
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .take_while(|l| !l.is_empty())
-}
-
-fn starts_with_field(line: &[u8], name: &str) -> bool {
-    line.len() > name.len()
-        && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-        && line[name.len()] == b':'
-}
-
-/// `Date:` and `Message-ID:` fields to add when the content lacks them (RFC 5322 §3.6 requires
-/// a Date; §3.6.4 says every message should have a Message-ID).
-fn missing_fields(content: &[u8], id: &QueueId, hostname: &str, now: SystemTime) -> Vec<String> {
-    let mut fields = Vec::new();
-    if !header_lines(content).any(|l| starts_with_field(l, "date")) {
-        fields.push(format!(
-            "Date: {}\r\n",
-            Civil::from_system_time(now).rfc5322()
-        ));
-    }
-    if !header_lines(content).any(|l| starts_with_field(l, "message-id")) {
-        fields.push(format!("Message-ID: <{id}@{hostname}>\r\n"));
-    }
-    fields
-}
+pub use headers::MAX_HOPS;
+use headers::{count_received, missing_fields};
 
 /// The reply for a line that is not a valid command.
 fn error_reply(error: CommandError) -> Reply {
@@ -833,5 +710,7 @@ fn rejection_reply(to: &Address, rejection: &Rejection) -> (Reply, String) {
     }
 }
 
+mod auth;
+mod headers;
 #[cfg(test)]
 mod tests;
