@@ -1,4 +1,4 @@
-//! The `postlab` command. Everything it does lives in the library; see `cli.rs`.
+//! The `postlab` command. Everything it does lives in the library; see `src/cli/`.
 
 #![forbid(unsafe_code)]
 
