@@ -76,9 +76,14 @@ pub const SETTINGS: &[Setting] = &[
         help: "Seconds an IMAP client may stay silent (outside IDLE) before * BYE (RFC 3501 section 5.4: at least 30 minutes).",
     },
     Setting {
-        key: "max_connections",
+                key: "max_connections",
         default: "100",
         help: "Simultaneous client connections; the surplus gets 421 4.7.0 and is closed.",
+    },
+    Setting {
+        key: "max_connections_per_ip",
+        default: "20",
+        help: "Simultaneous connections from one address outside relay_networks, so one client (or a\nslowloris attack) cannot take every place. 0: no limit.",
     },
     Setting {
         key: "hints",
@@ -166,6 +171,7 @@ pub struct Config {
     pub pop3_idle_timeout: Duration,
     pub imap_idle_timeout: Duration,
     pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     pub hints: bool,
     pub recipient_delimiter: Option<char>,
     pub relay_networks: Vec<Network>,
@@ -260,6 +266,7 @@ impl Config {
             pop3_idle_timeout: Duration::from_secs(600),
             imap_idle_timeout: Duration::from_secs(1800),
             max_connections: 100,
+            max_connections_per_ip: 20,
             hints: true,
             recipient_delimiter: Some('+'),
             relay_networks: ["127.0.0.0/8", "::1/128"]
@@ -321,6 +328,7 @@ impl Config {
                 self.imap_idle_timeout = Duration::from_secs(number::<u64>(key, value)?.max(1))
             }
             "max_connections" => self.max_connections = number(key, value)?,
+            "max_connections_per_ip" => self.max_connections_per_ip = number(key, value)?,
             "hints" => self.hints = yes_no(key, value)?,
             "recipient_delimiter" => {
                 let mut chars = value.chars();

@@ -8,8 +8,9 @@
 //! Each accepted connection is counted; past `max_connections` the newcomer is told
 //! `421 4.7.0` and closed, so a flood cannot exhaust threads or memory.
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
@@ -58,6 +59,8 @@ pub struct Shared {
     /// Every open session, so SIGTERM can say goodbye to each (`src/daemon.rs`).
     pub sessions: Sessions,
     active: AtomicUsize,
+    /// Open connections per client address (for `max_connections_per_ip`).
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl Shared {
@@ -259,6 +262,7 @@ impl Server {
             pop3_locks: MailboxLocks::default(),
             sessions: Sessions::default(),
             active: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
         });
         Ok(Server { shared, listeners })
     }
@@ -366,9 +370,23 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        let ip = stream
+            .peer_addr()
+            .map(|a| a.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         let active = shared.active.fetch_add(1, Ordering::SeqCst) + 1;
-        let guard = ActiveGuard(shared.clone());
-        if active > shared.config.max_connections {
+        let from_ip = {
+            let mut per_ip = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+            let count = per_ip.entry(ip).or_insert(0);
+            *count += 1;
+            *count
+        };
+        let guard = ActiveGuard(shared.clone(), ip);
+        let limit = shared.config.max_connections_per_ip;
+        // Trusted networks (loopback by default) are exempt: the lab and the tests run there.
+        let too_many_from_ip =
+            limit > 0 && from_ip > limit && !shared.config.is_trusted_network(ip);
+        if active > shared.config.max_connections || too_many_from_ip {
             std::thread::spawn(move || refuse(service, stream, guard));
             continue;
         }
@@ -410,10 +428,17 @@ fn refuse(service: Service, mut stream: TcpStream, _guard: ActiveGuard) {
 }
 
 /// Counts a connection as active for as long as it lives.
-struct ActiveGuard(Arc<Shared>);
+struct ActiveGuard(Arc<Shared>, IpAddr);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::SeqCst);
+        let mut per_ip = self.0.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = per_ip.get_mut(&self.1) {
+            *count -= 1;
+            if *count == 0 {
+                per_ip.remove(&self.1);
+            }
+        }
     }
 }

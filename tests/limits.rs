@@ -254,3 +254,28 @@ fn a_client_that_vanishes_mid_data_leaves_nothing_behind() {
         .unwrap_or(0);
     assert_eq!(in_tmp, 0);
 }
+
+#[test]
+fn one_address_cannot_take_every_connection() {
+    // Loopback is trusted (and exempt) by default; here it is a stranger like any other.
+    let server = server_with("relay_networks =\nmax_connections_per_ip = 2\n");
+    let _a = server.connect();
+    let _b = server.connect();
+    let mut stream = std::net::TcpStream::connect(server.smtp).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("421 4.7.0"), "{text:?}");
+    drop(_a);
+    crate::support::wait_for("a free place for this address", || {
+        let mut stream = std::net::TcpStream::connect(server.smtp).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
+        let mut first = [0u8; 3];
+        stream.read_exact(&mut first).ok()?;
+        (&first == b"220").then_some(())
+    });
+}
