@@ -45,6 +45,11 @@ POP3_MESSAGES ?= 5000
 bench-pop3:
 	$(CARGO) bench --bench pop3_load -- --messages $(POP3_MESSAGES) --size $(SIZE)
 
+## bench-imap: SELECT and FETCH on 10,000 messages of 4 KiB, postlab beside a private Dovecot (needs root)
+.PHONY: bench-imap
+bench-imap:
+	bash benches/dovecot/imap.sh 10000 $(SIZE) 3
+
 clean:
 	$(CARGO) clean
 	rm -rf var

@@ -1,49 +1,204 @@
-//! IMAP on a large folder: how long SELECT and the usual client FETCHes take.
+//! `make bench-imap`: IMAP on a large folder, and how long the usual client commands take.
 //!
-//! Fills bob's INBOX with N messages (written straight into the Maildir, as delivery would),
-//! starts `postlab serve` (release build) on it and measures, over one connection:
+//! Fills bob's INBOX with M messages of K bytes (written straight into the Maildir with
+//! `Maildir::deliver`, as SMTP delivery would), starts `postlab serve` (release build) on it and
+//! measures, over one connection, after `LOGIN`:
 //!
-//! - the first SELECT (every message gets its UID; the list is written) and a second one;
+//! - the first SELECT (every message gets its UID and the list is written) and a second one;
 //! - `FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)`, what a client sends to draw a message list;
 //! - `FETCH 1:* BODY.PEEK[]`, in messages per second.
 //!
 //! ```text
-//! cargo bench --bench imap_load -- --messages 10000
+//! cargo bench --bench imap_load -- --messages 10000 --size 4096
+//! cargo bench --bench imap_load -- --maildir /tmp/m/bob --messages 10000 --size 4096
+//! cargo bench --bench imap_load -- --data /tmp/p --user bob --password bench
+//! cargo bench --bench imap_load -- --target 127.0.0.1:20143 --user bob --password bench
 //! ```
+//!
+//! `--maildir DIR` only fills DIR and exits. `--data DIR` starts postlab on a data directory that
+//! is already filled (a `users` file and `mail/USER`), and leaves it in place. `--target ADDR`
+//! measures another IMAP server (Dovecot, say) with the very same client code, so the figures
+//! can be set side by side (see benches/dovecot/README.md and `imap.sh` there).
+//!
+//! Every answer is checked: SELECT must report M messages (RFC 9051 7.4.1 EXISTS), and the body
+//! FETCH must return M literals of K octets each, or the run stops with an error.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use postlab::mailbox::Maildir;
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let messages: usize = args
-        .iter()
-        .position(|a| a == "--messages")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+struct Options {
+    messages: usize,
+    size: usize,
+    maildir: Option<PathBuf>,
+    data: Option<PathBuf>,
+    target: Option<SocketAddr>,
+    user: String,
+    password: String,
+}
 
-    let dir = std::env::temp_dir().join(format!("postlab-imap-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").unwrap();
-    let maildir = Maildir::create(&dir.join("mail").join("bob")).unwrap();
-    let start = Instant::now();
-    for n in 0..messages {
-        let text = format!(
-            "From: Alice <alice@bench.test>\r\nTo: bob@bench.test\r\nSubject: message {n}\r\n\
-Date: Thu, 26 Nov 2026 15:20:55 +0000\r\nMessage-ID: <{n}@bench.test>\r\n\r\n{}\r\n",
-            "Some body text. ".repeat(100)
-        );
-        maildir.deliver(&[text.as_bytes()], "bench.test").unwrap();
+fn options() -> Options {
+    let mut o = Options {
+        messages: 10_000,
+        size: 4096,
+        maildir: None,
+        data: None,
+        target: None,
+        user: "bob".into(),
+        password: "bench".into(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().expect("a value after the flag");
+        match flag.as_str() {
+            "--messages" => o.messages = value().parse().expect("a number"),
+            "--size" => o.size = value().parse().expect("a number"),
+            "--maildir" => o.maildir = Some(value().into()),
+            "--data" => o.data = Some(value().into()),
+            "--target" => o.target = Some(value().parse().expect("an address HOST:PORT")),
+            "--user" => o.user = value(),
+            "--password" => o.password = value(),
+            _ => {} // cargo passes --bench
+        }
     }
-    println!("wrote {messages} messages in {:.1?}", start.elapsed());
+    o
+}
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_postlab"))
+/// What one session measured.
+struct Figures {
+    messages: usize,
+    first_select: Duration,
+    second_select: Duration,
+    list: Duration,
+    bodies: Duration,
+}
+
+fn main() {
+    let o = options();
+
+    if let Some(root) = &o.maildir {
+        let t = Instant::now();
+        fill(root, o.messages, o.size);
+        println!(
+            "imap_load: {} messages of {} bytes in {} ({:.1} s)",
+            o.messages,
+            o.size,
+            root.display(),
+            t.elapsed().as_secs_f64()
+        );
+        return;
+    }
+
+    // Who to measure: another server, postlab on a given data directory, or postlab on a
+    // fresh one filled here (removed afterwards).
+    let mut started: Option<(Child, Option<PathBuf>)> = None;
+    let (name, addr) = match (&o.target, &o.data) {
+        (Some(addr), _) => ("server", *addr),
+        (None, Some(dir)) => {
+            let (child, addr) = start_postlab(dir);
+            started = Some((child, None));
+            ("postlab", addr)
+        }
+        (None, None) => {
+            let dir =
+                std::env::temp_dir().join(format!("postlab-imap-bench-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("create the data directory");
+            std::fs::write(
+                dir.join("users"),
+                format!("{}:{{PLAIN}}{}\n", o.user, o.password),
+            )
+            .expect("write the users file");
+            let t = Instant::now();
+            fill(&dir.join("mail").join(&o.user), o.messages, o.size);
+            println!(
+                "imap_load: wrote {} messages in {:.1} s",
+                o.messages,
+                t.elapsed().as_secs_f64()
+            );
+            let (child, addr) = start_postlab(&dir);
+            started = Some((child, Some(dir)));
+            ("postlab", addr)
+        }
+    };
+
+    let f = measure(addr, &o);
+    println!(
+        "imap_load: {name} at {addr}: {} messages x {} bytes",
+        f.messages, o.size
+    );
+    println!(
+        "imap_load: first SELECT:  {:.3} s (gives {} UIDs)",
+        f.first_select.as_secs_f64(),
+        f.messages
+    );
+    println!(
+        "imap_load: second SELECT: {:.3} s",
+        f.second_select.as_secs_f64()
+    );
+    println!(
+        "imap_load: FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE): {:.3} s",
+        f.list.as_secs_f64()
+    );
+    let rate = f.messages as f64 / f.bodies.as_secs_f64();
+    println!(
+        "imap_load: FETCH 1:* BODY.PEEK[]: {:.3} s, {rate:.0} messages/s",
+        f.bodies.as_secs_f64()
+    );
+    // One line for scripts (benches/dovecot/imap.sh takes its medians from these).
+    println!(
+        "imap_load: result {name} select1={:.4} select2={:.4} list={:.4} bodies={:.4} rate={rate:.0}",
+        f.first_select.as_secs_f64(),
+        f.second_select.as_secs_f64(),
+        f.list.as_secs_f64(),
+        f.bodies.as_secs_f64(),
+    );
+
+    if let Some((mut child, dir)) = started {
+        let _ = child.kill();
+        let _ = child.wait();
+        if let Some(dir) = dir {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
+
+/// A message of exactly `size` bytes (at least its header), with the header fields ENVELOPE
+/// reports, and a body of CRLF lines of up to 78 characters.
+fn message(n: usize, size: usize) -> Vec<u8> {
+    let mut text = format!(
+        "From: Alice <alice@bench.test>\r\nTo: bob@bench.test\r\nSubject: message {n}\r\n\
+Date: Thu, 26 Nov 2026 15:20:55 +0000\r\nMessage-ID: <{n}@bench.test>\r\n\r\n"
+    )
+    .into_bytes();
+    while text.len() + 80 <= size {
+        text.extend_from_slice(&[b'x'; 78]);
+        text.extend_from_slice(b"\r\n");
+    }
+    let rest = size.saturating_sub(text.len() + 2);
+    text.extend(std::iter::repeat_n(b'y', rest));
+    text.extend_from_slice(b"\r\n");
+    text
+}
+
+fn fill(root: &Path, count: usize, size: usize) {
+    let maildir = Maildir::create(root).expect("create the Maildir");
+    for n in 0..count {
+        maildir
+            .deliver(&[&message(n, size)], "bench.test")
+            .expect("deliver");
+    }
+}
+
+/// Starts postlab on `dir` and waits for its IMAP listener. The caller kills and waits for the
+/// child (clippy cannot follow it out of this function).
+#[allow(clippy::zombie_processes)]
+fn start_postlab(dir: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postlab"))
         .args([
             "serve",
             "--ephemeral-ports",
@@ -51,81 +206,160 @@ Date: Thu, 26 Nov 2026 15:20:55 +0000\r\nMessage-ID: <{n}@bench.test>\r\n\r\n{}\
             "bench.test",
             "--data",
         ])
-        .arg(&dir)
+        .arg(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
         .expect("start postlab");
-    let addr = imap_address(&dir);
-    let stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(600)))
-        .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-
-    let mut run = |command: &str| -> (Duration, usize) {
-        let start = Instant::now();
-        writer
-            .write_all(format!("t {command}\r\n").as_bytes())
-            .unwrap();
-        let mut lines = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            // Skip a literal's octets.
-            if let Some(n) = line
-                .trim_end()
-                .strip_suffix('}')
-                .and_then(|l| l.rsplit_once('{'))
-                .and_then(|(_, n)| n.parse::<u64>().ok())
-            {
-                std::io::copy(&mut (&mut reader).take(n), &mut std::io::sink()).unwrap();
-                continue;
-            }
-            lines += 1;
-            if line.starts_with("t ") {
-                assert!(line.starts_with("t OK"), "{command}: {line}");
-                return (start.elapsed(), lines);
-            }
-        }
-    };
-    run("LOGIN bob bench");
-    let (first, _) = run("SELECT INBOX");
-    let (second, _) = run("SELECT INBOX");
-    let (list, _) = run("FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)");
-    let (bodies, _) = run("FETCH 1:* BODY.PEEK[]");
-    println!("first SELECT:  {first:.1?} (gives {messages} UIDs)");
-    println!("second SELECT: {second:.1?}");
-    println!("FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE): {list:.1?}");
-    println!(
-        "FETCH 1:* BODY.PEEK[]: {bodies:.1?}, {:.0} messages/s",
-        messages as f64 / bodies.as_secs_f64()
-    );
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Waits for the server's listeners file and returns the IMAP address.
-fn imap_address(dir: &std::path::Path) -> SocketAddr {
-    let file = dir.join("run").join("listeners");
+    let listeners = dir.join("run/listeners");
     let start = Instant::now();
     loop {
-        if let Ok(text) = std::fs::read_to_string(&file) {
-            if let Some(addr) = text
-                .lines()
+        let found = std::fs::read_to_string(&listeners).ok().and_then(|text| {
+            text.lines()
                 .find_map(|l| l.strip_prefix("imap ").and_then(|a| a.trim().parse().ok()))
-            {
-                return addr;
+        });
+        if let Some(addr) = found {
+            return (child, addr);
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What came back for one tagged command.
+struct Answer {
+    elapsed: Duration,
+    /// Untagged `* N EXISTS` seen, if any.
+    exists: Option<usize>,
+    /// Untagged `* N FETCH` responses.
+    fetches: usize,
+    /// Sizes of the literals received.
+    literals: Vec<u64>,
+}
+
+/// One IMAP connection: sends tagged commands one at a time and reads to the tagged answer.
+struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    tag: u32,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(600)))
+            .expect("timeout");
+        let mut client = Client {
+            reader: BufReader::with_capacity(64 * 1024, stream.try_clone().expect("clone")),
+            writer: stream,
+            tag: 0,
+        };
+        let greeting = client.line();
+        assert!(
+            greeting.starts_with(b"* OK"),
+            "greeting: {}",
+            show(&greeting)
+        );
+        client
+    }
+
+    fn line(&mut self) -> Vec<u8> {
+        let mut line = Vec::new();
+        self.reader.read_until(b'\n', &mut line).expect("read");
+        assert!(!line.is_empty(), "the server closed the connection");
+        line
+    }
+
+    /// Sends `command`, reads every response up to its tagged OK, and times the whole.
+    fn run(&mut self, command: &str) -> Answer {
+        self.tag += 1;
+        let tag = format!("t{} ", self.tag);
+        let start = Instant::now();
+        self.writer
+            .write_all(format!("{tag}{command}\r\n").as_bytes())
+            .expect("write");
+        let mut answer = Answer {
+            elapsed: Duration::ZERO,
+            exists: None,
+            fetches: 0,
+            literals: Vec::new(),
+        };
+        loop {
+            let line = self.line();
+            if let Some(rest) = line.strip_prefix(b"* ") {
+                let text = String::from_utf8_lossy(rest);
+                let mut words = text.split_whitespace();
+                if let (Some(n), Some(kind)) = (words.next(), words.next()) {
+                    match (n.parse::<usize>(), kind.to_ascii_uppercase().as_str()) {
+                        (Ok(n), "EXISTS") => answer.exists = Some(n),
+                        (Ok(_), "FETCH") => answer.fetches += 1,
+                        _ => {}
+                    }
+                }
+            }
+            // A line ending in {N} is followed by N octets of literal (RFC 9051 4.3), then the
+            // rest of the response on a further line; that rest can hold another literal.
+            let mut current = line;
+            while let Some(n) = literal_size(&current) {
+                std::io::copy(&mut (&mut self.reader).take(n), &mut std::io::sink())
+                    .expect("read a literal");
+                answer.literals.push(n);
+                current = self.line();
+            }
+            if current.starts_with(tag.as_bytes()) {
+                answer.elapsed = start.elapsed();
+                assert!(
+                    current[tag.len()..].starts_with(b"OK"),
+                    "{command}: {}",
+                    show(&current)
+                );
+                return answer;
             }
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `{N}` (or `{N+}`) at the end of a line, the size of the literal that follows.
+fn literal_size(line: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(line).ok()?;
+    let (_, n) = text.trim_end().strip_suffix('}')?.rsplit_once('{')?;
+    n.trim_end_matches('+').parse().ok()
+}
+
+fn show(line: &[u8]) -> String {
+    String::from_utf8_lossy(line).trim_end().to_string()
+}
+
+/// LOGIN, two SELECTs, the list FETCH and the body FETCH, each checked.
+fn measure(addr: SocketAddr, o: &Options) -> Figures {
+    let mut client = Client::connect(addr);
+    client.run(&format!("LOGIN {} {}", o.user, o.password));
+    let first = client.run("SELECT INBOX");
+    let messages = first.exists.expect("SELECT reports EXISTS");
+    assert_eq!(messages, o.messages, "the folder holds another count");
+    let second = client.run("SELECT INBOX");
+    let list = client.run("FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)");
+    assert_eq!(list.fetches, messages, "list FETCH responses");
+    let bodies = client.run("FETCH 1:* BODY.PEEK[]");
+    assert_eq!(bodies.fetches, messages, "body FETCH responses");
+    assert_eq!(bodies.literals.len(), messages, "body literals");
+    assert!(
+        bodies.literals.iter().all(|&n| n == o.size as u64),
+        "a body came back with another size than {}",
+        o.size
+    );
+    client.run("LOGOUT");
+    Figures {
+        messages,
+        first_select: first.elapsed,
+        second_select: second.elapsed,
+        list: list.elapsed,
+        bodies: bodies.elapsed,
     }
 }
