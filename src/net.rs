@@ -176,7 +176,12 @@ impl Conn {
         let mut line = Vec::new();
         let mut too_long = false;
         loop {
-            let buf = self.reader.fill_buf()?;
+            let buf = match self.reader.fill_buf() {
+                Ok(buf) => buf,
+                // A signal (a debugger attaching, SIGSTOP/SIGCONT) interrupted the read: retry.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
             if buf.is_empty() {
                 return Ok(Line::Closed);
             }

@@ -67,7 +67,12 @@ pub fn read_part(conn: &mut Conn, max_literal: usize) -> io::Result<Part> {
     let mut line = Vec::new();
     let mut too_long = false;
     loop {
-        let buf = reader.fill_buf()?;
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            // A signal interrupted the read (a debugger attaching, SIGSTOP/SIGCONT): retry.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if buf.is_empty() {
             return Ok(Part::Closed);
         }

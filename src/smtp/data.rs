@@ -115,7 +115,12 @@ fn read_line_bounded<R: BufRead>(
     // The octet before the current chunk, to see a CR that came in an earlier chunk.
     let mut previous = None;
     loop {
-        let buf = reader.fill_buf()?;
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            // Interrupted by a signal, not a failure of the client: read again.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if buf.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
