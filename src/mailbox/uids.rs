@@ -16,6 +16,12 @@
 //! or the new, never a mixture. All sessions of the server go through one lock while they read
 //! and update a list, so two of them cannot give the same UID to different messages.
 //!
+//! Reading a folder of 10,000 messages means listing `cur/` and matching every name to its UID:
+//! tens of milliseconds. So the last scan of each folder is kept in memory, shared by every
+//! session, and reused while `new/`, `cur/` and the list file are unchanged (their modification
+//! times). Changes too recent to be told apart from a second change in the same clock tick are
+//! never trusted to the cache, the same caution git takes with "racy" files.
+//!
 //! What can go wrong: a damaged file. It is then replaced by a fresh list with a new
 //! UIDVALIDITY, which is exactly what the RFC asks when UIDs cannot be kept: clients see the
 //! new value and forget their cache.
@@ -38,6 +44,46 @@ pub const FILE: &str = "postlab-uidlist";
 /// One lock for every list: updates are short, and sessions are few.
 static LOCK: Mutex<()> = Mutex::new(());
 
+/// The last scan of each folder, with the modification times it was made from.
+static CACHE: Mutex<Option<HashMap<std::path::PathBuf, (Stamps, Numbered)>>> = Mutex::new(None);
+
+/// At most this many folders are remembered; past it the cache starts again.
+const CACHE_FOLDERS: usize = 256;
+
+/// Modification times of `new/`, `cur/` and the list file.
+type Stamps = [Option<SystemTime>; 3];
+
+fn stamps(maildir: &Maildir) -> Stamps {
+    let mtime = |p: std::path::PathBuf| fs::metadata(p).and_then(|m| m.modified()).ok();
+    let root = maildir.root();
+    [
+        mtime(root.join("new")),
+        mtime(root.join("cur")),
+        mtime(root.join(FILE)),
+    ]
+}
+
+/// Stamps that are safe to cache on: all known, and none so recent that a second change could
+/// still get the same time. Linux stamps files with a clock that ticks every few milliseconds,
+/// so 50 ms is plenty where times carry fractions of a second; a file system that keeps whole
+/// seconds only needs a full second.
+fn settled(stamps: &Stamps) -> bool {
+    let now = SystemTime::now();
+    stamps[..2].iter().all(|s| {
+        s.is_some_and(|t| {
+            let fine = t
+                .duration_since(UNIX_EPOCH)
+                .is_ok_and(|d| d.subsec_nanos() != 0);
+            let quiet = if fine {
+                std::time::Duration::from_millis(50)
+            } else {
+                std::time::Duration::from_secs(1)
+            };
+            now.duration_since(t).is_ok_and(|age| age >= quiet)
+        })
+    })
+}
+
 /// A folder's messages with their UIDs, in UID order.
 #[derive(Debug, Clone)]
 pub struct Numbered {
@@ -58,6 +104,30 @@ struct List {
 /// and saves the list if anything changed.
 pub fn scan(maildir: &Maildir) -> io::Result<Numbered> {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let before = stamps(maildir);
+    if settled(&before) {
+        let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((stamps, numbered)) = cache.as_ref().and_then(|c| c.get(maildir.root())) {
+            if *stamps == before {
+                return Ok(numbered.clone());
+            }
+        }
+    }
+    let numbered = scan_now(maildir)?;
+    let after = stamps(maildir);
+    if settled(&after) && after[..2] == before[..2] {
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let map = cache.get_or_insert_with(HashMap::new);
+        if map.len() >= CACHE_FOLDERS {
+            map.clear();
+        }
+        map.insert(maildir.root().to_path_buf(), (after, numbered.clone()));
+    }
+    Ok(numbered)
+}
+
+/// The scan itself (the caller holds [`LOCK`]).
+fn scan_now(maildir: &Maildir) -> io::Result<Numbered> {
     let entries = maildir.scan()?;
     let path = maildir.root().join(FILE);
     let mut list = read(&path).unwrap_or_else(fresh);
@@ -156,6 +226,35 @@ fn save(path: &Path, list: &List) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_serves_a_settled_folder_and_never_hides_a_change() {
+        let dir = std::env::temp_dir().join(format!("postlab-uids-cache-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let maildir = Maildir::create(&dir).unwrap();
+        maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
+        assert_eq!(scan(&maildir).unwrap().messages.len(), 1);
+        // Let the folder settle past the clock-tick window, so the next scan is cached.
+        std::thread::sleep(std::time::Duration::from_millis(80));
+        let cached = scan(&maildir).unwrap();
+        assert!(CACHE
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .contains_key(maildir.root()));
+        assert_eq!(cached.messages.len(), 1);
+        // A delivery changes new/: the next scan sees it at once.
+        maildir.deliver(&[b"two\r\n"], "mx.test").unwrap();
+        assert_eq!(scan(&maildir).unwrap().messages.len(), 2);
+        // A flag change renames in cur/: seen at once too.
+        std::thread::sleep(std::time::Duration::from_millis(80));
+        let entry = scan(&maildir).unwrap().messages[0].1.clone();
+        maildir.set_flags(&entry, "S").unwrap();
+        let after = scan(&maildir).unwrap();
+        assert_eq!(after.messages[0].1.flags, "S");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn uids_grow_persist_and_are_not_reused() {
