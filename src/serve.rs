@@ -302,7 +302,7 @@ impl Server {
         );
         for (service, addr) in self.addresses() {
             text.push_str(&format!(
-                "  {:<5} {addr:<21} try: {}\n",
+                "  {:<10} {addr:<21} try: {}\n",
                 service.name(),
                 service.try_it(addr)
             ));

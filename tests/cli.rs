@@ -258,3 +258,29 @@ fn watch_shows_new_lines_coloured_by_step() {
     );
     assert!(delivered.contains("delivered to bob"), "{delivered:?}");
 }
+
+/// `make run` starts `postlab serve` with the default, relative data directory `./var`: it must
+/// be made on a fresh checkout (regression: a relative path's parent is "", which once failed).
+#[test]
+fn serve_works_with_the_default_relative_data_directory() {
+    let cwd = temp_dir("relative");
+    let mut child = std::process::Command::new(crate::support::BIN)
+        .args(["serve", "--ephemeral-ports"])
+        .current_dir(&cwd)
+        .env_remove("POSTLAB_DATA")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let listeners = cwd.join("var/run/listeners");
+    let text = wait_for("var/run/listeners", || {
+        fs::read_to_string(&listeners)
+            .ok()
+            .filter(|t| t.ends_with('\n'))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.starts_with("smtp 127.0.0.1:"), "{text}");
+    assert!(cwd.join("var/users").exists() && cwd.join("var/postlab.conf").exists());
+    fs::remove_dir_all(&cwd).unwrap();
+}

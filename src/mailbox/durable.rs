@@ -17,7 +17,8 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// Creates `dir` and any missing parents, and makes each new entry durable.
 pub fn create_dir_all_durably(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
+    // A relative path's last parent is "" (the current directory), which always exists.
+    if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {
