@@ -70,6 +70,8 @@ pub struct Conn {
     socket: Option<TcpStream>,
     /// Is the stream encrypted now?
     tls: bool,
+    /// How long one line may take from its first octet to its LF (see [`Conn::read_line`]).
+    line_deadline: Option<Duration>,
     pub peer: SocketAddr,
     pub local: SocketAddr,
 }
@@ -91,6 +93,7 @@ impl Conn {
             pending: Vec::new(),
             socket: None,
             tls: false,
+            line_deadline: None,
             peer,
             local,
         }
@@ -165,6 +168,15 @@ impl Conn {
         }
     }
 
+    /// Sets how long one line may take from its first octet (slowloris defence).
+    pub fn set_line_deadline(&mut self, deadline: Duration) {
+        self.line_deadline = Some(deadline);
+    }
+
+    pub fn line_deadline(&self) -> Option<Duration> {
+        self.line_deadline
+    }
+
     /// The buffered reader, for protocol parts that read on their own (SMTP's DATA).
     pub fn reader(&mut self) -> &mut BufReader<Box<dyn Stream>> {
         &mut self.reader
@@ -172,10 +184,23 @@ impl Conn {
 
     /// Reads one line of at most `limit` octets including the CRLF. Memory stays bounded
     /// whatever the client sends: a longer line is consumed and dropped.
+    ///
+    /// With a line deadline set, a line whose octets trickle in (one every few seconds, each read
+    /// within the idle timeout: the "slowloris" attack) ends in a timeout once the line has taken
+    /// longer than the deadline since its first octet.
     pub fn read_line(&mut self, limit: usize) -> io::Result<Line> {
         let mut line = Vec::new();
         let mut too_long = false;
+        let mut started: Option<std::time::Instant> = None;
         loop {
+            if let (Some(deadline), Some(start)) = (self.line_deadline, started) {
+                if start.elapsed() > deadline {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "a line took longer than the deadline",
+                    ));
+                }
+            }
             let buf = match self.reader.fill_buf() {
                 Ok(buf) => buf,
                 // A signal (a debugger attaching, SIGSTOP/SIGCONT) interrupted the read: retry.
@@ -185,6 +210,7 @@ impl Conn {
             if buf.is_empty() {
                 return Ok(Line::Closed);
             }
+            started.get_or_insert_with(std::time::Instant::now);
             let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
                 Some(i) => (&buf[..=i], true),
                 None => (buf, false),

@@ -279,3 +279,28 @@ fn one_address_cannot_take_every_connection() {
         (&first == b"220").then_some(())
     });
 }
+
+/// Slowloris: a client that sends a command one octet at a time, each octet within the idle
+/// timeout, still has to finish the line within that time from its first octet.
+#[test]
+fn a_line_that_trickles_in_is_cut_off() {
+    use std::io::Write;
+    let server = server_with("idle_timeout = 2\n");
+    let mut c = server.connect();
+    let started = std::time::Instant::now();
+    // One octet every 0.7 s: each read comes well within the 2 s idle timeout.
+    for byte in b"NOOP NOOP NOOP NOOP\r\n" {
+        if c.stream.write_all(&[*byte]).is_err() || started.elapsed() > Duration::from_secs(8) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let reply = c.read_reply();
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(reply.text().starts_with("4.4.2"));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "cut off after {:?}",
+        started.elapsed()
+    );
+}

@@ -63,10 +63,21 @@ pub enum LiteralProblem {
 /// Reads one line of at most [`MAX_LINE`] octets and looks for a literal announcement at its
 /// end. Memory stays bounded whatever the client sends.
 pub fn read_part(conn: &mut Conn, max_literal: usize) -> io::Result<Part> {
+    let deadline = conn.line_deadline();
     let reader = conn.reader();
     let mut line = Vec::new();
     let mut too_long = false;
+    let mut started: Option<std::time::Instant> = None;
     loop {
+        // A line that trickles in (slowloris) must still end within the deadline.
+        if let (Some(deadline), Some(start)) = (deadline, started) {
+            if start.elapsed() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "a line took longer than the deadline",
+                ));
+            }
+        }
         let buf = match reader.fill_buf() {
             Ok(buf) => buf,
             // A signal interrupted the read (a debugger attaching, SIGSTOP/SIGCONT): retry.
@@ -76,6 +87,7 @@ pub fn read_part(conn: &mut Conn, max_literal: usize) -> io::Result<Part> {
         if buf.is_empty() {
             return Ok(Part::Closed);
         }
+        started.get_or_insert_with(std::time::Instant::now);
         let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
             Some(i) => (&buf[..=i], true),
             None => (buf, false),

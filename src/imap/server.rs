@@ -75,9 +75,11 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let watch = shared
         .sessions
         .register(&stream, if implicit_tls { "imaps" } else { "imap" });
-    let Ok(conn) = Conn::tcp(stream) else {
+    let Ok(mut conn) = Conn::tcp(stream) else {
         return;
     };
+    // One command line may take at most the idle time from its first octet (slowloris).
+    conn.set_line_deadline(idle_timeout);
     let (peer, local) = (conn.peer, conn.local);
     let service = if implicit_tls { "imaps" } else { "imap" };
     let mut transcript = Transcript::create(&shared.data.transcripts(), &SessionId::new(), service);

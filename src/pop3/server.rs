@@ -97,9 +97,11 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let service = if implicit_tls { "pop3s" } else { "pop3" };
     // This session in the server's registry, so SIGTERM can say goodbye (`src/daemon.rs`).
     let watch = shared.sessions.register(&stream, service);
-    let Ok(conn) = Conn::tcp(stream) else {
+    let Ok(mut conn) = Conn::tcp(stream) else {
         return;
     };
+    // One command line may take at most the idle time from its first octet (slowloris).
+    conn.set_line_deadline(config.pop3_idle_timeout);
     let (peer, local) = (conn.peer, conn.local);
     let session_id = SessionId::new();
     let mut transcript = Transcript::create(&shared.data.transcripts(), &session_id, service);

@@ -19,6 +19,7 @@
 //! thing read is the client's next command, not the rest of a refused message.
 
 use std::io::{self, BufRead};
+use std::time::{Duration, Instant};
 
 /// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF.
 pub const MAX_TEXT_LINE: usize = 1000;
@@ -46,9 +47,14 @@ pub struct Data {
     pub error: Option<DataError>,
 }
 
-/// Reads up to and including the `CRLF . CRLF` that ends the data.
+/// Reads up to and including the `CRLF . CRLF` that ends the data. With `line_deadline`, each
+/// line must arrive whole within that time from its first octet (a slowloris defence).
 /// An `io::Error` means the connection failed or timed out before the end.
-pub fn read_data<R: BufRead>(reader: &mut R, max_size: usize) -> io::Result<Data> {
+pub fn read_data<R: BufRead>(
+    reader: &mut R,
+    max_size: usize,
+    line_deadline: Option<Duration>,
+) -> io::Result<Data> {
     let mut data = Data {
         content: Vec::new(),
         size: 0,
@@ -61,7 +67,8 @@ pub fn read_data<R: BufRead>(reader: &mut R, max_size: usize) -> io::Result<Data
     let mut after_crlf = true;
     loop {
         line.clear();
-        let (overflow, proper_end) = read_line_bounded(reader, &mut line, MAX_TEXT_LINE + 1)?;
+        let (overflow, proper_end) =
+            read_line_bounded(reader, &mut line, MAX_TEXT_LINE + 1, line_deadline)?;
         if !overflow && after_crlf && line == b".\r\n" {
             return Ok(data);
         }
@@ -110,11 +117,22 @@ fn read_line_bounded<R: BufRead>(
     reader: &mut R,
     line: &mut Vec<u8>,
     limit: usize,
+    deadline: Option<Duration>,
 ) -> io::Result<(bool, bool)> {
     let mut overflow = false;
     // The octet before the current chunk, to see a CR that came in an earlier chunk.
     let mut previous = None;
+    let mut started: Option<Instant> = None;
     loop {
+        // A line that trickles in (slowloris) must still end within the deadline.
+        if let (Some(deadline), Some(start)) = (deadline, started) {
+            if start.elapsed() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "a DATA line took longer than the deadline",
+                ));
+            }
+        }
         let buf = match reader.fill_buf() {
             Ok(buf) => buf,
             // Interrupted by a signal, not a failure of the client: read again.
@@ -127,6 +145,7 @@ fn read_line_bounded<R: BufRead>(
                 "connection closed during DATA",
             ));
         }
+        started.get_or_insert_with(Instant::now);
         let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
             Some(i) => (&buf[..=i], true),
             None => (buf, false),
@@ -154,7 +173,7 @@ mod tests {
 
     fn read(input: &[u8], max: usize) -> (Data, Vec<u8>) {
         let mut reader = io::BufReader::with_capacity(64, input);
-        let data = read_data(&mut reader, max).unwrap();
+        let data = read_data(&mut reader, max, None).unwrap();
         let mut rest = Vec::new();
         io::Read::read_to_end(&mut reader, &mut rest).unwrap();
         (data, rest)
@@ -230,6 +249,6 @@ mod tests {
     #[test]
     fn eof_inside_data_is_an_error() {
         let mut reader = io::BufReader::new(&b"partial\r\n"[..]);
-        assert!(read_data(&mut reader, 100).is_err());
+        assert!(read_data(&mut reader, 100, None).is_err());
     }
 }

@@ -123,7 +123,9 @@ fn open_chat(stream: TcpStream, shared: &Shared, service: &str) -> Option<Chat> 
     let _ = stream.set_write_timeout(Some(config.idle_timeout));
     let _ = stream.set_nodelay(true);
     let watch = shared.sessions.register(&stream, service);
-    let conn = Conn::tcp(stream).ok()?;
+    let mut conn = Conn::tcp(stream).ok()?;
+    // One command or DATA line may take at most the idle time from its first octet.
+    conn.set_line_deadline(config.idle_timeout);
     let mut transcript = Transcript::create(&shared.data.transcripts(), &SessionId::new(), service);
     transcript.note(
         Step::Mua,
@@ -222,11 +224,12 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
             true
         }
         Effect::ReadData { max_size } => {
+            let line_deadline = chat.conn.line_deadline();
             // The client waits for 354 before it sends the message.
             if chat.conn.flush().is_err() {
                 return false;
             }
-            match data::read_data(chat.conn.reader(), max_size) {
+            match data::read_data(chat.conn.reader(), max_size, line_deadline) {
                 Ok(data) => {
                     chat.transcript.client(
                         Step::Mta,
