@@ -142,14 +142,14 @@ fn many_pipelined_commands_in_one_write() {
     let server = TestServer::start();
     let mut c = server.connect();
     c.expect("EHLO laptop", 250);
-    let burst = "NOOP\r\n".repeat(2000);
+    let burst = "NOOP\r\n".repeat(10_000);
     let writer = {
         let mut stream = c.stream.try_clone().unwrap();
         std::thread::spawn(move || {
             std::io::Write::write_all(&mut stream, burst.as_bytes()).unwrap()
         })
     };
-    for _ in 0..2000 {
+    for _ in 0..10_000 {
         assert_eq!(c.read_reply().code, 250);
     }
     writer.join().unwrap();
