@@ -7,7 +7,7 @@ MESSAGES ?= 1000
 SIZE ?= 4096
 HANDSHAKES ?= 500
 
-.PHONY: run build test fmt lint bench bench-postfix bench-pop3 clean
+.PHONY: run build test fmt lint bench bench-postfix bench-pop3 fuzz clean
 
 ## run: build and start the server on its embedded defaults (data in ./var)
 run:
@@ -53,3 +53,13 @@ bench-imap:
 clean:
 	$(CARGO) clean
 	rm -rf var
+
+## fuzz: each fuzz target (fuzz/README.md) for FUZZ_SECONDS; not part of `make test`
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS = smtp_command smtp_data pop3_command imap_command mime_structure
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t && \
+		(cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -s none $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096) || exit 1; \
+	done
