@@ -61,5 +61,5 @@ fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 	for t in $(FUZZ_TARGETS); do \
 		mkdir -p fuzz/corpus/$$t && \
-		(cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -s none $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096) || exit 1; \
+		(cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O -s none $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096) || exit 1; \
 	done

@@ -210,6 +210,16 @@ fn attributes(ct: &mail_parser::ContentType) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Found by `make fuzz` (mime_structure): a multipart with a damaged encoded word and a
+    /// message/rfc822 part whose header runs into another. mail-parser's debug assertion
+    /// fired on it; the answer must simply be some structure, never a panic.
+    #[test]
+    fn fuzz_regression_damaged_multipart_does_not_panic() {
+        let raw: &[u8] = b"Content-Type: multipart/mixed; boundary=b\x0d\x0aSubject: =?ftu-8?B\x00\xab6k=?=\x0d\x0a\x0d\x0a--b\x0d\x0aContent-Type:  message/rfc822\x0d\x0a\x0d\x0aSu\x0d\x0aContent-Type: message/rfc822\x0d\x0a\x0d\x0aSucejbt: in\x0d\x0a\x0d\x0ax\x0d\x0a--b--\x0d\x0a";
+        assert!(body_structure(raw, true).starts_with('('));
+        assert!(envelope(raw).starts_with('('));
+    }
+
     use super::*;
 
     #[test]
