@@ -105,20 +105,35 @@ fn address_of(addr: &Addr) -> Option<String> {
 /// `body` (RFC 3501 §9): the MIME tree; with `extended`, BODYSTRUCTURE's extension data too.
 pub fn body_structure(raw: &[u8], extended: bool) -> String {
     match MessageParser::default().parse(raw) {
-        Some(message) => part_structure(&message, raw, 0, extended),
+        Some(message) => part_structure(&message, raw, 0, extended, 0),
         None => "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)".into(),
     }
 }
 
-fn part_structure(message: &Message, raw: &[u8], id: usize, extended: bool) -> String {
+/// How deep BODYSTRUCTURE follows nested multiparts. Each level is a stack frame on the
+/// session's thread; a hostile message nested thousands deep (a few dozen octets a level) would
+/// otherwise overflow the stack and take the whole server down. Deeper parts are shown as an
+/// opaque leaf.
+const MAX_DEPTH: usize = 64;
+
+fn part_structure(
+    message: &Message,
+    raw: &[u8],
+    id: usize,
+    extended: bool,
+    depth: usize,
+) -> String {
     let Some(part) = message.parts.get(id) else {
         return "NIL".into();
     };
+    if depth > MAX_DEPTH {
+        return "(\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"7BIT\" 0)".into();
+    }
     let (ctype, subtype) = content_type(part);
     if let PartType::Multipart(children) = &part.body {
         let inner: String = children
             .iter()
-            .map(|&c| part_structure(message, raw, c as usize, extended))
+            .map(|&c| part_structure(message, raw, c as usize, extended, depth + 1))
             .collect();
         let mut out = format!("({inner} {}", quote(&subtype));
         if extended {
@@ -213,6 +228,32 @@ mod tests {
     /// Found by `make fuzz` (mime_structure): a multipart with a damaged encoded word and a
     /// message/rfc822 part whose header runs into another. mail-parser's debug assertion
     /// fired on it; the answer must simply be some structure, never a panic.
+    /// Thousands of nested multiparts must not overflow the session thread's stack.
+    #[test]
+    fn deeply_nested_multiparts_stay_within_the_stack() {
+        let levels = 5000;
+        let mut raw = String::new();
+        for i in 0..levels {
+            raw.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"
+            ));
+        }
+        raw.push_str("Content-Type: text/plain\r\n\r\ndeep\r\n");
+        for i in (0..levels).rev() {
+            raw.push_str(&format!("--b{i}--\r\n"));
+        }
+        // A thread with a small stack, like a session thread.
+        let handle = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || body_structure(raw.as_bytes(), true))
+            .unwrap();
+        let structure = handle.join().expect("no stack overflow");
+        assert!(
+            structure.contains("OCTET-STREAM"),
+            "the depth cap shows as an opaque part"
+        );
+    }
+
     #[test]
     fn fuzz_regression_damaged_multipart_does_not_panic() {
         let raw: &[u8] = b"Content-Type: multipart/mixed; boundary=b\x0d\x0aSubject: =?ftu-8?B\x00\xab6k=?=\x0d\x0a\x0d\x0a--b\x0d\x0aContent-Type:  message/rfc822\x0d\x0a\x0d\x0aSu\x0d\x0aContent-Type: message/rfc822\x0d\x0a\x0d\x0aSucejbt: in\x0d\x0a\x0d\x0ax\x0d\x0a--b--\x0d\x0a";

@@ -78,9 +78,17 @@ struct Span {
     end: usize,
 }
 
+/// The deepest section path followed (`1.2.1…`); deeper ones are "no such part".
+const MAX_SECTION_DEPTH: usize = 64;
+
 /// Finds part `path` (`[2, 1]` for `2.1`) in `raw`. Returns the octets the part lives in (a
 /// nested message is parsed on its own) and its span in them.
 fn locate<'a>(raw: &'a [u8], path: &[u32]) -> Option<(&'a [u8], Span, bool)> {
+    // Each attached message on the path is one more stack frame: a path of thousands of levels
+    // (a long FETCH line) must not reach the bottom of the session thread's stack.
+    if path.len() > MAX_SECTION_DEPTH {
+        return None;
+    }
     let message = MessageParser::default().parse(raw)?;
     let mut id = 0usize;
     for (depth, &n) in path.iter().enumerate() {
