@@ -104,8 +104,21 @@ fn address_of(addr: &Addr) -> Option<String> {
 
 /// `body` (RFC 3501 §9): the MIME tree; with `extended`, BODYSTRUCTURE's extension data too.
 pub fn body_structure(raw: &[u8], extended: bool) -> String {
+    structure_at(raw, extended, 0)
+}
+
+/// The structure of `raw` found `depth` levels down (nested messages count too).
+fn structure_at(raw: &[u8], extended: bool, depth: usize) -> String {
+    if depth > MAX_DEPTH {
+        return OPAQUE.into();
+    }
     match MessageParser::default().parse(raw) {
-        Some(message) => part_structure(&message, raw, 0, extended, 0),
+        Some(message) => {
+            // Each part is drawn once: a damaged message must not make the parser's part tree
+            // a graph that is walked again and again.
+            let mut seen = vec![false; message.parts.len()];
+            part_structure(&message, raw, 0, extended, depth, &mut seen)
+        }
         None => "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 0 0)".into(),
     }
 }
@@ -116,24 +129,29 @@ pub fn body_structure(raw: &[u8], extended: bool) -> String {
 /// opaque leaf.
 const MAX_DEPTH: usize = 64;
 
+/// What a part too deep (or seen twice) is shown as.
+const OPAQUE: &str = "(\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"7BIT\" 0)";
+
 fn part_structure(
     message: &Message,
     raw: &[u8],
     id: usize,
     extended: bool,
     depth: usize,
+    seen: &mut Vec<bool>,
 ) -> String {
     let Some(part) = message.parts.get(id) else {
         return "NIL".into();
     };
-    if depth > MAX_DEPTH {
-        return "(\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"7BIT\" 0)".into();
+    if depth > MAX_DEPTH || seen[id] {
+        return OPAQUE.into();
     }
+    seen[id] = true;
     let (ctype, subtype) = content_type(part);
     if let PartType::Multipart(children) = &part.body {
         let inner: String = children
             .iter()
-            .map(|&c| part_structure(message, raw, c as usize, extended, depth + 1))
+            .map(|&c| part_structure(message, raw, c as usize, extended, depth + 1, seen))
             .collect();
         let mut out = format!("({inner} {}", quote(&subtype));
         if extended {
@@ -161,11 +179,14 @@ fn part_structure(
     );
     let lines = body.iter().filter(|&&b| b == b'\n').count();
     if ctype == "MESSAGE" && subtype == "RFC822" {
-        out.push_str(&format!(
-            " {} {} {lines}",
-            envelope(body),
-            body_structure(body, extended)
-        ));
+        // The attached message is parsed on its own, one level deeper; a damaged one whose body
+        // is not smaller than its container would otherwise be parsed forever.
+        let inner = if body.len() < raw.len() {
+            structure_at(body, extended, depth + 1)
+        } else {
+            OPAQUE.into()
+        };
+        out.push_str(&format!(" {} {inner} {lines}", envelope(body)));
     } else if ctype == "TEXT" {
         out.push_str(&format!(" {lines}"));
     }
@@ -251,6 +272,20 @@ mod tests {
         assert!(
             structure.contains("OCTET-STREAM"),
             "the depth cap shows as an opaque part"
+        );
+    }
+
+    /// Found by `make fuzz` (out of memory): damaged message/rfc822 parts made BODYSTRUCTURE
+    /// parse the same bytes again and again. Now each part is drawn once, nesting is capped, and
+    /// the answer stays small.
+    #[test]
+    fn fuzz_regression_nested_messages_stay_small() {
+        let raw: &[u8] = b"Content-Type: multipart/mixed; boundary=b\x0d\x0ac\x14\x0dt2\x14\x14\x14\x14\x14\x14\x0a\x0d\x0aSubt/mixed;0b\x01Sxed\x14\x14\x14\x14\x14\x14\x14\x14A\x14\x14\x14\x14\x14\x14\x14\x14\x14\x0a\x0d\x0aSubject: in\x0d\x00\x00\x00E\x0d\x0a-hi\x0d\x0a--b\x0d\x0aContent-Type: message/rfc822\x0d\x0a\x0d\x0aject: in\x0d\x00\x00\x00E\x0d\x0a-hi\x0d\x0a--b\x0d\x0aContent-Type: message/rfc822\x0d\x0a\x0d2\x0d\x0a\x0d\x0aject: in\x0d\x00\x00\x00E\x0d\xbf-hi\x0d\x0a-e/rfc822\x0d\x0a\x0d2\x0d\x0a\x0d\x0aject: in\x0d\x00\x00\x00E\x0d\xbf-hi\x0d\x0a--b\x0d\x0aContent-Type: message/rfc822\x0d\x0a\x0d\x0aSubjec\x0aSubject: in\x0d\x0a\x0d\x0ax\x0d\x0a--b--\x0d\x0a";
+        let structure = body_structure(raw, true);
+        assert!(
+            structure.starts_with('(') && structure.len() < 64 * 1024,
+            "{} octets",
+            structure.len()
         );
     }
 
