@@ -230,13 +230,19 @@ pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// Runs the server side of a TLS handshake on `conn` (STARTTLS, STLS, or an implicit-TLS port)
 /// and writes the outcome to the transcript under `step`. Shared by every protocol, so the
 /// injection defence (unread plaintext bytes are dropped, never run) is in one place.
-/// On false the connection is unusable and must be closed.
+/// Without a certificate (`tls` is `None`) it notes so and fails. On false the connection is
+/// unusable and must be closed.
 pub fn handshake(
     conn: &mut crate::net::Conn,
     transcript: &mut crate::transcript::Transcript,
     step: crate::transcript::Step,
-    acceptor: &native_tls::TlsAcceptor,
+    tls: Option<&ServerTls>,
 ) -> bool {
+    let Some(tls) = tls else {
+        transcript.note(step, "no TLS certificate is set up: closing");
+        return false;
+    };
+    let acceptor = &tls.acceptor;
     match conn.start_tls(acceptor, HANDSHAKE_TIMEOUT) {
         Ok(discarded) => {
             if discarded > 0 {

@@ -88,20 +88,9 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         &format!("connect from {peer} to {service} {local}"),
     );
     let mut chat = Chat { conn, transcript };
-    if implicit_tls {
-        let Some(server_tls) = &shared.tls else {
-            chat.transcript
-                .note(Step::Access, "no TLS certificate is set up: closing");
-            return;
-        };
-        if !tls::handshake(
-            &mut chat.conn,
-            &mut chat.transcript,
-            Step::Access,
-            &server_tls.acceptor,
-        ) {
-            return;
-        }
+    let tls = shared.tls.as_deref();
+    if implicit_tls && !tls::handshake(&mut chat.conn, &mut chat.transcript, Step::Access, tls) {
+        return;
     }
     let config = shared.session_config();
     let max_literal = config.max_message_size;
@@ -294,14 +283,11 @@ fn carry_out(
         Effect::None => true,
         Effect::Close => false,
         Effect::StartTls => {
-            let Some(server_tls) = &shared.tls else {
-                return false;
-            };
             if !tls::handshake(
                 &mut chat.conn,
                 &mut chat.transcript,
                 Step::Access,
-                &server_tls.acceptor,
+                shared.tls.as_deref(),
             ) {
                 return false;
             }

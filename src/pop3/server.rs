@@ -114,19 +114,9 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         transcript,
         hints: config.hints,
     };
-    if implicit_tls {
-        let Some(server_tls) = &shared.tls else {
-            chat.note("no TLS certificate is set up: closing");
-            return;
-        };
-        if !tls::handshake(
-            &mut chat.conn,
-            &mut chat.transcript,
-            Step::Access,
-            &server_tls.acceptor,
-        ) {
-            return;
-        }
+    let tls = shared.tls.as_deref();
+    if implicit_tls && !tls::handshake(&mut chat.conn, &mut chat.transcript, Step::Access, tls) {
+        return;
     }
     let timestamp = apop::timestamp(&shared.accounts.current(), &session_id, &config.hostname);
     let mut session = Session::new(config, peer, timestamp);
@@ -253,14 +243,11 @@ fn carry_out(
         Effect::None | Effect::SendMessage { .. } => true,
         Effect::Close => false,
         Effect::StartTls => {
-            let Some(server_tls) = &shared.tls else {
-                return false;
-            };
             if !tls::handshake(
                 &mut chat.conn,
                 &mut chat.transcript,
                 Step::Access,
-                &server_tls.acceptor,
+                shared.tls.as_deref(),
             ) {
                 return false;
             }

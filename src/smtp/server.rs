@@ -98,12 +98,7 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
     let Some(mut chat) = open_chat(stream, &shared, "smtps") else {
         return;
     };
-    let Some(tls) = &shared.tls else {
-        chat.transcript
-            .note(Step::Mta, "no TLS certificate is set up: closing");
-        return;
-    };
-    if !handshake(&mut chat, &tls.acceptor) {
+    if !handshake(&mut chat, shared.tls.as_deref()) {
         return;
     }
     let session = Session::new(
@@ -141,8 +136,8 @@ fn open_chat(stream: TcpStream, shared: &Shared, service: &str) -> Option<Chat> 
 
 /// Runs the TLS handshake on the connection (see [`tls::handshake`]). On false the connection
 /// is unusable and must be closed.
-fn handshake(chat: &mut Chat, acceptor: &native_tls::TlsAcceptor) -> bool {
-    tls::handshake(&mut chat.conn, &mut chat.transcript, Step::Mta, acceptor)
+fn handshake(chat: &mut Chat, tls: Option<&tls::ServerTls>) -> bool {
+    tls::handshake(&mut chat.conn, &mut chat.transcript, Step::Mta, tls)
 }
 
 /// The dialogue, from the 220 greeting to the close.
@@ -214,10 +209,7 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
         Effect::None => true,
         Effect::Close => false,
         Effect::StartTls => {
-            let Some(tls) = &shared.tls else {
-                return false;
-            };
-            if !handshake(chat, &tls.acceptor) {
+            if !handshake(chat, shared.tls.as_deref()) {
                 return false;
             }
             session.tls_started();
