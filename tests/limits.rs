@@ -126,21 +126,20 @@ fn an_idle_client_in_the_middle_of_data_is_closed_too() {
     assert!(server.new_mail("bob").is_empty());
 }
 
-#[test]
-fn connections_over_the_limit_get_421() {
-    let server = server_with("max_connections = 2\n");
-    let _a = server.connect();
-    let _b = server.connect();
+/// Everything a surplus connection is told before the server closes it.
+fn turned_away(server: &TestServer) -> String {
     let mut stream = std::net::TcpStream::connect(server.smtp).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut text = String::new();
     stream.read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("421 4.7.0"), "{text:?}");
-    drop(_a);
-    // Once a slot is free, a new client is served (the count is released on close).
-    crate::support::wait_for("a free connection slot", || {
+    text
+}
+
+/// Waits until a new connection is greeted with 220 again (a place was freed on close).
+fn wait_for_a_place(server: &TestServer, what: &str) {
+    crate::support::wait_for(what, || {
         let mut stream = std::net::TcpStream::connect(server.smtp).ok()?;
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -149,6 +148,18 @@ fn connections_over_the_limit_get_421() {
         stream.read_exact(&mut first).ok()?;
         (&first == b"220").then_some(())
     });
+}
+
+#[test]
+fn connections_over_the_limit_get_421() {
+    let server = server_with("max_connections = 2\n");
+    let _a = server.connect();
+    let _b = server.connect();
+    let text = turned_away(&server);
+    assert!(text.starts_with("421 4.7.0"), "{text:?}");
+    drop(_a);
+    // Once a slot is free, a new client is served (the count is released on close).
+    wait_for_a_place(&server, "a free connection slot");
 }
 
 #[test]
@@ -261,23 +272,10 @@ fn one_address_cannot_take_every_connection() {
     let server = server_with("relay_networks =\nmax_connections_per_ip = 2\n");
     let _a = server.connect();
     let _b = server.connect();
-    let mut stream = std::net::TcpStream::connect(server.smtp).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
+    let text = turned_away(&server);
     assert!(text.starts_with("421 4.7.0"), "{text:?}");
     drop(_a);
-    crate::support::wait_for("a free place for this address", || {
-        let mut stream = std::net::TcpStream::connect(server.smtp).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .ok()?;
-        let mut first = [0u8; 3];
-        stream.read_exact(&mut first).ok()?;
-        (&first == b"220").then_some(())
-    });
+    wait_for_a_place(&server, "a free place for this address");
 }
 
 /// Slowloris: a client that sends a command one octet at a time, each octet within the idle
