@@ -86,6 +86,16 @@ pub const SETTINGS: &[Setting] = &[
         help: "Simultaneous connections from one address outside relay_networks, so one client (or a\nslowloris attack) cannot take every place. 0: no limit.",
     },
     Setting {
+        key: "busy_timeout",
+        default: "10",
+        help: "From three quarters of max_connections on, the server is busy: silence, one line and a TLS\nhandshake may then take at most this many seconds, so slow clients give their places back\n(as Postfix's stress mode). A quiet server keeps the generous idle timeouts.",
+    },
+    Setting {
+        key: "min_data_rate",
+        default: "500",
+        help: "Octets per second DATA and IMAP literals must keep up while the server is busy (after the\nfirst busy_timeout seconds). 0: no floor. A quiet server has none, for typing DATA by hand.",
+    },
+    Setting {
         key: "hints",
         default: "yes",
         help: "yes: error replies carry a one-line hint for students (what to type instead). no: plain replies.",
@@ -172,6 +182,8 @@ pub struct Config {
     pub imap_idle_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    pub busy_timeout: Duration,
+    pub min_data_rate: u64,
     pub hints: bool,
     pub recipient_delimiter: Option<char>,
     pub relay_networks: Vec<Network>,
@@ -267,6 +279,8 @@ impl Config {
             imap_idle_timeout: Duration::from_secs(1800),
             max_connections: 100,
             max_connections_per_ip: 20,
+            busy_timeout: Duration::from_secs(10),
+            min_data_rate: 500,
             hints: true,
             recipient_delimiter: Some('+'),
             relay_networks: ["127.0.0.0/8", "::1/128"]
@@ -329,6 +343,10 @@ impl Config {
             }
             "max_connections" => self.max_connections = number(key, value)?,
             "max_connections_per_ip" => self.max_connections_per_ip = number(key, value)?,
+            "busy_timeout" => {
+                self.busy_timeout = Duration::from_secs(number::<u64>(key, value)?.max(1))
+            }
+            "min_data_rate" => self.min_data_rate = number(key, value)?,
             "hints" => self.hints = yes_no(key, value)?,
             "recipient_delimiter" => {
                 let mut chars = value.chars();

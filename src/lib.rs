@@ -34,6 +34,7 @@ pub mod mda;
 pub mod mta;
 pub mod mua;
 pub mod net;
+pub mod pace;
 pub mod pop3;
 pub mod serve;
 pub mod smtp;

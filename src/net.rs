@@ -13,9 +13,12 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 use native_tls::{HandshakeError, TlsAcceptor};
+
+use crate::pace::{Clocks, Load, PacedTcp};
 
 /// Anything a session can talk over: a TCP stream, later a TLS stream.
 pub trait Stream: Read + Write + Send {}
@@ -65,13 +68,12 @@ pub enum Line {
 pub struct Conn {
     reader: BufReader<Box<dyn Stream>>,
     pending: Vec<u8>,
-    /// A second handle on the TCP socket (from [`Conn::tcp`]), to change its timeouts once
-    /// the stream itself is wrapped in TLS.
-    socket: Option<TcpStream>,
     /// Is the stream encrypted now?
     tls: bool,
     /// How long one line may take from its first octet to its LF (see [`Conn::read_line`]).
     line_deadline: Option<Duration>,
+    /// The clocks of a connection made with [`Conn::tcp`] (`src/pace.rs`).
+    clocks: Option<Arc<Clocks>>,
     pub peer: SocketAddr,
     pub local: SocketAddr,
 }
@@ -91,21 +93,45 @@ impl Conn {
         Conn {
             reader: BufReader::with_capacity(16 * 1024, stream),
             pending: Vec::new(),
-            socket: None,
             tls: false,
             line_deadline: None,
+            clocks: None,
             peer,
             local,
         }
     }
 
-    /// A connection on an accepted TCP socket, able to switch to TLS later.
-    pub fn tcp(stream: TcpStream) -> io::Result<Conn> {
+    /// A connection on an accepted TCP socket, able to switch to TLS later. The client may
+    /// stay silent for `silence` (shorter when the server is busy, see `src/pace.rs`); one
+    /// line may take as long from its first octet.
+    pub fn tcp(stream: TcpStream, load: Arc<Load>, silence: Duration) -> io::Result<Conn> {
         let (peer, local) = (stream.peer_addr()?, stream.local_addr()?);
-        let socket = stream.try_clone()?;
-        let mut conn = Conn::new(Box::new(stream), peer, local);
-        conn.socket = Some(socket);
+        let clocks = Clocks::new(load, silence);
+        let mut conn = Conn::new(Box::new(PacedTcp::new(stream, clocks.clone())), peer, local);
+        conn.clocks = Some(clocks);
+        conn.line_deadline = Some(silence);
         Ok(conn)
+    }
+
+    /// Changes how long the client may stay silent (IMAP IDLE polls with a short one).
+    pub fn set_silence(&mut self, silence: Duration) {
+        if let Some(clocks) = &self.clocks {
+            clocks.set_silence(silence);
+        }
+    }
+
+    /// DATA or an IMAP literal begins: while the server is busy it must keep up
+    /// `min_data_rate` (`src/pace.rs`).
+    pub fn begin_transfer(&mut self) {
+        if let Some(clocks) = &self.clocks {
+            clocks.begin_transfer();
+        }
+    }
+
+    pub fn end_transfer(&mut self) {
+        if let Some(clocks) = &self.clocks {
+            clocks.end_transfer();
+        }
     }
 
     /// Is the connection encrypted?
@@ -115,7 +141,7 @@ impl Conn {
 
     /// Switches to TLS as the server: queued replies go out first (the client waits for the
     /// "go ahead" in plaintext), then the handshake runs, bounded by `timeout` (for a
-    /// connection made with [`Conn::tcp`]; the socket's own timeouts come back afterwards).
+    /// connection made with [`Conn::tcp`], from start to finish).
     /// On an error the connection is unusable: log it and close.
     ///
     /// A protocol's server loop needs a few lines: on its "start TLS" effect, call this, note
@@ -139,19 +165,14 @@ impl Conn {
         // `into_inner` drops the buffer with the unread bytes in it.
         let stream = std::mem::replace(&mut self.reader, BufReader::with_capacity(0, placeholder))
             .into_inner();
-        let old_timeouts = self.socket.as_ref().map(|s| {
-            let old = (
-                s.read_timeout().ok().flatten(),
-                s.write_timeout().ok().flatten(),
-            );
-            let _ = s.set_read_timeout(Some(timeout));
-            let _ = s.set_write_timeout(Some(timeout));
-            old
-        });
+        // The whole handshake must be over within `timeout` (shorter when busy), however
+        // slowly its octets trickle in.
+        if let Some(clocks) = &self.clocks {
+            clocks.set_deadline(Some(timeout));
+        }
         let result = acceptor.accept(stream);
-        if let (Some(socket), Some((read, write))) = (&self.socket, old_timeouts) {
-            let _ = socket.set_read_timeout(read);
-            let _ = socket.set_write_timeout(write);
+        if let Some(clocks) = &self.clocks {
+            clocks.set_deadline(None);
         }
         match result {
             Ok(tls) => {
@@ -168,13 +189,13 @@ impl Conn {
         }
     }
 
-    /// Sets how long one line may take from its first octet (slowloris defence).
-    pub fn set_line_deadline(&mut self, deadline: Duration) {
-        self.line_deadline = Some(deadline);
-    }
-
+    /// How long one line may take from its first octet: the deadline set, or shorter while
+    /// the server is busy.
     pub fn line_deadline(&self) -> Option<Duration> {
-        self.line_deadline
+        match (&self.clocks, self.line_deadline) {
+            (Some(clocks), Some(deadline)) => Some(clocks.load().shorten(deadline)),
+            (_, deadline) => deadline,
+        }
     }
 
     /// The buffered reader, for protocol parts that read on their own (SMTP's DATA).
@@ -193,7 +214,7 @@ impl Conn {
         let mut too_long = false;
         let mut started: Option<std::time::Instant> = None;
         loop {
-            if let (Some(deadline), Some(start)) = (self.line_deadline, started) {
+            if let (Some(deadline), Some(start)) = (self.line_deadline(), started) {
                 if start.elapsed() > deadline {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,

@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
@@ -26,6 +25,7 @@ use crate::imap;
 use crate::mailbox::durable;
 use crate::mailbox::lock::MailboxLocks;
 use crate::mta::queue::Queue;
+use crate::pace::Load;
 use crate::pop3;
 use crate::smtp;
 use crate::smtp::session::Mode;
@@ -58,7 +58,8 @@ pub struct Shared {
     pub pop3_locks: MailboxLocks,
     /// Every open session, so SIGTERM can say goodbye to each (`src/daemon.rs`).
     pub sessions: Sessions,
-    active: AtomicUsize,
+    /// How many connections are open, and the busy clocks (`src/pace.rs`).
+    pub load: Arc<Load>,
     /// Open connections per client address (for `max_connections_per_ip`).
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -242,6 +243,11 @@ impl Server {
             Err(e) => log::error!("mailboxes: cannot clean tmp/: {e}"),
         }
         let faults = FaultFile::new(&data.root().join("faults"));
+        let load = Arc::new(Load::new(
+            config.max_connections,
+            config.busy_timeout,
+            config.min_data_rate,
+        ));
         let config = Arc::new(config);
         let shared = Arc::new(Shared {
             session_config: RwLock::new(config.clone()),
@@ -261,7 +267,7 @@ impl Server {
                 .collect(),
             pop3_locks: MailboxLocks::default(),
             sessions: Sessions::default(),
-            active: AtomicUsize::new(0),
+            load,
             per_ip: Mutex::new(HashMap::new()),
         });
         Ok(Server { shared, listeners })
@@ -374,7 +380,7 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
             .peer_addr()
             .map(|a| a.ip())
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let active = shared.active.fetch_add(1, Ordering::SeqCst) + 1;
+        let active = shared.load.arrive();
         let from_ip = {
             let mut per_ip = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
             let count = per_ip.entry(ip).or_insert(0);
@@ -432,7 +438,7 @@ struct ActiveGuard(Arc<Shared>, IpAddr);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
+        self.0.load.leave();
         let mut per_ip = self.0.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(count) = per_ip.get_mut(&self.1) {
             *count -= 1;

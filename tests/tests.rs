@@ -6,6 +6,7 @@
 //! - `delivery`: what lands in the Maildir, routing, aliases, relay refusal
 //! - `faults`: failures on purpose (`DIR/faults`), marked as injected
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
+//! - `busy`: the busy clocks against slow clients (slowloris), and the quiet clocks for students
 //! - `hostile`: a table of hostile inputs for SMTP, POP3 and IMAP, one row each
 //! - `dns`: step 4, MX lookups against `postlab dns` (with our resolver and with dig)
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
@@ -34,6 +35,7 @@ mod support;
 
 mod admin;
 mod backup;
+mod busy;
 mod cli;
 mod clients;
 mod crash;

@@ -161,10 +161,14 @@ fn literal_at_end(line: &[u8], max: usize) -> Result<Option<Literal>, LiteralPro
     }))
 }
 
-/// Reads exactly `size` octets of a literal.
+/// Reads exactly `size` octets of a literal: a transfer, held to `min_data_rate` while the
+/// server is busy (`src/pace.rs`).
 pub fn read_literal(conn: &mut Conn, size: usize) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(size.min(1 << 20));
-    conn.reader().take(size as u64).read_to_end(&mut bytes)?;
+    conn.begin_transfer();
+    let read = conn.reader().take(size as u64).read_to_end(&mut bytes);
+    conn.end_transfer();
+    read?;
     if bytes.len() < size {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,

@@ -66,20 +66,17 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
 
 fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let idle_timeout = shared.config.imap_idle_timeout;
-    let _ = stream.set_read_timeout(Some(idle_timeout));
     let _ = stream.set_write_timeout(Some(shared.config.idle_timeout));
     let _ = stream.set_nodelay(true);
-    // A second handle on the socket, for changing its read timeout during IDLE.
-    let socket = stream.try_clone().ok();
     // This session in the server's registry, so SIGTERM can say goodbye (`src/daemon.rs`).
     let watch = shared
         .sessions
         .register(&stream, if implicit_tls { "imaps" } else { "imap" });
-    let Ok(mut conn) = Conn::tcp(stream) else {
+    // Silence, and one command line from its first octet, may take at most the idle time
+    // (less when the server is busy: `src/pace.rs`).
+    let Ok(conn) = Conn::tcp(stream, shared.load.clone(), idle_timeout) else {
         return;
     };
-    // One command line may take at most the idle time from its first octet (slowloris).
-    conn.set_line_deadline(idle_timeout);
     let (peer, local) = (conn.peer, conn.local);
     let service = if implicit_tls { "imaps" } else { "imap" };
     let mut transcript = Transcript::create(&shared.data.transcripts(), &SessionId::new(), service);
@@ -107,7 +104,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     }
     let mut output = session.greeting();
     loop {
-        if !carry_out(&mut chat, &mut session, output, &shared, socket.as_ref()) {
+        if !carry_out(&mut chat, &mut session, output, &shared) {
             break;
         }
         if let Err(e) = chat.conn.flush_if_idle() {
@@ -131,7 +128,11 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
                     .note(Step::Access, "client closed the connection");
                 break;
             }
-            Err(e) if net::is_timeout(&e) => session.timeout(),
+            Err(e) if net::is_timeout(&e) => {
+                chat.transcript
+                    .note(Step::Access, &format!("timed out: {e}"));
+                session.timeout()
+            }
             Err(e) => {
                 chat.transcript
                     .note(Step::Access, &format!("connection lost: {e}"));
@@ -263,13 +264,7 @@ fn is_login(buffer: &[u8]) -> bool {
 
 /// Sends the responses of one [`Output`], then does what its effect asks. Returns false when
 /// the connection must close.
-fn carry_out(
-    chat: &mut Chat,
-    session: &mut Session,
-    output: Output,
-    shared: &Shared,
-    socket: Option<&TcpStream>,
-) -> bool {
+fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Shared) -> bool {
     if !output.delay.is_zero() {
         std::thread::sleep(output.delay);
     }
@@ -312,28 +307,19 @@ fn carry_out(
                 Some(LoginEvent::Succeeded) => shared.logins.succeeded(chat.conn.peer.ip()),
                 None => {}
             }
-            carry_out(chat, session, next, shared, socket)
+            carry_out(chat, session, next, shared)
         }
-        Effect::Idle { tag } => idle(chat, session, &tag, shared, socket),
+        Effect::Idle { tag } => idle(chat, session, &tag, shared),
     }
 }
 
 /// RFC 2177 IDLE: until the client sends DONE, look at the folder twice a second and send
-/// what changed. The socket's read timeout is shortened for the polling and restored after.
-fn idle(
-    chat: &mut Chat,
-    session: &mut Session,
-    tag: &str,
-    shared: &Shared,
-    socket: Option<&TcpStream>,
-) -> bool {
+/// what changed. The connection's silence clock is shortened for the polling and restored after.
+fn idle(chat: &mut Chat, session: &mut Session, tag: &str, shared: &Shared) -> bool {
     if chat.conn.flush().is_err() {
         return false;
     }
-    let Some(socket) = socket else {
-        return false;
-    };
-    let _ = socket.set_read_timeout(Some(IDLE_POLL));
+    chat.conn.set_silence(IDLE_POLL);
     // RFC 2177 §3: the client should re-issue IDLE at least every 29 minutes; a server may
     // end an IDLE that runs much longer than its idle timeout.
     let limit = shared.config.imap_idle_timeout.max(Duration::from_secs(1)) * 4;
@@ -344,7 +330,7 @@ fn idle(
         let waiting = chat.conn.reader().fill_buf().map(|b| b.is_empty());
         match waiting {
             Ok(closed) => {
-                let _ = socket.set_read_timeout(Some(shared.config.imap_idle_timeout));
+                chat.conn.set_silence(shared.config.imap_idle_timeout);
                 if closed {
                     break None;
                 }
@@ -378,11 +364,11 @@ fn idle(
             Err(_) => break None,
         }
     };
-    let _ = socket.set_read_timeout(Some(shared.config.imap_idle_timeout));
+    chat.conn.set_silence(shared.config.imap_idle_timeout);
     match result {
         Some(output) => {
             let closing = session.state == State::Logout;
-            carry_out(chat, session, output, shared, Some(socket)) && !closing
+            carry_out(chat, session, output, shared) && !closing
         }
         None => false,
     }

@@ -91,17 +91,16 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
 
 fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let config = shared.session_config();
-    let _ = stream.set_read_timeout(Some(config.pop3_idle_timeout));
     let _ = stream.set_write_timeout(Some(config.pop3_idle_timeout));
     let _ = stream.set_nodelay(true);
     let service = if implicit_tls { "pop3s" } else { "pop3" };
     // This session in the server's registry, so SIGTERM can say goodbye (`src/daemon.rs`).
     let watch = shared.sessions.register(&stream, service);
-    let Ok(mut conn) = Conn::tcp(stream) else {
+    // Silence, and one command line from its first octet, may take at most the idle time
+    // (less when the server is busy: `src/pace.rs`).
+    let Ok(conn) = Conn::tcp(stream, shared.load.clone(), config.pop3_idle_timeout) else {
         return;
     };
-    // One command line may take at most the idle time from its first octet (slowloris).
-    conn.set_line_deadline(config.pop3_idle_timeout);
     let (peer, local) = (conn.peer, conn.local);
     let session_id = SessionId::new();
     let mut transcript = Transcript::create(&shared.data.transcripts(), &session_id, service);

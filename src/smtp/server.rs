@@ -114,13 +114,12 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
 /// Sets the socket's timeouts and starts the transcript: `[1 MUA] connect from …`.
 fn open_chat(stream: TcpStream, shared: &Shared, service: &str) -> Option<Chat> {
     let config = shared.session_config();
-    let _ = stream.set_read_timeout(Some(config.idle_timeout));
     let _ = stream.set_write_timeout(Some(config.idle_timeout));
     let _ = stream.set_nodelay(true);
     let watch = shared.sessions.register(&stream, service);
-    let mut conn = Conn::tcp(stream).ok()?;
-    // One command or DATA line may take at most the idle time from its first octet.
-    conn.set_line_deadline(config.idle_timeout);
+    // Silence, and one command or DATA line from its first octet, may take at most the idle
+    // time (less when the server is busy: `src/pace.rs`).
+    let conn = Conn::tcp(stream, shared.load.clone(), config.idle_timeout).ok()?;
     let mut transcript = Transcript::create(&shared.data.transcripts(), &SessionId::new(), service);
     transcript.note(
         Step::Mua,
@@ -184,7 +183,10 @@ fn converse(chat: &mut Chat, session: &mut Session, shared: &Shared) {
                     .note(Step::Mta, "client closed the connection");
                 break;
             }
-            Err(e) if net::is_timeout(&e) => session.timeout(),
+            Err(e) if net::is_timeout(&e) => {
+                chat.transcript.note(Step::Mta, &format!("timed out: {e}"));
+                session.timeout()
+            }
             Err(e) => {
                 chat.transcript
                     .note(Step::Mta, &format!("connection lost: {e}"));
@@ -221,7 +223,10 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
             if chat.conn.flush().is_err() {
                 return false;
             }
-            match data::read_data(chat.conn.reader(), max_size, line_deadline) {
+            chat.conn.begin_transfer();
+            let data = data::read_data(chat.conn.reader(), max_size, line_deadline);
+            chat.conn.end_transfer();
+            match data {
                 Ok(data) => {
                     chat.transcript.client(
                         Step::Mta,
@@ -235,6 +240,7 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
                     carry_out(chat, session, next, shared)
                 }
                 Err(e) if net::is_timeout(&e) => {
+                    chat.transcript.note(Step::Mta, &format!("timed out: {e}"));
                     let next = session.timeout();
                     carry_out(chat, session, next, shared)
                 }

@@ -1,0 +1,368 @@
+//! The clocks on every client connection, and the stricter clocks of a busy server.
+//!
+//! A thread waits for each client, so a client that holds its connection without using it
+//! holds a place that a real client could have. The "slowloris" attack does exactly that: it
+//! opens hundreds of connections and sends one octet every few seconds, each just inside the
+//! idle timeout. Four clocks stand against it:
+//!
+//! | clock | normally | when the server is busy |
+//! |---|---|---|
+//! | silence: the client sends nothing | `idle_timeout` (SMTP 300 s, RFC 5321 §4.5.3.2.7) | at most `busy_timeout` |
+//! | one line, from its first octet to its LF | the same | at most `busy_timeout` |
+//! | a TLS handshake, start to finish | 30 s | at most `busy_timeout` |
+//! | a transfer (DATA, an IMAP literal) | no floor | at least `min_data_rate` octets a second |
+//!
+//! Together with `max_connections_per_ip` (one address cannot take every place) this is what
+//! Postfix does with its "stress" mode: generous clocks while there is room, so a student who
+//! types `DATA` by hand in telnet and thinks between lines is never cut off; short clocks as
+//! soon as places run out, so slow connections give their places back within seconds. The
+//! server counts as busy from three quarters of `max_connections` on.
+//!
+//! [`PacedTcp`] sits between the TCP socket and everything above it (TLS included), so these
+//! clocks hold for plaintext and encrypted sessions alike. A read never blocks for longer than
+//! [`TICK`]: it wakes, looks at the clocks and at how busy the server is, and goes back to
+//! waiting, so a connection that was fine when the server was quiet is held to the busy clocks
+//! a moment after the server fills up.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The longest a read sleeps before it looks at the clocks again.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// How full the server is: every client connection counts from accept to close.
+#[derive(Debug)]
+pub struct Load {
+    active: AtomicUsize,
+    /// From this many connections on, the server is busy.
+    busy_from: usize,
+    busy_timeout: Duration,
+    min_data_rate: u64,
+}
+
+impl Load {
+    /// `max_connections` places; busy from three quarters of them.
+    pub fn new(max_connections: usize, busy_timeout: Duration, min_data_rate: u64) -> Load {
+        Load {
+            active: AtomicUsize::new(0),
+            busy_from: (max_connections * 3 / 4).max(1),
+            busy_timeout,
+            min_data_rate,
+        }
+    }
+
+    /// A connection arrives; returns how many are open now, this one included.
+    pub fn arrive(&self) -> usize {
+        self.active.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// A connection has closed.
+    pub fn leave(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// Are three quarters of the places taken?
+    pub fn busy(&self) -> bool {
+        self.active() >= self.busy_from
+    }
+
+    /// `limit`, or `busy_timeout` if that is shorter and the server is busy.
+    pub fn shorten(&self, limit: Duration) -> Duration {
+        if self.busy() {
+            limit.min(self.busy_timeout)
+        } else {
+            limit
+        }
+    }
+}
+
+/// One connection's clocks, shared by its [`PacedTcp`] and its `Conn`.
+#[derive(Debug)]
+pub struct Clocks {
+    load: Arc<Load>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The longest the client may stay silent.
+    silence: Duration,
+    /// A moment by which something (a TLS handshake) must be over.
+    deadline: Option<Instant>,
+    /// A transfer in progress: when it began and how many octets have come since.
+    transfer: Option<(Instant, u64)>,
+}
+
+impl Clocks {
+    pub fn new(load: Arc<Load>, silence: Duration) -> Arc<Clocks> {
+        Arc::new(Clocks {
+            load,
+            state: Mutex::new(State {
+                silence,
+                deadline: None,
+                transfer: None,
+            }),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn load(&self) -> &Load {
+        &self.load
+    }
+
+    /// Changes how long the client may stay silent (IMAP IDLE polls with a short one).
+    pub fn set_silence(&self, silence: Duration) {
+        self.state().silence = silence;
+    }
+
+    /// Everything must be over within `within` from now (shortened when busy); `None` lifts it.
+    pub fn set_deadline(&self, within: Option<Duration>) {
+        self.state().deadline = within.map(|d| Instant::now() + self.load.shorten(d));
+    }
+
+    /// A transfer (DATA, a literal) starts: when the server is busy, it must keep up
+    /// `min_data_rate`.
+    pub fn begin_transfer(&self) {
+        self.state().transfer = Some((Instant::now(), 0));
+    }
+
+    pub fn end_transfer(&self) {
+        self.state().transfer = None;
+    }
+
+    /// Octets arrived.
+    fn received(&self, octets: usize) {
+        if let Some((_, count)) = &mut self.state().transfer {
+            *count += octets as u64;
+        }
+    }
+
+    /// Has a clock run out, `waited` into a read? Says which, or how long the read may still
+    /// sleep.
+    fn check(&self, waited: Duration) -> Result<Duration, String> {
+        let state = self.state();
+        let now = Instant::now();
+        let silence = self.load.shorten(state.silence);
+        if waited >= silence {
+            return Err(format!("silent for {} s", silence.as_secs_f32()));
+        }
+        let mut sleep = (silence - waited).min(TICK);
+        if let Some(deadline) = state.deadline {
+            if now >= deadline {
+                return Err("the TLS handshake took too long".into());
+            }
+            sleep = sleep.min(deadline - now);
+        }
+        if let Some((started, octets)) = state.transfer {
+            let elapsed = now - started;
+            let rate = self.load.min_data_rate;
+            // The floor holds only when busy, and only after a first stretch of grace: a
+            // transfer's first seconds include the client's own start-up.
+            if self.load.busy() && rate > 0 && elapsed > self.load.busy_timeout {
+                let floor = (rate as f64 * elapsed.as_secs_f64()) as u64;
+                if octets < floor {
+                    return Err(format!(
+                        "too slow while the server is busy: {octets} octets in {} s, under {rate} octets/s",
+                        elapsed.as_secs()
+                    ));
+                }
+            }
+        }
+        Ok(sleep.max(Duration::from_millis(1)))
+    }
+}
+
+/// A TCP socket whose reads obey the connection's [`Clocks`].
+pub struct PacedTcp {
+    stream: TcpStream,
+    clocks: Arc<Clocks>,
+    /// The read timeout last set on the socket (to save a system call per read).
+    timeout: Option<Duration>,
+}
+
+impl PacedTcp {
+    pub fn new(stream: TcpStream, clocks: Arc<Clocks>) -> PacedTcp {
+        PacedTcp {
+            stream,
+            clocks,
+            timeout: None,
+        }
+    }
+}
+
+impl Read for PacedTcp {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let started = Instant::now();
+        loop {
+            let sleep = self
+                .clocks
+                .check(started.elapsed())
+                .map_err(|why| io::Error::new(io::ErrorKind::TimedOut, why))?;
+            if self.timeout != Some(sleep) {
+                self.stream.set_read_timeout(Some(sleep))?;
+                self.timeout = Some(sleep);
+            }
+            match self.stream.read(buf) {
+                Ok(n) => {
+                    self.clocks.received(n);
+                    return Ok(n);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Write for PacedTcp {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn pair(load: Arc<Load>, silence: Duration) -> (PacedTcp, TcpStream, Arc<Clocks>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let clocks = Clocks::new(load, silence);
+        (PacedTcp::new(server, clocks.clone()), client, clocks)
+    }
+
+    fn quiet() -> Arc<Load> {
+        Arc::new(Load::new(100, Duration::from_millis(300), 500))
+    }
+
+    #[test]
+    fn busy_from_three_quarters() {
+        let load = Load::new(8, Duration::from_secs(10), 500);
+        for _ in 0..5 {
+            load.arrive();
+        }
+        assert!(!load.busy());
+        assert_eq!(
+            load.shorten(Duration::from_secs(300)),
+            Duration::from_secs(300)
+        );
+        load.arrive();
+        assert!(load.busy());
+        assert_eq!(
+            load.shorten(Duration::from_secs(300)),
+            Duration::from_secs(10)
+        );
+        load.leave();
+        assert!(!load.busy());
+    }
+
+    #[test]
+    fn silence_ends_a_read_with_a_timeout() {
+        let (mut paced, _client, _) = pair(quiet(), Duration::from_millis(200));
+        let err = paced.read(&mut [0; 8]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(err.to_string().contains("silent"), "{err}");
+    }
+
+    #[test]
+    fn a_busy_server_shortens_silence() {
+        let load = Arc::new(Load::new(1, Duration::from_millis(200), 500));
+        load.arrive();
+        let (mut paced, _client, _) = pair(load, Duration::from_secs(300));
+        let started = Instant::now();
+        assert!(paced.read(&mut [0; 8]).is_err());
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+
+    #[test]
+    fn data_passes_through() {
+        let (mut paced, mut client, _) = pair(quiet(), Duration::from_secs(5));
+        client.write_all(b"HELO x\r\n").unwrap();
+        let mut buf = [0; 8];
+        paced.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"HELO x\r\n");
+    }
+
+    #[test]
+    fn a_deadline_ends_a_trickle() {
+        let (mut paced, mut client, clocks) = pair(quiet(), Duration::from_secs(5));
+        clocks.set_deadline(Some(Duration::from_millis(300)));
+        let writer = std::thread::spawn(move || {
+            // One octet every 50 ms: never silent for long, but never done either.
+            for _ in 0..40 {
+                if client.write_all(b"x").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let mut buf = [0; 1];
+        let err = loop {
+            if let Err(e) = paced.read(&mut buf) {
+                break e;
+            }
+        };
+        assert!(err.to_string().contains("handshake"), "{err}");
+        drop(paced);
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_slow_transfer_is_cut_only_when_busy() {
+        let slow = |load: Arc<Load>| {
+            let (mut paced, mut client, clocks) = pair(load, Duration::from_secs(5));
+            clocks.begin_transfer();
+            let writer = std::thread::spawn(move || {
+                for _ in 0..20 {
+                    if client.write_all(b"x").is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            });
+            let mut buf = [0; 1];
+            let mut result = Ok(());
+            for _ in 0..20 {
+                if let Err(e) = paced.read(&mut buf) {
+                    result = Err(e);
+                    break;
+                }
+            }
+            drop(paced);
+            writer.join().unwrap();
+            result
+        };
+        // 20 octets a second against a floor of 500: fine while quiet ...
+        assert!(slow(quiet()).is_ok());
+        // ... cut once the server is busy and the grace (200 ms) is over.
+        let load = Arc::new(Load::new(1, Duration::from_millis(200), 500));
+        load.arrive();
+        let err = slow(load).unwrap_err();
+        assert!(err.to_string().contains("too slow"), "{err}");
+    }
+}

@@ -1,0 +1,215 @@
+//! The busy clocks (`src/pace.rs`): a quiet server lets a student think between lines; a busy
+//! one (three quarters of `max_connections` taken) cuts slow and silent clients within
+//! `busy_timeout`, holds DATA to `min_data_rate`, bounds a TLS handshake from start to finish,
+//! and goes on serving a new client.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::{Setup, SmtpClient, TestServer};
+
+fn server_with(config: &str) -> TestServer {
+    TestServer::start_with(Setup {
+        config: config.into(),
+        ..Setup::default()
+    })
+}
+
+/// A client that keeps its place honestly: a NOOP every 200 ms, each answered.
+struct Keeper {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Keeper {
+    fn start(server: &TestServer) -> Keeper {
+        let mut client = server.connect();
+        assert_eq!(client.greeting.code, 220);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(Ordering::SeqCst) {
+                client.expect("NOOP", 250);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        Keeper {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            // A keeper that was cut off panics: that fails the test that started it.
+            let kept = thread.join().is_ok();
+            if !std::thread::panicking() {
+                assert!(kept, "a client keeping its place honestly was cut off");
+            }
+        }
+    }
+}
+
+/// Sends a message's content one short line at a time, `pause` apart, and returns the reply
+/// that follows (or the one that cut it off), with how long it took.
+fn slow_data(client: &mut SmtpClient, lines: usize, pause: Duration) -> (u16, String, Duration) {
+    client.expect("MAIL FROM:<alice@localhost>", 250);
+    client.expect("RCPT TO:<bob@localhost>", 250);
+    client.expect("DATA", 354);
+    let started = Instant::now();
+    client.send_raw(b"Subject: typed by hand\r\n\r\n");
+    for i in 0..lines {
+        std::thread::sleep(pause);
+        if client
+            .stream
+            .write_all(format!("line {i}\r\n").as_bytes())
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = client.stream.write_all(b".\r\n");
+    let reply = client.read_reply();
+    (reply.code, reply.text(), started.elapsed())
+}
+
+#[test]
+fn a_quiet_server_lets_a_student_type_data_slowly() {
+    // 4 of 20 places taken: not busy, so the slow typist keeps the generous clocks.
+    let server = server_with("max_connections = 20\nbusy_timeout = 1\nmin_data_rate = 500\n");
+    let _keepers: Vec<Keeper> = (0..3).map(|_| Keeper::start(&server)).collect();
+    let mut student = server.connect();
+    student.expect("HELO student", 250);
+    let (code, text, took) = slow_data(&mut student, 4, Duration::from_millis(700));
+    assert_eq!(code, 250, "{text} after {took:?}");
+    assert!(took > Duration::from_secs(2));
+    assert_eq!(server.new_mail("bob").len(), 1);
+}
+
+#[test]
+fn a_busy_server_holds_data_to_the_minimum_rate() {
+    // 3 of 4 places taken: busy. Ten octets every 0.4 s is far under 500 octets a second.
+    let server = server_with("max_connections = 4\nbusy_timeout = 1\nmin_data_rate = 500\n");
+    let _keepers: Vec<Keeper> = (0..2).map(|_| Keeper::start(&server)).collect();
+    let mut slow = server.connect();
+    slow.expect("HELO slow", 250);
+    let (code, text, took) = slow_data(&mut slow, 20, Duration::from_millis(400));
+    assert_eq!(code, 421, "{text}");
+    assert!(text.starts_with("4.4.2"), "{text}");
+    assert!(took < Duration::from_secs(6), "cut off only after {took:?}");
+    assert!(server.new_mail("bob").is_empty());
+    assert!(
+        server
+            .transcripts()
+            .contains("too slow while the server is busy"),
+        "the transcript says why"
+    );
+    // A client that sends its message at once is not troubled by the floor.
+    let mut fast = server.connect();
+    fast.expect("HELO fast", 250);
+    let body = format!("Subject: fast\r\n\r\n{}\r\n", "x".repeat(998)).repeat(20);
+    assert_eq!(
+        fast.send_mail("alice@localhost", &["bob@localhost"], &body)
+            .code,
+        250
+    );
+}
+
+#[test]
+fn a_busy_server_cuts_silent_clients_and_serves_a_new_one() {
+    // idle_timeout is five minutes; six silent clients make the server busy (6 of 8), so the
+    // busy clock (1 s) applies to them until enough have been cut for the server to be quiet.
+    let server = server_with("max_connections = 8\nbusy_timeout = 1\nidle_timeout = 300\n");
+    let started = Instant::now();
+    let mut silent: Vec<SmtpClient> = (0..6).map(|_| server.connect()).collect();
+    for client in &mut silent {
+        client
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+    }
+    let cut = crate::support::wait_for("a silent client cut off", || {
+        silent.iter_mut().find_map(|client| {
+            let mut line = String::new();
+            use std::io::BufRead;
+            client.reader.read_line(&mut line).ok()?;
+            line.starts_with("421 4.4.2").then_some(line)
+        })
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{cut:?} after {:?}, not within the busy timeout",
+        started.elapsed()
+    );
+    let mut newcomer = server.connect();
+    assert_eq!(newcomer.greeting.code, 220);
+    newcomer.expect("HELO newcomer", 250);
+    let content = "Subject: still served\r\n\r\nhello\r\n";
+    assert_eq!(
+        newcomer
+            .send_mail("alice@localhost", &["bob@localhost"], content)
+            .code,
+        250
+    );
+}
+
+#[test]
+fn a_trickled_tls_handshake_is_bounded_from_start_to_finish() {
+    // Busy (1 of 2 places, plus a keeper): the handshake may take at most busy_timeout, however
+    // steadily its octets trickle in. Each octet comes well inside every silence clock.
+    let server = server_with("max_connections = 2\nbusy_timeout = 1\n");
+    let _keeper = Keeper::start(&server);
+    let mut stream = TcpStream::connect(server.addr("smtps")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    // The start of a TLS record carrying a ClientHello that claims 512 octets.
+    let hello = [
+        0x16u8, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    let started = Instant::now();
+    let mut closed = false;
+    for byte in hello.iter().chain([0u8; 500].iter()) {
+        if stream.write_all(&[*byte]).is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 64];
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        closed,
+        "the handshake was still open after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
