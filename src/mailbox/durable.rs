@@ -9,6 +9,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Flushes a directory's entries (new names, renames) to disk.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -46,10 +47,14 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    // Unique per call, not only per process: two sessions of one server may rewrite the same
+    // file at once, and must not share (and truncate) one temporary file.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.tmp.{}",
+        ".{}.tmp.{}.{}",
         name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
         let mut file = OpenOptions::new()
@@ -66,4 +71,43 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by `make stress`: with one temporary name per process, two sessions rewriting the
+    /// same file at once shared (and truncated) it, and one rename failed with "not found".
+    #[test]
+    fn many_threads_rewrite_one_file_at_once() {
+        let dir = std::env::temp_dir().join(format!("postlab-durable-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("subscriptions");
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let text = format!("thread {t} write {i}\n").repeat(100);
+                        write_atomically(&path, text.as_bytes()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        // Whole: one writer's text, never a mixture.
+        let text = fs::read_to_string(&path).unwrap();
+        let first = text.lines().next().unwrap().to_string();
+        assert!(text.lines().all(|l| l == first), "a mixed file");
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "temporary files left"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

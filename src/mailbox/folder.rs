@@ -317,6 +317,10 @@ impl Folders {
     /// Adds or removes a subscription. A name need not exist to be subscribed (RFC 3501 §6.3.6).
     pub fn set_subscribed(&self, name: &str, on: bool) -> Result<(), FolderError> {
         let name = check_name(name)?;
+        // Read, change, write: one edit at a time in this server, or two sessions subscribing
+        // at once (each first login subscribes the special folders) would lose one's change.
+        static EDIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _edit = EDIT.lock().unwrap_or_else(|e| e.into_inner());
         let mut names = self.subscriptions()?;
         let had = names.contains(&name);
         if on && !had {
@@ -349,6 +353,34 @@ fn dir_tag(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `make stress`: ten sessions of one user logging in at once each subscribe the
+    /// special folders; every subscription must survive.
+    #[test]
+    fn concurrent_subscriptions_are_all_kept() {
+        let root = std::env::temp_dir().join(format!("postlab-subs-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    let folders = Folders::open(&root).unwrap();
+                    folders.set_subscribed(&format!("Folder{t}"), true).unwrap();
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let subscribed = Folders::open(&root).unwrap().subscriptions().unwrap();
+        for t in 0..8 {
+            assert!(subscribed.contains(&format!("Folder{t}")), "{subscribed:?}");
+        }
+        for (name, _) in SPECIAL {
+            assert!(subscribed.iter().any(|s| s == name), "{subscribed:?}");
+        }
+        fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn names_that_would_leave_the_maildir_are_refused() {
