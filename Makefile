@@ -7,7 +7,7 @@ MESSAGES ?= 1000
 SIZE ?= 4096
 HANDSHAKES ?= 500
 
-.PHONY: run build test fmt lint bench bench-postfix bench-pop3 fuzz clean
+.PHONY: run build test fmt lint bench bench-postfix bench-pop3 fuzz stress clean
 
 ## run: build and start the server on its embedded defaults (data in ./var)
 run:
@@ -49,6 +49,14 @@ bench-pop3:
 .PHONY: bench-imap
 bench-imap:
 	bash benches/dovecot/imap.sh 10000 $(SIZE) 3
+
+## stress: 2,000 SMTP + 500 IMAP sessions at once beside slowloris and stalled TLS handshakes,
+## then a siege of a small server; prints what each client got and the server's memory (loopback only)
+STRESS_SMTP ?= 2000
+STRESS_IMAP ?= 500
+stress:
+	ulimit -n 20000 2>/dev/null || true; \
+	$(CARGO) bench --bench stress -- --smtp $(STRESS_SMTP) --imap $(STRESS_IMAP) --slowloris 300 --stalls 100
 
 clean:
 	$(CARGO) clean

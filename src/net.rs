@@ -106,7 +106,7 @@ impl Conn {
     /// line may take as long from its first octet.
     pub fn tcp(stream: TcpStream, load: Arc<Load>, silence: Duration) -> io::Result<Conn> {
         let (peer, local) = (stream.peer_addr()?, stream.local_addr()?);
-        let clocks = Clocks::new(load, silence);
+        let clocks = Clocks::new(load, peer.ip(), silence);
         let mut conn = Conn::new(Box::new(PacedTcp::new(stream, clocks.clone())), peer, local);
         conn.clocks = Some(clocks);
         conn.line_deadline = Some(silence);
@@ -283,6 +283,12 @@ impl Conn {
             Ok(())
         }
     }
+}
+
+/// Did one of the connection's clocks end this read: a timeout, or the connection made room
+/// for a new client on a full server (`src/pace.rs`)? The session says goodbye either way.
+pub fn is_cut_off(e: &io::Error) -> bool {
+    is_timeout(e) || e.kind() == io::ErrorKind::ConnectionAborted
 }
 
 /// Is this read error a timeout (the socket's read timeout ran out)?

@@ -18,6 +18,12 @@
 //! soon as places run out, so slow connections give their places back within seconds. The
 //! server counts as busy from three quarters of `max_connections` on.
 //!
+//! When every place is taken, a new client is not simply turned away: an address that holds
+//! more places than the newcomer's gives one up, the connection of theirs that has gone longest
+//! without sending a whole line (at least [`STALLED`], 2 s; [`Load::make_room`]). An attacker
+//! that fills the server from many addresses holds many places each, and its connections never
+//! finish a line, so a new client from anywhere else still gets in.
+//!
 //! [`PacedTcp`] sits between the TCP socket and everything above it (TLS included), so these
 //! clocks hold for plaintext and encrypted sessions alike. A read never blocks for longer than
 //! [`TICK`]: it wakes, looks at the clocks and at how busy the server is, and goes back to
@@ -25,13 +31,17 @@
 //! a moment after the server fills up.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::{IpAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// The longest a read sleeps before it looks at the clocks again.
 pub const TICK: Duration = Duration::from_secs(1);
+
+/// A connection must have gone this long without a line before it can be made to give its
+/// place to a newcomer (see [`Load::make_room`]).
+pub const STALLED: Duration = Duration::from_secs(2);
 
 /// How full the server is: every client connection counts from accept to close.
 #[derive(Debug)]
@@ -41,6 +51,8 @@ pub struct Load {
     busy_from: usize,
     busy_timeout: Duration,
     min_data_rate: u64,
+    /// Every open connection's clocks, to choose one to make room (see [`Load::make_room`]).
+    open: Mutex<Vec<Weak<Clocks>>>,
 }
 
 impl Load {
@@ -51,6 +63,43 @@ impl Load {
             busy_from: (max_connections * 3 / 4).max(1),
             busy_timeout,
             min_data_rate,
+            open: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn register(&self, clocks: &Arc<Clocks>) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.len() >= 64 && open.len() > 2 * self.active() {
+            open.retain(|c| c.strong_count() > 0);
+        }
+        open.push(Arc::downgrade(clocks));
+    }
+
+    /// Every place is taken and a new client from `newcomer` is at the door. A place is taken
+    /// from an address that holds more places than the newcomer's (`places` counts them, the
+    /// newcomer included): of those, the connection that has gone longest without sending a
+    /// line, and at least [`STALLED`], is told to go, and the newcomer may have its place. A
+    /// slowloris connection never finishes a line and a stalled TLS handshake never sends one,
+    /// so an attacker's connections go first, while a client that sends whole commands is never
+    /// the stalest. False when there is no such connection.
+    pub fn make_room(&self, newcomer: IpAddr, places: impl Fn(IpAddr) -> usize) -> bool {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|c| c.strong_count() > 0);
+        let fair_share = places(newcomer);
+        let stalest = open
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|c| !c.evicted.load(Ordering::SeqCst))
+            .filter(|c| places(c.peer) > fair_share)
+            .map(|c| (c.stalled_for(), c))
+            .filter(|(stalled, _)| *stalled >= STALLED)
+            .max_by_key(|(stalled, _)| *stalled);
+        match stalest {
+            Some((_, clocks)) => {
+                clocks.evicted.store(true, Ordering::SeqCst);
+                true
+            }
+            None => false,
         }
     }
 
@@ -87,7 +136,11 @@ impl Load {
 #[derive(Debug)]
 pub struct Clocks {
     load: Arc<Load>,
+    /// The client's address.
+    peer: IpAddr,
     state: Mutex<State>,
+    /// Told to go by [`Load::make_room`]; the next tick of a read ends it.
+    evicted: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -98,18 +151,31 @@ struct State {
     deadline: Option<Instant>,
     /// A transfer in progress: when it began and how many octets have come since.
     transfer: Option<(Instant, u64)>,
+    /// When the client last sent a line's end (or a good handful of octets at once).
+    progress: Instant,
 }
 
 impl Clocks {
-    pub fn new(load: Arc<Load>, silence: Duration) -> Arc<Clocks> {
-        Arc::new(Clocks {
-            load,
+    /// The clocks of a new connection, counted among the server's open ones.
+    pub fn new(load: Arc<Load>, peer: IpAddr, silence: Duration) -> Arc<Clocks> {
+        let clocks = Arc::new(Clocks {
+            load: load.clone(),
+            peer,
             state: Mutex::new(State {
                 silence,
                 deadline: None,
                 transfer: None,
+                progress: Instant::now(),
             }),
-        })
+            evicted: AtomicBool::new(false),
+        });
+        load.register(&clocks);
+        clocks
+    }
+
+    /// How long since the client last made progress.
+    fn stalled_for(&self) -> Duration {
+        self.state().progress.elapsed()
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -140,26 +206,39 @@ impl Clocks {
         self.state().transfer = None;
     }
 
-    /// Octets arrived.
-    fn received(&self, octets: usize) {
-        if let Some((_, count)) = &mut self.state().transfer {
-            *count += octets as u64;
+    /// Octets arrived. A line's end is progress; so are 16 octets or more in one read (a TLS
+    /// record cannot be smaller, and its octets are not text), but one octet at a time is not.
+    fn received(&self, octets: &[u8]) {
+        let mut state = self.state();
+        if let Some((_, count)) = &mut state.transfer {
+            *count += octets.len() as u64;
+        }
+        if octets.len() >= 16 || octets.contains(&b'\n') {
+            state.progress = Instant::now();
         }
     }
 
     /// Has a clock run out, `waited` into a read? Says which, or how long the read may still
     /// sleep.
-    fn check(&self, waited: Duration) -> Result<Duration, String> {
+    fn check(&self, waited: Duration) -> Result<Duration, io::Error> {
+        let late = |why: String| io::Error::new(io::ErrorKind::TimedOut, why);
+        if self.evicted.load(Ordering::SeqCst) {
+            // Not a timeout: the session must end now, not wait on (IMAP IDLE would).
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "every place was taken: this connection, the one longest without a whole line, made room for a new client",
+            ));
+        }
         let state = self.state();
         let now = Instant::now();
         let silence = self.load.shorten(state.silence);
         if waited >= silence {
-            return Err(format!("silent for {} s", silence.as_secs_f32()));
+            return Err(late(format!("silent for {} s", silence.as_secs_f32())));
         }
         let mut sleep = (silence - waited).min(TICK);
         if let Some(deadline) = state.deadline {
             if now >= deadline {
-                return Err("the TLS handshake took too long".into());
+                return Err(late("the TLS handshake took too long".into()));
             }
             sleep = sleep.min(deadline - now);
         }
@@ -171,10 +250,10 @@ impl Clocks {
             if self.load.busy() && rate > 0 && elapsed > self.load.busy_timeout {
                 let floor = (rate as f64 * elapsed.as_secs_f64()) as u64;
                 if octets < floor {
-                    return Err(format!(
+                    return Err(late(format!(
                         "too slow while the server is busy: {octets} octets in {} s, under {rate} octets/s",
                         elapsed.as_secs()
-                    ));
+                    )));
                 }
             }
         }
@@ -204,17 +283,14 @@ impl Read for PacedTcp {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let started = Instant::now();
         loop {
-            let sleep = self
-                .clocks
-                .check(started.elapsed())
-                .map_err(|why| io::Error::new(io::ErrorKind::TimedOut, why))?;
+            let sleep = self.clocks.check(started.elapsed())?;
             if self.timeout != Some(sleep) {
                 self.stream.set_read_timeout(Some(sleep))?;
                 self.timeout = Some(sleep);
             }
             match self.stream.read(buf) {
                 Ok(n) => {
-                    self.clocks.received(n);
+                    self.clocks.received(&buf[..n]);
                     return Ok(n);
                 }
                 Err(e)
@@ -251,8 +327,8 @@ mod tests {
     fn pair(load: Arc<Load>, silence: Duration) -> (PacedTcp, TcpStream, Arc<Clocks>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        let clocks = Clocks::new(load, silence);
+        let (server, peer) = listener.accept().unwrap();
+        let clocks = Clocks::new(load, peer.ip(), silence);
         (PacedTcp::new(server, clocks.clone()), client, clocks)
     }
 
@@ -330,6 +406,31 @@ mod tests {
         assert!(err.to_string().contains("handshake"), "{err}");
         drop(paced);
         writer.join().unwrap();
+    }
+
+    #[test]
+    fn making_room_evicts_the_stalest_connection_only() {
+        let load = Arc::new(Load::new(2, Duration::from_millis(100), 500));
+        let (mut staller, mut staller_client, _) = pair(load.clone(), Duration::from_secs(30));
+        let (mut worker, mut worker_client, _) = pair(load.clone(), Duration::from_secs(30));
+        // From another address with a single place; loopback holds two.
+        let newcomer: IpAddr = "192.0.2.1".parse().unwrap();
+        let places = |ip: IpAddr| if ip == newcomer { 1 } else { 2 };
+        // Nobody has been stalled for long enough yet: no room is made.
+        assert!(!load.make_room(newcomer, places));
+        std::thread::sleep(STALLED + Duration::from_millis(100));
+        staller_client.write_all(b"E").unwrap();
+        assert_eq!(staller.read(&mut [0; 8]).unwrap(), 1);
+        worker_client.write_all(b"NOOP\r\n").unwrap();
+        assert_eq!(worker.read(&mut [0; 8]).unwrap(), 6);
+        // An address never takes a place from one that holds no more than it does.
+        assert!(!load.make_room(newcomer, |_| 2));
+        // One octet is not progress, a whole line is: the staller goes.
+        assert!(load.make_room(newcomer, places));
+        let err = staller.read(&mut [0; 8]).unwrap_err();
+        assert!(err.to_string().contains("made room"), "{err}");
+        // The worker is not stalled long enough to go as well.
+        assert!(!load.make_room(newcomer, places));
     }
 
     #[test]

@@ -217,7 +217,7 @@ impl Server {
                     })?
             };
             let addr = SocketAddr::new(config.listen, port);
-            let listener = TcpListener::bind(addr)
+            let listener = listen(addr)
                 .map_err(|e| format!("cannot listen for {} on {addr}: {e}", service.name()))?;
             listeners.push((service, listener));
         }
@@ -365,6 +365,22 @@ impl Server {
     }
 }
 
+/// How many connections may wait in the kernel's accept queue. std's `TcpListener::bind`
+/// asks for 128; a burst of new clients beyond that had their handshakes dropped and retried
+/// for up to a minute. Linux caps this at `net.core.somaxconn` (4096 here).
+const ACCEPT_QUEUE: i32 = 1024;
+
+/// A listening socket as `TcpListener::bind` makes one (address reuse, so a restart need not
+/// wait for old connections), with a longer accept queue.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(ACCEPT_QUEUE)?;
+    Ok(socket.into())
+}
+
 fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
     for stream in listener.incoming() {
         let stream = match stream {
@@ -392,7 +408,12 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
         // Trusted networks (loopback by default) are exempt: the lab and the tests run there.
         let too_many_from_ip =
             limit > 0 && from_ip > limit && !shared.config.is_trusted_network(ip);
-        if active > shared.config.max_connections || too_many_from_ip {
+        // Full: an address holding more places than the newcomer's gives up its stalest
+        // connection (a slowloris, a stalled handshake) to the newcomer, which is one over the
+        // limit for the second it takes that connection to go.
+        let refused =
+            too_many_from_ip || (active > shared.config.max_connections && !make_room(&shared, ip));
+        if refused {
             std::thread::spawn(move || refuse(service, stream, guard));
             continue;
         }
@@ -410,6 +431,14 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
             );
         }
     }
+}
+
+/// See `pace::Load::make_room`: places counted per address, the newcomer's included.
+fn make_room(shared: &Shared, newcomer: IpAddr) -> bool {
+    let per_ip = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+    shared
+        .load
+        .make_room(newcomer, |ip| per_ip.get(&ip).copied().unwrap_or(0))
 }
 
 /// Tells a surplus client why it is turned away (SMTP 421 4.7.0, IMAP `* BYE`), without

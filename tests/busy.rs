@@ -11,6 +11,16 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Setup, SmtpClient, TestServer};
 
+/// A connection from another loopback address (Linux answers on all of 127.0.0.0/8).
+fn connect_from(ip: &str, to: std::net::SocketAddr) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let from: std::net::SocketAddr = format!("{ip}:0").parse().unwrap();
+    socket.bind(&from.into()).unwrap();
+    socket.connect(&to.into()).unwrap();
+    socket.into()
+}
+
 fn server_with(config: &str) -> TestServer {
     TestServer::start_with(Setup {
         config: config.into(),
@@ -212,4 +222,43 @@ fn a_trickled_tls_handshake_is_bounded_from_start_to_finish() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn a_full_server_makes_room_for_a_new_client() {
+    // Four IMAP sessions in IDLE from 127.0.0.2 take every place. IDLE is never cut by the
+    // busy clocks (the client is waiting for news, RFC 2177), so without room being made a
+    // newcomer would get 421 4.7.0 for as long as they idle. 127.0.0.2 holds four places, the
+    // newcomer's 127.0.0.1 one: the stalest idler goes instead.
+    let server = server_with("max_connections = 4\nbusy_timeout = 1\n");
+    let imap = server.addr("imap");
+    let mut idlers: Vec<crate::imap::Imap> = (0..4)
+        .map(|_| {
+            let mut c = crate::imap::Imap::over(connect_from("127.0.0.2", imap));
+            let login = c.cmd("l LOGIN bob bob-password");
+            assert!(login.last().unwrap().starts_with("l OK"), "{login:?}");
+            c.cmd("s SELECT INBOX");
+            c.send(b"i IDLE\r\n");
+            assert!(c.line().starts_with("+ "));
+            c
+        })
+        .collect();
+    // Once the idlers have gone postlab::pace::STALLED without a line, a newcomer is let in.
+    let smtp = server.smtp;
+    let mut newcomer = crate::support::wait_for("a place made for a newcomer", || {
+        let client = SmtpClient::connect(smtp);
+        (client.greeting.code == 220).then_some(client)
+    });
+    newcomer.expect("HELO newcomer", 250);
+    // Exactly one idler made room: its connection ends.
+    let gone = crate::support::wait_for("an IDLE session to make room", || {
+        let closed: Vec<usize> = idlers
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, c)| c.is_closed_now().then_some(i))
+            .collect();
+        (!closed.is_empty()).then_some(closed)
+    });
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert!(server.transcripts().contains("made room for a new client"));
 }

@@ -16,7 +16,11 @@ pub struct Imap {
 
 impl Imap {
     pub fn connect(addr: SocketAddr) -> Imap {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Imap::over(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// A session on a connection made elsewhere (from another loopback address, say).
+    pub fn over(stream: TcpStream) -> Imap {
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         let mut client = Imap {
             reader: BufReader::new(stream.try_clone().unwrap()),
@@ -83,6 +87,24 @@ impl Imap {
     pub fn is_closed(&mut self) -> bool {
         let mut byte = [0u8; 1];
         matches!(self.reader.read(&mut byte), Ok(0))
+    }
+
+    /// Has the server closed the connection? Reads what is waiting (for up to 50 ms) without
+    /// blocking longer.
+    pub fn is_closed_now(&mut self) -> bool {
+        self.stream
+            .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let closed = loop {
+            match self.reader.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(_) => continue,
+                Err(e) => break e.kind() != std::io::ErrorKind::WouldBlock,
+            }
+        };
+        self.stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        closed
     }
 }
 

@@ -128,7 +128,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
                     .note(Step::Access, "client closed the connection");
                 break;
             }
-            Err(e) if net::is_timeout(&e) => {
+            Err(e) if net::is_cut_off(&e) => {
                 chat.transcript
                     .note(Step::Access, &format!("timed out: {e}"));
                 session.timeout()
@@ -340,9 +340,14 @@ fn idle(chat: &mut Chat, session: &mut Session, tag: &str, shared: &Shared) -> b
                         Some(session.idle_done(tag, &line))
                     }
                     Ok(Line::TooLong) => Some(session.idle_done(tag, b"")),
-                    Err(e) if net::is_timeout(&e) => Some(session.timeout()),
+                    Err(e) if net::is_cut_off(&e) => Some(session.timeout()),
                     Ok(Line::Closed) | Err(_) => None,
                 };
+            }
+            Err(e) if !net::is_timeout(&e) && net::is_cut_off(&e) => {
+                chat.transcript
+                    .note(Step::Access, &format!("timed out: {e}"));
+                break Some(session.timeout());
             }
             Err(e) if net::is_timeout(&e) => {
                 if started.elapsed() > limit {

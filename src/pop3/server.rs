@@ -168,8 +168,10 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
                 chat.note("client closed the connection; nothing is removed (no UPDATE state)");
                 break;
             }
-            Err(e) if net::is_timeout(&e) => {
-                chat.note("idle too long: autologout, nothing is removed (RFC 1939 section 3)");
+            Err(e) if net::is_cut_off(&e) => {
+                chat.note(&format!(
+                    "timed out ({e}): autologout, nothing is removed (RFC 1939 section 3)"
+                ));
                 session.timeout()
             }
             Err(e) => {

@@ -183,7 +183,7 @@ fn converse(chat: &mut Chat, session: &mut Session, shared: &Shared) {
                     .note(Step::Mta, "client closed the connection");
                 break;
             }
-            Err(e) if net::is_timeout(&e) => {
+            Err(e) if net::is_cut_off(&e) => {
                 chat.transcript.note(Step::Mta, &format!("timed out: {e}"));
                 session.timeout()
             }
@@ -239,7 +239,7 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
                     let next = session.data_received(data);
                     carry_out(chat, session, next, shared)
                 }
-                Err(e) if net::is_timeout(&e) => {
+                Err(e) if net::is_cut_off(&e) => {
                     chat.transcript.note(Step::Mta, &format!("timed out: {e}"));
                     let next = session.timeout();
                     carry_out(chat, session, next, shared)
