@@ -64,7 +64,16 @@ pub enum LiteralProblem {
 /// end. Memory stays bounded whatever the client sends.
 pub fn read_part(conn: &mut Conn, max_literal: usize) -> io::Result<Part> {
     let deadline = conn.line_deadline();
-    let reader = conn.reader();
+    read_part_from(conn.reader(), max_literal, deadline)
+}
+
+/// [`read_part`] on any buffered reader (the fuzz target `imap_framing` feeds it bytes). With
+/// a `deadline`, a line must be whole within that time from its first octet.
+pub fn read_part_from<R: BufRead>(
+    reader: &mut R,
+    max_literal: usize,
+    deadline: Option<std::time::Duration>,
+) -> io::Result<Part> {
     let mut line = Vec::new();
     let mut too_long = false;
     let mut started: Option<std::time::Instant> = None;
@@ -164,11 +173,16 @@ fn literal_at_end(line: &[u8], max: usize) -> Result<Option<Literal>, LiteralPro
 /// Reads exactly `size` octets of a literal: a transfer, held to `min_data_rate` while the
 /// server is busy (`src/pace.rs`).
 pub fn read_literal(conn: &mut Conn, size: usize) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(size.min(1 << 20));
     conn.begin_transfer();
-    let read = conn.reader().take(size as u64).read_to_end(&mut bytes);
+    let read = read_literal_from(conn.reader(), size);
     conn.end_transfer();
-    read?;
+    read
+}
+
+/// [`read_literal`] on any reader.
+pub fn read_literal_from<R: Read>(reader: &mut R, size: usize) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(size.min(1 << 20));
+    reader.take(size as u64).read_to_end(&mut bytes)?;
     if bytes.len() < size {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
