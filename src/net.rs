@@ -216,10 +216,7 @@ impl Conn {
         loop {
             if let (Some(deadline), Some(start)) = (self.line_deadline(), started) {
                 if start.elapsed() > deadline {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "a line took longer than the deadline",
-                    ));
+                    return Err(crate::pace::Cut::SlowLine(deadline).into_error());
                 }
             }
             let buf = match self.reader.fill_buf() {

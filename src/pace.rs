@@ -43,6 +43,63 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// place to a newcomer (see [`Load::make_room`]).
 pub const STALLED: Duration = Duration::from_secs(2);
 
+/// Why a clock ended a read: carried inside the `io::Error`, so each protocol can tell the
+/// client (and the transcript) what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cut {
+    /// Nothing came for this long.
+    Silent(Duration),
+    /// One line took longer than this from its first octet to its end.
+    SlowLine(Duration),
+    /// The TLS handshake was not over in time.
+    SlowHandshake,
+    /// A transfer fell under `min_data_rate` while the server was busy.
+    SlowTransfer {
+        octets: u64,
+        seconds: u64,
+        rate: u64,
+    },
+    /// The server was full and this connection made room for a newcomer.
+    MadeRoom,
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cut::Silent(d) => write!(f, "silent for {} s", d.as_secs_f32()),
+            Cut::SlowLine(d) => write!(f, "a line took longer than {} s", d.as_secs_f32()),
+            Cut::SlowHandshake => write!(f, "the TLS handshake took too long"),
+            Cut::SlowTransfer { octets, seconds, rate } => write!(
+                f,
+                "too slow while the server is busy: {octets} octets in {seconds} s, under {rate} octets/s"
+            ),
+            Cut::MadeRoom => write!(
+                f,
+                "every place was taken: this connection, the one longest without a whole line, made room for a new client"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Cut {}
+
+impl Cut {
+    /// As an `io::Error`: a timeout, except [`Cut::MadeRoom`] (the session must end now, not
+    /// wait on as IMAP IDLE does after a timeout).
+    pub fn into_error(self) -> io::Error {
+        let kind = match self {
+            Cut::MadeRoom => io::ErrorKind::ConnectionAborted,
+            _ => io::ErrorKind::TimedOut,
+        };
+        io::Error::new(kind, self)
+    }
+
+    /// The reason inside an error from a read, if a clock ended it.
+    pub fn of(e: &io::Error) -> Option<&Cut> {
+        e.get_ref()?.downcast_ref::<Cut>()
+    }
+}
+
 /// How full the server is: every client connection counts from accept to close.
 #[derive(Debug)]
 pub struct Load {
@@ -221,24 +278,19 @@ impl Clocks {
     /// Has a clock run out, `waited` into a read? Says which, or how long the read may still
     /// sleep.
     fn check(&self, waited: Duration) -> Result<Duration, io::Error> {
-        let late = |why: String| io::Error::new(io::ErrorKind::TimedOut, why);
         if self.evicted.load(Ordering::SeqCst) {
-            // Not a timeout: the session must end now, not wait on (IMAP IDLE would).
-            return Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "every place was taken: this connection, the one longest without a whole line, made room for a new client",
-            ));
+            return Err(Cut::MadeRoom.into_error());
         }
         let state = self.state();
         let now = Instant::now();
         let silence = self.load.shorten(state.silence);
         if waited >= silence {
-            return Err(late(format!("silent for {} s", silence.as_secs_f32())));
+            return Err(Cut::Silent(silence).into_error());
         }
         let mut sleep = (silence - waited).min(TICK);
         if let Some(deadline) = state.deadline {
             if now >= deadline {
-                return Err(late("the TLS handshake took too long".into()));
+                return Err(Cut::SlowHandshake.into_error());
             }
             sleep = sleep.min(deadline - now);
         }
@@ -250,10 +302,12 @@ impl Clocks {
             if self.load.busy() && rate > 0 && elapsed > self.load.busy_timeout {
                 let floor = (rate as f64 * elapsed.as_secs_f64()) as u64;
                 if octets < floor {
-                    return Err(late(format!(
-                        "too slow while the server is busy: {octets} octets in {} s, under {rate} octets/s",
-                        elapsed.as_secs()
-                    )));
+                    return Err(Cut::SlowTransfer {
+                        octets,
+                        seconds: elapsed.as_secs(),
+                        rate,
+                    }
+                    .into_error());
                 }
             }
         }

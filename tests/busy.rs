@@ -3,7 +3,7 @@
 //! `busy_timeout`, holds DATA to `min_data_rate`, bounds a TLS handshake from start to finish,
 //! and goes on serving a new client.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -111,7 +111,7 @@ fn a_busy_server_holds_data_to_the_minimum_rate() {
     slow.expect("HELO slow", 250);
     let (code, text, took) = slow_data(&mut slow, 20, Duration::from_millis(400));
     assert_eq!(code, 421, "{text}");
-    assert!(text.starts_with("4.4.2"), "{text}");
+    assert!(text.starts_with("4.4.2 Too slow"), "{text}");
     assert!(took < Duration::from_secs(6), "cut off only after {took:?}");
     assert!(server.new_mail("bob").is_empty());
     assert!(
@@ -261,4 +261,38 @@ fn a_full_server_makes_room_for_a_new_client() {
     });
     assert_eq!(gone.len(), 1, "{gone:?}");
     assert!(server.transcripts().contains("made room for a new client"));
+}
+
+#[test]
+fn an_smtp_client_that_makes_room_is_told_so() {
+    // busy_timeout is long here, so only making room can free a place: four silent SMTP
+    // clients from 127.0.0.2 fill the server, and a newcomer from 127.0.0.1 takes one's place.
+    let server = server_with("max_connections = 4\nbusy_timeout = 60\n");
+    let mut silent: Vec<BufReader<TcpStream>> = (0..4)
+        .map(|_| {
+            let mut reader = BufReader::new(connect_from("127.0.0.2", server.smtp));
+            let mut greeting = String::new();
+            reader.read_line(&mut greeting).unwrap();
+            assert!(greeting.starts_with("220"), "{greeting:?}");
+            reader
+                .get_ref()
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .unwrap();
+            reader
+        })
+        .collect();
+    let smtp = server.smtp;
+    let mut newcomer = crate::support::wait_for("a place made for a newcomer", || {
+        let client = SmtpClient::connect(smtp);
+        (client.greeting.code == 220).then_some(client)
+    });
+    newcomer.expect("HELO newcomer", 250);
+    let told = crate::support::wait_for("the client that made room to be told", || {
+        silent.iter_mut().find_map(|reader| {
+            let mut line = String::new();
+            reader.read_line(&mut line).ok()?;
+            (!line.is_empty()).then_some(line)
+        })
+    });
+    assert!(told.starts_with("421 4.7.0 Server full"), "{told:?}");
 }

@@ -295,7 +295,7 @@ fn a_line_that_trickles_in_is_cut_off() {
     }
     let reply = c.read_reply();
     assert_eq!(reply.code, 421, "{reply:?}");
-    assert!(reply.text().starts_with("4.4.2"));
+    assert!(reply.text().starts_with("4.4.2 Too slow"), "{reply:?}");
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "cut off after {:?}",

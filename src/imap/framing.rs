@@ -81,10 +81,7 @@ pub fn read_part_from<R: BufRead>(
         // A line that trickles in (slowloris) must still end within the deadline.
         if let (Some(deadline), Some(start)) = (deadline, started) {
             if start.elapsed() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "a line took longer than the deadline",
-                ));
+                return Err(crate::pace::Cut::SlowLine(deadline).into_error());
             }
         }
         let buf = match reader.fill_buf() {

@@ -129,8 +129,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
                 break;
             }
             Err(e) if net::is_cut_off(&e) => {
-                chat.transcript
-                    .note(Step::Access, &format!("timed out: {e}"));
+                chat.transcript.note(Step::Access, &format!("cut off: {e}"));
                 session.timeout()
             }
             Err(e) => {
@@ -345,8 +344,7 @@ fn idle(chat: &mut Chat, session: &mut Session, tag: &str, shared: &Shared) -> b
                 };
             }
             Err(e) if !net::is_timeout(&e) && net::is_cut_off(&e) => {
-                chat.transcript
-                    .note(Step::Access, &format!("timed out: {e}"));
+                chat.transcript.note(Step::Access, &format!("cut off: {e}"));
                 break Some(session.timeout());
             }
             Err(e) if net::is_timeout(&e) => {

@@ -480,6 +480,20 @@ pub fn shutting_down() -> Reply {
     Reply::new(421, Some(Status(4, 3, 2)), "Service shutting down")
 }
 
+/// 421 4.4.2: a line, a handshake or the message came too slowly (`src/pace.rs`).
+pub fn too_slow() -> Reply {
+    Reply::new(421, Some(Status(4, 4, 2)), "Too slow, closing connection")
+}
+
+/// 421 4.7.0: every place was taken, and this stalled connection gave its place to a newcomer.
+pub fn made_room() -> Reply {
+    Reply::new(
+        421,
+        Some(Status(4, 7, 0)),
+        "Server full: this connection made room for a new client, closing",
+    )
+}
+
 pub fn too_many_connections() -> Reply {
     Reply::new(
         421,

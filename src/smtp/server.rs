@@ -20,6 +20,7 @@ use crate::daemon::SessionGuard;
 use crate::ids::SessionId;
 use crate::mta::accept;
 use crate::net::{self, Conn, Line};
+use crate::pace::Cut;
 use crate::serve::Shared;
 use crate::tls;
 use crate::transcript::{Step, Transcript};
@@ -184,8 +185,8 @@ fn converse(chat: &mut Chat, session: &mut Session, shared: &Shared) {
                 break;
             }
             Err(e) if net::is_cut_off(&e) => {
-                chat.transcript.note(Step::Mta, &format!("timed out: {e}"));
-                session.timeout()
+                chat.transcript.note(Step::Mta, &format!("cut off: {e}"));
+                session.cut_off(Cut::of(&e))
             }
             Err(e) => {
                 chat.transcript
@@ -240,8 +241,8 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
                     carry_out(chat, session, next, shared)
                 }
                 Err(e) if net::is_cut_off(&e) => {
-                    chat.transcript.note(Step::Mta, &format!("timed out: {e}"));
-                    let next = session.timeout();
+                    chat.transcript.note(Step::Mta, &format!("cut off: {e}"));
+                    let next = session.cut_off(Cut::of(&e));
                     carry_out(chat, session, next, shared)
                 }
                 Err(e) => {

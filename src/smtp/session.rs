@@ -49,6 +49,7 @@ use crate::mda;
 use crate::mta::accept;
 use crate::mta::message::{Envelope, Message, Recipient};
 use crate::mta::route::{Rejection, Route, Router};
+use crate::pace::Cut;
 use crate::transcript::Step;
 
 /// Where the session stands (named after RFC 5321's description of the dialogue).
@@ -609,6 +610,17 @@ impl Session {
     /// The client stayed silent past `idle_timeout` (§4.5.3.2.7).
     pub fn timeout(&mut self) -> Output {
         Output::close(reply::idle_timeout())
+    }
+
+    /// A clock of the connection ended the session (`src/pace.rs`): say which.
+    pub fn cut_off(&mut self, cut: Option<&Cut>) -> Output {
+        Output::close(match cut {
+            None | Some(Cut::Silent(_)) => reply::idle_timeout(),
+            Some(Cut::MadeRoom) => reply::made_room(),
+            Some(Cut::SlowLine(_) | Cut::SlowHandshake | Cut::SlowTransfer { .. }) => {
+                reply::too_slow()
+            }
+        })
     }
 
     /// `Received:` (RFC 5321 §4.4), folded over three lines:
