@@ -156,6 +156,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "STARTTLS when relaying to other servers (step 5), as Postfix's smtp_tls_security_level:\nnone: never; may: when offered, any certificate; encrypt: required, any certificate;\nverify: required, certificate checked against the system's trusted roots and the host name.",
     },
     Setting {
+        key: "relay_timeout",
+        default: "120",
+        help: "Seconds the relay (step 5) waits for each reply of another server, from its first octet to its\nlast, and for a TLS handshake; sending a message may take ten times as long. A server that\ntrickles its replies cannot hold a delivery for longer (RFC 5321 section 4.5.3.2 suggests minutes).",
+    },
+    Setting {
         key: "tls_ca_file",
         default: "",
         help: "With relay_tls = verify: a PEM file of extra trusted certificates, e.g. the classroom\nservers' self-signed DIR/tls/cert.pem files. Empty: the system's trusted roots only.",
@@ -198,6 +203,7 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub relay_tls: RelayTls,
+    pub relay_timeout: Duration,
     pub tls_ca_file: Option<PathBuf>,
     pub shutdown_grace: Duration,
 }
@@ -296,6 +302,7 @@ impl Config {
             tls_cert: None,
             tls_key: None,
             relay_tls: RelayTls::May,
+            relay_timeout: Duration::from_secs(120),
             tls_ca_file: None,
             shutdown_grace: Duration::from_secs(10),
         }
@@ -376,6 +383,9 @@ impl Config {
             "tls_cert" => self.tls_cert = (!value.is_empty()).then(|| PathBuf::from(value)),
             "tls_key" => self.tls_key = (!value.is_empty()).then(|| PathBuf::from(value)),
             "tls_ca_file" => self.tls_ca_file = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "relay_timeout" => {
+                self.relay_timeout = Duration::from_secs(number::<u64>(key, value)?.max(1))
+            }
             "relay_tls" => {
                 self.relay_tls = RelayTls::parse(value)
                     .ok_or_else(|| format!("{key}: say none, may, encrypt or verify"))?

@@ -168,11 +168,11 @@ impl Conn {
         // The whole handshake must be over within `timeout` (shorter when busy), however
         // slowly its octets trickle in.
         if let Some(clocks) = &self.clocks {
-            clocks.set_deadline(Some(timeout));
+            clocks.set_deadline("the TLS handshake", timeout);
         }
         let result = acceptor.accept(stream);
         if let Some(clocks) = &self.clocks {
-            clocks.set_deadline(None);
+            clocks.clear_deadline();
         }
         match result {
             Ok(tls) => {

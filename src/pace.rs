@@ -51,8 +51,8 @@ pub enum Cut {
     Silent(Duration),
     /// One line took longer than this from its first octet to its end.
     SlowLine(Duration),
-    /// The TLS handshake was not over in time.
-    SlowHandshake,
+    /// Something with a deadline (a TLS handshake, a relay's reply) was not over in time.
+    Late(&'static str),
     /// A transfer fell under `min_data_rate` while the server was busy.
     SlowTransfer {
         octets: u64,
@@ -68,7 +68,7 @@ impl std::fmt::Display for Cut {
         match self {
             Cut::Silent(d) => write!(f, "silent for {} s", d.as_secs_f32()),
             Cut::SlowLine(d) => write!(f, "a line took longer than {} s", d.as_secs_f32()),
-            Cut::SlowHandshake => write!(f, "the TLS handshake took too long"),
+            Cut::Late(what) => write!(f, "{what} took too long"),
             Cut::SlowTransfer { octets, seconds, rate } => write!(
                 f,
                 "too slow while the server is busy: {octets} octets in {seconds} s, under {rate} octets/s"
@@ -117,7 +117,8 @@ impl Load {
     pub fn new(max_connections: usize, busy_timeout: Duration, min_data_rate: u64) -> Load {
         Load {
             active: AtomicUsize::new(0),
-            busy_from: (max_connections * 3 / 4).max(1),
+            // Three quarters, without overflow for any number an administrator may write.
+            busy_from: (max_connections / 4 * 3 + max_connections % 4 * 3 / 4).max(1),
             busy_timeout,
             min_data_rate,
             open: Mutex::new(Vec::new()),
@@ -157,6 +158,17 @@ impl Load {
                 true
             }
             None => false,
+        }
+    }
+
+    /// A load that is never busy: for our own connections to other servers (the relay).
+    pub fn quiet() -> Load {
+        Load {
+            active: AtomicUsize::new(0),
+            busy_from: usize::MAX,
+            busy_timeout: Duration::MAX,
+            min_data_rate: 0,
+            open: Mutex::new(Vec::new()),
         }
     }
 
@@ -204,8 +216,8 @@ pub struct Clocks {
 struct State {
     /// The longest the client may stay silent.
     silence: Duration,
-    /// A moment by which something (a TLS handshake) must be over.
-    deadline: Option<Instant>,
+    /// A moment by which something (a TLS handshake, a reply) must be over, and what.
+    deadline: Option<(Instant, &'static str)>,
     /// A transfer in progress: when it began and how many octets have come since.
     transfer: Option<(Instant, u64)>,
     /// When the client last sent a line's end (or a good handful of octets at once).
@@ -248,9 +260,25 @@ impl Clocks {
         self.state().silence = silence;
     }
 
-    /// Everything must be over within `within` from now (shortened when busy); `None` lifts it.
-    pub fn set_deadline(&self, within: Option<Duration>) {
-        self.state().deadline = within.map(|d| Instant::now() + self.load.shorten(d));
+    /// `what` ("the TLS handshake") must be over within `within` from now (shortened when
+    /// busy), however its octets trickle in.
+    pub fn set_deadline(&self, what: &'static str, within: Duration) {
+        self.state().deadline = Some((Instant::now() + self.load.shorten(within), what));
+    }
+
+    pub fn clear_deadline(&self) {
+        self.state().deadline = None;
+    }
+
+    /// Has the deadline passed? (Writes look too: a peer that reads one octet a minute must
+    /// not hold a sender for ever.)
+    fn check_deadline(&self) -> io::Result<()> {
+        match self.state().deadline {
+            Some((deadline, what)) if Instant::now() >= deadline => {
+                Err(Cut::Late(what).into_error())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A transfer (DATA, a literal) starts: when the server is busy, it must keep up
@@ -288,9 +316,9 @@ impl Clocks {
             return Err(Cut::Silent(silence).into_error());
         }
         let mut sleep = (silence - waited).min(TICK);
-        if let Some(deadline) = state.deadline {
+        if let Some((deadline, what)) = state.deadline {
             if now >= deadline {
-                return Err(Cut::SlowHandshake.into_error());
+                return Err(Cut::Late(what).into_error());
             }
             sleep = sleep.min(deadline - now);
         }
@@ -365,6 +393,7 @@ impl Read for PacedTcp {
 
 impl Write for PacedTcp {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.clocks.check_deadline()?;
         self.stream.write(buf)
     }
 
@@ -441,7 +470,7 @@ mod tests {
     #[test]
     fn a_deadline_ends_a_trickle() {
         let (mut paced, mut client, clocks) = pair(quiet(), Duration::from_secs(5));
-        clocks.set_deadline(Some(Duration::from_millis(300)));
+        clocks.set_deadline("the TLS handshake", Duration::from_millis(300));
         let writer = std::thread::spawn(move || {
             // One octet every 50 ms: never silent for long, but never done either.
             for _ in 0..40 {

@@ -508,3 +508,47 @@ fn the_relay_never_sends_a_bare_cr_or_lf() {
         "{text}"
     );
 }
+
+/// A receiving server that trickles its greeting, one octet every 300 ms, never finishing the
+/// line (a tarpit). Each octet comes well inside every per-read timeout; `relay_timeout` bounds
+/// the whole reply, so the delivery gives up and the message waits in the queue for a retry.
+#[test]
+fn a_tarpit_cannot_hold_a_delivery() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tarpit = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                for byte in b"220 tarpit.test ".iter().cycle().take(200) {
+                    if stream.write_all(&[*byte]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }
+            });
+        }
+    });
+    let a = domain_server("a.test", "relay_timeout = 2\n");
+    route(&a, "b.test", tarpit);
+    let started = std::time::Instant::now();
+    let reply = submit(
+        &a,
+        "alice@a.test",
+        "bob@b.test",
+        "Subject: slow\r\n\r\nhello\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    let id = queue_id(&reply);
+    let transcript = wait_for("the attempt to give up", || {
+        let t = a.transcripts();
+        t.contains("the server's reply took too long").then_some(t)
+    });
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "gave up after {:?}: {transcript}",
+        started.elapsed()
+    );
+    let (_, list, _) = a.postlab(&["queue", "list"]);
+    assert!(list.contains(&id), "{list}");
+}

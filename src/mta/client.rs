@@ -29,9 +29,11 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::net::Stream;
+use crate::pace::{Clocks, Load, PacedTcp};
 use crate::smtp::address::{Address, ReversePath};
 use crate::tls::{self, RelayTls};
 use crate::transcript::{Step, Transcript};
@@ -88,9 +90,11 @@ pub enum HostFailure {
 /// The verdict for each recipient after a completed dialogue.
 pub type Verdicts = Vec<(Address, Reply)>;
 
-/// Timeouts for the client side (RFC 5321 §4.5.3.2 suggests minutes; a lab wants seconds).
+/// How long a connection to another server may take (the other clocks are `relay_timeout`).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Sending a message's content may take this many times `relay_timeout`.
+const SENDING_TIMES: u32 = 10;
 
 /// The longest reply line and the most lines we read from a peer: a hostile server must not
 /// make us hold unbounded memory.
@@ -107,6 +111,9 @@ pub struct Target<'a> {
     pub tls: RelayTls,
     /// Extra trusted certificates for `verify` (`tls_ca_file`).
     pub ca_file: Option<&'a Path>,
+    /// `relay_timeout`: the longest a reply (from its first octet to its end) or a TLS
+    /// handshake may take.
+    pub timeout: Duration,
 }
 
 /// Sends one message to one server. `content` is the queued content (Received: and the
@@ -125,11 +132,15 @@ pub fn send(
         transcript.note(Step::Relay, &format!("cannot connect to {addr}: {e}"));
         HostFailure::Connection(format!("{addr}: {e}"))
     })?;
-    let _ = stream.set_read_timeout(Some(REPLY_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(REPLY_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(target.timeout));
+    // Each reply must be whole within relay_timeout, however slowly its octets come: a
+    // receiving server that trickles (a tarpit) cannot hold this delivery for ever.
+    let clocks = Clocks::new(Arc::new(Load::quiet()), addr.ip(), target.timeout);
     let mut peer = Peer {
-        reader: BufReader::new(Box::new(stream)),
+        reader: BufReader::new(Box::new(PacedTcp::new(stream, clocks.clone()))),
         transcript,
+        clocks,
+        timeout: target.timeout,
     };
     let result = peer.dialogue(target, our_name, from, recipients, content);
     if !matches!(result, Err(HostFailure::Connection(_))) {
@@ -143,6 +154,9 @@ pub fn send(
 struct Peer<'a> {
     reader: BufReader<Box<dyn Stream>>,
     transcript: &'a mut Transcript,
+    /// The connection's clocks (`src/pace.rs`): a deadline for each reply.
+    clocks: Arc<Clocks>,
+    timeout: Duration,
 }
 
 impl Peer<'_> {
@@ -309,7 +323,10 @@ impl Peer<'_> {
         let placeholder: Box<dyn Stream> = Box::new(io::empty());
         let stream = std::mem::replace(&mut self.reader, BufReader::new(placeholder)).into_inner();
         let name = tls_name(target.host);
-        match connector.connect(&name, stream) {
+        self.clocks.set_deadline("the TLS handshake", self.timeout);
+        let connected = connector.connect(&name, stream);
+        self.clocks.clear_deadline();
+        match connected {
             Ok(stream) => {
                 let certificate = stream
                     .peer_certificate()
@@ -379,14 +396,23 @@ impl Peer<'_> {
             &format!("<message content: {} octets>", content.len()),
         );
         self.transcript.client(Step::Relay, ".");
-        self.reader
-            .get_mut()
-            .write_all(&out)
-            .map_err(|e| HostFailure::Connection(e.to_string()))
+        // A receiving server that reads one octet a minute cannot hold us either.
+        self.clocks
+            .set_deadline("sending the message", self.timeout * SENDING_TIMES);
+        let sent = self.reader.get_mut().write_all(&out);
+        self.clocks.clear_deadline();
+        sent.map_err(|e| HostFailure::Connection(e.to_string()))
     }
 
-    /// Reads one reply (all its lines), bounded in size.
+    /// Reads one reply (all its lines), bounded in size and in time.
     fn reply(&mut self) -> Result<Reply, HostFailure> {
+        self.clocks.set_deadline("the server's reply", self.timeout);
+        let reply = self.read_reply();
+        self.clocks.clear_deadline();
+        reply
+    }
+
+    fn read_reply(&mut self) -> Result<Reply, HostFailure> {
         let mut text = Vec::new();
         for _ in 0..MAX_REPLY_LINES {
             let mut line = Vec::new();

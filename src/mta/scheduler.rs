@@ -375,6 +375,7 @@ fn attempt(
                 host: &host.name,
                 tls: shared.config.relay_tls,
                 ca_file: shared.config.tls_ca_file.as_deref(),
+                timeout: shared.config.relay_timeout,
             };
             match client::send(
                 target,
