@@ -12,11 +12,12 @@
 //! | a TLS handshake, start to finish | 30 s | at most `busy_timeout` |
 //! | a transfer (DATA, an IMAP literal) | no floor | at least `min_data_rate` octets a second |
 //!
-//! Together with `max_connections_per_ip` (one address cannot take every place) this is what
-//! Postfix does with its "stress" mode: generous clocks while there is room, so a student who
-//! types `DATA` by hand in telnet and thinks between lines is never cut off; short clocks as
-//! soon as places run out, so slow connections give their places back within seconds. The
-//! server counts as busy from three quarters of `max_connections` on.
+//! Generous clocks while there is room, so a student who types `DATA` by hand in telnet and
+//! thinks between lines is never cut off; short clocks as places run out, so slow connections
+//! give their places back within seconds. This follows Postfix's "stress" mode (its
+//! `smtpd_timeout` is 300 s, and 10 s once every smtpd process is in use), but starts earlier:
+//! the server counts as busy from three quarters of `max_connections` on, so places are freed
+//! before the last is taken. `max_connections_per_ip` stops one address from taking them all.
 //!
 //! When every place is taken, a new client is not simply turned away: an address that holds
 //! more places than the newcomer's gives one up, the connection of theirs that has gone longest
@@ -29,6 +30,11 @@
 //! [`TICK`]: it wakes, looks at the clocks and at how busy the server is, and goes back to
 //! waiting, so a connection that was fine when the server was quiet is held to the busy clocks
 //! a moment after the server fills up.
+//!
+//! The relay (step 5, `src/mta/client.rs`) runs its connections to other servers over the same
+//! layer, with a [`Load::quiet`] that is never busy: each reply of the receiving server must be
+//! whole within `relay_timeout`, so a server that answers one octet at a time (a "tarpit")
+//! cannot hold a delivery for ever.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream};

@@ -16,7 +16,7 @@
 //!    └──────────┴──► Logout (LOGOUT, timeout, connection closed)
 //! ```
 //!
-//! Which commands each state allows is the one table in [`allowed`]; a command in the wrong
+//! Which commands each state allows is the one table in `allowed`; a command in the wrong
 //! state gets `BAD [CLIENTBUG]` naming the state. Every command that can see the selected
 //! folder first brings it up to date ([`Selected::sync`]), which is how new mail and other
 //! sessions' changes reach this client.
