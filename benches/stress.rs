@@ -6,6 +6,8 @@
 //!    session waits at a common barrier once greeted, logged in and selected), while an attacker
 //!    holds 300 slowloris connections (one octet every 3 s) and 100 TLS handshakes that stop
 //!    half-way. Then every SMTP session sends a message and every IMAP session fetches one.
+//!    Three such waves run one after the other against the same server, and its memory with
+//!    everyone connected is reported for each: it must not grow from wave to wave.
 //!    Checked: every 250 is a message in the right Maildir; every SELECT reports what is on
 //!    disk; every FETCHed body has its size; the attacker's 21st connection from one address is
 //!    turned away (`max_connections_per_ip`).
@@ -21,7 +23,7 @@
 //!
 //! ```text
 //! make stress
-//! cargo bench --bench stress -- --smtp 2000 --imap 500 --slowloris 300 --stalls 100
+//! cargo bench --bench stress -- --smtp 2000 --imap 500 --slowloris 300 --stalls 100 --waves 3
 //! ```
 //!
 //! Attack connections come from 127.0.0.2 and up (the server trusts only 127.0.0.1 here, so
@@ -38,9 +40,9 @@ use std::time::{Duration, Instant};
 use postlab::mailbox::Maildir;
 
 const PASSWORD: &str = "stress";
-/// IMAP users; each IMAP session logs in as one of them, SMTP mail goes to them too.
+/// IMAP sessions log in as u0 … u49; SMTP mail goes to s0 … s49.
 const USERS: usize = 50;
-/// Messages each user has before the run.
+/// Messages each IMAP user has before the run.
 const PREFILLED: usize = 10;
 /// Stack for each client thread: they hold a socket and a few buffers.
 const STACK: usize = 256 * 1024;
@@ -51,6 +53,7 @@ struct Options {
     slowloris: usize,
     stalls: usize,
     siege_seconds: u64,
+    waves: usize,
 }
 
 fn options() -> Options {
@@ -60,6 +63,7 @@ fn options() -> Options {
         slowloris: 300,
         stalls: 100,
         siege_seconds: 40,
+        waves: 3,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -70,6 +74,7 @@ fn options() -> Options {
             "--slowloris" => o.slowloris = value().parse().expect("a number"),
             "--stalls" => o.stalls = value().parse().expect("a number"),
             "--siege-seconds" => o.siege_seconds = value().parse().expect("a number"),
+            "--waves" => o.waves = value().parse().expect("a number"),
             _ => {} // cargo passes --bench
         }
     }
@@ -113,21 +118,51 @@ fn crowd(o: &Options) -> bool {
         ),
     );
     println!(
-        "stress 1, crowd: {} SMTP + {} IMAP sessions at once, {} slowloris, {} stalled TLS handshakes (max_connections {max})",
-        o.smtp, o.imap, o.slowloris, o.stalls
+        "stress 1, crowd: {} waves of {} SMTP + {} IMAP sessions at once, beside {} slowloris and {} stalled TLS handshakes (max_connections {max})",
+        o.waves, o.smtp, o.imap, o.slowloris, o.stalls
     );
     let monitor = Monitor::start(server.pid());
     let probe = Probe::start(server.addr("smtp"));
     let attack = Attack::start(&server, o.slowloris, o.stalls, false);
     attack.wait_until_open(o.slowloris + o.stalls);
     let turned_away = attack.one_too_many(server.addr("smtp"));
+    // The same crowd again and again: memory at the peak must not grow from wave to wave.
+    let mut ok = true;
+    for wave in 1..=o.waves {
+        ok &= crowd_wave(o, &server, &monitor, wave);
+    }
+    let probes = probe.stop();
+    let attacked = attack.stop();
+    let memory = monitor.stop();
+    let panics = server.stop();
+    println!("  21st attack connection from one address: {turned_away}");
+    attacked.print();
+    probes.print();
+    memory.print();
+    if panics > 0 {
+        println!("  the server's log has {panics} panics");
+    }
+    let ok = ok && turned_away.starts_with("421 4.7.0") && probes.failed == 0 && panics == 0;
+    println!("  crowd: {}", if ok { "ok" } else { "FAILED" });
+    ok
+}
 
+/// One wave: every SMTP and IMAP session open at once, then each does its work; every answer
+/// checked against the disk.
+fn crowd_wave(o: &Options, server: &Server, monitor: &Monitor, wave: usize) -> bool {
     let barrier = Arc::new(Barrier::new(o.smtp + o.imap + 1));
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
     let accepted = Arc::new(AtomicUsize::new(0));
     let fetched = Arc::new(AtomicUsize::new(0));
     let mut threads = Vec::new();
-    let expected_before: Vec<usize> = (0..USERS).map(|u| server.mail_count(u)).collect();
+    // IMAP reads u0 … u49, which keep their PREFILLED messages; SMTP writes to s0 … s49, so the
+    // IMAP sessions' work (and memory) is the same in every wave.
+    let inboxes: Vec<usize> = (0..USERS)
+        .map(|u| server.mail_count(&format!("u{u}")))
+        .collect();
+    let before: Vec<usize> = (0..USERS)
+        .map(|u| server.mail_count(&format!("s{u}")))
+        .collect();
     let t = Instant::now();
     for n in 0..o.smtp {
         let (barrier, failures, accepted) = (barrier.clone(), failures.clone(), accepted.clone());
@@ -142,7 +177,7 @@ fn crowd(o: &Options) -> bool {
     for n in 0..o.imap {
         let (barrier, failures, fetched) = (barrier.clone(), failures.clone(), fetched.clone());
         let addr = server.addr("imap");
-        let expected = expected_before[n % USERS];
+        let expected = inboxes[n % USERS];
         threads.push(spawn(move || {
             let result = imap_session(addr, n, expected, &barrier, &fetched);
             if let Err(e) = result {
@@ -157,66 +192,34 @@ fn crowd(o: &Options) -> bool {
         let _ = thread.join();
     }
     let all_done = t.elapsed();
-    let probes = probe.stop();
-    let attacked = attack.stop();
-    let memory = monitor.stop();
 
-    // Every 250 must be a message on disk: PREFILLED + what the crowd sent to each user.
-    let mut sent = vec![0usize; USERS];
-    for n in 0..o.smtp {
-        sent[n % USERS] += 1;
-    }
+    // Every 250 must be a message on disk, in the right Maildir.
     let mut missing = 0;
-    for (user, extra) in sent.iter().enumerate() {
-        let want = PREFILLED + extra;
-        let have = server.mail_count(user);
-        if have != want {
-            missing += want.abs_diff(have);
-        }
+    for (user, had) in before.iter().enumerate() {
+        let sent = (0..o.smtp).filter(|n| n % USERS == user).count();
+        missing += (had + sent).abs_diff(server.mail_count(&format!("s{user}")));
     }
     let failures = failures.lock().unwrap().clone();
-    let panics = server.stop();
-
-    println!(
-        "  all {} sessions open at once after {:.1} s; all done after {:.1} s",
-        o.smtp + o.imap,
-        all_open.as_secs_f64(),
-        all_done.as_secs_f64()
+    let (accepted, fetched) = (
+        accepted.load(Ordering::SeqCst),
+        fetched.load(Ordering::SeqCst),
     );
     println!(
-        "  at the peak: {} server threads, RSS {} MiB",
+        "  wave {wave}: all {} sessions open at once after {:.1} s, done after {:.1} s; then {} server threads, RSS {} MiB",
+        o.smtp + o.imap,
+        all_open.as_secs_f64(),
+        all_done.as_secs_f64(),
         at_peak.threads,
         at_peak.rss_kib / 1024
     );
     println!(
-        "  SMTP: {} of {} messages accepted with 250; Maildirs differ from the 250s by {missing}",
-        accepted.load(Ordering::SeqCst),
-        o.smtp
+        "    SMTP {accepted}/{} messages accepted with 250, Maildirs differ from the 250s by {missing}; IMAP {fetched}/{} sessions SELECTed the right count and FETCHed a whole body",
+        o.smtp, o.imap
     );
-    println!(
-        "  IMAP: {} of {} sessions SELECTed the right count and FETCHed a whole body",
-        fetched.load(Ordering::SeqCst),
-        o.imap
-    );
-    println!("  21st attack connection from one address: {turned_away}");
-    attacked.print();
-    probes.print();
-    memory.print();
     for failure in failures.iter().take(10) {
-        println!("  failure: {failure}");
+        println!("    failure: {failure}");
     }
-    if panics > 0 {
-        println!("  the server's log has {panics} panics");
-    }
-    let ok = failures.is_empty()
-        && missing == 0
-        && accepted.load(Ordering::SeqCst) == o.smtp
-        && fetched.load(Ordering::SeqCst) == o.imap
-        && turned_away.starts_with("421 4.7.0")
-        && probes.failed == 0
-        && panics == 0;
-    println!("  crowd: {}", if ok { "ok" } else { "FAILED" });
-    ok
+    failures.is_empty() && missing == 0 && accepted == o.smtp && fetched == o.imap
 }
 
 /// One SMTP session: greeted and introduced, wait for everyone, then one message.
@@ -248,7 +251,7 @@ fn smtp_session(
     let user = n % USERS;
     expect(&c.command("MAIL FROM:<crowd@stress.test>")?, "250")?;
     expect(
-        &c.command(&format!("RCPT TO:<u{user}@stress.test>"))?,
+        &c.command(&format!("RCPT TO:<s{user}@stress.test>"))?,
         "250",
     )?;
     expect(&c.command("DATA")?, "354")?;
@@ -383,7 +386,12 @@ impl Server {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the data directory");
         let users: String = (0..USERS)
-            .map(|u| format!("u{u}:{{PLAIN}}{PASSWORD}\n"))
+            .flat_map(|u| {
+                [
+                    format!("u{u}:{{PLAIN}}{PASSWORD}\n"),
+                    format!("s{u}:{{PLAIN}}{PASSWORD}\n"),
+                ]
+            })
             .chain(std::iter::once(format!("probe:{{PLAIN}}{PASSWORD}\n")))
             .collect();
         std::fs::write(dir.join("users"), users).expect("write users");
@@ -452,9 +460,9 @@ impl Server {
         self.child.id()
     }
 
-    /// Messages in user N's Maildir (new and cur).
-    fn mail_count(&self, user: usize) -> usize {
-        let root = self.dir.join("mail").join(format!("u{user}"));
+    /// Messages in `user`'s Maildir (new and cur).
+    fn mail_count(&self, user: &str) -> usize {
+        let root = self.dir.join("mail").join(user);
         ["new", "cur"]
             .iter()
             .map(|d| {
