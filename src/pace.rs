@@ -112,6 +112,9 @@ pub struct Load {
     active: AtomicUsize,
     /// From this many connections on, the server is busy.
     busy_from: usize,
+    /// At most this many connections may be on their way out after making room, so the
+    /// server is never more than this over `max_connections` (a quarter of it).
+    leaving_at_most: usize,
     busy_timeout: Duration,
     min_data_rate: u64,
     /// Every open connection's clocks, to choose one to make room (see [`Load::make_room`]).
@@ -125,6 +128,7 @@ impl Load {
             active: AtomicUsize::new(0),
             // Three quarters, without overflow for any number an administrator may write.
             busy_from: (max_connections / 4 * 3 + max_connections % 4 * 3 / 4).max(1),
+            leaving_at_most: (max_connections / 4).max(1),
             busy_timeout,
             min_data_rate,
             open: Mutex::new(Vec::new()),
@@ -145,14 +149,20 @@ impl Load {
     /// line, and at least [`STALLED`], is told to go, and the newcomer may have its place. A
     /// slowloris connection never finishes a line and a stalled TLS handshake never sends one,
     /// so an attacker's connections go first, while a client that sends whole commands is never
-    /// the stalest. False when there is no such connection.
+    /// the stalest. False when there is no such connection, or when a quarter of
+    /// `max_connections` are already on their way out.
     pub fn make_room(&self, newcomer: IpAddr, places: impl Fn(IpAddr) -> usize) -> bool {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         open.retain(|c| c.strong_count() > 0);
+        let open: Vec<Arc<Clocks>> = open.iter().filter_map(Weak::upgrade).collect();
+        // Those told to go leave within a tick; until then they still count.
+        let leaving = open.iter().filter(|c| c.evicted.load(Ordering::SeqCst)).count();
+        if leaving >= self.leaving_at_most {
+            return false;
+        }
         let fair_share = places(newcomer);
         let stalest = open
             .iter()
-            .filter_map(Weak::upgrade)
             .filter(|c| !c.evicted.load(Ordering::SeqCst))
             .filter(|c| places(c.peer) > fair_share)
             .map(|c| (c.stalled_for(), c))
@@ -172,6 +182,7 @@ impl Load {
         Load {
             active: AtomicUsize::new(0),
             busy_from: usize::MAX,
+            leaving_at_most: 0,
             busy_timeout: Duration::MAX,
             min_data_rate: 0,
             open: Mutex::new(Vec::new()),
@@ -520,6 +531,29 @@ mod tests {
         assert!(err.to_string().contains("made room"), "{err}");
         // The worker is not stalled long enough to go as well.
         assert!(!load.make_room(newcomer, places));
+    }
+
+    #[test]
+    fn at_most_a_quarter_of_the_places_are_leaving_at_once() {
+        // Four places: one may be on its way out at a time.
+        let load = Arc::new(Load::new(4, Duration::from_millis(100), 500));
+        let mut stalled: Vec<_> = (0..3)
+            .map(|_| pair(load.clone(), Duration::from_secs(30)))
+            .collect();
+        std::thread::sleep(STALLED + Duration::from_millis(100));
+        let newcomer: IpAddr = "192.0.2.1".parse().unwrap();
+        let places = |ip: IpAddr| if ip == newcomer { 1 } else { 3 };
+        assert!(load.make_room(newcomer, places));
+        assert!(!load.make_room(newcomer, places), "two leaving at once");
+        // The one told to go goes; then another may be asked.
+        let gone = stalled
+            .iter()
+            .position(|(_, _, clocks)| clocks.evicted.load(Ordering::SeqCst))
+            .unwrap();
+        let (mut paced, _, _) = stalled.remove(gone);
+        assert!(paced.read(&mut [0; 8]).is_err());
+        drop(paced);
+        assert!(load.make_room(newcomer, places));
     }
 
     #[test]
