@@ -331,6 +331,19 @@ fn changed_settings(running: &Config, fresh: &Config) -> (Vec<&'static str>, Vec
             "max_connections",
             running.max_connections != fresh.max_connections,
         ),
+        (
+            "max_connections_per_ip",
+            running.max_connections_per_ip != fresh.max_connections_per_ip,
+        ),
+        ("busy_timeout", running.busy_timeout != fresh.busy_timeout),
+        (
+            "min_data_rate",
+            running.min_data_rate != fresh.min_data_rate,
+        ),
+        (
+            "relay_timeout",
+            running.relay_timeout != fresh.relay_timeout,
+        ),
         ("relay_port", running.relay_port != fresh.relay_port),
         ("dns_server", running.dns_server != fresh.dns_server),
         (
@@ -372,5 +385,22 @@ pub fn write_status(shared: Arc<Shared>) {
             }
         }
         std::thread::sleep(STATUS_EVERY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_says_which_changes_wait_for_a_restart() {
+        let running = Config::defaults();
+        let mut fresh = Config::defaults();
+        fresh.idle_timeout = Duration::from_secs(60);
+        fresh.busy_timeout = Duration::from_secs(5);
+        fresh.relay_timeout = Duration::from_secs(30);
+        let (live, restart) = changed_settings(&running, &fresh);
+        assert_eq!(live, ["idle_timeout"]);
+        assert_eq!(restart, ["busy_timeout", "relay_timeout"]);
     }
 }

@@ -156,7 +156,10 @@ impl Load {
         open.retain(|c| c.strong_count() > 0);
         let open: Vec<Arc<Clocks>> = open.iter().filter_map(Weak::upgrade).collect();
         // Those told to go leave within a tick; until then they still count.
-        let leaving = open.iter().filter(|c| c.evicted.load(Ordering::SeqCst)).count();
+        let leaving = open
+            .iter()
+            .filter(|c| c.evicted.load(Ordering::SeqCst))
+            .count();
         if leaving >= self.leaving_at_most {
             return false;
         }
