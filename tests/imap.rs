@@ -89,22 +89,23 @@ impl Imap {
         matches!(self.reader.read(&mut byte), Ok(0))
     }
 
-    /// Has the server closed the connection? Reads what is waiting (for up to 50 ms) without
-    /// blocking longer.
-    pub fn is_closed_now(&mut self) -> bool {
+    /// What the server has sent that is waiting (read for up to 50 ms without blocking longer),
+    /// and whether it has closed the connection.
+    pub fn waiting_now(&mut self) -> (String, bool) {
         self.stream
             .set_read_timeout(Some(std::time::Duration::from_millis(50)))
             .unwrap();
+        let mut text = Vec::new();
         let mut buf = [0u8; 512];
         let closed = loop {
             match self.reader.read(&mut buf) {
                 Ok(0) => break true,
-                Ok(_) => continue,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
                 Err(e) => break e.kind() != std::io::ErrorKind::WouldBlock,
             }
         };
         self.stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        closed
+        (String::from_utf8_lossy(&text).into_owned(), closed)
     }
 }
 

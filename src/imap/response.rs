@@ -217,6 +217,11 @@ pub fn folder_error(tag: &str, error: FolderError) -> Response {
 
 pub const BYE_LOGOUT: &str = "postlab logging out";
 pub const BYE_IDLE: &str = "Autologout: idle for too long";
+/// A line, a literal or the TLS handshake came too slowly (`src/pace.rs`).
+pub const BYE_SLOW: &str = "Too slow, closing connection";
+/// Every place was taken, and this connection gave its place to a newcomer (`src/pace.rs`).
+pub const BYE_MADE_ROOM: &str =
+    "[UNAVAILABLE] Server full: this connection made room for a new client";
 
 /// `"text"` with `\` and `"` escaped.
 pub fn quote(text: &str) -> String {

@@ -17,6 +17,7 @@ use super::response::{self as r, Response};
 use super::session::{Effect, LoginEvent, Output, Session, State};
 use crate::ids::SessionId;
 use crate::net::{self, Conn, Line};
+use crate::pace::Cut;
 use crate::serve::Shared;
 use crate::tls;
 use crate::transcript::{Step, Transcript};
@@ -130,7 +131,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             }
             Err(e) if net::is_cut_off(&e) => {
                 chat.transcript.note(Step::Access, &format!("cut off: {e}"));
-                session.timeout()
+                session.cut_off(Cut::of(&e))
             }
             Err(e) => {
                 chat.transcript
@@ -339,13 +340,13 @@ fn idle(chat: &mut Chat, session: &mut Session, tag: &str, shared: &Shared) -> b
                         Some(session.idle_done(tag, &line))
                     }
                     Ok(Line::TooLong) => Some(session.idle_done(tag, b"")),
-                    Err(e) if net::is_cut_off(&e) => Some(session.timeout()),
+                    Err(e) if net::is_cut_off(&e) => Some(session.cut_off(Cut::of(&e))),
                     Ok(Line::Closed) | Err(_) => None,
                 };
             }
             Err(e) if !net::is_timeout(&e) && net::is_cut_off(&e) => {
                 chat.transcript.note(Step::Access, &format!("cut off: {e}"));
-                break Some(session.timeout());
+                break Some(session.cut_off(Cut::of(&e)));
             }
             Err(e) if net::is_timeout(&e) => {
                 if started.elapsed() > limit {

@@ -32,6 +32,7 @@ use super::selected::Selected;
 use crate::accounts::{login, Directory};
 use crate::config::Config;
 use crate::mailbox::folder::Folders;
+use crate::pace::Cut;
 
 /// RFC 3501 §3's states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,8 +222,18 @@ impl Session {
 
     /// The client was silent for `imap_idle_timeout` (RFC 3501 §5.4: at least 30 minutes).
     pub fn timeout(&mut self) -> Output {
+        self.cut_off(None)
+    }
+
+    /// A clock of the connection ended the session (`src/pace.rs`): `* BYE` says which.
+    pub fn cut_off(&mut self, cut: Option<&Cut>) -> Output {
         self.state = State::Logout;
-        let mut out = Output::new(vec![r::bye(r::BYE_IDLE)]);
+        let text = match cut {
+            None | Some(Cut::Silent(_)) => r::BYE_IDLE,
+            Some(Cut::MadeRoom) => r::BYE_MADE_ROOM,
+            Some(Cut::SlowLine(_) | Cut::Late(_) | Cut::SlowTransfer { .. }) => r::BYE_SLOW,
+        };
+        let mut out = Output::new(vec![r::bye(text)]);
         out.effect = Effect::Close;
         out
     }
