@@ -20,10 +20,12 @@
 //! before the last is taken. `max_connections_per_ip` stops one address from taking them all.
 //!
 //! When every place is taken, a new client is not simply turned away: an address that holds
-//! more places than the newcomer's gives one up, the connection of theirs that has gone longest
-//! without sending a whole line (at least [`STALLED`], 2 s; [`Load::make_room`]). An attacker
-//! that fills the server from many addresses holds many places each, and its connections never
-//! finish a line, so a new client from anywhere else still gets in.
+//! more than twice as many places as the newcomer's gives one up, the connection of theirs that
+//! has gone longest without sending a whole line (at least [`STALLED`], 2 s;
+//! [`Load::make_room`]). An attacker that fills the server from many addresses holds many places
+//! each, and its connections never finish a line, so a new client from anywhere else still gets
+//! in; the attacker's own addresses, holding about as many places each, cannot push each other
+//! out (which would only churn, and use up the room made for others).
 //!
 //! [`PacedTcp`] sits between the TCP socket and everything above it (TLS included), so these
 //! clocks hold for plaintext and encrypted sessions alike. A read never blocks for longer than
@@ -144,8 +146,8 @@ impl Load {
     }
 
     /// Every place is taken and a new client from `newcomer` is at the door. A place is taken
-    /// from an address that holds more places than the newcomer's (`places` counts them, the
-    /// newcomer included): of those, the connection that has gone longest without sending a
+    /// from an address that holds more than twice as many places as the newcomer's (`places`
+    /// counts them, the newcomer included): of those, the connection that has gone longest without sending a
     /// line, and at least [`STALLED`], is told to go, and the newcomer may have its place. A
     /// slowloris connection never finishes a line and a stalled TLS handshake never sends one,
     /// so an attacker's connections go first, while a client that sends whole commands is never
@@ -167,7 +169,7 @@ impl Load {
         let stalest = open
             .iter()
             .filter(|c| !c.evicted.load(Ordering::SeqCst))
-            .filter(|c| places(c.peer) > fair_share)
+            .filter(|c| places(c.peer) > 2 * fair_share)
             .map(|c| (c.stalled_for(), c))
             .filter(|(stalled, _)| *stalled >= STALLED)
             .max_by_key(|(stalled, _)| *stalled);
@@ -516,9 +518,9 @@ mod tests {
         let load = Arc::new(Load::new(2, Duration::from_millis(100), 500));
         let (mut staller, mut staller_client, _) = pair(load.clone(), Duration::from_secs(30));
         let (mut worker, mut worker_client, _) = pair(load.clone(), Duration::from_secs(30));
-        // From another address with a single place; loopback holds two.
+        // From another address with a single place; loopback holds three.
         let newcomer: IpAddr = "192.0.2.1".parse().unwrap();
-        let places = |ip: IpAddr| if ip == newcomer { 1 } else { 2 };
+        let places = |ip: IpAddr| if ip == newcomer { 1 } else { 3 };
         // Nobody has been stalled for long enough yet: no room is made.
         assert!(!load.make_room(newcomer, places));
         std::thread::sleep(STALLED + Duration::from_millis(100));
@@ -526,8 +528,8 @@ mod tests {
         assert_eq!(staller.read(&mut [0; 8]).unwrap(), 1);
         worker_client.write_all(b"NOOP\r\n").unwrap();
         assert_eq!(worker.read(&mut [0; 8]).unwrap(), 6);
-        // An address never takes a place from one that holds no more than it does.
-        assert!(!load.make_room(newcomer, |_| 2));
+        // An address never takes a place from one that holds no more than twice as many.
+        assert!(!load.make_room(newcomer, |ip| if ip == newcomer { 2 } else { 4 }));
         // One octet is not progress, a whole line is: the staller goes.
         assert!(load.make_room(newcomer, places));
         let err = staller.read(&mut [0; 8]).unwrap_err();

@@ -408,7 +408,7 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
         // Trusted networks (loopback by default) are exempt: the lab and the tests run there.
         let too_many_from_ip =
             limit > 0 && from_ip > limit && !shared.config.is_trusted_network(ip);
-        // Full: an address holding more places than the newcomer's gives up its stalest
+        // Full: an address holding over twice the newcomer's places gives up its stalest
         // connection (a slowloris, a stalled handshake) to the newcomer, which is one over the
         // limit for the second it takes that connection to go.
         let refused =
