@@ -21,6 +21,33 @@ fn connect_from(ip: &str, to: std::net::SocketAddr) -> TcpStream {
     socket.into()
 }
 
+/// A newcomer from 127.0.0.1 on a full server: once the others have gone
+/// `postlab::pace::STALLED` without a line, it is greeted with 220 and served.
+fn newcomer_gets_in(server: &TestServer) -> SmtpClient {
+    let smtp = server.smtp;
+    let mut newcomer = crate::support::wait_for("a place made for a newcomer", || {
+        let client = SmtpClient::connect(smtp);
+        (client.greeting.code == 220).then_some(client)
+    });
+    newcomer.expect("HELO newcomer", 250);
+    newcomer
+}
+
+/// The first whole line any of `readers` hears (each has a short read timeout). What each has
+/// heard is kept across polls: a line may arrive in pieces.
+fn first_line_heard(readers: &mut [&mut BufReader<TcpStream>], what: &str) -> String {
+    let mut heard = vec![String::new(); readers.len()];
+    crate::support::wait_for(what, || {
+        readers
+            .iter_mut()
+            .zip(heard.iter_mut())
+            .find_map(|(reader, line)| {
+                let _ = reader.read_line(line);
+                line.ends_with('\n').then(|| line.clone())
+            })
+    })
+}
+
 fn server_with(config: &str) -> TestServer {
     TestServer::start_with(Setup {
         config: config.into(),
@@ -145,17 +172,8 @@ fn a_busy_server_cuts_silent_clients_and_serves_a_new_one() {
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
     }
-    // What each has heard so far: a line may come in pieces, across polls.
-    let mut heard = vec![String::new(); silent.len()];
-    let cut = crate::support::wait_for("a silent client cut off", || {
-        silent
-            .iter_mut()
-            .zip(heard.iter_mut())
-            .find_map(|(client, line)| {
-                let _ = client.reader.read_line(line);
-                line.ends_with('\n').then(|| line.clone())
-            })
-    });
+    let mut readers: Vec<_> = silent.iter_mut().map(|c| &mut c.reader).collect();
+    let cut = first_line_heard(&mut readers, "a silent client cut off");
     // Word for word as lesson 10 shows it.
     assert_eq!(cut, "421 4.4.2 Idle too long, closing connection\r\n");
     assert!(
@@ -249,13 +267,7 @@ fn a_full_server_makes_room_for_a_new_client() {
             c
         })
         .collect();
-    // Once the idlers have gone postlab::pace::STALLED without a line, a newcomer is let in.
-    let smtp = server.smtp;
-    let mut newcomer = crate::support::wait_for("a place made for a newcomer", || {
-        let client = SmtpClient::connect(smtp);
-        (client.greeting.code == 220).then_some(client)
-    });
-    newcomer.expect("HELO newcomer", 250);
+    newcomer_gets_in(&server);
     // Exactly one idler made room: its connection ends.
     // What each idler has heard so far (a BYE may come in one read and the close in the next).
     let mut heard = vec![String::new(); idlers.len()];
@@ -295,23 +307,9 @@ fn an_smtp_client_that_makes_room_is_told_so() {
             reader
         })
         .collect();
-    let smtp = server.smtp;
-    let mut newcomer = crate::support::wait_for("a place made for a newcomer", || {
-        let client = SmtpClient::connect(smtp);
-        (client.greeting.code == 220).then_some(client)
-    });
-    newcomer.expect("HELO newcomer", 250);
-    // What each has heard so far: a line may come in pieces, across polls.
-    let mut heard = vec![String::new(); silent.len()];
-    let told = crate::support::wait_for("the client that made room to be told", || {
-        silent
-            .iter_mut()
-            .zip(heard.iter_mut())
-            .find_map(|(reader, line)| {
-                let _ = reader.read_line(line);
-                line.ends_with('\n').then(|| line.clone())
-            })
-    });
+    newcomer_gets_in(&server);
+    let mut readers: Vec<_> = silent.iter_mut().collect();
+    let told = first_line_heard(&mut readers, "the client that made room to be told");
     // Word for word as lesson 10 shows it.
     assert_eq!(
         told,
