@@ -26,10 +26,12 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use postlab::mailbox::Maildir;
+
+mod common;
 
 struct Options {
     messages: usize,
@@ -95,19 +97,17 @@ fn main() {
 
     // Who to measure: another server, postlab on a given data directory, or postlab on a
     // fresh one filled here (removed afterwards).
-    let mut started: Option<(Child, Option<PathBuf>)> = None;
+    let mut started: Option<(common::Postlab, Option<PathBuf>)> = None;
     let (name, addr) = match (&o.target, &o.data) {
         (Some(addr), _) => ("server", *addr),
         (None, Some(dir)) => {
-            let (child, addr) = start_postlab(dir);
-            started = Some((child, None));
+            let server = start_postlab(dir);
+            let addr = server.addr("imap");
+            started = Some((server, None));
             ("postlab", addr)
         }
         (None, None) => {
-            let dir =
-                std::env::temp_dir().join(format!("postlab-imap-bench-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("create the data directory");
+            let dir = common::fresh_dir("imap-bench");
             std::fs::write(
                 dir.join("users"),
                 format!("{}:{{PLAIN}}{}\n", o.user, o.password),
@@ -120,8 +120,9 @@ fn main() {
                 o.messages,
                 t.elapsed().as_secs_f64()
             );
-            let (child, addr) = start_postlab(&dir);
-            started = Some((child, Some(dir)));
+            let server = start_postlab(&dir);
+            let addr = server.addr("imap");
+            started = Some((server, Some(dir)));
             ("postlab", addr)
         }
     };
@@ -158,9 +159,8 @@ fn main() {
         f.bodies.as_secs_f64(),
     );
 
-    if let Some((mut child, dir)) = started {
-        let _ = child.kill();
-        let _ = child.wait();
+    if let Some((server, dir)) = started {
+        drop(server);
         if let Some(dir) = dir {
             let _ = std::fs::remove_dir_all(&dir);
         }
@@ -194,40 +194,9 @@ fn fill(root: &Path, count: usize, size: usize) {
     }
 }
 
-/// Starts postlab on `dir` and waits for its IMAP listener. The caller kills and waits for the
-/// child (clippy cannot follow it out of this function).
-#[allow(clippy::zombie_processes)]
-fn start_postlab(dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_postlab"))
-        .args([
-            "serve",
-            "--ephemeral-ports",
-            "--hostname",
-            "bench.test",
-            "--data",
-        ])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start postlab");
-    let listeners = dir.join("run/listeners");
-    let start = Instant::now();
-    loop {
-        let found = std::fs::read_to_string(&listeners).ok().and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("imap ").and_then(|a| a.trim().parse().ok()))
-        });
-        if let Some(addr) = found {
-            return (child, addr);
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server did not start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// postlab on `dir`, as `make bench-imap` runs it.
+fn start_postlab(dir: &Path) -> common::Postlab {
+    common::Postlab::start(dir, &["--hostname", "bench.test"], "warn", Stdio::inherit())
 }
 
 /// What came back for one tagged command.

@@ -19,10 +19,12 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use postlab::mailbox::Maildir;
+
+mod common;
 
 struct Options {
     messages: usize,
@@ -76,14 +78,11 @@ fn main() {
         return;
     }
 
-    let mut started: Option<(Child, PathBuf)> = None;
+    let mut started: Option<(common::Postlab, PathBuf)> = None;
     let addr = match o.server {
         Some(addr) => addr,
         None => {
-            let dir =
-                std::env::temp_dir().join(format!("postlab-bench-pop3-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
+            let dir = common::fresh_dir("bench-pop3");
             std::fs::write(
                 dir.join("users"),
                 format!("{}:{{PLAIN}}{}\n", o.user, o.password),
@@ -95,8 +94,14 @@ fn main() {
                 "pop3_load: filled the Maildir in {:.2} s",
                 t.elapsed().as_secs_f64()
             );
-            let (child, addr) = start_postlab(&dir);
-            started = Some((child, dir));
+            let server = common::Postlab::start(
+                &dir,
+                &["--hostname", "bench.test"],
+                "warn",
+                Stdio::inherit(),
+            );
+            let addr = server.addr("pop3");
+            started = Some((server, dir));
             addr
         }
     };
@@ -116,9 +121,8 @@ fn main() {
         o.messages as f64 / elapsed.as_secs_f64(),
         octets as f64 / elapsed.as_secs_f64() / 1e6,
     );
-    if let Some((mut child, dir)) = started {
-        let _ = child.kill();
-        let _ = child.wait();
+    if let Some((server, dir)) = started {
+        drop(server);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -140,42 +144,6 @@ fn fill(root: &std::path::Path, count: usize, body: &[u8]) {
     let maildir = Maildir::create(root).expect("create the Maildir");
     for _ in 0..count {
         maildir.deliver(&[body], "bench.test").expect("deliver");
-    }
-}
-
-/// Starts postlab on `dir` and waits for its POP3 listener. The caller kills and waits for the
-/// child (clippy cannot follow it out of this function).
-#[allow(clippy::zombie_processes)]
-fn start_postlab(dir: &std::path::Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_postlab"))
-        .args([
-            "serve",
-            "--ephemeral-ports",
-            "--hostname",
-            "bench.test",
-            "--data",
-        ])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start postlab");
-    let listeners = dir.join("run/listeners");
-    let start = Instant::now();
-    loop {
-        let found = std::fs::read_to_string(&listeners).ok().and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("pop3 ").and_then(|a| a.trim().parse().ok()))
-        });
-        if let Some(addr) = found {
-            return (child, addr);
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server did not start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

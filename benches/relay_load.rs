@@ -9,8 +9,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+mod common;
 
 fn main() {
     let mut sessions = 10usize;
@@ -28,8 +30,8 @@ fn main() {
     }
     let root = std::env::temp_dir().join(format!("postlab-relay-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    let (mut b, b_dir, b_addr) = start(&root.join("b"), "b.test", "");
-    let (mut a, a_dir, a_addr) = start(
+    let (b, b_dir, b_addr) = start(&root.join("b"), "b.test", "");
+    let (a, a_dir, a_addr) = start(
         &root.join("a"),
         "a.test",
         "queue_retry_min = 1\nqueue_retry_max = 1\n",
@@ -67,10 +69,7 @@ fn main() {
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64()
     );
-    for child in [&mut a, &mut b] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop((a, b));
     let _ = std::fs::remove_dir_all(&root);
     assert_eq!(arrived, total, "every accepted message must arrive");
 }
@@ -79,9 +78,8 @@ fn count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
-// The child is handed to the caller, which kills and waits for it at the end.
-#[allow(clippy::zombie_processes)]
-fn start(dir: &Path, domain: &str, config: &str) -> (Child, PathBuf, SocketAddr) {
+/// One postlab for `domain`, with its users and `config`; stopped when dropped.
+fn start(dir: &Path, domain: &str, config: &str) -> (common::Postlab, PathBuf, SocketAddr) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").unwrap();
     std::fs::write(
@@ -89,38 +87,15 @@ fn start(dir: &Path, domain: &str, config: &str) -> (Child, PathBuf, SocketAddr)
         format!("max_connections = 500\nmax_outbound_per_destination = 10\n{config}"),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_postlab"))
-        .args([
-            "serve",
-            "--ephemeral-ports",
-            "--hostname",
-            &format!("mx.{domain}"),
-            "--domain",
-            domain,
-            "--data",
-        ])
-        .arg(dir)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start postlab");
-    let listeners = dir.join("run/listeners");
-    let start = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(&listeners).unwrap_or_default();
-        if let Some(addr) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("smtp ").and_then(|a| a.parse().ok()))
-        {
-            return (child, dir.to_path_buf(), addr);
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("server did not start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let hostname = format!("mx.{domain}");
+    let server = common::Postlab::start(
+        dir,
+        &["--hostname", &hostname, "--domain", domain],
+        "error",
+        Stdio::inherit(),
+    );
+    let addr = server.addr("smtp");
+    (server, dir.to_path_buf(), addr)
 }
 
 fn message(size: usize) -> Vec<u8> {

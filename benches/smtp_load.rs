@@ -13,8 +13,10 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+mod common;
 
 fn main() {
     let mut sessions = 10usize;
@@ -41,45 +43,20 @@ fn main() {
         };
     }
 
-    let dir = std::env::temp_dir().join(format!("postlab-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("bench");
     std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").unwrap();
     std::fs::write(
         dir.join("postlab.conf"),
         format!("max_connections = {}\n", sessions + 10),
     )
     .unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_postlab"))
-        .args([
-            "serve",
-            "--ephemeral-ports",
-            "--hostname",
-            "bench.test",
-            "--domain",
-            "bench.test",
-            "--data",
-        ])
-        .arg(&dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start postlab");
-    let listeners = dir.join("run/listeners");
-    let start = Instant::now();
-    let addr: SocketAddr = loop {
-        if let Some(addr) = std::fs::read_to_string(&listeners)
-            .ok()
-            .and_then(|t| t.split_whitespace().nth(1).and_then(|a| a.parse().ok()))
-        {
-            break addr;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let server = common::Postlab::start(
+        &dir,
+        &["--hostname", "bench.test", "--domain", "bench.test"],
+        "warn",
+        Stdio::inherit(),
+    );
+    let addr = server.addr("smtp");
 
     let body = message(size);
     let started = Instant::now();
@@ -107,8 +84,7 @@ fn main() {
         pct(0.50).as_secs_f64() * 1000.0,
         pct(0.99).as_secs_f64() * 1000.0,
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         arrived, total,

@@ -32,12 +32,14 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use postlab::mailbox::Maildir;
+
+mod common;
 
 const PASSWORD: &str = "stress";
 /// IMAP sessions log in as u0 … u49; SMTP mail goes to s0 … s49.
@@ -371,20 +373,14 @@ fn siege(o: &Options) -> bool {
 // The server.
 
 struct Server {
-    child: Child,
+    postlab: common::Postlab,
     dir: PathBuf,
-    listeners: Vec<(String, SocketAddr)>,
 }
 
 impl Server {
     /// A data directory with USERS users, PREFILLED messages each, and `config`; then serve.
-    /// [`Server::stop`] kills and waits for the child (clippy cannot follow it there).
-    #[allow(clippy::zombie_processes)]
     fn start(name: &str, config: &str) -> Server {
-        let dir =
-            std::env::temp_dir().join(format!("postlab-stress-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the data directory");
+        let dir = common::fresh_dir(&format!("stress-{name}"));
         let users: String = (0..USERS)
             .flat_map(|u| {
                 [
@@ -413,51 +409,16 @@ impl Server {
             }
         }
         let log = std::fs::File::create(dir.join("server.log")).expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_postlab"))
-            .args(["serve", "--ephemeral-ports", "--data"])
-            .arg(&dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start postlab");
-        let started = Instant::now();
-        loop {
-            if let Ok(text) = std::fs::read_to_string(dir.join("run/listeners")) {
-                let listeners: Vec<(String, SocketAddr)> = text
-                    .lines()
-                    .filter_map(|l| {
-                        let (s, a) = l.split_once(' ')?;
-                        Some((s.to_string(), a.trim().parse().ok()?))
-                    })
-                    .collect();
-                if listeners.len() >= 7 {
-                    return Server {
-                        child,
-                        dir,
-                        listeners,
-                    };
-                }
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the server did not start; see {}", dir.display());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let postlab = common::Postlab::start(&dir, &[], "warn", Stdio::from(log));
+        Server { postlab, dir }
     }
 
     fn addr(&self, service: &str) -> SocketAddr {
-        self.listeners
-            .iter()
-            .find(|(s, _)| s == service)
-            .map(|(_, a)| *a)
-            .expect("a listener")
+        self.postlab.addr(service)
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.postlab.pid()
     }
 
     /// Messages in `user`'s Maildir (new and cur).
@@ -474,9 +435,8 @@ impl Server {
     }
 
     /// Stops the server and removes its directory; returns the panics its log shows.
-    fn stop(mut self) -> usize {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn stop(self) -> usize {
+        drop(self.postlab);
         let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
         let panics = log.matches("panicked").count();
         if panics > 0 {

@@ -15,10 +15,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Instant;
 
 use native_tls::{TlsConnector, TlsStream};
+
+mod common;
 
 fn main() {
     let mut sessions = 10usize;
@@ -45,46 +47,20 @@ fn main() {
         i += 2;
     }
 
-    let dir = std::env::temp_dir().join(format!("postlab-tls-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("tls-bench");
     std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").unwrap();
     std::fs::write(
         dir.join("postlab.conf"),
         format!("max_connections = {}\n", sessions + 10),
     )
     .unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_postlab"))
-        .args([
-            "serve",
-            "--ephemeral-ports",
-            "--hostname",
-            "bench.test",
-            "--domain",
-            "bench.test",
-            "--data",
-        ])
-        .arg(&dir)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start postlab");
-    let listeners = dir.join("run/listeners");
-    let start = Instant::now();
-    let addr: SocketAddr = loop {
-        let text = std::fs::read_to_string(&listeners).unwrap_or_default();
-        if let Some(addr) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("smtp ").and_then(|a| a.parse().ok()))
-        {
-            break addr;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let server = common::Postlab::start(
+        &dir,
+        &["--hostname", "bench.test", "--domain", "bench.test"],
+        "error",
+        Stdio::inherit(),
+    );
+    let addr = server.addr("smtp");
 
     // 1. Handshakes.
     let per_client = handshakes.div_ceil(sessions);
@@ -133,8 +109,7 @@ fn main() {
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64(),
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         arrived, total,

@@ -1,0 +1,80 @@
+//! What the benches share: a release `postlab serve` on a data directory of its own, found
+//! through `DIR/run/listeners`, and stopped when dropped. Each bench uses a part of it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `postlab serve --ephemeral-ports`.
+pub struct Postlab {
+    child: Child,
+    listeners: Vec<(String, SocketAddr)>,
+}
+
+impl Postlab {
+    /// Starts postlab on `dir` (which holds its users and postlab.conf) with `args` added, and
+    /// waits up to 30 s for every listener. The server's log goes to `log`, at level `level`.
+    /// The child is killed and waited for on drop (clippy cannot follow it there).
+    #[allow(clippy::zombie_processes)]
+    pub fn start(dir: &Path, args: &[&str], level: &str, log: Stdio) -> Postlab {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_postlab"))
+            .args(["serve", "--ephemeral-ports", "--data"])
+            .arg(dir)
+            .args(args)
+            .env("RUST_LOG", level)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start postlab");
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(dir.join("run/listeners")).unwrap_or_default();
+            let listeners: Vec<(String, SocketAddr)> = text
+                .lines()
+                .filter_map(|line| {
+                    let (service, addr) = line.split_once(' ')?;
+                    Some((service.to_string(), addr.trim().parse().ok()?))
+                })
+                .collect();
+            if listeners.len() >= 7 {
+                return Postlab { child, listeners };
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("postlab did not start on {}", dir.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Where `service` (`smtp`, `imap`, …) listens.
+    pub fn addr(&self, service: &str) -> SocketAddr {
+        self.listeners
+            .iter()
+            .find(|(s, _)| s == service)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no {service} listener"))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Postlab {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh, empty directory for one bench run (removed first if a crashed run left it).
+pub fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("postlab-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the data directory");
+    dir
+}
