@@ -316,3 +316,29 @@ fn an_smtp_client_that_makes_room_is_told_so() {
         "421 4.7.0 Server full: this connection made room for a new client, closing\r\n"
     );
 }
+
+#[test]
+fn a_busy_server_holds_an_imap_literal_to_the_minimum_rate() {
+    // 3 of 4 places taken: busy. An APPEND whose literal trickles in at 30 octets a second is
+    // far under min_data_rate; the session ends with a BYE that says why.
+    let server = server_with("max_connections = 4\nbusy_timeout = 1\nmin_data_rate = 500\n");
+    let _keepers: Vec<Keeper> = (0..2).map(|_| Keeper::start(&server)).collect();
+    let mut c = crate::imap::Imap::login(server.addr("imap"), "bob");
+    c.send(b"a APPEND INBOX {2000}\r\n");
+    assert!(c.line().starts_with("+ "));
+    let started = Instant::now();
+    let mut heard = String::new();
+    let closed = crate::support::wait_for("the slow literal to be cut off", || {
+        let _ = c.try_send(b"xxxxxxxxx\n");
+        std::thread::sleep(Duration::from_millis(300));
+        let (text, closed) = c.waiting_now();
+        heard.push_str(&text);
+        closed.then(|| heard.clone())
+    });
+    assert_eq!(closed, "* BYE Too slow, closing connection\r\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -65,6 +65,11 @@ impl Imap {
         self.stream.write_all(bytes).unwrap();
     }
 
+    /// Sends, and tells whether it could (the server may have closed the connection).
+    pub fn try_send(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok()
+    }
+
     /// Sends a command and reads until its tagged reply; returns every line.
     pub fn cmd(&mut self, line: &str) -> Vec<String> {
         let tag = line.split(' ').next().unwrap().to_string();
