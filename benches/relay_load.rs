@@ -6,13 +6,14 @@
 //! cargo bench --bench relay_load -- --sessions 10 --messages 100 --size 4096
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
+use common::expect;
 
 fn main() {
     let mut sessions = 10usize;
@@ -42,7 +43,10 @@ fn main() {
     )
     .unwrap();
 
-    let body = message(size);
+    let body = common::message(
+        "From: load@a.test\r\nTo: bob@b.test\r\nSubject: relay load\r\n",
+        size,
+    );
     let total = sessions * messages;
     let started = Instant::now();
     let workers: Vec<_> = (0..sessions)
@@ -98,28 +102,10 @@ fn start(dir: &Path, domain: &str, config: &str) -> (common::Postlab, PathBuf, S
     (server, dir.to_path_buf(), addr)
 }
 
-fn message(size: usize) -> Vec<u8> {
-    let mut text = b"From: load@a.test\r\nTo: bob@b.test\r\nSubject: relay load\r\n\r\n".to_vec();
-    while text.len() < size {
-        text.extend_from_slice(&[b'x'; 76]);
-        text.extend_from_slice(b"\r\n");
-    }
-    text.extend_from_slice(b".\r\n");
-    text
-}
-
 /// One client on A's port 25 (loopback is a trusted network, so it may relay).
 fn send(addr: SocketAddr, count: usize, body: &[u8]) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let expect = |reader: &mut BufReader<TcpStream>, code: &str| loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("reply");
-        assert!(line.starts_with(code), "expected {code}, got {line:?}");
-        if line.as_bytes().get(3) == Some(&b' ') {
-            break;
-        }
-    };
     expect(&mut reader, "220");
     stream.write_all(b"EHLO bench.a.test\r\n").unwrap();
     expect(&mut reader, "250");

@@ -10,13 +10,14 @@
 //! cargo bench --bench smtp_load -- --sessions 10 --messages 1000 --size 4096
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
+use common::expect;
 
 fn main() {
     let mut sessions = 10usize;
@@ -58,7 +59,10 @@ fn main() {
     );
     let addr = server.addr("smtp");
 
-    let body = message(size);
+    let body = common::message(
+        "From: load@bench.test\r\nTo: bob@bench.test\r\nSubject: load\r\n",
+        size,
+    );
     let started = Instant::now();
     let workers: Vec<_> = (0..sessions)
         .map(|_| {
@@ -92,30 +96,11 @@ fn main() {
     );
 }
 
-/// A message of about `size` bytes in 76-character lines.
-fn message(size: usize) -> Vec<u8> {
-    let mut text = b"From: load@bench.test\r\nTo: bob@bench.test\r\nSubject: load\r\n\r\n".to_vec();
-    while text.len() < size {
-        text.extend_from_slice(&[b'x'; 76]);
-        text.extend_from_slice(b"\r\n");
-    }
-    text.extend_from_slice(b".\r\n");
-    text
-}
-
 /// One client connection sending `count` messages; returns the latency of each.
 fn session(addr: SocketAddr, count: usize, body: &[u8]) -> Vec<Duration> {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_nodelay(true).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let expect = |reader: &mut BufReader<TcpStream>, code: &str| loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("reply");
-        assert!(line.starts_with(code), "expected {code}, got {line:?}");
-        if line.as_bytes().get(3) == Some(&b' ') {
-            break;
-        }
-    };
     expect(&mut reader, "220");
     stream.write_all(b"EHLO bench.test\r\n").unwrap();
     expect(&mut reader, "250");

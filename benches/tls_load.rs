@@ -13,7 +13,7 @@
 //! cargo bench --bench tls_load -- --sessions 10 --messages 200 --size 4096 --handshakes 200
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Stdio;
 use std::time::Instant;
@@ -21,6 +21,7 @@ use std::time::Instant;
 use native_tls::{TlsConnector, TlsStream};
 
 mod common;
+use common::expect;
 
 fn main() {
     let mut sessions = 10usize;
@@ -88,7 +89,10 @@ fn main() {
     );
 
     // 2. Messages inside TLS.
-    let body = message(size);
+    let body = common::message(
+        "From: load@bench.test\r\nTo: bob@bench.test\r\nSubject: load\r\n",
+        size,
+    );
     let started = Instant::now();
     let workers: Vec<_> = (0..sessions)
         .map(|_| {
@@ -132,18 +136,6 @@ fn connector() -> &'static TlsConnector {
     })
 }
 
-/// Reads one reply, which must start with `code`.
-fn expect<R: BufRead>(reader: &mut R, code: &str) {
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("reply");
-        assert!(line.starts_with(code), "expected {code}, got {line:?}");
-        if line.as_bytes().get(3) == Some(&b' ') {
-            return;
-        }
-    }
-}
-
 /// Connects, greets, switches to TLS and greets again (RFC 3207 §4.2).
 fn starttls(addr: SocketAddr) -> Tls {
     let stream = TcpStream::connect(addr).expect("connect");
@@ -180,15 +172,4 @@ fn send_messages(addr: SocketAddr, count: usize, body: &[u8]) {
     }
     tls.get_mut().write_all(b"QUIT\r\n").unwrap();
     expect(&mut tls, "221");
-}
-
-/// A message of about `size` bytes in 76-character lines.
-fn message(size: usize) -> Vec<u8> {
-    let mut text = b"From: load@bench.test\r\nTo: bob@bench.test\r\nSubject: load\r\n\r\n".to_vec();
-    while text.len() < size {
-        text.extend_from_slice(&[b'x'; 76]);
-        text.extend_from_slice(b"\r\n");
-    }
-    text.extend_from_slice(b".\r\n");
-    text
 }

@@ -2,6 +2,7 @@
 //! through `DIR/run/listeners`, and stopped when dropped. Each bench uses a part of it.
 #![allow(dead_code)]
 
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -77,4 +78,28 @@ pub fn fresh_dir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the data directory");
     dir
+}
+
+/// A message of about `size` octets as sent after DATA: `header`, a blank line, lines of 76
+/// `x`, and the `.` that ends it.
+pub fn message(header: &str, size: usize) -> Vec<u8> {
+    let mut text = format!("{header}\r\n").into_bytes();
+    while text.len() < size {
+        text.extend_from_slice(&[b'x'; 76]);
+        text.extend_from_slice(b"\r\n");
+    }
+    text.extend_from_slice(b".\r\n");
+    text
+}
+
+/// Reads one SMTP reply (all its lines) and checks its code.
+pub fn expect<R: BufRead>(reader: &mut R, code: &str) {
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reply");
+        assert!(line.starts_with(code), "expected {code}, got {line:?}");
+        if line.as_bytes().get(3) == Some(&b' ') {
+            return;
+        }
+    }
 }
