@@ -13,7 +13,6 @@
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -44,19 +43,7 @@ fn main() {
         };
     }
 
-    let dir = common::fresh_dir("bench");
-    std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").unwrap();
-    std::fs::write(
-        dir.join("postlab.conf"),
-        format!("max_connections = {}\n", sessions + 10),
-    )
-    .unwrap();
-    let server = common::Postlab::start(
-        &dir,
-        &["--hostname", "bench.test", "--domain", "bench.test"],
-        "warn",
-        Stdio::inherit(),
-    );
+    let (dir, server) = common::bench_server("bench", sessions, "warn");
     let addr = server.addr("smtp");
 
     let body = common::message(

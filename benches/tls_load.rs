@@ -15,7 +15,6 @@
 
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Stdio;
 use std::time::Instant;
 
 use native_tls::{TlsConnector, TlsStream};
@@ -48,19 +47,7 @@ fn main() {
         i += 2;
     }
 
-    let dir = common::fresh_dir("tls-bench");
-    std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").unwrap();
-    std::fs::write(
-        dir.join("postlab.conf"),
-        format!("max_connections = {}\n", sessions + 10),
-    )
-    .unwrap();
-    let server = common::Postlab::start(
-        &dir,
-        &["--hostname", "bench.test", "--domain", "bench.test"],
-        "error",
-        Stdio::inherit(),
-    );
+    let (dir, server) = common::bench_server("tls-bench", sessions, "error");
     let addr = server.addr("smtp");
 
     // 1. Handshakes.

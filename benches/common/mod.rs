@@ -72,6 +72,25 @@ impl Drop for Postlab {
     }
 }
 
+/// postlab for `bench.test` on a fresh directory named after `name`, with the account
+/// `bob` (password `bench`) and room for `sessions` clients: what the SMTP benches measure.
+pub fn bench_server(name: &str, sessions: usize, level: &str) -> (std::path::PathBuf, Postlab) {
+    let dir = fresh_dir(name);
+    std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").expect("write users");
+    std::fs::write(
+        dir.join("postlab.conf"),
+        format!("max_connections = {}\n", sessions + 10),
+    )
+    .expect("write postlab.conf");
+    let server = Postlab::start(
+        &dir,
+        &["--hostname", "bench.test", "--domain", "bench.test"],
+        level,
+        Stdio::inherit(),
+    );
+    (dir, server)
+}
+
 /// A fresh, empty directory for one bench run (removed first if a crashed run left it).
 pub fn fresh_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("postlab-{name}-{}", std::process::id()));
