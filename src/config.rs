@@ -13,8 +13,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::tls::RelayTls;
-
 /// One setting as it appears in `postlab.conf`: its key, default and meaning.
 /// This table is the single place a setting is described; the default file is written from it.
 pub struct Setting {
@@ -321,7 +319,7 @@ impl Config {
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         match key {
             "hostname" => {
-                if !value.is_empty() && !crate::smtp::address::is_domain(value, false) {
+                if !value.is_empty() && !crate::address::is_domain(value, false) {
                     return Err(format!("hostname: '{value}' is not a domain name"));
                 }
                 self.hostname = value.to_ascii_lowercase();
@@ -398,7 +396,7 @@ impl Config {
 
     /// Adds a local domain (from `--domain` or the `domains` setting).
     pub fn add_domain(&mut self, domain: &str) -> Result<(), String> {
-        if !crate::smtp::address::is_domain(domain, false) {
+        if !crate::address::is_domain(domain, false) {
             return Err(format!("domains: '{domain}' is not a domain name"));
         }
         let domain = domain.to_ascii_lowercase();
@@ -510,8 +508,35 @@ pub fn machine_hostname() -> String {
     from_file("/proc/sys/kernel/hostname")
         .or_else(|| from_file("/etc/hostname"))
         .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| crate::smtp::address::is_domain(s, false))
+        .filter(|s| crate::address::is_domain(s, false))
         .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// When our relay client (step 5) uses STARTTLS: the `relay_tls` setting, named as Postfix's
+/// `smtp_tls_security_level` names the same choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayTls {
+    /// Never: plaintext only.
+    None,
+    /// When the server offers STARTTLS; any certificate is accepted (RFC 7435 opportunistic
+    /// security: encryption against eavesdroppers, not against an active attacker).
+    May,
+    /// Always; a server without STARTTLS gets the message later, not in the clear.
+    Encrypt,
+    /// Always, and the certificate must chain to a trusted root and name the host.
+    Verify,
+}
+
+impl RelayTls {
+    pub fn parse(text: &str) -> Option<RelayTls> {
+        match text.to_ascii_lowercase().as_str() {
+            "none" => Some(RelayTls::None),
+            "may" => Some(RelayTls::May),
+            "encrypt" => Some(RelayTls::Encrypt),
+            "verify" => Some(RelayTls::Verify),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

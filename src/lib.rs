@@ -18,10 +18,12 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod address;
 pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod daemon;
 pub mod datadir;
 pub mod dns;
@@ -37,6 +39,7 @@ pub mod net;
 pub mod pace;
 pub mod pop3;
 pub mod serve;
+pub mod sessions;
 pub mod smtp;
 pub mod tls;
 pub mod trace;

@@ -8,103 +8,24 @@
 //! Each accepted connection is counted; past `max_connections` the newcomer is told
 //! `421 4.7.0` and closed, so a flood cannot exhaust threads or memory.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::accounts::login::Throttle;
 use crate::accounts::Accounts;
 use crate::config::Config;
-use crate::daemon::Sessions;
+use crate::context::Shared;
 use crate::datadir::{Created, DataDir};
 use crate::dns::{DnsResolver, Resolve};
 use crate::faults::FaultFile;
 use crate::imap;
 use crate::mailbox::durable;
-use crate::mailbox::lock::MailboxLocks;
 use crate::mta::queue::Queue;
-use crate::pace::Load;
 use crate::pop3;
 use crate::smtp;
 use crate::smtp::session::Mode;
 use crate::tls::ServerTls;
-
-/// What every connection thread shares.
-pub struct Shared {
-    /// The settings at start: what the listeners, the queue manager and the resolver use.
-    pub config: Arc<Config>,
-    /// The settings a session starting now uses; SIGHUP replaces them (`src/daemon.rs`).
-    session_config: RwLock<Arc<Config>>,
-    pub data: DataDir,
-    pub accounts: Accounts,
-    /// Failed logins per client address, for every protocol.
-    pub logins: Throttle,
-    /// The outbound queue, `DIR/queue/`.
-    pub queue: Queue,
-    /// Set when new mail is queued, so the queue manager looks at once.
-    queue_wake: (Mutex<bool>, Condvar),
-    /// Where our own SMTP listeners are.
-    smtp_addresses: Vec<SocketAddr>,
-    /// The certificate and TLS acceptor every listener shares (STARTTLS, SMTPS). `postlab serve`
-    /// always sets it up or refuses to start; `None` means a server without TLS.
-    pub tls: Option<Arc<ServerTls>>,
-    /// Step 4: MX lookups (`dns_server`, else the system's resolver).
-    pub resolver: Arc<dyn Resolve>,
-    /// Faults on purpose, `DIR/faults` (see faults.rs).
-    pub faults: FaultFile,
-    /// Mailboxes open in a POP3 session (one at a time, RFC 2449 §8 `[IN-USE]`).
-    pub pop3_locks: MailboxLocks,
-    /// Every open session, so SIGTERM can say goodbye to each (`src/daemon.rs`).
-    pub sessions: Sessions,
-    /// How many connections are open, and the busy clocks (`src/pace.rs`).
-    pub load: Arc<Load>,
-    /// Open connections per client address (for `max_connections_per_ip`).
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
-}
-
-impl Shared {
-    /// The settings for a session starting now (read once, at its start).
-    pub fn session_config(&self) -> Arc<Config> {
-        self.session_config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// SIGHUP: sessions that start from now on use `config`.
-    pub fn set_session_config(&self, config: Arc<Config>) {
-        *self
-            .session_config
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = config;
-    }
-
-    /// Is `addr` one of this server's SMTP listeners? (An MX pointing at ourselves is a loop.)
-    pub fn is_own_smtp_address(&self, addr: SocketAddr) -> bool {
-        self.smtp_addresses.iter().any(|own| {
-            own.port() == addr.port() && (own.ip() == addr.ip() || own.ip().is_unspecified())
-        })
-    }
-
-    /// Tells the queue manager there is new work.
-    pub fn wake_queue(&self) {
-        *self.queue_wake.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.queue_wake.1.notify_all();
-    }
-
-    /// Waits until [`Shared::wake_queue`] is called or `timeout` passes.
-    pub fn wait_for_queue_work(&self, timeout: Duration) {
-        let guard = self.queue_wake.0.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut woken, _) = self
-            .queue_wake
-            .1
-            .wait_timeout_while(guard, timeout, |woken| !*woken)
-            .unwrap_or_else(|e| e.into_inner());
-        *woken = false;
-    }
-}
 
 /// A protocol postlab serves, with its standard port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,33 +164,21 @@ impl Server {
             Err(e) => log::error!("mailboxes: cannot clean tmp/: {e}"),
         }
         let faults = FaultFile::new(&data.root().join("faults"));
-        let load = Arc::new(Load::new(
-            config.max_connections,
-            config.busy_timeout,
-            config.min_data_rate,
-        ));
-        let config = Arc::new(config);
-        let shared = Arc::new(Shared {
-            session_config: RwLock::new(config.clone()),
+        let smtp_addresses = listeners
+            .iter()
+            .filter(|(s, _)| *s == Service::Smtp)
+            .filter_map(|(_, l)| l.local_addr().ok())
+            .collect();
+        let shared = Arc::new(Shared::new(
             config,
             data,
             accounts,
-            logins: Throttle::default(),
             queue,
-            queue_wake: (Mutex::new(false), Condvar::new()),
-            tls: Some(Arc::new(tls)),
-            faults,
+            Some(Arc::new(tls)),
             resolver,
-            smtp_addresses: listeners
-                .iter()
-                .filter(|(s, _)| *s == Service::Smtp)
-                .filter_map(|(_, l)| l.local_addr().ok())
-                .collect(),
-            pop3_locks: MailboxLocks::default(),
-            sessions: Sessions::default(),
-            load,
-            per_ip: Mutex::new(HashMap::new()),
-        });
+            faults,
+            smtp_addresses,
+        ));
         Ok(Server { shared, listeners })
     }
 

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use native_tls::{Identity, Protocol, TlsAcceptor, TlsConnector};
 
-use crate::config::Config;
+use crate::config::{Config, RelayTls};
 use crate::datadir::DataDir;
 
 /// What native-tls lets us say about a session. It exposes neither the negotiated protocol
@@ -152,32 +152,7 @@ pub fn fingerprint(der: &[u8]) -> String {
         .join(":")
 }
 
-/// When our relay client (step 5) uses STARTTLS: the `relay_tls` setting, named as Postfix's
-/// `smtp_tls_security_level` names the same choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RelayTls {
-    /// Never: plaintext only.
-    None,
-    /// When the server offers STARTTLS; any certificate is accepted (RFC 7435 opportunistic
-    /// security: encryption against eavesdroppers, not against an active attacker).
-    May,
-    /// Always; a server without STARTTLS gets the message later, not in the clear.
-    Encrypt,
-    /// Always, and the certificate must chain to a trusted root and name the host.
-    Verify,
-}
-
 impl RelayTls {
-    pub fn parse(text: &str) -> Option<RelayTls> {
-        match text.to_ascii_lowercase().as_str() {
-            "none" => Some(RelayTls::None),
-            "may" => Some(RelayTls::May),
-            "encrypt" => Some(RelayTls::Encrypt),
-            "verify" => Some(RelayTls::Verify),
-            _ => None,
-        }
-    }
-
     /// The connector for this level (`None` for [`RelayTls::None`]). `ca_file` adds trusted
     /// certificates for `verify` (a lab's self-signed servers).
     pub fn connector(self, ca_file: Option<&Path>) -> Result<Option<TlsConnector>, String> {

@@ -8,6 +8,7 @@
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
 //! - `busy`: the busy clocks against slow clients (slowloris), and the quiet clocks for students
 //! - `hostile`: a table of hostile inputs for SMTP, POP3 and IMAP, one row each
+//! - `house`: no two files in `src/` reach back to each other (the import map has no circle)
 //! - `dns`: step 4, MX lookups against `postlab dns` (with our resolver and with dig)
 //! - `durability`: 250 only after the message is fsynced (watched with strace)
 //! - `crash`: SIGKILL at random moments under load loses no acknowledged message
@@ -46,6 +47,7 @@ mod dns;
 mod durability;
 mod faults;
 mod hostile;
+mod house;
 mod imap;
 mod imap_limits;
 mod imap_mime;

@@ -5,5 +5,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|line: &[u8]| {
     let _ = postlab::smtp::command::parse(line);
-    let _ = postlab::smtp::address::parse_path(&String::from_utf8_lossy(line), true);
+    let _ = postlab::address::parse_path(&String::from_utf8_lossy(line), true);
 });

@@ -16,7 +16,7 @@ fn clean_argument(name: &str, value: &str) -> Result<(), String> {
 
 fn check_address(name: &str, value: &str) -> Result<(), String> {
     clean_argument(name, value)?;
-    crate::smtp::address::parse_mailbox(value, true)
+    crate::address::parse_mailbox(value, true)
         .map(|_| ())
         .map_err(|e| format!("--{name}: '{value}' is not a mail address ({e:?})"))
 }

@@ -14,7 +14,7 @@ use mail_parser::{
     Addr, Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
 };
 
-use super::fetch::{header_end, header_fields};
+use super::header::{header_end, header_fields};
 use super::response::{nstring, quote};
 
 /// The raw, unfolded value of the first `name:` header field.

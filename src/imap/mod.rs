@@ -32,6 +32,7 @@
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
 //! | `selected.rs` | the selected folder's numbering, and news of changes |
 //! | `fetch.rs`, `envelope.rs` | FETCH answers: sections, ENVELOPE, BODYSTRUCTURE |
+//! | `header.rs` | a message's header block: where it ends, its fields |
 //! | `flags.rs` | system flags ↔ Maildir letters |
 //! | `auth.rs` | SASL PLAIN |
 //! | `response.rs` | every response, on the wire and in the transcript |
@@ -46,6 +47,7 @@ pub mod fetch_args;
 pub mod flags;
 pub mod folders;
 pub mod framing;
+pub mod header;
 pub mod messages;
 pub mod response;
 pub mod search;

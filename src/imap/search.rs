@@ -205,7 +205,7 @@ impl SearchKey {
 
 /// The body: everything after the first empty line.
 fn body_of(message: &[u8]) -> &[u8] {
-    let end = super::fetch::header_end(message);
+    let end = super::header::header_end(message);
     &message[end..]
 }
 
@@ -219,7 +219,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 /// Does any `field:` header (unfolded) contain `text`?
 fn header_contains(message: &[u8], field: &str, text: &str) -> bool {
-    super::fetch::header_fields(message)
+    super::header::header_fields(message)
         .into_iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case(field))
         .any(|(_, value)| contains(value, text))

@@ -15,10 +15,10 @@ use super::command;
 use super::framing::{self, LiteralProblem, Part};
 use super::response::{self as r, Response};
 use super::session::{Effect, LoginEvent, Output, Session, State};
+use crate::context::Shared;
 use crate::ids::SessionId;
 use crate::net::{self, Conn, Line};
 use crate::pace::Cut;
-use crate::serve::Shared;
 use crate::tls;
 use crate::transcript::{Step, Transcript};
 

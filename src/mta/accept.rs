@@ -16,9 +16,9 @@ use std::path::PathBuf;
 use super::message::Message;
 use super::queue::{Entry, Queue};
 use super::route::Route;
+use crate::address::Address;
+use crate::context::Shared;
 use crate::mda::{self, Failure};
-use crate::serve::Shared;
-use crate::smtp::address::Address;
 
 /// What became of the message.
 #[derive(Debug)]

@@ -12,9 +12,9 @@ use std::fmt::Write as _;
 
 use super::message::{Envelope, Message, Recipient};
 use super::route::Route;
+use crate::address::{Address, ReversePath};
 use crate::clock::Civil;
 use crate::ids::QueueId;
-use crate::smtp::address::{Address, ReversePath};
 
 /// One recipient that failed, and why.
 #[derive(Debug, Clone)]
@@ -151,9 +151,9 @@ mod tests {
     #[test]
     fn a_bounce_has_three_parts_and_never_answers_the_null_sender() {
         let id = QueueId::new();
-        let sender = crate::smtp::address::parse_path("<alice@a.test>", false).unwrap();
+        let sender = crate::address::parse_path("<alice@a.test>", false).unwrap();
         let failed = vec![Failed {
-            address: crate::smtp::address::parse_path("<bob@b.test>", false).unwrap(),
+            address: crate::address::parse_path("<bob@b.test>", false).unwrap(),
             status: "5.1.1".into(),
             diagnostic: "550 5.1.1 no such user".into(),
         }];

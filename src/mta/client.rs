@@ -32,10 +32,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::address::{Address, ReversePath};
+use crate::config::RelayTls;
 use crate::net::Stream;
 use crate::pace::{Clocks, Load, PacedTcp};
-use crate::smtp::address::{Address, ReversePath};
-use crate::tls::{self, RelayTls};
+use crate::tls;
 use crate::transcript::{Step, Transcript};
 
 /// A reply from the receiving server.

@@ -5,8 +5,8 @@
 //! `To:` header can name someone who is not a recipient (Bcc) and vice versa.
 
 use super::route::Route;
+use crate::address::{Address, ReversePath};
 use crate::ids::QueueId;
-use crate::smtp::address::{Address, ReversePath};
 
 /// One accepted recipient and step 3's decision for it.
 #[derive(Debug, Clone, PartialEq, Eq)]

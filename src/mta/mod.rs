@@ -25,8 +25,8 @@ pub mod transport;
 
 use std::net::SocketAddr;
 
+use crate::context::Shared;
 use crate::dns::Lookup;
-use crate::serve::Shared;
 use scheduler::{Destination, Host};
 
 /// Step 4 through DNS: the receiving servers for `domain`, and the lines for the transcript.

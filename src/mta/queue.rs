@@ -27,9 +27,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::address::{self, Address, ReversePath};
 use crate::ids::QueueId;
 use crate::mailbox::durable;
-use crate::smtp::address::{self, Address, ReversePath};
 
 /// Which folder of the queue a message is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

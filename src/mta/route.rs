@@ -18,8 +18,8 @@
 //! classic open-relay tricks end as "unknown user" or "relay denied", never as a relay.
 
 use crate::accounts::Directory;
+use crate::address::Address;
 use crate::config::Config;
-use crate::smtp::address::Address;
 
 /// Step 3's decision for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,7 +160,7 @@ mod tests {
     }
 
     fn addr(text: &str) -> Address {
-        crate::smtp::address::parse_path(&format!("<{text}>"), true).unwrap()
+        crate::address::parse_path(&format!("<{text}>"), true).unwrap()
     }
 
     #[test]

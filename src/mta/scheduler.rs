@@ -24,9 +24,9 @@ use super::client::{self, HostFailure};
 use super::queue::{unix_now, Entry, Folder, Status};
 use super::route::{Route, Router};
 use super::transport::Transport;
+use crate::address::Address;
+use crate::context::Shared;
 use crate::ids::{QueueId, SessionId};
-use crate::serve::Shared;
-use crate::smtp::address::Address;
 use crate::transcript::{Step, Transcript};
 
 /// Step 4's answer for one domain.
@@ -423,7 +423,7 @@ fn send_bounce(
     failed: &[Failed],
     transcript: &mut Transcript,
 ) {
-    let crate::smtp::address::ReversePath::Mailbox(sender) = &entry.from else {
+    let crate::address::ReversePath::Mailbox(sender) = &entry.from else {
         transcript.event(
             Step::Relay,
             &entry.id,

@@ -15,12 +15,12 @@ use super::message;
 use super::response::Response;
 use super::session::{Credentials, Effect, LoginResult, Output, Session};
 use crate::accounts::login;
+use crate::context::Shared;
 use crate::ids::SessionId;
 use crate::mailbox::lock::MailboxLock;
 use crate::mailbox::maildrop::{self, Message};
 use crate::mda;
 use crate::net::{self, Conn, Line};
-use crate::serve::Shared;
 use crate::tls;
 use crate::transcript::{Step, Transcript};
 

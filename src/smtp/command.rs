@@ -11,7 +11,7 @@
 //! C: DATA
 //! ```
 
-use super::address::{self, Address, AddressError, ReversePath};
+use crate::address::{self, Address, AddressError, ReversePath};
 
 /// One client command.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,11 +30,10 @@
 //! | `server.rs` | the socket loop and the transcript door |
 //! | `data.rs` | reading the message after 354 (dot-unstuffing, end of data, limits) |
 //! | `command.rs` | one line → a typed [`command::Command`] |
-//! | `address.rs` | `<local@domain>` paths and their limits |
+//! | `../address.rs` | `<local@domain>` paths and their limits (shared with the MTA, the queue and our client) |
 //! | `session.rs` | the state machine: commands in, replies and effects out |
 //! | `reply.rs` | every reply the server can send |
 
-pub mod address;
 pub mod command;
 pub mod data;
 pub mod reply;

@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::address::AddressError;
+use crate::address::AddressError;
 use crate::ids::QueueId;
 
 /// An RFC 3463 enhanced status code `class.subject.detail`, e.g. 5.1.1 (bad destination mailbox).

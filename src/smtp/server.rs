@@ -16,12 +16,12 @@ use super::data;
 use super::reply::Reply;
 use super::session::{Effect, Mode, Output, Session};
 use crate::accounts::login;
-use crate::daemon::SessionGuard;
+use crate::context::Shared;
 use crate::ids::SessionId;
 use crate::mta::accept;
 use crate::net::{self, Conn, Line};
 use crate::pace::Cut;
-use crate::serve::Shared;
+use crate::sessions::SessionGuard;
 use crate::tls;
 use crate::transcript::{Step, Transcript};
 

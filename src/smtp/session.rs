@@ -35,12 +35,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::address::{Address, ReversePath};
 use super::command::{Command, CommandError, MailParams};
 use super::data::{Data, DataError};
 use super::reply::{self, Reply};
 use crate::accounts::sasl::{self, Credentials, Exchange};
 use crate::accounts::{login, Directory};
+use crate::address::{Address, ReversePath};
 use crate::clock::Civil;
 use crate::config::Config;
 use crate::faults::Faults;

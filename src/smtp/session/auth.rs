@@ -4,8 +4,8 @@
 use super::{Effect, Mode, Output, Session, State};
 use crate::accounts::login;
 use crate::accounts::sasl;
+use crate::address::ReversePath;
 use crate::mta::route::{Route, Router};
-use crate::smtp::address::ReversePath;
 use crate::smtp::reply;
 
 impl Session {

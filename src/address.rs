@@ -1,5 +1,9 @@
 //! Mail addresses as SMTP carries them in `MAIL FROM` and `RCPT TO` (RFC 5321 §4.1.2).
 //!
+//! They belong to mail, not to one protocol: the SMTP session parses them (step 2), the router
+//! decides on them (step 3), the queue writes them to disk, the relay client and bounces send
+//! them on (step 5), and our own client (`postlab send`) checks them before it connects.
+//!
 //! ```text
 //! Reverse-path = Path / "<>"
 //! Forward-path = Path
