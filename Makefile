@@ -7,7 +7,7 @@ MESSAGES ?= 1000
 SIZE ?= 4096
 HANDSHAKES ?= 500
 
-.PHONY: run build test fmt lint bench bench-postfix bench-pop3 fuzz stress clean
+.PHONY: run build test test-deps fmt lint bench bench-postfix bench-pop3 fuzz stress clean
 
 ## run: build and start the server on its embedded defaults (data in ./var)
 run:
@@ -16,9 +16,13 @@ run:
 build:
 	$(CARGO) build --release
 
-## test: unit tests, then the integration tests against real servers and clients
-test:
+## test: install the real clients and peers the tests drive if they are missing (tests/deps.sh),
+## then unit tests, then the integration tests against real servers and clients
+test: test-deps
 	$(CARGO) test
+
+test-deps:
+	@bash tests/deps.sh
 
 fmt:
 	$(CARGO) fmt --all

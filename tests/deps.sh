@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# What `make test` needs beyond the Rust toolchain, gcc, Python 3 and libssl-dev, and how it
+# gets it. `make test` (and so `.ci/run`) runs this first: as root with apt-get it installs what
+# is missing; otherwise it stops at once with the exact command to run, instead of a wall of
+# failing tests.
+#
+# The real peers and tools the integration tests drive:
+#   swaks    a real SMTP client (tests/clients.rs)
+#   strace   watches the fsync-before-250 ordering (tests/durability.rs)
+#   postfix  a real peer that relays to and from postlab (tests/postfix.rs); installed with
+#            "No configuration", so no system Postfix is set up or started
+#   curl     a real POP3 and IMAP client (tests/pop3.rs, tests/imap.rs)
+#   dig      a real DNS client asking `postlab dns` (tests/dns.rs), from bind9-dnsutils
+#   openssl  s_client speaks STARTTLS and SMTPS, x509 computes fingerprints (tests/tls.rs)
+set -euo pipefail
+
+# command to look for, and the Debian package that has it
+wanted=(
+    "swaks swaks"
+    "strace strace"
+    "curl curl"
+    "/usr/sbin/postfix postfix"
+    "dig bind9-dnsutils"
+    "openssl openssl"
+)
+
+need=()
+for pair in "${wanted[@]}"; do
+    read -r tool package <<<"$pair"
+    if [[ $tool == /* ]]; then
+        [ -x "$tool" ] || need+=("$package")
+    else
+        command -v "$tool" >/dev/null 2>&1 || need+=("$package")
+    fi
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+
+command="apt-get install -y --no-install-recommends ${need[*]}"
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "make test needs: ${need[*]}" >&2
+    echo "install them first, e.g.:  sudo apt-get update && sudo $command" >&2
+    echo "(postfix asks how to configure itself: choose \"No configuration\")" >&2
+    exit 1
+fi
+
+echo "make test: installing ${need[*]} (apt-get)"
+export DEBIAN_FRONTEND=noninteractive
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${need[@]}"
