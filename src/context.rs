@@ -41,8 +41,8 @@ pub struct Shared {
     pub queue: Queue,
     /// Set when new mail is queued, so the queue manager looks at once.
     queue_wake: (Mutex<bool>, Condvar),
-    /// Where our own SMTP listeners are.
-    smtp_addresses: Vec<SocketAddr>,
+    /// Where our own listeners are, by service name (`smtp`, `imaps` …).
+    listeners: Vec<(&'static str, SocketAddr)>,
     /// The certificate and TLS acceptor every listener shares (STARTTLS, SMTPS). `postlab serve`
     /// always sets it up or refuses to start; `None` means a server without TLS.
     pub tls: Option<Arc<ServerTls>>,
@@ -72,7 +72,7 @@ impl Shared {
         tls: Option<Arc<ServerTls>>,
         resolver: Arc<dyn Resolve>,
         faults: FaultFile,
-        smtp_addresses: Vec<SocketAddr>,
+        listeners: Vec<(&'static str, SocketAddr)>,
     ) -> Shared {
         let load = Arc::new(Load::new(
             config.max_connections,
@@ -88,7 +88,7 @@ impl Shared {
             logins: Throttle::default(),
             queue,
             queue_wake: (Mutex::new(false), Condvar::new()),
-            smtp_addresses,
+            listeners,
             tls,
             resolver,
             faults,
@@ -117,9 +117,22 @@ impl Shared {
 
     /// Is `addr` one of this server's SMTP listeners? (An MX pointing at ourselves is a loop.)
     pub fn is_own_smtp_address(&self, addr: SocketAddr) -> bool {
-        self.smtp_addresses.iter().any(|own| {
+        let mut smtp = self
+            .listeners
+            .iter()
+            .filter(|(name, _)| *name == "smtp")
+            .map(|(_, a)| a);
+        smtp.any(|own| {
             own.port() == addr.port() && (own.ip() == addr.ip() || own.ip().is_unspecified())
         })
+    }
+
+    /// The port a service listens on (`"submission"` → 10587), to tell a client where to go.
+    pub fn port_of(&self, service: &str) -> Option<u16> {
+        self.listeners
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|(_, a)| a.port())
     }
 
     /// Tells the queue manager there is new work.

@@ -16,7 +16,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use native_tls::{HandshakeError, TlsAcceptor};
+use openssl::ssl::{HandshakeError, SslAcceptor, SslStream};
 
 use crate::pace::{Clocks, Load, PacedTcp};
 
@@ -52,6 +52,83 @@ impl Drop for TlsStream {
     }
 }
 
+/// The server side of a TLS session (OpenSSL directly, see `src/tls.rs`), closing properly
+/// when dropped like [`TlsStream`].
+pub struct ServerTlsStream(SslStream<Box<dyn Stream>>);
+
+impl Read for ServerTlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for ServerTlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Drop for ServerTlsStream {
+    fn drop(&mut self) {
+        let _ = self.0.shutdown();
+    }
+}
+
+/// Octets the client sent before the handshake, read back first: on an implicit-TLS port
+/// they are the start of its ClientHello, looked at to tell TLS from plain text.
+struct Replay {
+    head: io::Cursor<Vec<u8>>,
+    rest: Box<dyn Stream>,
+}
+
+impl Read for Replay {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if (self.head.position() as usize) < self.head.get_ref().len() {
+            return self.head.read(buf);
+        }
+        self.rest.read(buf)
+    }
+}
+
+impl Write for Replay {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.rest.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.rest.flush()
+    }
+}
+
+/// What a finished handshake negotiated, as the transcript and `Received:` name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// `TLS 1.3` (OpenSSL says `TLSv1.3`).
+    pub version: String,
+    /// `TLS_AES_256_GCM_SHA384`, the IANA name of the cipher suite.
+    pub cipher: String,
+}
+
+impl std::fmt::Display for Negotiated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}, {}", self.version, self.cipher)
+    }
+}
+
+/// How [`Conn::start_tls`] treats bytes the client sent before the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Before {
+    /// STARTTLS, STLS: they came in plaintext after the command, where anyone could have
+    /// added them; throw them away.
+    Discard,
+    /// An implicit-TLS port: they are the client's first handshake octets; keep them.
+    Handshake,
+}
+
 /// One line read by [`Conn::read_line`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
@@ -68,8 +145,8 @@ pub enum Line {
 pub struct Conn {
     reader: BufReader<Box<dyn Stream>>,
     pending: Vec<u8>,
-    /// Is the stream encrypted now?
-    tls: bool,
+    /// What the TLS handshake negotiated, once the stream is encrypted.
+    tls: Option<Negotiated>,
     /// How long one line may take from its first octet to its LF (see [`Conn::read_line`]).
     line_deadline: Option<Duration>,
     /// The clocks of a connection made with [`Conn::tcp`] (`src/pace.rs`).
@@ -93,7 +170,7 @@ impl Conn {
         Conn {
             reader: BufReader::with_capacity(16 * 1024, stream),
             pending: Vec::new(),
-            tls: false,
+            tls: None,
             line_deadline: None,
             clocks: None,
             peer,
@@ -136,7 +213,31 @@ impl Conn {
 
     /// Is the connection encrypted?
     pub fn is_tls(&self) -> bool {
-        self.tls
+        self.tls.is_some()
+    }
+
+    /// The TLS version and cipher, once encrypted.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.tls.as_ref()
+    }
+
+    /// Waits up to `wait` for the client's first octet and returns it, unread (it stays in the
+    /// buffer). `None`: the client closed, or said nothing in that time.
+    pub fn first_octet(&mut self, wait: Duration) -> io::Result<Option<u8>> {
+        if let Some(clocks) = &self.clocks {
+            clocks.set_deadline("a first octet", wait);
+        }
+        let result = loop {
+            match self.reader.fill_buf() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_cut_off(&e) => break Ok(None),
+                other => break other.map(|buf| buf.first().copied()),
+            }
+        };
+        if let Some(clocks) = &self.clocks {
+            clocks.clear_deadline();
+        }
+        result
     }
 
     /// Switches to TLS as the server: queued replies go out first (the client waits for the
@@ -155,16 +256,27 @@ impl Conn {
     /// server to forget all it learnt before TLS).
     pub fn start_tls(
         &mut self,
-        acceptor: &TlsAcceptor,
+        acceptor: &SslAcceptor,
         timeout: Duration,
+        before: Before,
     ) -> Result<usize, HandshakeFailed> {
         self.flush()
             .map_err(|e| HandshakeFailed(format!("cannot send the go-ahead: {e}")))?;
-        let discarded = self.reader.buffer().len();
+        let buffered = self.reader.buffer().to_vec();
         let placeholder: Box<dyn Stream> = Box::new(io::empty());
         // `into_inner` drops the buffer with the unread bytes in it.
-        let stream = std::mem::replace(&mut self.reader, BufReader::with_capacity(0, placeholder))
+        let rest = std::mem::replace(&mut self.reader, BufReader::with_capacity(0, placeholder))
             .into_inner();
+        let (stream, discarded): (Box<dyn Stream>, usize) = match before {
+            Before::Discard => (rest, buffered.len()),
+            Before::Handshake => (
+                Box::new(Replay {
+                    head: io::Cursor::new(buffered),
+                    rest,
+                }),
+                0,
+            ),
+        };
         // The whole handshake must be over within `timeout` (shorter when busy), however
         // slowly its octets trickle in.
         if let Some(clocks) = &self.clocks {
@@ -176,8 +288,17 @@ impl Conn {
         }
         match result {
             Ok(tls) => {
-                self.reader = BufReader::with_capacity(16 * 1024, Box::new(TlsStream(tls)));
-                self.tls = true;
+                let ssl = tls.ssl();
+                let cipher = ssl.current_cipher();
+                self.tls = Some(Negotiated {
+                    version: ssl.version_str().replace("TLSv", "TLS "),
+                    cipher: cipher
+                        .and_then(|c| c.standard_name())
+                        .or(cipher.map(|c| c.name()))
+                        .unwrap_or("unknown cipher")
+                        .to_string(),
+                });
+                self.reader = BufReader::with_capacity(16 * 1024, Box::new(ServerTlsStream(tls)));
                 Ok(discarded)
             }
             // Our socket has a timeout, so a silent client surfaces as "would block".
@@ -185,7 +306,8 @@ impl Conn {
                 "no handshake within {} seconds",
                 timeout.as_secs()
             ))),
-            Err(HandshakeError::Failure(e)) => Err(HandshakeFailed(e.to_string())),
+            Err(HandshakeError::Failure(mid)) => Err(HandshakeFailed(describe(mid.error()))),
+            Err(HandshakeError::SetupFailure(e)) => Err(HandshakeFailed(e.to_string())),
         }
     }
 
@@ -279,6 +401,28 @@ impl Conn {
         } else {
             Ok(())
         }
+    }
+}
+
+/// A failed handshake in a few words: OpenSSL's reason ("unsupported protocol", "no shared
+/// cipher"), or the clock that ended it.
+fn describe(e: &openssl::ssl::Error) -> String {
+    if let Some(io) = e.io_error() {
+        if let Some(cut) = crate::pace::Cut::of(io) {
+            return cut.to_string();
+        }
+        return io.to_string();
+    }
+    match e.ssl_error() {
+        Some(stack) => {
+            let reasons: Vec<&str> = stack.errors().iter().filter_map(|e| e.reason()).collect();
+            if reasons.is_empty() {
+                stack.to_string()
+            } else {
+                reasons.join(", ")
+            }
+        }
+        None => e.to_string(),
     }
 }
 

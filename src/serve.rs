@@ -164,10 +164,9 @@ impl Server {
             Err(e) => log::error!("mailboxes: cannot clean tmp/: {e}"),
         }
         let faults = FaultFile::new(&data.root().join("faults"));
-        let smtp_addresses = listeners
+        let addresses = listeners
             .iter()
-            .filter(|(s, _)| *s == Service::Smtp)
-            .filter_map(|(_, l)| l.local_addr().ok())
+            .filter_map(|(s, l)| Some((s.name(), l.local_addr().ok()?)))
             .collect();
         let shared = Arc::new(Shared::new(
             config,
@@ -177,7 +176,7 @@ impl Server {
             Some(Arc::new(tls)),
             resolver,
             faults,
-            smtp_addresses,
+            addresses,
         ));
         Ok(Server { shared, listeners })
     }
@@ -223,15 +222,20 @@ impl Server {
             ));
         }
         if let Some(tls) = &self.shared.tls {
+            let made = match (&tls.remade, tls.generated) {
+                (Some(why), _) => format!(" (self-signed, made again: {why})"),
+                (None, true) => " (self-signed, made now)".to_string(),
+                (None, false) => String::new(),
+            };
+            // The two forms clients pin: the certificate's digest (`openssl x509 -fingerprint
+            // -sha256`), and its public key's (`curl --pinnedpubkey sha256//…`), which stays
+            // when the certificate is renewed with the same key. Or trust `cert.pem` itself.
             text.push_str(&format!(
-                "  TLS certificate{}: {}\n  SHA-256 fingerprint {}\n",
-                if tls.generated {
-                    " (self-signed, made now)"
-                } else {
-                    ""
-                },
+                "  TLS certificate{made}: {} (trust this file, or pin one of these)\n  \
+                 certificate SHA-256 {}\n  public key  sha256//{}\n",
                 tls.cert_path.display(),
-                tls.fingerprint
+                tls.fingerprint,
+                tls.key_pin
             ));
         }
         if created.config {

@@ -21,6 +21,7 @@
 //! - `mua`: `postlab send` and `postlab fetch`, our own mail client
 //! - `tls`: STARTTLS, SMTPS, the certificate, TLS between servers, injection attacks
 //! - `tls_access`: POP3 STLS, IMAP STARTTLS, POP3S and IMAPS, with real clients
+//! - `tls_versions`: TLS 1.3 and 1.2, the certificate's names and pins, plain text on a TLS port
 //! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
 //! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
@@ -63,3 +64,4 @@ mod postfix;
 mod smtp_dialogue;
 mod tls;
 mod tls_access;
+mod tls_versions;

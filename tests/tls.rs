@@ -44,7 +44,7 @@ fn banner_fingerprint(server: &TestServer) -> String {
     server
         .banner
         .lines()
-        .find_map(|l| l.trim().strip_prefix("SHA-256 fingerprint "))
+        .find_map(|l| l.trim().strip_prefix("certificate SHA-256 "))
         .unwrap_or_else(|| panic!("no fingerprint in the banner: {}", server.banner))
         .to_string()
 }

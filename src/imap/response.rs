@@ -163,6 +163,14 @@ pub fn bye(text: &str) -> Response {
     Response::data(format!("BYE {text}"))
 }
 
+/// A client spoke plain text (or waited for a greeting) on the IMAPS port, which starts in
+/// TLS (RFC 8314 §3.3); RFC 3501 §7.1.5 greets a client the server will not serve with BYE.
+pub fn plain_text_on_tls_port(starttls_port: &str) -> Response {
+    bye(&format!(
+        "This port speaks TLS from the first octet (IMAPS); for plain text and STARTTLS use port {starttls_port}"
+    ))
+}
+
 /// The administrator stopped the server (SIGTERM): RFC 3501 §7.1.5, BYE "the server is
 /// shutting down"; RFC 5530 §3 UNAVAILABLE, try again later.
 pub fn shutting_down() -> Response {

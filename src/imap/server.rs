@@ -87,8 +87,18 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     );
     let mut chat = Chat { conn, transcript };
     let tls = shared.tls.as_deref();
-    if implicit_tls && !tls::handshake(&mut chat.conn, &mut chat.transcript, Step::Access, tls) {
-        return;
+    if implicit_tls {
+        let port = shared.port_of("imap").unwrap_or(143).to_string();
+        let hint = String::from_utf8_lossy(&r::plain_text_on_tls_port(&port).wire()).into_owned();
+        if !tls::handshake_implicit(
+            &mut chat.conn,
+            &mut chat.transcript,
+            Step::Access,
+            tls,
+            &hint,
+        ) {
+            return;
+        }
     }
     let config = shared.session_config();
     let max_literal = config.max_message_size;

@@ -152,6 +152,14 @@ pub fn tls_go_ahead() -> Response {
     Response::ok("Begin TLS negotiation")
 }
 
+/// A client spoke plain text (or waited for a greeting) on the POP3S port, which starts in
+/// TLS (RFC 8314 §3.3).
+pub fn plain_text_on_tls_port(stls_port: &str) -> Response {
+    Response::err(format!(
+        "This port speaks TLS from the first octet (POP3S); for plain text and STLS use port {stls_port}"
+    ))
+}
+
 pub fn tls_already_active() -> Response {
     Response::err("TLS is already active")
 }

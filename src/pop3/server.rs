@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::apop;
 use super::command::{self, CommandError};
 use super::message;
-use super::response::Response;
+use super::response::{self, Response};
 use super::session::{Credentials, Effect, LoginResult, Output, Session};
 use crate::accounts::login;
 use crate::context::Shared;
@@ -114,8 +114,18 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         hints: config.hints,
     };
     let tls = shared.tls.as_deref();
-    if implicit_tls && !tls::handshake(&mut chat.conn, &mut chat.transcript, Step::Access, tls) {
-        return;
+    if implicit_tls {
+        let port = shared.port_of("pop3").unwrap_or(110).to_string();
+        let hint = response::plain_text_on_tls_port(&port).render(false);
+        if !tls::handshake_implicit(
+            &mut chat.conn,
+            &mut chat.transcript,
+            Step::Access,
+            tls,
+            &hint,
+        ) {
+            return;
+        }
     }
     let timestamp = apop::timestamp(&shared.accounts.current(), &session_id, &config.hostname);
     let mut session = Session::new(config, peer, timestamp);

@@ -494,6 +494,17 @@ pub fn made_room() -> Reply {
     )
 }
 
+/// A client spoke plain text (or waited for a greeting) on the SMTPS port, which starts in
+/// TLS (RFC 8314 §3.3). RFC 5321 §3.1 lets a server that will not serve a client greet it
+/// with 554; the text says where plain SMTP and STARTTLS are.
+pub fn plain_text_on_tls_port(starttls_ports: &str) -> Reply {
+    Reply::new(
+        554,
+        Some(Status(5, 7, 0)),
+        format!("This port speaks TLS from the first octet (SMTPS); for plain text and STARTTLS use port {starttls_ports}"),
+    )
+}
+
 pub fn too_many_connections() -> Reply {
     Reply::new(
         421,

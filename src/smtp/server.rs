@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::command::{self, CommandError};
 use super::data;
-use super::reply::Reply;
+use super::reply::{self, Reply};
 use super::session::{Effect, Mode, Output, Session};
 use crate::accounts::login;
 use crate::context::Shared;
@@ -99,7 +99,14 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
     let Some(mut chat) = open_chat(stream, &shared, "smtps") else {
         return;
     };
-    if !handshake(&mut chat, shared.tls.as_deref()) {
+    let ports = match (shared.port_of("submission"), shared.port_of("smtp")) {
+        (Some(submission), Some(smtp)) => format!("{submission} (submission) or {smtp}"),
+        (Some(port), None) | (None, Some(port)) => port.to_string(),
+        (None, None) => "587".to_string(),
+    };
+    let hint = reply::plain_text_on_tls_port(&ports).render(false);
+    let tls = shared.tls.as_deref();
+    if !tls::handshake_implicit(&mut chat.conn, &mut chat.transcript, Step::Mta, tls, &hint) {
         return;
     }
     let session = Session::new(
@@ -109,7 +116,16 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
         Mode::Submission,
     )
     .with_faults(shared.faults.current());
-    converse(&mut chat, &mut session.with_implicit_tls(), &shared);
+    let negotiated = chat
+        .conn
+        .negotiated()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    converse(
+        &mut chat,
+        &mut session.with_implicit_tls(negotiated),
+        &shared,
+    );
 }
 
 /// Sets the socket's timeouts and starts the transcript: `[1 MUA] connect from …`.
@@ -215,7 +231,8 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
             if !handshake(chat, shared.tls.as_deref()) {
                 return false;
             }
-            session.tls_started();
+            let negotiated = chat.conn.negotiated().map(|n| n.to_string());
+            session.tls_started(negotiated.unwrap_or_default());
             true
         }
         Effect::ReadData { max_size } => {

@@ -144,7 +144,8 @@ pub struct Session {
     /// Can this server do TLS (a certificate is set up)? STARTTLS is offered only then.
     tls_available: bool,
     /// Is the connection encrypted (after STARTTLS, or from the start on the SMTPS port)?
-    tls: bool,
+    /// With what: `TLS 1.3, TLS_AES_256_GCM_SHA384` (`net::Negotiated`), for `Received:`.
+    tls: Option<String>,
     errors: usize,
     /// Faults a teacher asked for (`DIR/faults`): replies that are injected on purpose.
     faults: Arc<Faults>,
@@ -169,7 +170,7 @@ impl Session {
             user: None,
             sasl: None,
             tls_available: false,
-            tls: false,
+            tls: None,
             errors: 0,
             faults: Arc::new(Faults::default()),
         }
@@ -192,13 +193,13 @@ impl Session {
     }
 
     /// The connection is encrypted from its first byte (SMTPS, RFC 8314 §3.3).
-    pub fn with_implicit_tls(mut self) -> Session {
-        self.tls = true;
+    pub fn with_implicit_tls(mut self, negotiated: String) -> Session {
+        self.tls = Some(negotiated);
         self
     }
 
     pub fn is_tls(&self) -> bool {
-        self.tls
+        self.tls.is_some()
     }
 
     /// Uses `clock` for the `Received:` date (tests pin the time).
@@ -277,7 +278,7 @@ impl Session {
 
     /// STARTTLS (RFC 3207 §4). Once only: inside TLS there is nothing more to start.
     fn starttls(&mut self) -> Output {
-        if self.tls {
+        if self.tls.is_some() {
             return Output::reply(reply::tls_already_active());
         }
         if !self.tls_available {
@@ -294,8 +295,8 @@ impl Session {
     /// obtained from the client, such as the argument to the EHLO command, which was not
     /// obtained from the TLS negotiation itself." So: back to `Greeting`, no name, no login,
     /// no transaction. No new 220 is sent; the client speaks first, with EHLO.
-    pub fn tls_started(&mut self) {
-        self.tls = true;
+    pub fn tls_started(&mut self, negotiated: String) {
+        self.tls = Some(negotiated);
         self.state = State::Greeting;
         self.client_name.clear();
         self.esmtp = false;
@@ -326,11 +327,11 @@ impl Session {
             "SMTPUTF8".into(),                                // RFC 6531
         ];
         // RFC 3207 §4.2: not offered again once TLS is active.
-        if self.tls_available && !self.tls {
+        if self.tls_available && self.tls.is_none() {
             keywords.push("STARTTLS".into());
         }
         // RFC 4954: offered only where a password may travel as sent (TLS or loopback).
-        if login::plaintext_allowed(self.peer.ip(), self.tls) {
+        if login::plaintext_allowed(self.peer.ip(), self.tls.is_some()) {
             keywords.push(format!("AUTH {}", sasl::MECHANISMS));
         }
         keywords.push("HELP".into()); // RFC 5321 §4.1.1.8
@@ -625,6 +626,7 @@ impl Session {
     ///
     /// ```text
     /// Received: from laptop ([127.0.0.1])
+    ///     (using TLS 1.3, TLS_AES_256_GCM_SHA384)       ← only over TLS
     ///     by mx.test (postlab) with ESMTP id 19A3C4F2B8D10
     ///     for <bob@localhost>; Thu, 26 Nov 2026 15:20:55 +0000
     /// ```
@@ -642,7 +644,7 @@ impl Session {
             };
             format!(
                 "{base}{}{}",
-                if self.tls { "S" } else { "" },
+                if self.tls.is_some() { "S" } else { "" },
                 if self.user.is_some() { "A" } else { "" }
             )
         } else {
@@ -652,12 +654,17 @@ impl Session {
             std::net::IpAddr::V4(ip) => ip.to_string(),
             std::net::IpAddr::V6(ip) => format!("IPv6:{ip}"),
         };
+        // As Postfix writes it: what protected the hop, for a reader judging the message.
+        let tls_clause = match &self.tls {
+            Some(negotiated) => format!("\r\n\t(using {negotiated})"),
+            None => String::new(),
+        };
         let for_clause = match envelope.recipients.as_slice() {
             [only] => format!("\r\n\tfor <{}>", only.address),
             _ => String::new(),
         };
         format!(
-            "Received: from {} ([{ip}])\r\n\tby {} (postlab) with {protocol} id {}{for_clause};\r\n\t{}\r\n",
+            "Received: from {} ([{ip}]){tls_clause}\r\n\tby {} (postlab) with {protocol} id {}{for_clause};\r\n\t{}\r\n",
             self.client_name,
             self.config.hostname,
             envelope.id,

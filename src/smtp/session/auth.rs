@@ -29,7 +29,7 @@ impl Session {
                 "RSET first",
             ));
         }
-        if !login::plaintext_allowed(self.peer.ip(), self.tls) {
+        if !login::plaintext_allowed(self.peer.ip(), self.tls.is_some()) {
             return Output::reply(reply::encryption_required());
         }
         self.sasl_step(sasl::start(mechanism, initial))

@@ -40,7 +40,7 @@ fn after_tls_the_session_starts_over() {
     let go = say(&mut s, "STARTTLS");
     assert_eq!(lines(&go), "220 2.0.0 Ready to start TLS\r\n");
     assert!(matches!(go.effect, Effect::StartTls));
-    s.tls_started();
+    s.tls_started("TLS 1.3, TLS_AES_256_GCM_SHA384".into());
     assert!(s.is_tls());
     assert_eq!(s.state(), &State::Greeting);
     // The EHLO from before TLS is forgotten: MAIL needs a new one.
