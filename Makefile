@@ -7,7 +7,7 @@ MESSAGES ?= 1000
 SIZE ?= 4096
 HANDSHAKES ?= 500
 
-.PHONY: run build test test-deps fmt lint bench bench-postfix bench-pop3 fuzz stress clean
+.PHONY: run build test test-deps deb fmt lint bench bench-postfix bench-pop3 fuzz stress clean
 
 ## run: build and start the server on its embedded defaults (data in ./var)
 run:
@@ -23,6 +23,11 @@ test: test-deps
 
 test-deps:
 	@bash tests/deps.sh
+
+## deb: a Debian package (target/debian/postlab_*.deb) for lab PCs: dpkg -i, then systemctl start postlab
+deb:
+	command -v cargo-deb >/dev/null || $(CARGO) install cargo-deb --version 3.8.0 --locked
+	$(CARGO) deb
 
 fmt:
 	$(CARGO) fmt --all

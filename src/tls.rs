@@ -195,11 +195,14 @@ fn create_self_signed(
     let failed = |e: rcgen::Error| format!("cannot make a self-signed certificate: {e}");
     let mut params = rcgen::CertificateParams::default();
     for name in names {
-        // RFC 5280 §4.2.1.6: an address is an iPAddress entry, not a dNSName.
-        params.subject_alt_names.push(match name.parse() {
-            Ok(ip) => rcgen::SanType::IpAddress(ip),
-            Err(_) => rcgen::SanType::DnsName(name.clone().try_into().map_err(failed)?),
-        });
+        // RFC 5280 §4.2.1.6: an address is an iPAddress entry, and careful clients (Python,
+        // msmtp, curl) look for it there. Some older ones (fetchmail 6.4) compare the address
+        // they connected to with the dNSName entries only, so an address goes in both forms.
+        if let Ok(ip) = name.parse() {
+            params.subject_alt_names.push(rcgen::SanType::IpAddress(ip));
+        }
+        let dns = name.clone().try_into().map_err(failed)?;
+        params.subject_alt_names.push(rcgen::SanType::DnsName(dns));
     }
     // The subject says whose certificate it is, for `openssl s_client` to show.
     params.distinguished_name = rcgen::DistinguishedName::new();

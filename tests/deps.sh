@@ -12,6 +12,9 @@
 #   curl     a real POP3 and IMAP client (tests/pop3.rs, tests/imap.rs)
 #   dig      a real DNS client asking `postlab dns` (tests/dns.rs), from bind9-dnsutils
 #   openssl  s_client speaks STARTTLS and SMTPS, x509 computes fingerprints (tests/tls.rs)
+#   msmtp, s-nail, mutt, fetchmail, getmail6, mbsync (isync), offlineimap3, and tmux to give
+#            mutt a terminal: real mail programs as users set them up (tests/real_clients.rs)
+#   unshare  (util-linux) a throw-away root to install the Debian package in (tests/package.rs)
 set -euo pipefail
 
 # command to look for, and the Debian package that has it
@@ -22,7 +25,23 @@ wanted=(
     "/usr/sbin/postfix postfix"
     "dig bind9-dnsutils"
     "openssl openssl"
+    "msmtp msmtp"
+    "s-nail s-nail"
+    "mutt mutt"
+    "tmux tmux"
+    "fetchmail fetchmail"
+    "getmail getmail6"
+    "mbsync isync"
+    "offlineimap offlineimap3"
+    "unshare util-linux"
 )
+
+# cargo-deb builds `make deb`'s package (tests/package.rs); it comes from crates.io, not apt,
+# and needs no root. The version is pinned: it is the one checked to build with this toolchain.
+if ! command -v cargo-deb >/dev/null 2>&1; then
+    echo "make test: installing cargo-deb 3.8.0 (cargo install, once)"
+    cargo install cargo-deb --version 3.8.0 --locked --quiet
+fi
 
 need=()
 for pair in "${wanted[@]}"; do

@@ -17,7 +17,9 @@
 //! - `outbound`: AUTH, submission, the queue, relaying between two servers, bounces
 //! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
 //! - `postfix`: a real Postfix relays to postlab and from it, and delivers through `postlab deliver`
+//! - `package`: `make deb`'s package installed in a throw-away root, started as its unit says, removed
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
+//! - `real_clients`: msmtp, s-nail, mutt, fetchmail, getmail6, mbsync and offlineimap3 as users set them up
 //! - `mua`: `postlab send` and `postlab fetch`, our own mail client
 //! - `tls`: STARTTLS, SMTPS, the certificate, TLS between servers, injection attacks
 //! - `tls_access`: POP3 STLS, IMAP STARTTLS, POP3S and IMAPS, with real clients
@@ -59,6 +61,7 @@ mod limits;
 mod mua;
 mod outbound;
 mod outbound_dns;
+mod package;
 mod pop3;
 mod postfix;
 mod smtp_dialogue;

@@ -65,6 +65,18 @@ pub fn main(args: &[String]) -> i32 {
             data.root().display()
         ));
     }
+    // An empty directory, as the Debian package makes it, is not broken: the first `postlab
+    // serve` writes the settings, the demo accounts and the postmaster alias. (The systemd unit
+    // runs `check` before every start, the first included.)
+    let fresh = std::fs::read_dir(data.root()).is_ok_and(|mut entries| entries.next().is_none());
+    if fresh {
+        println!(
+            "{}: not set up yet; the first `postlab serve --data {}` sets it up",
+            data.root().display(),
+            data.root().display()
+        );
+        return 0;
+    }
     let report = check(&data);
     for line in &report.lines {
         println!("{line}");
