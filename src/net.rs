@@ -27,7 +27,7 @@ impl<T: Read + Write + Send> Stream for T {}
 /// A TLS stream (server or client side) that ends its session properly: dropping it sends the
 /// TLS `close_notify` alert before the socket closes, so the peer can tell a finished session
 /// from a cut connection (RFC 8446 §6.1; OpenSSL reports "unexpected eof" otherwise).
-pub struct TlsStream(pub native_tls::TlsStream<Box<dyn Stream>>);
+pub struct TlsStream(pub SslStream<Box<dyn Stream>>);
 
 impl Read for TlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -48,32 +48,6 @@ impl Write for TlsStream {
 impl Drop for TlsStream {
     fn drop(&mut self) {
         // Best effort: the peer may already be gone.
-        let _ = self.0.shutdown();
-    }
-}
-
-/// The server side of a TLS session (OpenSSL directly, see `src/tls.rs`), closing properly
-/// when dropped like [`TlsStream`].
-pub struct ServerTlsStream(SslStream<Box<dyn Stream>>);
-
-impl Read for ServerTlsStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl Write for ServerTlsStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl Drop for ServerTlsStream {
-    fn drop(&mut self) {
         let _ = self.0.shutdown();
     }
 }
@@ -111,6 +85,21 @@ pub struct Negotiated {
     pub version: String,
     /// `TLS_AES_256_GCM_SHA384`, the IANA name of the cipher suite.
     pub cipher: String,
+}
+
+impl Negotiated {
+    /// What a finished handshake agreed on, in the words Postfix's logs use.
+    pub fn of(ssl: &openssl::ssl::SslRef) -> Negotiated {
+        let cipher = ssl.current_cipher();
+        Negotiated {
+            version: ssl.version_str().replace("TLSv", "TLS "),
+            cipher: cipher
+                .and_then(|c| c.standard_name())
+                .or(cipher.map(|c| c.name()))
+                .unwrap_or("unknown cipher")
+                .to_string(),
+        }
+    }
 }
 
 impl std::fmt::Display for Negotiated {
@@ -288,17 +277,8 @@ impl Conn {
         }
         match result {
             Ok(tls) => {
-                let ssl = tls.ssl();
-                let cipher = ssl.current_cipher();
-                self.tls = Some(Negotiated {
-                    version: ssl.version_str().replace("TLSv", "TLS "),
-                    cipher: cipher
-                        .and_then(|c| c.standard_name())
-                        .or(cipher.map(|c| c.name()))
-                        .unwrap_or("unknown cipher")
-                        .to_string(),
-                });
-                self.reader = BufReader::with_capacity(16 * 1024, Box::new(ServerTlsStream(tls)));
+                self.tls = Some(Negotiated::of(tls.ssl()));
+                self.reader = BufReader::with_capacity(16 * 1024, Box::new(TlsStream(tls)));
                 Ok(discarded)
             }
             // Our socket has a timeout, so a silent client surfaces as "would block".
@@ -406,7 +386,7 @@ impl Conn {
 
 /// A failed handshake in a few words: OpenSSL's reason ("unsupported protocol", "no shared
 /// cipher"), or the clock that ended it.
-fn describe(e: &openssl::ssl::Error) -> String {
+pub fn describe(e: &openssl::ssl::Error) -> String {
     if let Some(io) = e.io_error() {
         if let Some(cut) = crate::pace::Cut::of(io) {
             return cut.to_string();

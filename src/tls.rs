@@ -21,18 +21,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use native_tls::{Protocol, TlsConnector};
-use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod, SslVersion};
+use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVerifyMode, SslVersion};
 use openssl::x509::X509;
 
 use crate::config::{Config, RelayTls};
 use crate::datadir::DataDir;
 use crate::net::Before;
-
-/// What native-tls lets our relay client say about its session. It exposes neither the
-/// negotiated protocol version nor the cipher suite, so we state the floor we set. (The server
-/// side knows both: [`crate::net::Negotiated`].)
-pub const NEGOTIATED: &str = "TLS 1.2 or newer";
 
 /// How long an implicit-TLS port waits for a client's first octet before deciding the client
 /// expects a plain-text greeting (a TLS client sends its ClientHello at once).
@@ -259,48 +253,29 @@ pub fn fingerprint(der: &[u8]) -> String {
 
 impl RelayTls {
     /// The connector for this level (`None` for [`RelayTls::None`]). `ca_file` adds trusted
-    /// certificates for `verify` (a lab's self-signed servers).
-    pub fn connector(self, ca_file: Option<&Path>) -> Result<Option<TlsConnector>, String> {
-        // Building a connector loads the system's trusted certificates (tens of milliseconds);
-        // the one for `may` and `encrypt` never changes, so it is built once and shared.
-        static UNVERIFIED: std::sync::OnceLock<Result<TlsConnector, String>> =
-            std::sync::OnceLock::new();
-        if matches!(self, RelayTls::May | RelayTls::Encrypt) {
-            return UNVERIFIED
-                .get_or_init(|| {
-                    TlsConnector::builder()
-                        .min_protocol_version(Some(Protocol::Tlsv12))
-                        .danger_accept_invalid_certs(true)
-                        .danger_accept_invalid_hostnames(true)
-                        .build()
-                        .map_err(|e| format!("cannot set up TLS: {e}"))
-                })
-                .clone()
-                .map(Some);
-        }
-        let mut builder = TlsConnector::builder();
-        builder.min_protocol_version(Some(Protocol::Tlsv12));
+    /// certificates for `verify` (a lab's self-signed servers). Our relay client uses OpenSSL
+    /// directly, like the server side, so its transcript can name the version and cipher.
+    pub fn connector(self, ca_file: Option<&Path>) -> Result<Option<SslConnector>, String> {
+        let failed = |e: openssl::error::ErrorStack| format!("cannot set up TLS: {e}");
+        let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(failed)?;
+        builder
+            .set_min_proto_version(Some(SslVersion::TLS1_2))
+            .map_err(failed)?;
         match self {
             RelayTls::None => return Ok(None),
-            RelayTls::May | RelayTls::Encrypt => {
-                builder
-                    .danger_accept_invalid_certs(true)
-                    .danger_accept_invalid_hostnames(true);
-            }
+            // RFC 7435 opportunistic security: encryption against eavesdroppers; any
+            // certificate is accepted, since a mail server's is rarely checkable.
+            RelayTls::May | RelayTls::Encrypt => builder.set_verify(SslVerifyMode::NONE),
             RelayTls::Verify => {
+                builder.set_verify(SslVerifyMode::PEER);
                 if let Some(path) = ca_file {
-                    let pem = fs::read(path)
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                    let certificate = native_tls::Certificate::from_pem(&pem)
+                    builder
+                        .set_ca_file(path)
                         .map_err(|e| format!("{}: not a PEM certificate: {e}", path.display()))?;
-                    builder.add_root_certificate(certificate);
                 }
             }
         }
-        builder
-            .build()
-            .map(Some)
-            .map_err(|e| format!("cannot set up TLS: {e}"))
+        Ok(Some(builder.build()))
     }
 }
 

@@ -347,7 +347,7 @@ fn relay_with_tls_between_two_servers() {
     let relay = a.transcripts();
     assert!(relay.contains("[5 RELAY] C: STARTTLS"), "{relay}");
     assert!(
-        relay.contains("[5 RELAY] TLS established with 127.0.0.1 (TLS 1.2 or newer); server certificate SHA-256 "),
+        relay.contains("[5 RELAY] TLS established with 127.0.0.1 (TLS 1.3, TLS_AES_256_GCM_SHA384); server certificate SHA-256 "),
         "{relay}"
     );
     assert!(relay.contains(&banner_fingerprint(&b)), "{relay}");

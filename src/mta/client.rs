@@ -324,23 +324,28 @@ impl Peer<'_> {
         let placeholder: Box<dyn Stream> = Box::new(io::empty());
         let stream = std::mem::replace(&mut self.reader, BufReader::new(placeholder)).into_inner();
         let name = tls_name(target.host);
+        let mut configuration = connector
+            .configure()
+            .map_err(|e| HostFailure::Temporary(format!("cannot set up TLS: {e}")))?;
+        // `verify` checks that the certificate names the host (RFC 6125); `may` and `encrypt`
+        // accept any certificate, so they check no name either.
+        configuration.set_verify_hostname(target.tls == RelayTls::Verify);
         self.clocks.set_deadline("the TLS handshake", self.timeout);
-        let connected = connector.connect(&name, stream);
+        let connected = configuration.connect(&name, stream);
         self.clocks.clear_deadline();
         match connected {
             Ok(stream) => {
-                let certificate = stream
+                let ssl = stream.ssl();
+                let certificate = ssl
                     .peer_certificate()
-                    .ok()
-                    .flatten()
                     .and_then(|c| c.to_der().ok())
                     .map(|der| tls::fingerprint(&der))
                     .unwrap_or_else(|| "unknown".into());
+                let negotiated = crate::net::Negotiated::of(ssl);
                 self.transcript.note(
                     Step::Relay,
                     &format!(
-                        "TLS established with {name} ({}); server certificate SHA-256 {certificate}",
-                        tls::NEGOTIATED
+                        "TLS established with {name} ({negotiated}); server certificate SHA-256 {certificate}"
                     ),
                 );
                 self.reader = BufReader::new(Box::new(crate::net::TlsStream(stream)));
@@ -348,8 +353,9 @@ impl Peer<'_> {
             }
             Err(e) => {
                 let why = match e {
-                    native_tls::HandshakeError::Failure(e) => e.to_string(),
-                    native_tls::HandshakeError::WouldBlock(_) => "timed out".to_string(),
+                    openssl::ssl::HandshakeError::Failure(mid) => crate::net::describe(mid.error()),
+                    openssl::ssl::HandshakeError::SetupFailure(e) => e.to_string(),
+                    openssl::ssl::HandshakeError::WouldBlock(_) => "timed out".to_string(),
                 };
                 self.transcript
                     .note(Step::Relay, &format!("TLS handshake failed: {why}"));
