@@ -11,6 +11,9 @@ HANDSHAKES ?= 500
 
 ## run: build and start the server on its embedded defaults (data in ./var)
 run:
+	@echo "make run: building postlab (the first build takes a few minutes; cargo shows its progress)"
+	$(CARGO) build
+	@echo "make run: starting the server on its defaults, data in ./var (Ctrl-C stops it)"
 	$(CARGO) run --quiet -- serve
 
 build:
