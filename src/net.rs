@@ -10,6 +10,16 @@
 //! Replies are collected and sent in one write when the client has nothing more waiting in
 //! our buffer. That is what RFC 2920 (PIPELINING) asks of a server: answer every pipelined
 //! command, in order, without a round trip per command.
+//!
+//! The collected output is bounded: once [`OUTPUT_BUFFER`] octets wait, they are written at
+//! once, and a large piece (a message body) is written straight from where it lies, never
+//! copied into the buffer. A client that pipelines thousands of commands, or asks for a large
+//! message thousands of times, and reads none of the answers therefore fills our small buffer
+//! and the kernel's, then blocks its session in a write, where the write clock of
+//! `src/pace.rs` cuts it ([`crate::pace::Cut::NotReading`]). What a connection holds in memory
+//! for its own I/O is at most [`READ_BUFFER`] + [`OUTPUT_BUFFER`] plus the line being read
+//! (each protocol's line limit); what its session holds besides is stated in each protocol's
+//! server loop.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -65,9 +75,19 @@ pub enum Line {
     Closed,
 }
 
+/// How many octets of output may wait before they are written (64 KiB).
+pub const OUTPUT_BUFFER: usize = 64 * 1024;
+
+/// The read buffer of a connection (16 KiB).
+pub const READ_BUFFER: usize = 16 * 1024;
+
 pub struct Conn {
     reader: BufReader<Box<dyn Stream>>,
+    /// Output not written yet: at most [`OUTPUT_BUFFER`] octets.
     pending: Vec<u8>,
+    /// A write failed (the client went away, or a clock cut it): nothing more is sent, and the
+    /// next [`Conn::flush`] reports it.
+    broken: Option<io::Error>,
     /// Is the stream encrypted now?
     tls: bool,
     /// How long one line may take from its first octet to its LF (see [`Conn::read_line`]).
@@ -91,8 +111,9 @@ impl std::fmt::Display for HandshakeFailed {
 impl Conn {
     pub fn new(stream: Box<dyn Stream>, peer: SocketAddr, local: SocketAddr) -> Conn {
         Conn {
-            reader: BufReader::with_capacity(16 * 1024, stream),
+            reader: BufReader::with_capacity(READ_BUFFER, stream),
             pending: Vec::new(),
+            broken: None,
             tls: false,
             line_deadline: None,
             clocks: None,
@@ -176,7 +197,7 @@ impl Conn {
         }
         match result {
             Ok(tls) => {
-                self.reader = BufReader::with_capacity(16 * 1024, Box::new(TlsStream(tls)));
+                self.reader = BufReader::with_capacity(READ_BUFFER, Box::new(TlsStream(tls)));
                 self.tls = true;
                 Ok(discarded)
             }
@@ -257,17 +278,56 @@ impl Conn {
         }
     }
 
-    /// Queues bytes to send; they go out at the next [`Conn::flush`].
+    /// Sends bytes: they wait in the output buffer until [`Conn::flush`], or go out at once
+    /// when the buffer would grow past [`OUTPUT_BUFFER`]; then this blocks until the client
+    /// has taken them (or a clock cuts it). A write error is kept for the next flush; after
+    /// one, nothing more is sent.
     pub fn send(&mut self, bytes: &[u8]) {
-        self.pending.extend_from_slice(bytes);
+        if self.broken.is_some() {
+            return;
+        }
+        if self.pending.len() + bytes.len() <= OUTPUT_BUFFER {
+            self.pending.extend_from_slice(bytes);
+            return;
+        }
+        let written = self.write_pending().and_then(|()| {
+            if bytes.len() >= OUTPUT_BUFFER {
+                // Large: straight from the caller's memory, not copied into the buffer.
+                self.reader.get_mut().write_all(bytes)
+            } else {
+                self.pending.extend_from_slice(bytes);
+                Ok(())
+            }
+        });
+        if let Err(e) = written {
+            self.broken = Some(e);
+        }
+    }
+
+    /// Has a write failed? (A long piece of output stops early then.)
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    fn write_pending(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.reader.get_mut().write_all(&self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
-        if !self.pending.is_empty() {
-            let stream = self.reader.get_mut();
-            stream.write_all(&self.pending)?;
-            stream.flush()?;
-            self.pending.clear();
+        if let Some(e) = &self.broken {
+            return Err(copy_error(e));
+        }
+        let flushed = self
+            .write_pending()
+            .and_then(|()| self.reader.get_mut().flush());
+        if let Err(e) = flushed {
+            let copy = copy_error(&e);
+            self.broken = Some(e);
+            return Err(copy);
         }
         Ok(())
     }
@@ -279,6 +339,23 @@ impl Conn {
         } else {
             Ok(())
         }
+    }
+}
+
+/// An `io::Error` again, with its [`crate::pace::Cut`] if a clock made it.
+fn copy_error(e: &io::Error) -> io::Error {
+    match crate::pace::Cut::of(e) {
+        Some(cut) => cut.clone().into_error(),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+/// The transcript note for output that could not be sent: `cut off: the client read nothing
+/// of our answer for 300 s` when a clock ended it, else `connection lost while sending: …`.
+pub fn send_failed(e: &io::Error) -> String {
+    match crate::pace::Cut::of(e) {
+        Some(cut) => format!("cut off: {cut}"),
+        None => format!("connection lost while sending: {e}"),
     }
 }
 

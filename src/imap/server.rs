@@ -109,8 +109,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             break;
         }
         if let Err(e) = chat.conn.flush_if_idle() {
-            chat.transcript
-                .note(Step::Access, &format!("connection lost while sending: {e}"));
+            chat.transcript.note(Step::Access, &net::send_failed(&e));
             break;
         }
         // SIGTERM: an idle session is woken here, a FETCH in flight arrives after it is sent.

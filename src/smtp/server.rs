@@ -148,8 +148,7 @@ fn converse(chat: &mut Chat, session: &mut Session, shared: &Shared) {
             break;
         }
         if let Err(e) = chat.conn.flush_if_idle() {
-            chat.transcript
-                .note(Step::Mta, &format!("connection lost while sending: {e}"));
+            chat.transcript.note(Step::Mta, &net::send_failed(&e));
             break;
         }
         // SIGTERM: an idle session is woken here, a busy one arrives after its command.
