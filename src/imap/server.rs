@@ -22,6 +22,10 @@ use crate::serve::Shared;
 use crate::tls;
 use crate::transcript::{Step, Transcript};
 
+/// A FETCH response's transcript line stops after this many characters (a client may ask
+/// for thousands of items in one command).
+const MAX_LOG_LINE: usize = 4096;
+
 /// How often IDLE looks at the Maildir for new mail and changes.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -49,9 +53,32 @@ impl Chat {
         self.transcript.client(Step::Access, &redacted);
     }
 
+    /// Sends a response as it is made (`Response::write`): a FETCH's pieces go to the
+    /// connection one by one, under its backpressure, and to the transcript by size.
     fn send(&mut self, response: &Response) {
-        self.transcript.server(Step::Access, &response.log_line());
-        self.conn.send(&response.wire());
+        let conn = &mut self.conn;
+        match response {
+            Response::Fetch(later) => {
+                let mut line = String::from("* ");
+                conn.send(b"* ");
+                later.render(&mut |piece| {
+                    if line.len() < MAX_LOG_LINE {
+                        piece.log(&mut line);
+                    }
+                    piece.write(&mut |bytes| conn.send(bytes));
+                });
+                conn.send(b"\r\n");
+                if line.len() > MAX_LOG_LINE {
+                    line.truncate(line.floor_char_boundary(MAX_LOG_LINE));
+                    line.push_str(" …");
+                }
+                self.transcript.server(Step::Access, &line);
+            }
+            _ => {
+                self.transcript.server(Step::Access, &response.log_line());
+                response.write(&mut |bytes| conn.send(bytes));
+            }
+        }
     }
 }
 
