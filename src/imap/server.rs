@@ -140,7 +140,13 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             break;
         }
         // SIGTERM: an idle session is woken here, a FETCH in flight arrives after it is sent.
-        let Some(read) = watch.read(|| read_command(&mut chat, max_literal)) else {
+        // A stranger may send only small literals (`framing::MAX_LITERAL_BEFORE_LOGIN`).
+        let literal_limit = if session.state == State::NotAuthenticated {
+            framing::MAX_LITERAL_BEFORE_LOGIN
+        } else {
+            max_literal
+        };
+        let Some(read) = watch.read(|| read_command(&mut chat, literal_limit)) else {
             chat.send(&r::shutting_down());
             break;
         };
