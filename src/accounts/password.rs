@@ -8,12 +8,74 @@
 //! Verification takes the same time for an unknown user as for a wrong password: callers check
 //! against [`dummy_hash`] when the user does not exist, so timing does not reveal who has an
 //! account.
+//!
+//! Each Argon2 run takes 19 MiB (`m=19456`, the OWASP minimum the crate uses by default) for
+//! the time it runs. Every protocol's logins come through here, before the client is anyone,
+//! so the runs wait their turn at one gate ([`Gate`]): at most [`concurrent_checks`] at once
+//! (the number of CPUs, at least 2), the others queued. Ninety-five strangers sending AUTH
+//! PLAIN at once then cost at most `concurrent_checks × 19 MiB`, not 95 × 19 MiB; they only
+//! wait longer, which the login throttle (`login.rs`) asks of them anyway.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use std::sync::{Condvar, Mutex, OnceLock};
+
+/// How many Argon2 runs may go on at once: the number of CPUs, at least 2. More would not
+/// finish sooner (each run keeps a CPU busy), only take more memory.
+pub fn concurrent_checks() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2)
+        .max(2)
+}
+
+/// A counting gate: at most `limit` holders at once; the others wait, in no promised order.
+pub struct Gate {
+    limit: usize,
+    inside: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A place inside a [`Gate`], given back when dropped.
+pub struct Pass<'a>(&'a Gate);
+
+impl Gate {
+    pub const fn new(limit: usize) -> Gate {
+        Gate {
+            limit,
+            inside: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits for a place.
+    pub fn enter(&self) -> Pass<'_> {
+        let mut inside = self.inside.lock().unwrap_or_else(|e| e.into_inner());
+        while *inside >= self.limit {
+            inside = self.freed.wait(inside).unwrap_or_else(|e| e.into_inner());
+        }
+        *inside += 1;
+        Pass(self)
+    }
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        let mut inside = self.0.inside.lock().unwrap_or_else(|e| e.into_inner());
+        *inside -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// The one gate every Argon2 run of this process passes (see the module comment).
+fn argon2_gate() -> &'static Gate {
+    static GATE: OnceLock<Gate> = OnceLock::new();
+    GATE.get_or_init(|| Gate::new(concurrent_checks()))
+}
 
 /// Hashes `password` as `{ARGON2ID}$argon2id$…` with a fresh random salt.
 pub fn hash(password: &str) -> Result<String, String> {
+    let _pass = argon2_gate().enter();
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| format!("no randomness for a salt: {e}"))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
@@ -35,16 +97,19 @@ pub fn verify(stored: &str, password: &str) -> bool {
         .or_else(|| stored.strip_prefix("{ARGON2I}"))
         .unwrap_or(stored);
     match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => {
+            let _pass = argon2_gate().enter();
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        }
         Err(_) => false,
     }
 }
 
 /// A valid hash of no one's password, to spend the same time on unknown users.
 pub fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| hash(&generate()).unwrap_or_default())
 }
 
@@ -81,6 +146,26 @@ mod tests {
         // The dummy hash parses, so checking it costs a real Argon2 run.
         assert!(PasswordHash::new(dummy_hash().trim_start_matches("{ARGON2ID}")).is_ok());
         assert!(!verify(dummy_hash(), "anything"));
+    }
+
+    #[test]
+    fn the_gate_lets_in_at_most_its_limit() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let gate = Gate::new(2);
+        let (inside, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    let _pass = gate.enter();
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        assert!(concurrent_checks() >= 2);
     }
 
     #[test]
