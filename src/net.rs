@@ -333,8 +333,9 @@ impl Conn {
     }
 
     /// Flushes unless more client input is already buffered (a pipelined command waiting).
+    /// A failed write is reported at once, so a session that can no longer send stops reading.
     pub fn flush_if_idle(&mut self) -> io::Result<()> {
-        if self.reader.buffer().is_empty() {
+        if self.broken.is_some() || self.reader.buffer().is_empty() {
             self.flush()
         } else {
             Ok(())
