@@ -6,7 +6,11 @@
 //! the real addresses to `DIR/run/listeners`, print the banner, then accept.
 //!
 //! Each accepted connection is counted; past `max_connections` the newcomer is told
-//! `421 4.7.0` and closed, so a flood cannot exhaust threads or memory.
+//! `421 4.7.0` and closed, so a flood cannot exhaust threads or memory. That refusal is written
+//! on the accepting thread itself, without waiting; a client whose thread cannot be made (the
+//! system's thread or memory limit) is turned away the same way and logged. Each admission and
+//! each session runs under `catch_unwind`: a bug that panics ends one session, never a
+//! listener.
 
 use std::collections::HashMap;
 use std::io::Write;

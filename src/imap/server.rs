@@ -5,6 +5,18 @@
 //! `[7 ACCESS]`. It redacts what must never be written down: LOGIN's password, AUTHENTICATE's
 //! initial response and its continuation line (RFC 4616 PLAIN carries the password). Literals
 //! are logged by size, and so are message contents in FETCH responses.
+//!
+//! What one connection may hold in memory (its thread's stack aside):
+//!
+//! - before login: its I/O buffers (`src/net.rs`: 16 KiB in, at most 64 KiB out), one command
+//!   of at most a 64 KiB line plus literals of at most 8 KiB
+//!   (`framing::MAX_LITERAL_BEFORE_LOGIN`), and a turn at the password gate, whose 19 MiB
+//!   buffers are shared by the whole server (`accounts/password.rs`). About 50 KiB measured.
+//! - after login: the same buffers, one command up to `max_message_size` plus a line (APPEND's
+//!   literal), and while FETCH answers, one message's octets and one piece made from them
+//!   (`fetch::Later`), however many messages or items the command names. Output goes out as
+//!   it is made; a client that stops reading blocks its session, which is cut after the idle
+//!   time (`pace::Cut::NotReading`).
 
 use std::io::BufRead;
 use std::net::TcpStream;
