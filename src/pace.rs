@@ -326,11 +326,12 @@ impl Clocks {
     /// Has a clock run out, `waited` into a write that the client does not let through?
     /// Says which, or how long the write may still wait.
     fn check_writing(&self, waited: Duration) -> Result<Duration, io::Error> {
-        if self.evicted.load(Ordering::SeqCst) {
-            return Err(Cut::MadeRoom.into_error());
-        }
         self.check_deadline()?;
-        let patience = self.load.shorten(self.state().patience);
+        let mut patience = self.load.shorten(self.state().patience);
+        // A connection told to make room still says goodbye, but may not wait long to.
+        if self.evicted.load(Ordering::SeqCst) {
+            patience = patience.min(STALLED);
+        }
         if waited >= patience {
             return Err(Cut::NotReading(patience).into_error());
         }
