@@ -393,4 +393,43 @@ mod tests {
         assert_eq!(c.read_line(8).unwrap(), Line::Text(b"QUIT".to_vec()));
         assert_eq!(c.read_line(8).unwrap(), Line::Closed);
     }
+
+    /// However much is sent before a flush, at most OUTPUT_BUFFER octets wait in memory; the
+    /// rest is written as it comes, in order.
+    #[test]
+    fn output_waits_in_a_bounded_buffer() {
+        /// A peer that reads everything into a shared buffer.
+        struct Peer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Read for Peer {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Ok(0)
+            }
+        }
+        impl Write for Peer {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let mut c = Conn::new(Box::new(Peer(received.clone())), addr, addr);
+        let mut expected = Vec::new();
+        for i in 0..3000u32 {
+            let piece = format!("{i:>999}\n").into_bytes();
+            c.send(&piece);
+            expected.extend_from_slice(&piece);
+            assert!(c.pending.len() <= OUTPUT_BUFFER);
+        }
+        let big = vec![b'x'; 3 * OUTPUT_BUFFER];
+        c.send(&big);
+        expected.extend_from_slice(&big);
+        assert!(c.pending.len() <= OUTPUT_BUFFER);
+        c.flush().unwrap();
+        assert!(c.pending.is_empty());
+        assert!(*received.lock().unwrap() == expected);
+    }
 }
