@@ -277,9 +277,12 @@ impl Eq for Later {}
 
 impl Later {
     /// The pieces after `* `, each handed to `out` as soon as it is made. The message file is
-    /// read at most once, and only if an item needs its content.
-    pub fn render(&self, out: &mut dyn FnMut(Piece)) {
-        out(Piece::Text(format!("{} FETCH (", self.number)));
+    /// read at most once, and only if an item needs its content. `out` says whether to go on:
+    /// false (the client is gone) stops the work.
+    pub fn render(&self, out: &mut dyn FnMut(Piece) -> bool) {
+        if !out(Piece::Text(format!("{} FETCH (", self.number))) {
+            return;
+        }
         let mut cache: Option<Rc<Vec<u8>>> = None;
         let mut raw = || {
             if cache.is_none() {
@@ -292,14 +295,26 @@ impl Later {
 }
 
 /// The pieces after `* n FETCH (` for `items`, closing parenthesis included, each handed to
-/// `out` as it is made. `raw` is read only if an item needs the content.
+/// `out` as it is made, until `out` says to stop. `raw` is read only if an item needs the
+/// content. ENVELOPE and BODY[STRUCTURE] are worked out once per message however often they
+/// are asked for.
 pub fn render(
     items: &[FetchItem],
     known: &Known,
     raw: &mut dyn FnMut() -> Option<Rc<Vec<u8>>>,
-    out: &mut dyn FnMut(Piece),
+    out: &mut dyn FnMut(Piece) -> bool,
 ) {
+    let going = std::cell::Cell::new(true);
+    let mut out = |piece: Piece| {
+        if going.get() {
+            going.set(out(piece));
+        }
+    };
+    let mut structure: [Option<Rc<str>>; 3] = [None, None, None];
     for (i, item) in items.iter().enumerate() {
+        if !going.get() {
+            return;
+        }
         let space = if i == 0 { "" } else { " " };
         let text = match item {
             FetchItem::Flags => format!("{space}FLAGS {}", known.flags),
@@ -308,18 +323,21 @@ pub fn render(
             FetchItem::InternalDate => {
                 format!("{space}INTERNALDATE \"{}\"", known.internal_date)
             }
-            FetchItem::Envelope => {
-                let content = raw().unwrap_or_default();
-                format!("{space}ENVELOPE {}", envelope::envelope(&content))
-            }
-            FetchItem::Body | FetchItem::BodyStructure => {
-                let content = raw().unwrap_or_default();
-                let extended = matches!(item, FetchItem::BodyStructure);
-                let name = if extended { "BODYSTRUCTURE" } else { "BODY" };
-                format!(
-                    "{space}{name} {}",
-                    envelope::body_structure(&content, extended)
-                )
+            FetchItem::Envelope | FetchItem::Body | FetchItem::BodyStructure => {
+                let (slot, name) = match item {
+                    FetchItem::Envelope => (0, "ENVELOPE"),
+                    FetchItem::Body => (1, "BODY"),
+                    _ => (2, "BODYSTRUCTURE"),
+                };
+                let value = structure[slot].get_or_insert_with(|| {
+                    let content = raw().unwrap_or_default();
+                    match item {
+                        FetchItem::Envelope => envelope::envelope(&content),
+                        _ => envelope::body_structure(&content, slot == 2),
+                    }
+                    .into()
+                });
+                format!("{space}{name} {value}")
             }
             FetchItem::Rfc822 | FetchItem::Rfc822Header | FetchItem::Rfc822Text => {
                 let content = raw().unwrap_or_default();

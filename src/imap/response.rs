@@ -136,7 +136,10 @@ impl Response {
             }
             Response::Fetch(later) => {
                 out(b"* ");
-                later.render(&mut |piece| piece.write(out));
+                later.render(&mut |piece| {
+                    piece.write(out);
+                    true
+                });
             }
             _ => out(self.log_line().as_bytes()),
         }
@@ -155,7 +158,10 @@ impl Response {
             }
             Response::Fetch(later) => {
                 let mut line = String::from("* ");
-                later.render(&mut |piece| piece.log(&mut line));
+                later.render(&mut |piece| {
+                    piece.log(&mut line);
+                    true
+                });
                 line
             }
             Response::Continue(text) => format!("+ {text}"),

@@ -78,6 +78,8 @@ impl Chat {
                         piece.log(&mut line);
                     }
                     piece.write(&mut |bytes| conn.send(bytes));
+                    // A client that is gone (or cut) is not worth more work.
+                    !conn.is_broken()
                 });
                 conn.send(b"\r\n");
                 if line.len() > MAX_LOG_LINE {
