@@ -139,6 +139,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "Connections the queue manager opens at once to one destination domain.",
     },
     Setting {
+        key: "max_deliveries",
+        default: "100",
+        help: "Deliveries (step 5) the queue manager runs at once, each on a thread of its own; the rest\nof the queue waits its turn, so a full queue cannot take every thread. Postfix's\ndefault_process_limit is 100.",
+    },
+    Setting {
         key: "tls_cert",
         default: "",
         help: "PEM certificate chain for STARTTLS and the TLS ports. Empty: DIR/tls/cert.pem,\nself-signed for the hostname and localhost, made on first start.",
@@ -197,6 +202,8 @@ pub struct Config {
     pub queue_retry_max: Duration,
     pub queue_lifetime: Duration,
     pub max_outbound_per_destination: usize,
+    /// At most this many delivery threads at once (`src/mta/scheduler.rs`).
+    pub max_deliveries: usize,
     /// `None`: the self-signed pair in `DIR/tls/` (see [`crate::tls::ServerTls::load`]).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -297,6 +304,7 @@ impl Config {
             queue_retry_max: Duration::from_secs(3600),
             queue_lifetime: Duration::from_secs(432_000),
             max_outbound_per_destination: 2,
+            max_deliveries: 100,
             tls_cert: None,
             tls_key: None,
             relay_tls: RelayTls::May,
@@ -378,6 +386,7 @@ impl Config {
             "max_outbound_per_destination" => {
                 self.max_outbound_per_destination = number::<usize>(key, value)?.max(1)
             }
+            "max_deliveries" => self.max_deliveries = number::<usize>(key, value)?.max(1),
             "tls_cert" => self.tls_cert = (!value.is_empty()).then(|| PathBuf::from(value)),
             "tls_key" => self.tls_key = (!value.is_empty()).then(|| PathBuf::from(value)),
             "tls_ca_file" => self.tls_ca_file = (!value.is_empty()).then(|| PathBuf::from(value)),

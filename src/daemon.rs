@@ -211,6 +211,10 @@ fn changed_settings(running: &Config, fresh: &Config) -> (Vec<&'static str>, Vec
             "max_outbound_per_destination",
             running.max_outbound_per_destination != fresh.max_outbound_per_destination,
         ),
+        (
+            "max_deliveries",
+            running.max_deliveries != fresh.max_deliveries,
+        ),
     ];
     let pick = |pairs: &[(&'static str, bool)]| -> Vec<&'static str> {
         pairs.iter().filter(|(_, d)| *d).map(|(k, _)| *k).collect()

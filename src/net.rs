@@ -10,6 +10,16 @@
 //! Replies are collected and sent in one write when the client has nothing more waiting in
 //! our buffer. That is what RFC 2920 (PIPELINING) asks of a server: answer every pipelined
 //! command, in order, without a round trip per command.
+//!
+//! The collected output is bounded: once [`OUTPUT_BUFFER`] octets wait, they are written at
+//! once, and a large piece (a message body) is written straight from where it lies, never
+//! copied into the buffer. A client that pipelines thousands of commands, or asks for a large
+//! message thousands of times, and reads none of the answers therefore fills our small buffer
+//! and the kernel's, then blocks its session in a write, where the write clock of
+//! `src/pace.rs` cuts it ([`crate::pace::Cut::NotReading`]). What a connection holds in memory
+//! for its own I/O is at most [`READ_BUFFER`] + [`OUTPUT_BUFFER`] plus the line being read
+//! (each protocol's line limit); what its session holds besides is stated in each protocol's
+//! server loop.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -131,9 +141,19 @@ pub enum Line {
     Closed,
 }
 
+/// How many octets of output may wait before they are written (64 KiB).
+pub const OUTPUT_BUFFER: usize = 64 * 1024;
+
+/// The read buffer of a connection (16 KiB).
+pub const READ_BUFFER: usize = 16 * 1024;
+
 pub struct Conn {
     reader: BufReader<Box<dyn Stream>>,
+    /// Output not written yet: at most [`OUTPUT_BUFFER`] octets.
     pending: Vec<u8>,
+    /// A write failed (the client went away, or a clock cut it): nothing more is sent, and the
+    /// next [`Conn::flush`] reports it.
+    broken: Option<io::Error>,
     /// What the TLS handshake negotiated, once the stream is encrypted.
     tls: Option<Negotiated>,
     /// How long one line may take from its first octet to its LF (see [`Conn::read_line`]).
@@ -157,8 +177,9 @@ impl std::fmt::Display for HandshakeFailed {
 impl Conn {
     pub fn new(stream: Box<dyn Stream>, peer: SocketAddr, local: SocketAddr) -> Conn {
         Conn {
-            reader: BufReader::with_capacity(16 * 1024, stream),
+            reader: BufReader::with_capacity(READ_BUFFER, stream),
             pending: Vec::new(),
+            broken: None,
             tls: None,
             line_deadline: None,
             clocks: None,
@@ -278,7 +299,7 @@ impl Conn {
         match result {
             Ok(tls) => {
                 self.tls = Some(Negotiated::of(tls.ssl()));
-                self.reader = BufReader::with_capacity(16 * 1024, Box::new(TlsStream(tls)));
+                self.reader = BufReader::with_capacity(READ_BUFFER, Box::new(TlsStream(tls)));
                 Ok(discarded)
             }
             // Our socket has a timeout, so a silent client surfaces as "would block".
@@ -359,24 +380,64 @@ impl Conn {
         }
     }
 
-    /// Queues bytes to send; they go out at the next [`Conn::flush`].
+    /// Sends bytes: they wait in the output buffer until [`Conn::flush`], or go out at once
+    /// when the buffer would grow past [`OUTPUT_BUFFER`]; then this blocks until the client
+    /// has taken them (or a clock cuts it). A write error is kept for the next flush; after
+    /// one, nothing more is sent.
     pub fn send(&mut self, bytes: &[u8]) {
-        self.pending.extend_from_slice(bytes);
+        if self.broken.is_some() {
+            return;
+        }
+        if self.pending.len() + bytes.len() <= OUTPUT_BUFFER {
+            self.pending.extend_from_slice(bytes);
+            return;
+        }
+        let written = self.write_pending().and_then(|()| {
+            if bytes.len() >= OUTPUT_BUFFER {
+                // Large: straight from the caller's memory, not copied into the buffer.
+                self.reader.get_mut().write_all(bytes)
+            } else {
+                self.pending.extend_from_slice(bytes);
+                Ok(())
+            }
+        });
+        if let Err(e) = written {
+            self.broken = Some(e);
+        }
     }
 
-    pub fn flush(&mut self) -> io::Result<()> {
+    /// Has a write failed? (A long piece of output stops early then.)
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    fn write_pending(&mut self) -> io::Result<()> {
         if !self.pending.is_empty() {
-            let stream = self.reader.get_mut();
-            stream.write_all(&self.pending)?;
-            stream.flush()?;
+            self.reader.get_mut().write_all(&self.pending)?;
             self.pending.clear();
         }
         Ok(())
     }
 
+    pub fn flush(&mut self) -> io::Result<()> {
+        if let Some(e) = &self.broken {
+            return Err(copy_error(e));
+        }
+        let flushed = self
+            .write_pending()
+            .and_then(|()| self.reader.get_mut().flush());
+        if let Err(e) = flushed {
+            let copy = copy_error(&e);
+            self.broken = Some(e);
+            return Err(copy);
+        }
+        Ok(())
+    }
+
     /// Flushes unless more client input is already buffered (a pipelined command waiting).
+    /// A failed write is reported at once, so a session that can no longer send stops reading.
     pub fn flush_if_idle(&mut self) -> io::Result<()> {
-        if self.reader.buffer().is_empty() {
+        if self.broken.is_some() || self.reader.buffer().is_empty() {
             self.flush()
         } else {
             Ok(())
@@ -403,6 +464,23 @@ pub fn describe(e: &openssl::ssl::Error) -> String {
             }
         }
         None => e.to_string(),
+    }
+}
+
+/// An `io::Error` again, with its [`crate::pace::Cut`] if a clock made it.
+fn copy_error(e: &io::Error) -> io::Error {
+    match crate::pace::Cut::of(e) {
+        Some(cut) => cut.clone().into_error(),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+/// The transcript note for output that could not be sent: `cut off: the client read nothing
+/// of our answer for 300 s` when a clock ended it, else `connection lost while sending: …`.
+pub fn send_failed(e: &io::Error) -> String {
+    match crate::pace::Cut::of(e) {
+        Some(cut) => format!("cut off: {cut}"),
+        None => format!("connection lost while sending: {e}"),
     }
 }
 
@@ -438,5 +516,44 @@ mod tests {
         assert_eq!(c.read_line(8).unwrap(), Line::TooLong);
         assert_eq!(c.read_line(8).unwrap(), Line::Text(b"QUIT".to_vec()));
         assert_eq!(c.read_line(8).unwrap(), Line::Closed);
+    }
+
+    /// However much is sent before a flush, at most OUTPUT_BUFFER octets wait in memory; the
+    /// rest is written as it comes, in order.
+    #[test]
+    fn output_waits_in_a_bounded_buffer() {
+        /// A peer that reads everything into a shared buffer.
+        struct Peer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Read for Peer {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Ok(0)
+            }
+        }
+        impl Write for Peer {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let mut c = Conn::new(Box::new(Peer(received.clone())), addr, addr);
+        let mut expected = Vec::new();
+        for i in 0..3000u32 {
+            let piece = format!("{i:>999}\n").into_bytes();
+            c.send(&piece);
+            expected.extend_from_slice(&piece);
+            assert!(c.pending.len() <= OUTPUT_BUFFER);
+        }
+        let big = vec![b'x'; 3 * OUTPUT_BUFFER];
+        c.send(&big);
+        expected.extend_from_slice(&big);
+        assert!(c.pending.len() <= OUTPUT_BUFFER);
+        c.flush().unwrap();
+        assert!(c.pending.is_empty());
+        assert!(*received.lock().unwrap() == expected);
     }
 }

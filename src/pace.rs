@@ -11,6 +11,7 @@
 //! | one line, from its first octet to its LF | the same | at most `busy_timeout` |
 //! | a TLS handshake, start to finish | 30 s | at most `busy_timeout` |
 //! | a transfer (DATA, an IMAP literal) | no floor | at least `min_data_rate` octets a second |
+//! | our answer waits: the client reads nothing | the idle time the connection began with | at most `busy_timeout` |
 //!
 //! Generous clocks while there is room, so a student who types `DATA` by hand in telnet and
 //! thinks between lines is never cut off; short clocks as places run out, so slow connections
@@ -26,6 +27,13 @@
 //! each, and its connections never finish a line, so a new client from anywhere else still gets
 //! in; the attacker's own addresses, holding about as many places each, cannot push each other
 //! out (which would only churn, and use up the room made for others).
+//!
+//! The last clock is for writing. A client can hurt a server as much by not reading as by not
+//! writing: it pipelines commands (or asks for one large message many times) and never reads
+//! the answers. Our output waits in a small buffer (`src/net.rs`), then in the kernel; once
+//! those are full the session blocks in a write, and a write that makes no progress for the
+//! connection's idle time (less when busy) ends with [`Cut::NotReading`], as Postfix's
+//! `smtpd_timeout` and Dovecot's output timeout end a client that stops reading.
 //!
 //! [`PacedTcp`] sits between the TCP socket and everything above it (TLS included), so these
 //! clocks hold for plaintext and encrypted sessions alike. A read never blocks for longer than
@@ -69,6 +77,9 @@ pub enum Cut {
     },
     /// The server was full and this connection made room for a newcomer.
     MadeRoom,
+    /// The client read none of what we sent for this long: its window stayed shut (it sends
+    /// commands but never reads the answers, or it stopped reading in the middle of a message).
+    NotReading(Duration),
 }
 
 impl std::fmt::Display for Cut {
@@ -84,6 +95,11 @@ impl std::fmt::Display for Cut {
             Cut::MadeRoom => write!(
                 f,
                 "every place was taken: this connection, the one longest without a whole line, made room for a new client"
+            ),
+            Cut::NotReading(d) => write!(
+                f,
+                "the client read nothing of our answer for {} s",
+                d.as_secs_f32()
             ),
         }
     }
@@ -238,6 +254,9 @@ pub struct Clocks {
 struct State {
     /// The longest the client may stay silent.
     silence: Duration,
+    /// The longest a write may wait for the client to read: the silence the connection began
+    /// with (IMAP IDLE's short polling silence does not shorten it).
+    patience: Duration,
     /// A moment by which something (a TLS handshake, a reply) must be over, and what.
     deadline: Option<(Instant, &'static str)>,
     /// A transfer in progress: when it began and how many octets have come since.
@@ -254,6 +273,7 @@ impl Clocks {
             peer,
             state: Mutex::new(State {
                 silence,
+                patience: silence,
                 deadline: None,
                 transfer: None,
                 progress: Instant::now(),
@@ -301,6 +321,21 @@ impl Clocks {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Has a clock run out, `waited` into a write that the client does not let through?
+    /// Says which, or how long the write may still wait.
+    fn check_writing(&self, waited: Duration) -> Result<Duration, io::Error> {
+        self.check_deadline()?;
+        let mut patience = self.load.shorten(self.state().patience);
+        // A connection told to make room still says goodbye, but may not wait long to.
+        if self.evicted.load(Ordering::SeqCst) {
+            patience = patience.min(STALLED);
+        }
+        if waited >= patience {
+            return Err(Cut::NotReading(patience).into_error());
+        }
+        Ok((patience - waited).min(TICK).max(Duration::from_millis(1)))
     }
 
     /// A transfer (DATA, a literal) starts: when the server is busy, it must keep up
@@ -371,6 +406,8 @@ pub struct PacedTcp {
     clocks: Arc<Clocks>,
     /// The read timeout last set on the socket (to save a system call per read).
     timeout: Option<Duration>,
+    /// The same for writes.
+    write_timeout: Option<Duration>,
 }
 
 impl PacedTcp {
@@ -379,6 +416,7 @@ impl PacedTcp {
             stream,
             clocks,
             timeout: None,
+            write_timeout: None,
         }
     }
 }
@@ -414,9 +452,31 @@ impl Read for PacedTcp {
 }
 
 impl Write for PacedTcp {
+    /// Waits at most [`TICK`] at a time for room in the socket, looking at the clocks between
+    /// waits: a client that reads nothing is cut ([`Cut::NotReading`]).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.clocks.check_deadline()?;
-        self.stream.write(buf)
+        let started = Instant::now();
+        loop {
+            let wait = self.clocks.check_writing(started.elapsed())?;
+            if self.write_timeout != Some(wait) {
+                self.stream.set_write_timeout(Some(wait))?;
+                self.write_timeout = Some(wait);
+            }
+            match self.stream.write(buf) {
+                Ok(n) => return Ok(n),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -511,6 +571,19 @@ mod tests {
         assert!(err.to_string().contains("handshake"), "{err}");
         drop(paced);
         writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_client_that_reads_nothing_is_cut() {
+        let (mut paced, _client, _) = pair(quiet(), Duration::from_millis(300));
+        // The client never reads: the socket buffers fill, then a write waits and is cut.
+        let chunk = vec![b'x'; 64 * 1024];
+        let err = loop {
+            if let Err(e) = paced.write(&chunk) {
+                break e;
+            }
+        };
+        assert!(matches!(Cut::of(&err), Some(Cut::NotReading(_))), "{err}");
     }
 
     #[test]

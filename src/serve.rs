@@ -6,7 +6,11 @@
 //! the real addresses to `DIR/run/listeners`, print the banner, then accept.
 //!
 //! Each accepted connection is counted; past `max_connections` the newcomer is told
-//! `421 4.7.0` and closed, so a flood cannot exhaust threads or memory.
+//! `421 4.7.0` and closed, so a flood cannot exhaust threads or memory. That refusal is written
+//! on the accepting thread itself, without waiting; a client whose thread cannot be made (the
+//! system's thread or memory limit) is turned away the same way and logged. Each admission and
+//! each session runs under `catch_unwind`: a bug that panics ends one session, never a
+//! listener.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -262,25 +266,29 @@ impl Server {
 
     /// Accepts connections on every listener until SIGTERM or SIGINT has stopped every session.
     pub fn run(self, signals: crate::daemon::Signals) {
-        let mut threads = Vec::new();
         let shared = self.shared.clone();
-        threads.push(std::thread::spawn(move || {
-            crate::mta::scheduler::run(shared)
-        }));
+        start_thread("queue", move || crate::mta::scheduler::run(shared));
         let shared = self.shared.clone();
-        threads.push(std::thread::spawn(move || {
-            crate::daemon::write_status(shared)
-        }));
+        start_thread("status", move || crate::daemon::write_status(shared));
         for (service, listener) in self.listeners {
             let shared = self.shared.clone();
-            threads.push(std::thread::spawn(move || {
+            start_thread(&format!("{}-accept", service.name()), move || {
                 accept_loop(service, listener, shared)
-            }));
+            });
         }
         // The accept and queue threads are not joined: once every session has said goodbye the
         // process exits, which closes the listeners; the queue is safe on disk at every moment.
-        drop(threads);
         crate::daemon::handle_signals(signals, &self.shared);
+    }
+}
+
+/// Starts one of the server's own threads at start-up. Without it the server would run
+/// half-way (a listener that never answers), so a failure stops the process with a message.
+fn start_thread(name: &str, work: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(work) {
+        log::error!("cannot start the {name} thread: {e}");
+        eprintln!("postlab serve: cannot start the {name} thread: {e}");
+        std::process::exit(1);
     }
 }
 
@@ -300,6 +308,10 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Accepts clients on one listener for as long as the server runs. Nothing a client does, and
+/// no failure to serve one, ends this loop: a client that cannot be given a thread is told
+/// to come back later and closed, a panic while admitting one is logged, and the next is
+/// accepted.
 fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
     for stream in listener.incoming() {
         let stream = match stream {
@@ -311,43 +323,77 @@ fn accept_loop(service: Service, listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let ip = stream
-            .peer_addr()
-            .map(|a| a.ip())
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let active = shared.load.arrive();
-        let from_ip = {
-            let mut per_ip = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-            let count = per_ip.entry(ip).or_insert(0);
-            *count += 1;
-            *count
-        };
-        let guard = ActiveGuard(shared.clone(), ip);
-        let limit = shared.config.max_connections_per_ip;
-        // Trusted networks (loopback by default) are exempt: the lab and the tests run there.
-        let too_many_from_ip =
-            limit > 0 && from_ip > limit && !shared.config.is_trusted_network(ip);
-        // Full: an address holding over twice the newcomer's places gives up its stalest
-        // connection (a slowloris, a stalled handshake) to the newcomer, which is one over the
-        // limit for the second it takes that connection to go.
-        let refused =
-            too_many_from_ip || (active > shared.config.max_connections && !make_room(&shared, ip));
-        if refused {
-            std::thread::spawn(move || refuse(service, stream, guard));
-            continue;
-        }
-        let shared = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("{}-client", service.name()))
-            .spawn(move || {
-                let _guard = guard;
-                service.serve(stream, shared);
-            });
-        if let Err(e) = spawned {
+        let admitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            admit(service, stream, &shared, spawn_session)
+        }));
+        if admitted.is_err() {
             log::error!(
-                "{}: cannot start a thread for a client: {e}",
+                "{}: a panic while admitting a client (a bug); still accepting",
                 service.name()
             );
+        }
+    }
+}
+
+/// Starts a named thread, as `std::thread::Builder::spawn` does: an error (no memory for its
+/// stack, a process or thread limit reached) is returned, never a panic.
+type Spawn = fn(String, Box<dyn FnOnce() + Send>) -> std::io::Result<()>;
+
+fn spawn_session(name: String, work: Box<dyn FnOnce() + Send>) -> std::io::Result<()> {
+    std::thread::Builder::new().name(name).spawn(work).map(drop)
+}
+
+/// Counts a new client, then serves it on a thread of its own, or turns it away (too many
+/// connections, or no thread to be had).
+fn admit(service: Service, stream: TcpStream, shared: &Arc<Shared>, spawn: Spawn) {
+    let ip = stream
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let active = shared.load.arrive();
+    let from_ip = {
+        let mut per_ip = shared.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let count = per_ip.entry(ip).or_insert(0);
+        *count += 1;
+        *count
+    };
+    let guard = ActiveGuard(shared.clone(), ip);
+    let limit = shared.config.max_connections_per_ip;
+    // Trusted networks (loopback by default) are exempt: the lab and the tests run there.
+    let too_many_from_ip = limit > 0 && from_ip > limit && !shared.config.is_trusted_network(ip);
+    // Full: an address holding over twice the newcomer's places gives up its stalest
+    // connection (a slowloris, a stalled handshake) to the newcomer, which is one over the
+    // limit for the second it takes that connection to go.
+    let refused =
+        too_many_from_ip || (active > shared.config.max_connections && !make_room(shared, ip));
+    if refused {
+        log::warn!("too many connections: turned away {ip}");
+        refuse(service, &stream);
+        return;
+    }
+    // Kept to answer on if no thread can be made (the stream itself goes into the thread).
+    let spare = stream.try_clone().ok();
+    let session_shared = shared.clone();
+    let work = Box::new(move || {
+        let _guard = guard;
+        // A panic in a session (a bug) ends that session only, and is logged.
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            service.serve(stream, session_shared)
+        }));
+        if served.is_err() {
+            log::error!(
+                "{}: a session panicked (a bug); it is closed",
+                service.name()
+            );
+        }
+    });
+    if let Err(e) = spawn(format!("{}-client", service.name()), work) {
+        log::error!(
+            "{}: cannot start a thread for a client from {ip}: {e}; turned away",
+            service.name()
+        );
+        if let Some(spare) = spare {
+            refuse(service, &spare);
         }
     }
 }
@@ -360,15 +406,11 @@ fn make_room(shared: &Shared, newcomer: IpAddr) -> bool {
         .make_room(newcomer, |ip| per_ip.get(&ip).copied().unwrap_or(0))
 }
 
-/// Tells a surplus client why it is turned away (SMTP 421 4.7.0, IMAP `* BYE`), without
-/// waiting on it for long.
-fn refuse(service: Service, mut stream: TcpStream, _guard: ActiveGuard) {
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    log::warn!("too many connections: turned away {peer}");
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+/// Tells a surplus client why it is turned away (SMTP 421 4.7.0, IMAP `* BYE`), on the
+/// accepting thread and without waiting: the socket is new, so its send buffer has room for
+/// one line, and a write that would block is simply dropped. No thread is needed, so none can
+/// fail to start.
+fn refuse(service: Service, stream: &TcpStream) {
     let text = match service {
         Service::Smtp | Service::Submission => smtp::reply::too_many_connections().render(false),
         // RFC 2449 §8: SYS/TEMP, a temporary problem on the server's side.
@@ -378,6 +420,8 @@ fn refuse(service: Service, mut stream: TcpStream, _guard: ActiveGuard) {
         // Implicit TLS: nothing may be said in the clear; closing is the answer.
         Service::Smtps | Service::Pop3s | Service::Imaps => return,
     };
+    let _ = stream.set_nonblocking(true);
+    let mut stream = stream;
     let _ = stream.write_all(text.as_bytes());
 }
 

@@ -34,10 +34,13 @@
 //! - `admin`: `postlab deliver`, `alias`, `user disable | quota`, `check`, `status`
 //! - `backup`: `postlab backup` under mail load, `postlab restore`, damaged archives refused
 //! - `daemon`: SIGTERM, SIGHUP and the lock of `postlab serve`
+//! - `attack`: issue 14's attacks: clients that never read, huge literals and many logins
+//!   before login, a full queue, no thread to be had; memory and threads stay bounded
 
 mod support;
 
 mod admin;
+mod attack;
 mod backup;
 mod busy;
 mod cli;

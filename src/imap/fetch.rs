@@ -12,6 +12,15 @@
 //! to and including the empty line, `TEXT` the rest; part numbers (`2.1`) follow the MIME tree
 //! (RFC 3501 §6.4.5: a non-multipart message has one part, `1`, its body). MIME parts are found
 //! with the `mail-parser` crate, which reports where each part's header and body begin and end.
+//!
+//! Memory: a FETCH response is made one message at a time as it is sent ([`Later`]); a
+//! section that is a stretch of the message is sent from the octets read from the file
+//! ([`Piece::Shared`]), not copied. A session sending FETCH data holds one message (at most
+//! the size the server accepted it at, `max_message_size`), one `HEADER.FIELDS` piece and its
+//! connection's buffers (`src/net.rs`), however many messages or items the command names.
+
+use std::borrow::Cow;
+use std::rc::Rc;
 
 use mail_parser::{MessageParser, PartType};
 
@@ -19,6 +28,7 @@ use super::envelope;
 use super::fetch_args::{FetchItem, Section, SectionText};
 use super::header::{field_lines, header_end};
 use super::response::{quote, Piece};
+use super::selected::Message;
 
 /// A MIME part located in some octets: `header..body..end`.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +91,12 @@ fn locate_in_message<'a>(raw: &'a [u8], path: &[u32]) -> Option<(&'a [u8], Span,
 
 /// The octets of a `section` of `raw`, or `None` when the part does not exist.
 pub fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
+    section_octets(raw, section).map(Cow::into_owned)
+}
+
+/// [`section_bytes`] without a copy where the section is a stretch of `raw` (all but
+/// `HEADER.FIELDS`, which picks lines out).
+fn section_octets<'a>(raw: &'a [u8], section: &Section) -> Option<Cow<'a, [u8]>> {
     let (octets, span, is_message) = if section.part.is_empty() {
         let span = Span {
             header: 0,
@@ -111,11 +127,11 @@ pub fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
         (octets, span)
     };
     let bytes = match &section.text {
-        None if section.part.is_empty() => raw.to_vec(),
-        None => cut(octets, span.body, span.end).to_vec(),
-        Some(SectionText::Mime) => cut(octets, span.header, span.body).to_vec(),
-        Some(SectionText::Header) => cut(inner, inner_span.header, inner_span.body).to_vec(),
-        Some(SectionText::Text) => cut(inner, inner_span.body, inner_span.end).to_vec(),
+        None if section.part.is_empty() => Cow::Borrowed(raw),
+        None => Cow::Borrowed(cut(octets, span.body, span.end)),
+        Some(SectionText::Mime) => Cow::Borrowed(cut(octets, span.header, span.body)),
+        Some(SectionText::Header) => Cow::Borrowed(cut(inner, inner_span.header, inner_span.body)),
+        Some(SectionText::Text) => Cow::Borrowed(cut(inner, inner_span.body, inner_span.end)),
         Some(SectionText::HeaderFields { not, fields }) => {
             let header = cut(inner, inner_span.header, inner_span.body);
             let mut out = Vec::new();
@@ -128,7 +144,7 @@ pub fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
                 }
             }
             out.extend_from_slice(b"\r\n");
-            out
+            Cow::Owned(out)
         }
     };
     Some(bytes)
@@ -167,6 +183,7 @@ fn section_name(section: &Section, partial: Option<(u32, u32)>) -> String {
 }
 
 /// What FETCH needs to know about a message besides its octets.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Known {
     pub uid: u32,
     pub flags: String,
@@ -174,78 +191,159 @@ pub struct Known {
     pub internal_date: String,
 }
 
-/// The pieces after `* n FETCH (` for `items` (the caller adds the closing parenthesis).
-/// `raw` is read only if an item needs the content.
+/// One message's FETCH response, decided when the command runs (flags set, numbers fixed) and
+/// rendered only when it is sent (`Response::Fetch`).
+///
+/// That is what bounds FETCH's memory: `FETCH 1:* BODY[]` reads one message at a time, sends
+/// it and lets it go, instead of holding the whole folder; and each piece of a message goes out
+/// as soon as it is made, so `FETCH 1 (BODY[] BODY[] …)` a thousand times over holds the
+/// message once and one piece at a time, never a thousand copies.
+#[derive(Debug, Clone)]
+pub struct Later {
+    /// The sequence number.
+    pub number: usize,
+    pub items: Vec<FetchItem>,
+    pub known: Known,
+    pub message: Message,
+}
+
+impl PartialEq for Later {
+    fn eq(&self, other: &Later) -> bool {
+        (
+            self.number,
+            &self.items,
+            &self.known,
+            &self.message.entry.path,
+        ) == (
+            other.number,
+            &other.items,
+            &other.known,
+            &other.message.entry.path,
+        )
+    }
+}
+
+impl Eq for Later {}
+
+impl Later {
+    /// The pieces after `* `, each handed to `out` as soon as it is made. The message file is
+    /// read at most once, and only if an item needs its content. `out` says whether to go on:
+    /// false (the client is gone) stops the work.
+    pub fn render(&self, out: &mut dyn FnMut(Piece) -> bool) {
+        if !out(Piece::Text(format!("{} FETCH (", self.number))) {
+            return;
+        }
+        let mut cache: Option<Rc<Vec<u8>>> = None;
+        let mut raw = || {
+            if cache.is_none() {
+                cache = self.message.read().map(Rc::new);
+            }
+            cache.clone()
+        };
+        render(&self.items, &self.known, &mut raw, out);
+    }
+}
+
+/// The pieces after `* n FETCH (` for `items`, closing parenthesis included, each handed to
+/// `out` as it is made, until `out` says to stop. `raw` is read only if an item needs the
+/// content. ENVELOPE and BODY[STRUCTURE] are worked out once per message however often they
+/// are asked for.
 pub fn render(
     items: &[FetchItem],
     known: &Known,
-    raw: &mut dyn FnMut() -> Option<std::rc::Rc<Vec<u8>>>,
-) -> Vec<Piece> {
-    let mut pieces: Vec<Piece> = Vec::new();
-    let mut text = String::new();
-    let mut first = true;
-    for item in items {
-        if !first {
-            text.push(' ');
+    raw: &mut dyn FnMut() -> Option<Rc<Vec<u8>>>,
+    out: &mut dyn FnMut(Piece) -> bool,
+) {
+    let going = std::cell::Cell::new(true);
+    let mut out = |piece: Piece| {
+        if going.get() {
+            going.set(out(piece));
         }
-        first = false;
-        match item {
-            FetchItem::Flags => text.push_str(&format!("FLAGS {}", known.flags)),
-            FetchItem::Uid => text.push_str(&format!("UID {}", known.uid)),
-            FetchItem::Rfc822Size => text.push_str(&format!("RFC822.SIZE {}", known.size)),
+    };
+    let mut structure: [Option<Rc<str>>; 3] = [None, None, None];
+    for (i, item) in items.iter().enumerate() {
+        if !going.get() {
+            return;
+        }
+        let space = if i == 0 { "" } else { " " };
+        let text = match item {
+            FetchItem::Flags => format!("{space}FLAGS {}", known.flags),
+            FetchItem::Uid => format!("{space}UID {}", known.uid),
+            FetchItem::Rfc822Size => format!("{space}RFC822.SIZE {}", known.size),
             FetchItem::InternalDate => {
-                text.push_str(&format!("INTERNALDATE \"{}\"", known.internal_date))
+                format!("{space}INTERNALDATE \"{}\"", known.internal_date)
             }
-            FetchItem::Envelope => {
-                let content = raw().unwrap_or_default();
-                text.push_str(&format!("ENVELOPE {}", envelope::envelope(&content)));
-            }
-            FetchItem::Body | FetchItem::BodyStructure => {
-                let content = raw().unwrap_or_default();
-                let extended = matches!(item, FetchItem::BodyStructure);
-                let name = if extended { "BODYSTRUCTURE" } else { "BODY" };
-                text.push_str(&format!(
-                    "{name} {}",
-                    envelope::body_structure(&content, extended)
-                ));
+            FetchItem::Envelope | FetchItem::Body | FetchItem::BodyStructure => {
+                let (slot, name) = match item {
+                    FetchItem::Envelope => (0, "ENVELOPE"),
+                    FetchItem::Body => (1, "BODY"),
+                    _ => (2, "BODYSTRUCTURE"),
+                };
+                let value = structure[slot].get_or_insert_with(|| {
+                    let content = raw().unwrap_or_default();
+                    match item {
+                        FetchItem::Envelope => envelope::envelope(&content),
+                        _ => envelope::body_structure(&content, slot == 2),
+                    }
+                    .into()
+                });
+                format!("{space}{name} {value}")
             }
             FetchItem::Rfc822 | FetchItem::Rfc822Header | FetchItem::Rfc822Text => {
                 let content = raw().unwrap_or_default();
                 let end = header_end(&content);
-                let (name, bytes) = match item {
-                    FetchItem::Rfc822 => ("RFC822", &content[..]),
-                    FetchItem::Rfc822Header => ("RFC822.HEADER", &content[..end]),
-                    _ => ("RFC822.TEXT", &content[end..]),
+                let (name, range) = match item {
+                    FetchItem::Rfc822 => ("RFC822", 0..content.len()),
+                    FetchItem::Rfc822Header => ("RFC822.HEADER", 0..end),
+                    _ => ("RFC822.TEXT", end..content.len()),
                 };
-                text.push_str(&format!("{name} "));
-                pieces.push(Piece::Text(std::mem::take(&mut text)));
-                pieces.push(Piece::Literal(bytes.to_vec()));
+                out(Piece::Text(format!("{space}{name} ")));
+                out(Piece::Shared { content, range });
+                continue;
             }
             FetchItem::Section {
                 section, partial, ..
             } => {
                 let content = raw().unwrap_or_default();
-                text.push_str(&section_name(section, *partial));
-                text.push(' ');
-                match section_bytes(&content, section) {
-                    Some(mut bytes) => {
-                        if let Some((start, length)) = partial {
-                            let start = (*start as usize).min(bytes.len());
-                            let end = start.saturating_add(*length as usize).min(bytes.len());
-                            bytes = bytes[start..end].to_vec();
-                        }
-                        pieces.push(Piece::Text(std::mem::take(&mut text)));
-                        pieces.push(Piece::Literal(bytes));
+                let name = section_name(section, *partial);
+                // RFC 3501 §6.4.5: a part that does not exist is answered as empty.
+                let Some(octets) = section_octets(&content, section) else {
+                    out(Piece::Text(format!("{space}{name} NIL")));
+                    continue;
+                };
+                let (start, length) = partial.map_or((0, usize::MAX), |(start, length)| {
+                    (start as usize, length as usize)
+                });
+                let start = start.min(octets.len());
+                let end = start.saturating_add(length).min(octets.len());
+                out(Piece::Text(format!("{space}{name} ")));
+                match octets {
+                    Cow::Borrowed(stretch) => {
+                        let range = offset_in(&content, stretch);
+                        let range = range.start + start..range.start + end;
+                        out(Piece::Shared {
+                            content: content.clone(),
+                            range,
+                        });
                     }
-                    // RFC 3501 §6.4.5: a part that does not exist is answered as empty.
-                    None => text.push_str("NIL"),
+                    Cow::Owned(bytes) => out(Piece::Literal(bytes[start..end].to_vec())),
                 }
+                continue;
             }
-        }
+        };
+        out(Piece::Text(text));
     }
-    text.push(')');
-    pieces.push(Piece::Text(text));
-    pieces
+    out(Piece::Text(")".into()));
+}
+
+/// Where `stretch`, a part of `whole`, lies in it.
+fn offset_in(whole: &[u8], stretch: &[u8]) -> std::ops::Range<usize> {
+    if stretch.is_empty() {
+        return 0..0;
+    }
+    let start = (stretch.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    let start = start.min(whole.len());
+    start..(start + stretch.len()).min(whole.len())
 }
 
 #[cfg(test)]

@@ -14,8 +14,9 @@
 //! ```
 //!
 //! Limits, each checked before memory is spent: a line is at most [`MAX_LINE`] octets (RFC 7162
-//! §4 asks servers to accept at least 8192); a literal at most the `max_message_size` setting;
-//! the whole command at most that plus one line. What goes wrong is told apart in [`Part`], so
+//! §4 asks servers to accept at least 8192); a literal at most the `max_message_size` setting
+//! after login and [`MAX_LITERAL_BEFORE_LOGIN`] before; the whole command at most that plus one
+//! line. What goes wrong is told apart in [`Part`], so
 //! the server can answer with the command's own tag.
 
 use std::io::{self, BufRead, Read};
@@ -24,6 +25,14 @@ use crate::net::Conn;
 
 /// Longest line (without literals) accepted, in octets including CRLF.
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// Largest literal taken before login (8 KiB): enough for any user name and password (the
+/// only literals a client needs then: LOGIN, AUTHENTICATE), and small, so that a stranger
+/// cannot make the server hold `max_message_size` per connection. Dovecot's login process,
+/// too, takes only a few KiB from a client that has not logged in. A larger synchronizing
+/// literal gets a tagged `NO [LIMIT]` before any octet of it is sent; a larger LITERAL+ one,
+/// already on its way, gets `* BYE` and the connection closes (RFC 7888 §4, choice 2).
+pub const MAX_LITERAL_BEFORE_LOGIN: usize = 8 * 1024;
 
 /// One line of a command, as read by [`read_part`].
 #[derive(Debug, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use super::fetch::{self, Known};
 use super::fetch_args::FetchItem;
 use super::flags::{self, Flags};
 use super::folders::NewMessage;
-use super::response::{self as r, Piece, Response, Status};
+use super::response::{self as r, Response, Status};
 use super::search::{Candidate, SearchKey};
 use super::selected::Selected;
 use super::session::{Session, State};
@@ -177,16 +177,13 @@ impl Session {
                 size: m.entry.size,
                 internal_date: m.internal_date(),
             };
-            let mut cache: Option<Rc<Vec<u8>>> = None;
-            let mut raw = || {
-                if cache.is_none() {
-                    cache = m.read().map(Rc::new);
-                }
-                cache.clone()
-            };
-            let mut pieces = vec![Piece::Text(format!("{} FETCH (", i + 1))];
-            pieces.extend(fetch::render(&wanted, &known, &mut raw));
-            out.push(Response::Untagged(pieces));
+            // Rendered as it is sent, one message at a time (see `fetch::Later`).
+            out.push(Response::Fetch(Box::new(fetch::Later {
+                number: i + 1,
+                items: wanted,
+                known,
+                message: m.clone(),
+            })));
         }
         out.push(Response::ok(tag, "FETCH completed"));
         out

@@ -13,6 +13,10 @@
 //! a human reads the text. Message contents travel as literals (`{342}` CRLF and 342 octets);
 //! the transcript shows their size, not their bytes.
 
+use std::ops::Range;
+use std::rc::Rc;
+
+pub use super::fetch::Later;
 use crate::mailbox::folder::FolderError;
 
 /// A part of an untagged data response: text, or a literal with its octets.
@@ -20,6 +24,41 @@ use crate::mailbox::folder::FolderError;
 pub enum Piece {
     Text(String),
     Literal(Vec<u8>),
+    /// A literal that is a stretch of a message's octets, shared rather than copied: FETCH
+    /// `BODY[]` sends the octets it read from the file, and asking for them twice costs nothing
+    /// more.
+    Shared {
+        content: Rc<Vec<u8>>,
+        range: Range<usize>,
+    },
+}
+
+impl Piece {
+    /// Hands this piece's octets on the wire to `out`, a literal's octets where they lie.
+    pub fn write(&self, out: &mut dyn FnMut(&[u8])) {
+        match self {
+            Piece::Text(t) => out(t.as_bytes()),
+            Piece::Literal(bytes) => {
+                out(format!("{{{}}}\r\n", bytes.len()).as_bytes());
+                out(bytes);
+            }
+            Piece::Shared { content, range } => {
+                let bytes = content.get(range.clone()).unwrap_or_default();
+                out(format!("{{{}}}\r\n", bytes.len()).as_bytes());
+                out(bytes);
+            }
+        }
+    }
+
+    /// Adds this piece to a transcript line: a literal by its size only.
+    pub fn log(&self, line: &mut String) {
+        let size = match self {
+            Piece::Text(t) => return line.push_str(t),
+            Piece::Literal(bytes) => bytes.len(),
+            Piece::Shared { content, range } => content.get(range.clone()).map_or(0, <[u8]>::len),
+        };
+        line.push_str(&format!("{{{size}}} <{size} octets>"));
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +72,8 @@ pub enum Status {
 pub enum Response {
     /// `* ` followed by the pieces.
     Untagged(Vec<Piece>),
+    /// `* n FETCH (…)` for one message, made only as it is sent (see [`Later`]).
+    Fetch(Box<Later>),
     /// `+ text`
     Continue(String),
     /// `TAG OK|NO|BAD [CODE] text`; the tag `*` for an untagged status.
@@ -79,23 +120,30 @@ impl Response {
     /// The octets sent to the client.
     pub fn wire(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        self.write(&mut |bytes| out.extend_from_slice(bytes));
+        out
+    }
+
+    /// Hands the octets on the wire to `out` piece by piece, as they are made: a FETCH response
+    /// is rendered now, and each literal goes out from where it lies, never copied whole.
+    pub fn write(&self, out: &mut dyn FnMut(&[u8])) {
         match self {
             Response::Untagged(pieces) => {
-                out.extend_from_slice(b"* ");
+                out(b"* ");
                 for piece in pieces {
-                    match piece {
-                        Piece::Text(t) => out.extend_from_slice(t.as_bytes()),
-                        Piece::Literal(bytes) => {
-                            out.extend_from_slice(format!("{{{}}}\r\n", bytes.len()).as_bytes());
-                            out.extend_from_slice(bytes);
-                        }
-                    }
+                    piece.write(out);
                 }
             }
-            _ => out.extend_from_slice(self.log_line().as_bytes()),
+            Response::Fetch(later) => {
+                out(b"* ");
+                later.render(&mut |piece| {
+                    piece.write(out);
+                    true
+                });
+            }
+            _ => out(self.log_line().as_bytes()),
         }
-        out.extend_from_slice(b"\r\n");
-        out
+        out(b"\r\n");
     }
 
     /// The line written to the transcript: literals shown by their size only.
@@ -104,13 +152,16 @@ impl Response {
             Response::Untagged(pieces) => {
                 let mut line = String::from("* ");
                 for piece in pieces {
-                    match piece {
-                        Piece::Text(t) => line.push_str(t),
-                        Piece::Literal(bytes) => {
-                            line.push_str(&format!("{{{}}} <{} octets>", bytes.len(), bytes.len()))
-                        }
-                    }
+                    piece.log(&mut line);
                 }
+                line
+            }
+            Response::Fetch(later) => {
+                let mut line = String::from("* ");
+                later.render(&mut |piece| {
+                    piece.log(&mut line);
+                    true
+                });
                 line
             }
             Response::Continue(text) => format!("+ {text}"),

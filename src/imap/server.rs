@@ -5,6 +5,18 @@
 //! `[7 ACCESS]`. It redacts what must never be written down: LOGIN's password, AUTHENTICATE's
 //! initial response and its continuation line (RFC 4616 PLAIN carries the password). Literals
 //! are logged by size, and so are message contents in FETCH responses.
+//!
+//! What one connection may hold in memory (its thread's stack aside):
+//!
+//! - before login: its I/O buffers (`src/net.rs`: 16 KiB in, at most 64 KiB out), one command
+//!   of at most a 64 KiB line plus literals of at most 8 KiB
+//!   (`framing::MAX_LITERAL_BEFORE_LOGIN`), and a turn at the password gate, whose 19 MiB
+//!   buffers are shared by the whole server (`accounts/password.rs`). About 50 KiB measured.
+//! - after login: the same buffers, one command up to `max_message_size` plus a line (APPEND's
+//!   literal), and while FETCH answers, one message's octets and one piece made from them
+//!   (`fetch::Later`), however many messages or items the command names. Output goes out as
+//!   it is made; a client that stops reading blocks its session, which is cut after the idle
+//!   time (`pace::Cut::NotReading`).
 
 use std::io::BufRead;
 use std::net::TcpStream;
@@ -21,6 +33,10 @@ use crate::net::{self, Conn, Line};
 use crate::pace::Cut;
 use crate::tls;
 use crate::transcript::{Step, Transcript};
+
+/// A FETCH response's transcript line stops after this many characters (a client may ask
+/// for thousands of items in one command).
+const MAX_LOG_LINE: usize = 4096;
 
 /// How often IDLE looks at the Maildir for new mail and changes.
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -49,9 +65,34 @@ impl Chat {
         self.transcript.client(Step::Access, &redacted);
     }
 
+    /// Sends a response as it is made (`Response::write`): a FETCH's pieces go to the
+    /// connection one by one, under its backpressure, and to the transcript by size.
     fn send(&mut self, response: &Response) {
-        self.transcript.server(Step::Access, &response.log_line());
-        self.conn.send(&response.wire());
+        let conn = &mut self.conn;
+        match response {
+            Response::Fetch(later) => {
+                let mut line = String::from("* ");
+                conn.send(b"* ");
+                later.render(&mut |piece| {
+                    if line.len() < MAX_LOG_LINE {
+                        piece.log(&mut line);
+                    }
+                    piece.write(&mut |bytes| conn.send(bytes));
+                    // A client that is gone (or cut) is not worth more work.
+                    !conn.is_broken()
+                });
+                conn.send(b"\r\n");
+                if line.len() > MAX_LOG_LINE {
+                    line.truncate(line.floor_char_boundary(MAX_LOG_LINE));
+                    line.push_str(" …");
+                }
+                self.transcript.server(Step::Access, &line);
+            }
+            _ => {
+                self.transcript.server(Step::Access, &response.log_line());
+                response.write(&mut |bytes| conn.send(bytes));
+            }
+        }
     }
 }
 
@@ -119,12 +160,17 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             break;
         }
         if let Err(e) = chat.conn.flush_if_idle() {
-            chat.transcript
-                .note(Step::Access, &format!("connection lost while sending: {e}"));
+            chat.transcript.note(Step::Access, &net::send_failed(&e));
             break;
         }
         // SIGTERM: an idle session is woken here, a FETCH in flight arrives after it is sent.
-        let Some(read) = watch.read(|| read_command(&mut chat, max_literal)) else {
+        // A stranger may send only small literals (`framing::MAX_LITERAL_BEFORE_LOGIN`).
+        let literal_limit = if session.state == State::NotAuthenticated {
+            framing::MAX_LITERAL_BEFORE_LOGIN
+        } else {
+            max_literal
+        };
+        let Some(read) = watch.read(|| read_command(&mut chat, literal_limit)) else {
             chat.send(&r::shutting_down());
             break;
         };

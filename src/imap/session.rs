@@ -231,7 +231,9 @@ impl Session {
         let text = match cut {
             None | Some(Cut::Silent(_)) => r::BYE_IDLE,
             Some(Cut::MadeRoom) => r::BYE_MADE_ROOM,
-            Some(Cut::SlowLine(_) | Cut::Late(_) | Cut::SlowTransfer { .. }) => r::BYE_SLOW,
+            Some(
+                Cut::SlowLine(_) | Cut::Late(_) | Cut::SlowTransfer { .. } | Cut::NotReading(_),
+            ) => r::BYE_SLOW,
         };
         let mut out = Output::new(vec![r::bye(text)]);
         out.effect = Effect::Close;

@@ -9,8 +9,12 @@
 //!
 //! A message with recipients still pending is tried again later, each wait twice the one
 //! before (`queue_retry_min` up to `queue_retry_max`), until `queue_lifetime` runs out and it
-//! bounces. At most `max_outbound_per_destination` deliveries run at once to one domain, and one
-//! message is never worked on by two threads. Because all state is in the queue files, a
+//! bounces. At most `max_outbound_per_destination` deliveries run at once to one domain, at
+//! most `max_deliveries` in all (100, Postfix's `default_process_limit`), and one message is
+//! never worked on by two threads. A queue of thousands of messages to thousands of domains
+//! therefore takes `max_deliveries` threads, not one each; the rest wait for the next pass.
+//! A delivery thread that cannot be made, or that panics, is logged and its message tried
+//! again on a later pass; the queue manager goes on. Because all state is in the queue files, a
 //! restarted server simply picks up where it left off.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -59,17 +63,23 @@ struct InFlight {
 pub fn run(shared: Arc<Shared>) {
     let in_flight = Arc::new(Mutex::new(InFlight::default()));
     loop {
-        match shared.queue.list(Folder::Active) {
-            Ok(entries) => {
-                let now = unix_now();
-                for entry in entries.into_iter().filter(|e| e.next_attempt <= now) {
-                    start(&shared, &in_flight, entry);
+        // A panic in one pass (a bug) must not stop the queue for good.
+        let pass = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            match shared.queue.list(Folder::Active) {
+                Ok(entries) => {
+                    let now = unix_now();
+                    for entry in entries.into_iter().filter(|e| e.next_attempt <= now) {
+                        start(&shared, &in_flight, entry);
+                    }
                 }
+                Err(e) => log::error!(
+                    "queue: cannot list {}: {e}",
+                    shared.data.root().join("queue").display()
+                ),
             }
-            Err(e) => log::error!(
-                "queue: cannot list {}: {e}",
-                shared.data.root().join("queue").display()
-            ),
+        }));
+        if pass.is_err() {
+            log::error!("queue: a pass over the queue panicked (a bug); going on");
         }
         shared.wait_for_queue_work(Duration::from_secs(1));
     }
@@ -91,7 +101,8 @@ fn start(shared: &Arc<Shared>, in_flight: &Arc<Mutex<InFlight>>, entry: Entry) {
     {
         let mut busy = in_flight.lock().unwrap_or_else(|e| e.into_inner());
         let limit = shared.config.max_outbound_per_destination;
-        if busy.ids.contains(&entry.id)
+        if busy.ids.len() >= shared.config.max_deliveries
+            || busy.ids.contains(&entry.id)
             || domains
                 .iter()
                 .any(|d| busy.per_domain.get(d).copied().unwrap_or(0) >= limit)
@@ -103,12 +114,9 @@ fn start(shared: &Arc<Shared>, in_flight: &Arc<Mutex<InFlight>>, entry: Entry) {
             *busy.per_domain.entry(d.clone()).or_default() += 1;
         }
     }
-    let (shared, in_flight) = (shared.clone(), in_flight.clone());
-    let spawned = std::thread::Builder::new()
-        .name("queue-delivery".into())
-        .spawn(move || {
-            let id = entry.id.clone();
-            deliver(&shared, entry);
+    let release = {
+        let (in_flight, id) = (in_flight.clone(), entry.id.clone());
+        move || {
             let mut busy = in_flight.lock().unwrap_or_else(|e| e.into_inner());
             busy.ids.remove(&id);
             for d in &domains {
@@ -116,13 +124,39 @@ fn start(shared: &Arc<Shared>, in_flight: &Arc<Mutex<InFlight>>, entry: Entry) {
                     *n = n.saturating_sub(1);
                 }
             }
-            drop(busy);
+        }
+    };
+    let release = Arc::new(Mutex::new(Some(release)));
+    let worker_release = release.clone();
+    let worker_shared = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("queue-delivery".into())
+        .spawn(move || {
+            let id = entry.id.clone();
+            let shared = worker_shared;
+            // A panic (a bug) ends this attempt only; the message stays queued for the next.
+            let run =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deliver(&shared, entry)));
+            if run.is_err() {
+                log::error!("queue: the delivery of {id} panicked (a bug); it will be tried again");
+            }
+            if let Some(release) = take(&worker_release) {
+                release();
+            }
             // A place is free for the next message to the same destination: look again now.
             shared.wake_queue();
         });
     if let Err(e) = spawned {
-        log::error!("queue: cannot start a delivery thread: {e}");
+        log::error!("queue: cannot start a delivery thread: {e}; trying again later");
+        if let Some(release) = take(&release) {
+            release();
+        }
     }
+}
+
+/// The one-time action in `slot`, if it has not run yet.
+fn take<F>(slot: &Mutex<Option<F>>) -> Option<F> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 /// One delivery attempt for every pending recipient of one message.

@@ -5,7 +5,14 @@
 //! through it, labelled `[7 ACCESS]`, and secrets are redacted there (PASS, the AUTH initial
 //! response, the SASL line after `+ `, the APOP digest). A message sent by RETR or TOP is logged
 //! by its size, not its content.
+//!
+//! Memory: RETR and TOP stream the message from its file in 16 KiB chunks, so a session holds
+//! its I/O buffers (`src/net.rs`: 16 KiB in, 64 KiB out), a 255-octet command line, 40 KiB for
+//! the chunk being stuffed, and its maildrop listing (one entry per message), whatever the
+//! size of the messages or how many RETRs a client pipelines without reading.
 
+use std::fs::File;
+use std::io::{self, Read};
 use std::net::TcpStream;
 use std::sync::Arc;
 
@@ -142,7 +149,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
             break;
         }
         if let Err(e) = chat.conn.flush_if_idle() {
-            chat.note(&format!("connection lost while sending: {e}"));
+            chat.note(&net::send_failed(&e));
             break;
         }
         let sasl = session.expects_sasl_response();
@@ -210,40 +217,50 @@ fn carry_out(
         body_lines,
     } = &output.effect
     {
-        // Read before answering, so a file that cannot be read gets -ERR rather than a +OK
+        // Opened before answering, so a file that cannot be read gets -ERR rather than a +OK
         // with nothing after it.
-        return match maildrop::read(message) {
-            Ok(content) => {
-                for response in &output.responses {
-                    chat.send(response);
-                }
-                let wire = message::render(&content, *body_lines);
-                let what = if body_lines.is_some() {
-                    "top of message"
-                } else {
-                    "message"
-                };
-                chat.transcript.server(
-                    Step::Access,
-                    &format!("<{what} {number}: {} octets>", wire.len()),
-                );
+        let file = match std::fs::File::open(&message.path) {
+            Ok(file) => file,
+            Err(e) => {
+                chat.note(&format!("cannot read {}: {e}", message.path.display()));
+                chat.send(&super::response::message_unreadable());
+                return true;
+            }
+        };
+        for response in &output.responses {
+            chat.send(response);
+        }
+        let what = if body_lines.is_some() {
+            "top of message"
+        } else {
+            "message"
+        };
+        let sent = stream_message(&mut chat.conn, file, *body_lines);
+        return match sent {
+            Ok(octets) => {
+                chat.transcript
+                    .server(Step::Access, &format!("<{what} {number}: {octets} octets>"));
                 chat.transcript.server(Step::Access, ".");
-                chat.conn.send(&wire);
-                if body_lines.is_none() {
+                if body_lines.is_none() && !chat.conn.is_broken() {
                     if let Some(open) = open {
-                        journey(
-                            chat,
-                            &content,
-                            &format!("retrieved by {} over POP3", open.account),
-                        );
+                        let text = format!("retrieved by {} over POP3", open.account);
+                        match maildrop::queue_id_of(message) {
+                            Some(id) => chat.transcript.event(Step::Access, &id, &text),
+                            None => {
+                                chat.note(&format!("{text} (no postlab queue id in its header)"))
+                            }
+                        }
                     }
                 }
                 true
             }
             Err(e) => {
-                chat.note(&format!("cannot read {}: {e}", message.path.display()));
-                chat.send(&super::response::message_unreadable());
-                true
+                // Part of the message is out: the client cannot be told in POP3 terms.
+                chat.note(&format!(
+                    "cannot read {} while sending it: {e}; closing",
+                    message.path.display()
+                ));
+                false
             }
         };
     }
@@ -374,10 +391,32 @@ fn log_in(
     }
 }
 
-/// Logs a step-7 event for the message's queue id, when its `Received:` header has one.
-fn journey(chat: &mut Chat, content: &[u8], text: &str) {
-    match maildrop::queue_id(content) {
-        Some(id) => chat.transcript.event(Step::Access, &id, text),
-        None => chat.note(&format!("{text} (no postlab queue id in its header)")),
+/// How many octets of a message file are read (and stuffed, and sent) at a time.
+const CHUNK: usize = 16 * 1024;
+
+/// Sends a message (or its top, `body_lines`) from its file, a chunk at a time, byte-stuffed
+/// (`message.rs`): the message is never in memory whole, and each chunk goes out under the
+/// connection's backpressure (`src/net.rs`). Stops early if the client stops taking it. Returns
+/// the octets sent; an error is a read error of the file.
+fn stream_message(conn: &mut Conn, mut file: File, body_lines: Option<usize>) -> io::Result<u64> {
+    let mut chunk = vec![0u8; CHUNK];
+    let mut out = Vec::with_capacity(CHUNK + CHUNK / 2);
+    let mut stuffer = message::Stuffer::new(body_lines);
+    let mut sent = 0u64;
+    while !stuffer.is_done() && !conn.is_broken() {
+        let n = match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.clear();
+        stuffer.feed(&chunk[..n], &mut out);
+        conn.send(&out);
+        sent += out.len() as u64;
     }
+    out.clear();
+    stuffer.finish(&mut out);
+    conn.send(&out);
+    Ok(sent + out.len() as u64)
 }

@@ -7,6 +7,11 @@
 //! TLS happens here too: STARTTLS (RFC 3207) switches the connection in the middle of the
 //! dialogue, and the SMTPS port (RFC 8314 §3.3) does the handshake before the first 220. Either
 //! way the session learns only that the connection is now encrypted.
+//!
+//! Replies leave through the connection's bounded output (`src/net.rs`, 64 KiB): a client that
+//! pipelines thousands of commands and never reads the replies blocks its session once the
+//! buffers are full, and is cut after `idle_timeout` (`pace::Cut::NotReading`), as Postfix
+//! cuts one after `smtpd_timeout`.
 
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -164,8 +169,7 @@ fn converse(chat: &mut Chat, session: &mut Session, shared: &Shared) {
             break;
         }
         if let Err(e) = chat.conn.flush_if_idle() {
-            chat.transcript
-                .note(Step::Mta, &format!("connection lost while sending: {e}"));
+            chat.transcript.note(Step::Mta, &net::send_failed(&e));
             break;
         }
         // SIGTERM: an idle session is woken here, a busy one arrives after its command.

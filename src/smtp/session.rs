@@ -618,7 +618,9 @@ impl Session {
         Output::close(match cut {
             None | Some(Cut::Silent(_)) => reply::idle_timeout(),
             Some(Cut::MadeRoom) => reply::made_room(),
-            Some(Cut::SlowLine(_) | Cut::Late(_) | Cut::SlowTransfer { .. }) => reply::too_slow(),
+            Some(
+                Cut::SlowLine(_) | Cut::Late(_) | Cut::SlowTransfer { .. } | Cut::NotReading(_),
+            ) => reply::too_slow(),
         })
     }
 
