@@ -27,7 +27,7 @@ use mail_parser::{MessageParser, PartType};
 use super::envelope;
 use super::fetch_args::{FetchItem, Section, SectionText};
 use super::header::{field_lines, header_end};
-use super::response::{quote, Piece};
+use super::response::{quote, Deferred, Piece};
 use super::selected::Message;
 
 /// A MIME part located in some octets: `header..body..end`.
@@ -225,11 +225,11 @@ impl PartialEq for Later {
 
 impl Eq for Later {}
 
-impl Later {
+impl Deferred for Later {
     /// The pieces after `* `, each handed to `out` as soon as it is made. The message file is
     /// read at most once, and only if an item needs its content. `out` says whether to go on:
     /// false (the client is gone) stops the work.
-    pub fn render(&self, out: &mut dyn FnMut(Piece) -> bool) {
+    fn render(&self, out: &mut dyn FnMut(Piece) -> bool) {
         if !out(Piece::Text(format!("{} FETCH (", self.number))) {
             return;
         }
@@ -241,6 +241,21 @@ impl Later {
             cache.clone()
         };
         render(&self.items, &self.known, &mut raw, out);
+    }
+
+    fn clone_box(&self) -> Box<dyn Deferred> {
+        Box::new(self.clone())
+    }
+
+    fn same(&self, other: &dyn Deferred) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<Later>()
+            .is_some_and(|other| self == other)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -16,8 +16,34 @@
 use std::ops::Range;
 use std::rc::Rc;
 
-pub use super::fetch::Later;
 use crate::mailbox::folder::FolderError;
+
+/// A response decided when its command runs and rendered only as it is sent: one message's
+/// FETCH response (`fetch::Later`, the one kind there is). A trait here, so that this file,
+/// which every IMAP file uses, needs nothing from FETCH.
+pub trait Deferred: std::fmt::Debug {
+    /// The pieces after `* `, each handed to `out` as soon as it is made, until `out` says
+    /// to stop (false: the client is gone).
+    fn render(&self, out: &mut dyn FnMut(Piece) -> bool);
+    fn clone_box(&self) -> Box<dyn Deferred>;
+    /// The same response (for tests that compare what a session answered)?
+    fn same(&self, other: &dyn Deferred) -> bool;
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+impl Clone for Box<dyn Deferred> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+impl PartialEq for Box<dyn Deferred> {
+    fn eq(&self, other: &Self) -> bool {
+        self.same(other.as_ref())
+    }
+}
+
+impl Eq for Box<dyn Deferred> {}
 
 /// A part of an untagged data response: text, or a literal with its octets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,8 +98,8 @@ pub enum Status {
 pub enum Response {
     /// `* ` followed by the pieces.
     Untagged(Vec<Piece>),
-    /// `* n FETCH (…)` for one message, made only as it is sent (see [`Later`]).
-    Fetch(Box<Later>),
+    /// `* n FETCH (…)` for one message, made only as it is sent (see [`Deferred`]).
+    Fetch(Box<dyn Deferred>),
     /// `+ text`
     Continue(String),
     /// `TAG OK|NO|BAD [CODE] text`; the tag `*` for an untagged status.
