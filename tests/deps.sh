@@ -11,6 +11,8 @@
 #            "No configuration", so no system Postfix is set up or started
 #   curl     a real POP3 and IMAP client (tests/pop3.rs, tests/imap.rs)
 #   dig      a real DNS client asking `postlab dns` (tests/dns.rs), from bind9-dnsutils
+#   named-checkzone  BIND's zone file check, run on the lab's zones (tests/dns.rs, tests/lab.rs),
+#            from bind9-utils
 #   openssl  s_client speaks STARTTLS and SMTPS, x509 computes fingerprints (tests/tls.rs)
 set -euo pipefail
 
@@ -21,6 +23,7 @@ wanted=(
     "curl curl"
     "/usr/sbin/postfix postfix"
     "dig bind9-dnsutils"
+    "named-checkzone bind9-utils"
     "openssl openssl"
 )
 

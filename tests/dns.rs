@@ -310,6 +310,39 @@ fn lesson_zone(language: &str) -> String {
     lesson[start..end].to_string()
 }
 
+/// `named-checkzone` (Debian's bind9-utils), BIND's own check, run on a zone file.
+pub fn named_checkzone(zone: &str, file: &std::path::Path) {
+    let output = Command::new("named-checkzone")
+        .arg(zone)
+        .arg(file)
+        .output()
+        .expect("named-checkzone (Debian package bind9-utils) must be installed: tests/deps.sh");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}: {said}", file.display());
+    assert!(said.trim_end().ends_with("OK"), "{said}");
+}
+
+#[test]
+fn bind_accepts_the_lessons_zones_as_postlab_reads_them() {
+    let dir = temp_dir("dns-lesson");
+    let english = lesson_zone("");
+    for (language, text) in [("en", &english), ("id", &lesson_zone("id/"))] {
+        let file = dir.join(format!("lab-{language}.zone"));
+        fs::write(&file, text).unwrap();
+        named_checkzone("test", &file);
+        // The translation differs in its comments only.
+        let records = |text: &str| {
+            let zone = postlab::dns::zone::Zone::parse(text, "lab.zone").unwrap();
+            zone.records
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(records(text), records(&english), "{language}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn the_lessons_zone_answers_as_the_lesson_says() {
     let lab = LabDns::start(&lesson_zone(""));
