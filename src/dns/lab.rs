@@ -2,7 +2,8 @@
 //! ([`Zones`], one file per zone, as BIND and NSD read them).
 //!
 //! A class has no real domains, so the teacher runs this next to `postlab serve`: it answers
-//! the MX, A, AAAA, TXT and CNAME questions of step 4 for names such as `b.test`, over real DNS
+//! the MX, A and AAAA questions of step 4 (and any other type the zone files hold: TXT, CNAME,
+//! SOA, NS...) for names such as `b.test`, over real DNS
 //! (RFC 1035 section 4.2: UDP, and TCP for answers too long for a datagram). `dig`, the system
 //! resolver and postlab's own resolver (`dns_server = 127.0.0.1:10053`) all ask it as they would
 //! ask any DNS server, and it prints each question and its answer.
@@ -17,8 +18,8 @@
 //! runs its own small tokio runtime. That is the `postlab dns` process, not the mail server.
 //!
 //! What can go wrong: the port is taken (the command fails at start, saying so), or a question
-//! the lab does not serve (a type the zone has no records of gets an empty answer; an update or a query with
-//! several questions gets NOTIMP or FORMERR).
+//! the lab does not serve (a type the zone has no records of gets an empty answer; an update
+//! or a query with several questions gets NOTIMP or FORMERR).
 
 use std::iter;
 use std::net::SocketAddr;
