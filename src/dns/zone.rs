@@ -199,6 +199,9 @@ fn explain(error: &ParseError) -> String {
         "record ttl not specified" => "; put `$TTL 30` at the top, or a TTL in the record",
         "record name not specified" => "; the first record needs a name (`@` needs $ORIGIN first)",
         _ if text.contains("unclosed list") => "; a `(` has no `)`",
+        _ if text.contains("record type string unknown") => {
+            "; a record is NAME [TTL] [IN] TYPE VALUE, e.g. `mx.b A 127.0.0.2`"
+        }
         _ => "",
     };
     format!("{text}{hint}")

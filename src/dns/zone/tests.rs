@@ -82,7 +82,7 @@ fn bad_files_are_rejected_with_their_line_number() {
     let table: &[(&str, usize, &str)] = &[
         ("b MX ten mx.b\n", 5, "invalid digit"),
         ("\nmx.b A 300.1.1.1\n", 6, "address"),
-        ("b SRVX 1 2 3 x\n", 5, "type string unknown"),
+        ("b SRVX 1 2 3 x\n", 5, "NAME [TTL] [IN] TYPE VALUE"),
         ("b.example. A 127.0.0.1\n", 5, "outside the zone"),
         ("w A 127.0.0.1\nw CNAME x\n", 6, "CNAME and other records"),
         ("w CNAME x\nw A 127.0.0.1\n", 6, "CNAME and other records"),
