@@ -120,12 +120,20 @@ pub fn up(lab: &Lab, count: usize) -> Result<String, String> {
     .map_err(|e| e.to_string())?;
     let (dns_ip, dns_port) = lab.dns_addr();
 
-    // The zone: each domain's MX points at its server's own loopback address.
-    let mut zone = String::from("# The lab's DNS, written by `postlab lab up`. Names under \"test\" are answered from here.\nzone test\n\n");
+    // The zone, in the standard format (RFC 1035 section 5) that BIND and NSD read too: each
+    // domain's MX points at its server's own loopback address.
+    let mut zone = format!(
+        "; The lab's DNS, written by `postlab lab up`: the zone \"test\".\n\
+         $ORIGIN test.\n\
+         $TTL 30\n\
+         @          SOA   ns hostmaster ( 1 3600 600 86400 30 )\n\
+         @          NS    ns\n\
+         ns         A     {dns_ip}\n\n"
+    );
     for n in 1..=count {
         let _ = writeln!(
             zone,
-            "lab{n}.test      MX 10 mx.lab{n}.test\nmx.lab{n}.test   A  {}",
+            "lab{n}       MX    10 mx.lab{n}\nmx.lab{n}    A     {}",
             address(n)
         );
     }

@@ -11,6 +11,8 @@
 #            "No configuration", so no system Postfix is set up or started
 #   curl     a real POP3 and IMAP client (tests/pop3.rs, tests/imap.rs)
 #   dig      a real DNS client asking `postlab dns` (tests/dns.rs), from bind9-dnsutils
+#   named-checkzone  BIND's zone file check, run on the lab's zones (tests/dns.rs, tests/lab.rs),
+#            from bind9-utils
 #   openssl  s_client speaks STARTTLS and SMTPS, x509 computes fingerprints (tests/tls.rs)
 #   msmtp, s-nail, mutt, fetchmail, getmail6, mbsync (isync), offlineimap3, and tmux to give
 #            mutt a terminal: real mail programs as users set them up (tests/real_clients.rs)
@@ -24,6 +26,7 @@ wanted=(
     "curl curl"
     "/usr/sbin/postfix postfix"
     "dig bind9-dnsutils"
+    "named-checkzone bind9-utils"
     "openssl openssl"
     "msmtp msmtp"
     "s-nail s-nail"

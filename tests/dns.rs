@@ -16,28 +16,32 @@ use postlab::dns::{DnsResolver, Lookup, MailHost, Options, Resolve};
 use crate::support::{temp_dir, LabDns, BIN};
 
 const ZONE: &str = "\
-zone test
-b.test        MX    20 backup.b.test
-b.test        MX    10 mx.b.test
-mx.b.test     A     127.0.0.2
-mx.b.test     AAAA  ::1
-backup.b.test A     127.0.0.3
-c.test        A     127.0.0.4
-null.test     MX    0 .
-ghost.test    MX    10 nowhere.test
-ghost.test    MX    20 text-only.test
-ghost.test    MX    30 mx.b.test
-text-only.test TXT  \"no address here\"
-lost.test     MX    10 nowhere.test
-bare.test     TXT   \"neither MX nor A\"
-even.test     MX    5 first.test
-even.test     MX    10 one.test
-even.test     MX    10 two.test
-even.test     MX    10 three.test
-first.test    A     127.0.0.10
-one.test      A     127.0.0.11
-two.test      A     127.0.0.12
-three.test    A     127.0.0.13
+$ORIGIN test.
+$TTL 30
+@             SOA   ns hostmaster ( 1 3600 600 86400 30 )
+@             NS    ns
+ns            A     127.0.0.1
+b             MX    20 backup.b
+b             MX    10 mx.b
+mx.b          A     127.0.0.2
+mx.b          AAAA  ::1
+backup.b      A     127.0.0.3
+c             A     127.0.0.4
+null          MX    0 .
+ghost         MX    10 nowhere
+ghost         MX    20 text-only
+ghost         MX    30 mx.b
+text-only     TXT   \"no address here\"
+lost          MX    10 nowhere
+bare          TXT   \"neither MX nor A\"
+even          MX    5 first
+even          MX    10 one
+even          MX    10 two
+even          MX    10 three
+first         A     127.0.0.10
+one           A     127.0.0.11
+two           A     127.0.0.12
+three         A     127.0.0.13
 ";
 
 fn ip(text: &str) -> IpAddr {
@@ -87,7 +91,7 @@ fn mx_hosts_come_in_preference_order_with_their_addresses() {
     let output = lab.output();
     assert!(output.contains("UDP 127.0.0.1:"), "{output}");
     assert!(
-        output.contains("MX? b.test → MX 20 backup.b.test, MX 10 mx.b.test"),
+        output.contains("MX? b.test → MX 20 backup.b.test., MX 10 mx.b.test."),
         "{output}"
     );
 }
@@ -236,36 +240,112 @@ fn dig_gets_authoritative_answers_over_udp_and_tcp() {
 }
 
 #[test]
-fn a_bad_zone_file_stops_postlab_dns_with_the_line() {
+fn a_bad_zone_file_stops_postlab_dns_with_the_file_and_line() {
     let dir = temp_dir("dns-bad");
-    let zone = dir.join("bad.zone");
-    fs::write(&zone, "zone test\nb.test MX ten mx.b.test\n").unwrap();
+    let good = dir.join("good.zone");
+    fs::write(&good, ZONE).unwrap();
+    let bad = dir.join("bad.zone");
+    // The mistake is on line 5, inside an SOA written across lines 3 to 6.
+    let text = "$ORIGIN b.test.\n$TTL 30\n@ SOA ns.test. hostmaster.test. (\n  1 3600\n  \
+                600 86400x\n  30 )\n@ NS ns.test.\n";
+    fs::write(&bad, text).unwrap();
     let output = Command::new(BIN)
         .args(["dns", "--zone"])
-        .arg(&zone)
+        .arg(&good)
+        .arg("--zone")
+        .arg(&bad)
         .args(["--listen", "127.0.0.1:0"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("line 2:"), "{stderr}");
-    assert!(stderr.contains("preference"), "{stderr}");
+    // Reported where the entry starts, as `FILE:LINE:` like named-checkzone and compilers.
+    let place = format!("postlab: {}:3: ", bad.display());
+    assert!(stderr.starts_with(&place), "{stderr}");
+    assert!(stderr.contains("86400x"), "{stderr}");
     let _ = fs::remove_dir_all(&dir);
 }
 
-/// The zone of lessons/05-dns-mx.md, from its ```zone block.
-fn lesson_zone() -> String {
-    let lesson =
-        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/lessons/05-dns-mx.md")).unwrap();
+#[test]
+fn several_zone_files_are_served_and_other_names_refused() {
+    let b = "$ORIGIN b.test.\n$TTL 60\n@ SOA ns hostmaster 7 3600 600 86400 20\n@ NS ns\n\
+             ns A 127.0.0.1\n@ MX 10 mx\nmx A 127.0.0.2\n";
+    let c = "$ORIGIN c.test.\n$TTL 60\n@ SOA ns.b.test. hostmaster.b.test. 9 3600 600 86400 20\n\
+             @ NS ns.b.test.\n@ A 127.0.0.4\n";
+    let lab = LabDns::start_zones(&[b, c]);
+    assert!(
+        lab.output().contains("authoritative for b.test, c.test;"),
+        "{}",
+        lab.output()
+    );
+    assert_eq!(lab.dig(&["b.test", "MX", "+short"]).trim(), "10 mx.b.test.");
+    assert_eq!(lab.dig(&["c.test", "A", "+short"]).trim(), "127.0.0.4");
+    // Each zone's own SOA comes with its "no", with the TTL RFC 2308 section 3 gives it: the
+    // smaller of the record's TTL (60) and the SOA's last field (20).
+    let missing = lab.dig(&["nope.c.test", "A"]);
+    assert!(missing.contains("status: NXDOMAIN"), "{missing}");
+    assert!(
+        missing.contains("20\tIN\tSOA\tns.b.test. hostmaster.b.test. 9 "),
+        "{missing}"
+    );
+    assert_eq!(
+        lab.dig(&["b.test", "SOA", "+short"]).trim(),
+        "ns.b.test. hostmaster.b.test. 7 3600 600 86400 20"
+    );
+    let outside = lab.dig(&["d.test", "A"]);
+    assert!(outside.contains("status: REFUSED"), "{outside}");
+}
+
+/// The zone of lesson 5 (`lessons/05-dns-mx.md`, or `lessons/id/05-dns-mx.md` with "id/"),
+/// from its ```zone block.
+fn lesson_zone(language: &str) -> String {
+    let path = format!(
+        "{}/lessons/{language}05-dns-mx.md",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let lesson = fs::read_to_string(path).unwrap();
     let start = lesson.find("```zone\n").expect("a ```zone block") + "```zone\n".len();
     let end = start + lesson[start..].find("```").unwrap();
     lesson[start..end].to_string()
 }
 
+/// `named-checkzone` (Debian's bind9-utils), BIND's own check, run on a zone file.
+pub fn named_checkzone(zone: &str, file: &std::path::Path) {
+    let output = Command::new("named-checkzone")
+        .arg(zone)
+        .arg(file)
+        .output()
+        .expect("named-checkzone (Debian package bind9-utils) must be installed: tests/deps.sh");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}: {said}", file.display());
+    assert!(said.trim_end().ends_with("OK"), "{said}");
+}
+
+#[test]
+fn bind_accepts_the_lessons_zones_as_postlab_reads_them() {
+    let dir = temp_dir("dns-lesson");
+    let english = lesson_zone("");
+    for (language, text) in [("en", &english), ("id", &lesson_zone("id/"))] {
+        let file = dir.join(format!("lab-{language}.zone"));
+        fs::write(&file, text).unwrap();
+        named_checkzone("test", &file);
+        // The translation differs in its comments only.
+        let records = |text: &str| {
+            let zone = postlab::dns::zone::Zone::parse(text, "lab.zone").unwrap();
+            zone.records
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(records(text), records(&english), "{language}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn the_lessons_zone_answers_as_the_lesson_says() {
-    let lab = LabDns::start(&lesson_zone());
+    let lab = LabDns::start(&lesson_zone(""));
     let resolver = lab.resolver();
     let names: Vec<(u16, String)> = hosts(resolver.mail_hosts("b.test"))
         .into_iter()

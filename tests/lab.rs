@@ -37,6 +37,8 @@ fn lab_up_sends_across_domains_with_dns_and_lab_down_stops_it() {
     );
     let (_, status, _) = postlab(&["lab", "status", "--dir", &d], "");
     assert_eq!(status.matches("running (pid").count(), 3, "{status}");
+    // The zone it wrote is a standard zone file: BIND's own check accepts it.
+    crate::dns::named_checkzone("test", &dir.join("lab.zone"));
     let (code, _, err) = postlab(&["lab", "up", "--dir", &d], "");
     assert_eq!(code, 1, "a second lab in the same folder is refused");
     assert!(err.contains("already running"), "{err}");

@@ -7,15 +7,17 @@ use std::fs;
 use crate::support::{queue_id, wait_for, LabDns, Setup, SmtpClient, TestServer};
 
 const ZONE: &str = "\
-zone b.test
-b.test      MX 10 mx1.b.test
-b.test      MX 20 mx2.b.test
-mx1.b.test  A  127.0.0.3
-mx2.b.test  A  127.0.0.2
-zone c.test
-c.test      A  127.0.0.2
-zone null.test
-null.test   MX 0 .
+$ORIGIN test.
+$TTL 30
+@           SOA ns hostmaster ( 1 3600 600 86400 30 )
+@           NS  ns
+ns          A   127.0.0.1
+b           MX  10 mx1.b
+b           MX  20 mx2.b
+mx1.b       A   127.0.0.3
+mx2.b       A   127.0.0.2
+c           A   127.0.0.2
+null        MX  0 .
 ";
 
 fn submit(server: &TestServer, to: &str, subject: &str) -> String {

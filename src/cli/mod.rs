@@ -42,7 +42,7 @@ usage:
   postlab status [--data DIR]                 pid, listeners, sessions, queue, last deliveries
   postlab trace  ID [--data DIR]      the journey of one message through the flowchart
   postlab queue  list | show ID | flush | hold ID | release ID | delete ID   [--data DIR]
-  postlab dns    --zone FILE [--listen ADDR:PORT]   a DNS server for the lab's domains
+  postlab dns    --zone FILE... [--listen ADDR:PORT]   a DNS server for the lab's domains
   postlab send   --from A --to B [--cc C] [--subject S] [--body TEXT] [--attach FILE] [--auth USER:PASS]
                  [--server HOST:PORT] [--verbose]      compose and submit a message (body on stdin)
   postlab lab    up [N] | down | status  [--dir DIR] [--port-offset N]   a mini internet: N servers + DNS

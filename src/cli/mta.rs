@@ -192,10 +192,11 @@ pub(super) fn queue(args: &[String]) -> i32 {
 
 pub(super) fn dns(args: &[String]) -> i32 {
     let mut opts = Options::new();
-    opts.optopt(
+    opts.optmulti(
         "",
         "zone",
-        "the zone file to serve (format: see lessons/05-dns-mx.md)",
+        "a zone file to serve, in the standard format of BIND and NSD (RFC 1035 section 5; \
+         see lessons/05-dns-mx.md); once per zone",
         "FILE",
     );
     opts.optopt(
@@ -205,16 +206,17 @@ pub(super) fn dns(args: &[String]) -> i32 {
         "ADDR:PORT",
     );
     opts.optflag("h", "help", "this help");
-    let brief = "usage: postlab dns --zone FILE [--listen ADDR:PORT]\n\n\
-                 Answer DNS questions (MX, A, AAAA, TXT, CNAME) from FILE, over UDP and TCP.";
+    let brief = "usage: postlab dns --zone FILE [--zone FILE]... [--listen ADDR:PORT]\n\n\
+                 Answer DNS questions from zone files, over UDP and TCP.";
     let m = match parse(&opts, args, brief) {
         Ok(m) => m,
         Err(code) => return code,
     };
-    let (Some(path), true) = (m.opt_str("zone"), m.free.is_empty()) else {
+    let paths = m.opt_strs("zone");
+    if paths.is_empty() || !m.free.is_empty() {
         eprint!("{}", opts.usage(brief));
         return 2;
-    };
+    }
     let listen = m
         .opt_str("listen")
         .unwrap_or_else(|| "127.0.0.1:10053".to_string());
@@ -223,15 +225,22 @@ pub(super) fn dns(args: &[String]) -> i32 {
             "--listen: '{listen}' is not ADDR:PORT (e.g. 127.0.0.1:10053)"
         ));
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) => return fail(format!("cannot read {path}: {e}")),
+    let mut zones = Vec::new();
+    for path in &paths {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => return fail(format!("cannot read {path}: {e}")),
+        };
+        match dns::zone::Zone::parse(&text, path) {
+            Ok(zone) => zones.push(zone),
+            Err(e) => return fail(e.to_string()),
+        }
+    }
+    let zones = match dns::zone::Zones::new(zones) {
+        Ok(zones) => zones,
+        Err(e) => return fail(e),
     };
-    let zone = match dns::zone::Zone::parse(&text) {
-        Ok(zone) => zone,
-        Err(e) => return fail(format!("{path}: {e}")),
-    };
-    match dns::lab::run(zone, listen) {
+    match dns::lab::run(zones, listen) {
         Ok(()) => 0,
         Err(e) => fail(e),
     }

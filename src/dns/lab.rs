@@ -1,7 +1,9 @@
-//! `postlab dns`: the classroom's own DNS server, answering from a [`Zone`] file.
+//! `postlab dns`: the classroom's own DNS server, answering from standard zone files
+//! ([`Zones`], one file per zone, as BIND and NSD read them).
 //!
 //! A class has no real domains, so the teacher runs this next to `postlab serve`: it answers
-//! the MX, A, AAAA, TXT and CNAME questions of step 4 for names such as `b.test`, over real DNS
+//! the MX, A and AAAA questions of step 4 (and any other type the zone files hold: TXT, CNAME,
+//! SOA, NS...) for names such as `b.test`, over real DNS
 //! (RFC 1035 section 4.2: UDP, and TCP for answers too long for a datagram). `dig`, the system
 //! resolver and postlab's own resolver (`dns_server = 127.0.0.1:10053`) all ask it as they would
 //! ask any DNS server, and it prints each question and its answer.
@@ -12,12 +14,12 @@
 //! recursive resolver: questions about other names are REFUSED.
 //!
 //! The socket work (reading datagrams, TCP framing, writing replies) is hickory-server's; this
-//! file only decides answers, from [`Zone::answer`]. hickory-server is async, so this command
+//! file only decides answers, from [`Zones::answer`]. hickory-server is async, so this command
 //! runs its own small tokio runtime. That is the `postlab dns` process, not the mail server.
 //!
 //! What can go wrong: the port is taken (the command fails at start, saying so), or a question
-//! the lab does not serve (an unknown type gets an empty answer; an update or a query with
-//! several questions gets NOTIMP or FORMERR).
+//! the lab does not serve (a type the zone has no records of gets an empty answer; an update
+//! or a query with several questions gets NOTIMP or FORMERR).
 
 use std::iter;
 use std::net::SocketAddr;
@@ -25,23 +27,18 @@ use std::time::Duration;
 
 use hickory_server::net::runtime::Time;
 use hickory_server::proto::op::{Edns, Metadata, OpCode, ResponseCode};
-use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, TXT};
-use hickory_server::proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_server::proto::rr::{DNSClass, Name, RData, Record};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo, Server};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use super::zone::{self, Answer, Data, Kind, Zone};
-
-/// Time to live of every answer, in seconds: short, so a change to the zone file (and a
-/// restart) reaches the class quickly.
-pub const TTL: u32 = 30;
+use super::zone::{shown_name, Answer, Zone, Zones};
 
 /// How long a TCP client may stay silent before the server closes its connection.
 const TCP_IDLE: Duration = Duration::from_secs(10);
 
 /// Runs the server until the process is stopped. Prints `listening on ADDR (UDP and TCP)`
 /// first, with the real port when `listen` asked for port 0.
-pub fn run(zone: Zone, listen: SocketAddr) -> Result<(), String> {
+pub fn run(zones: Zones, listen: SocketAddr) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -51,12 +48,12 @@ pub fn run(zone: Zone, listen: SocketAddr) -> Result<(), String> {
         let bound = udp
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
-        let origins = zone.origins.join(", ");
-        let mut server = Server::new(LabHandler { zone });
+        let names = zones.names();
+        let mut server = Server::new(LabHandler { zones });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE, 64);
         // Tests and lessons read this line for the port; print it before the first answer.
-        println!("postlab dns: authoritative for {origins}; listening on {bound} (UDP and TCP)");
+        println!("postlab dns: authoritative for {names}; listening on {bound} (UDP and TCP)");
         let _ = std::io::Write::flush(&mut std::io::stdout());
         server
             .block_until_done()
@@ -90,7 +87,7 @@ async fn bind(
 
 /// Answers every request from the zone, and prints it.
 struct LabHandler {
-    zone: Zone,
+    zones: Zones,
 }
 
 #[async_trait::async_trait]
@@ -178,10 +175,9 @@ impl LabHandler {
             );
         };
         let rtype = info.query.query_type();
-        let name = info.query.name().to_string();
-        let name = name.trim_end_matches('.').to_ascii_lowercase();
-        let question = format!("{rtype}? {}", if name.is_empty() { "." } else { &name });
-        // The zone holds internet (IN) records only; other classes (CH, HS) are not ours.
+        let name = Name::from(info.query.name().clone());
+        let question = format!("{rtype}? {}", shown_name(&name));
+        // The zones hold internet (IN) records only; other classes (CH, HS) are not ours.
         if info.query.query_class() != DNSClass::IN {
             return failed(
                 ResponseCode::Refused,
@@ -189,43 +185,32 @@ impl LabHandler {
             );
         }
 
-        // The top of each zone has an SOA record (RFC 1035 section 3.3.13), made up here.
-        if rtype == RecordType::SOA && self.zone.origins.contains(&name) {
-            let soa = soa_record(&name);
-            return Reply {
-                code: ResponseCode::NoError,
-                authoritative: true,
-                shown: format!("{question} → SOA"),
-                answers: soa.into_iter().collect(),
-                soa: None,
-            };
-        }
-        match self.zone.answer(&name, kind(rtype)) {
+        match self.zones.answer(&name, rtype) {
             Answer::Refused => failed(
                 ResponseCode::Refused,
                 format!("{question} → REFUSED (not in this server's zones)"),
             ),
-            Answer::NxDomain { origin } => Reply {
+            Answer::NxDomain { zone } => Reply {
                 code: ResponseCode::NXDomain,
                 authoritative: true,
                 answers: Vec::new(),
-                soa: soa_record(origin),
+                soa: Some(negative_soa(zone)),
                 shown: format!("{question} → NXDOMAIN"),
             },
             Answer::Records(found) => {
-                let answers: Vec<Record> = found.iter().filter_map(|r| to_record(r)).collect();
                 let shown = if found.is_empty() {
                     format!("{question} → no {rtype} records (NODATA)")
                 } else {
-                    // `MX 10 mx.b.test`, as the zone file writes it; the owner's name only when
-                    // a CNAME led elsewhere.
+                    // `MX 10 mx.b.test.`, as a zone file writes it; the owner's name only
+                    // when a CNAME led elsewhere.
                     let values: Vec<String> = found
                         .iter()
                         .map(|r| {
+                            let value = format!("{} {}", r.record_type(), r.data);
                             if r.name == name {
-                                r.data.to_string()
+                                value
                             } else {
-                                format!("{} {}", r.name, r.data)
+                                format!("{} {value}", shown_name(&r.name))
                             }
                         })
                         .collect();
@@ -233,14 +218,14 @@ impl LabHandler {
                 };
                 // RFC 2308 section 2.2: a NODATA answer carries the SOA, like NXDOMAIN.
                 let soa = if found.is_empty() {
-                    self.zone.origin_of(&name).and_then(soa_record)
+                    self.zones.zone_of(&name).map(negative_soa)
                 } else {
                     None
                 };
                 Reply {
                     code: ResponseCode::NoError,
                     authoritative: true,
-                    answers,
+                    answers: found.into_iter().cloned().collect(),
                     soa,
                     shown,
                 }
@@ -249,53 +234,12 @@ impl LabHandler {
     }
 }
 
-/// The zone record types the lab serves; any other type is answered with no records.
-fn kind(rtype: RecordType) -> Option<Kind> {
-    match rtype {
-        RecordType::A => Some(Kind::A),
-        RecordType::AAAA => Some(Kind::Aaaa),
-        RecordType::MX => Some(Kind::Mx),
-        RecordType::TXT => Some(Kind::Txt),
-        RecordType::CNAME => Some(Kind::Cname),
-        _ => None,
+/// The zone's SOA record for the authority section of a negative answer. RFC 2308 section 3:
+/// its TTL is the smaller of its own and its MINIMUM field, how long a "no" may be kept.
+fn negative_soa(zone: &Zone) -> Record {
+    let mut soa = zone.soa.clone();
+    if let RData::SOA(fields) = &soa.data {
+        soa.ttl = soa.ttl.min(fields.minimum);
     }
-}
-
-/// A zone file record as a DNS resource record. `None` only if a name (already checked by
-/// the parser) would not convert, which cannot happen for a parsed zone.
-fn to_record(record: &zone::Record) -> Option<Record> {
-    let rdata = match &record.data {
-        Data::A(ip) => RData::A(A(*ip)),
-        Data::Aaaa(ip) => RData::AAAA(AAAA(*ip)),
-        Data::Mx {
-            preference,
-            exchange,
-        } => RData::MX(MX::new(*preference, dns_name(exchange)?)),
-        Data::Txt(text) => RData::TXT(TXT::new(vec![text.clone()])),
-        Data::Cname(target) => RData::CNAME(CNAME(dns_name(target)?)),
-    };
-    Some(Record::from_rdata(dns_name(&record.name)?, TTL, rdata))
-}
-
-/// The made-up SOA record of a zone: this server is its primary (`ns.ZONE`), the contact is
-/// `hostmaster.ZONE`, and negative answers may be cached for [`TTL`] seconds.
-fn soa_record(origin: &str) -> Option<Record> {
-    let soa = SOA::new(
-        dns_name(&format!("ns.{origin}"))?,
-        dns_name(&format!("hostmaster.{origin}"))?,
-        1,
-        3600,
-        600,
-        86400,
-        TTL,
-    );
-    Some(Record::from_rdata(dns_name(origin)?, TTL, RData::SOA(soa)))
-}
-
-/// `mx.b.test` (or `.`) as a fully qualified DNS name.
-fn dns_name(name: &str) -> Option<Name> {
-    if name == "." {
-        return Some(Name::root());
-    }
-    Name::from_ascii(format!("{name}.")).ok()
+    soa
 }

@@ -18,7 +18,7 @@
 //! ([`Resolve::mail_hosts_explained`]), so a class sees `MX? b.test → 10 mx.b.test` happen.
 //!
 //! - [`resolver`]: the real lookups, with hickory-resolver (async inside, blocking outside).
-//! - [`zone`]: the lab zone file that `postlab dns` serves; [`lab`]: that server.
+//! - [`zone`]: the standard zone files that `postlab dns` serves; [`lab`]: that server.
 //!
 //! What can go wrong: the DNS server does not answer (→ `Temporary` after a short timeout), the
 //! domain does not exist (→ `NoSuchDomain`), or it exists but names no reachable host (→

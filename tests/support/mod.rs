@@ -406,12 +406,21 @@ pub struct LabDns {
 
 impl LabDns {
     pub fn start(zone: &str) -> LabDns {
+        LabDns::start_zones(&[zone])
+    }
+
+    /// Serves several zones, one file each (`zone1.zone`, `zone2.zone`, …).
+    pub fn start_zones(zones: &[&str]) -> LabDns {
         let dir = temp_dir("dns");
-        fs::write(dir.join("lab.zone"), zone).unwrap();
+        let mut command = Command::new(BIN);
+        command.arg("dns");
+        for (n, zone) in zones.iter().enumerate() {
+            let file = dir.join(format!("zone{}.zone", n + 1));
+            fs::write(&file, zone).unwrap();
+            command.arg("--zone").arg(file);
+        }
         let out = fs::File::create(dir.join("out")).unwrap();
-        let child = Command::new(BIN)
-            .args(["dns", "--zone"])
-            .arg(dir.join("lab.zone"))
+        let child = command
             .args(["--listen", "127.0.0.1:0"])
             .stdout(out)
             .stderr(fs::File::create(dir.join("err")).unwrap())
