@@ -15,6 +15,7 @@
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `outbound`: AUTH, submission, the queue, relaying between two servers, bounces
 //! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
+//! - `queue_files`: every legal address survives the queue; unreadable files go to corrupt/
 //! - `postfix`: a real Postfix relays to postlab and from it, and delivers through `postlab deliver`
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
 //! - `mua`: `postlab send` and `postlab fetch`, our own mail client
@@ -58,6 +59,7 @@ mod outbound;
 mod outbound_dns;
 mod pop3;
 mod postfix;
+mod queue_files;
 mod smtp_dialogue;
 mod tls;
 mod tls_access;

@@ -101,6 +101,7 @@ pub(super) fn queue(args: &[String]) -> i32 {
                         .unwrap_or(0);
                     let when = match folder {
                         Folder::Hold => "held".to_string(),
+                        Folder::Corrupt => "corrupt".to_string(),
                         Folder::Active if entry.next_attempt <= now => "due now".to_string(),
                         Folder::Active => format!("next try in {} s", entry.next_attempt - now),
                     };
@@ -121,7 +122,18 @@ pub(super) fn queue(args: &[String]) -> i32 {
                     }
                 }
             }
+            // Never out of sight: messages whose envelope could not be read (queue.rs).
+            let corrupt = queue.corrupt().map_err(|e| e.to_string())?;
+            for (id, why) in &corrupt {
+                println!("{id}  CORRUPT: queue/corrupt/{id}.env cannot be read: {why}");
+            }
             println!("{count} message(s) in the queue");
+            if !corrupt.is_empty() {
+                println!(
+                    "{} message(s) set aside in queue/corrupt/: repair the .env and move both files back to queue/active/, or delete them",
+                    corrupt.len()
+                );
+            }
             Ok(())
         })(),
         ["show", text] => (|| {
