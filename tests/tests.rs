@@ -3,6 +3,7 @@
 //! Every test here runs the real `postlab` binary and talks to it over real sockets:
 //!
 //! - `smtp_dialogue`: the commands of RFC 5321 by hand, replies and order
+//! - `spoofing`: a login binds the sender on every port; the Received line names the account
 //! - `delivery`: what lands in the Maildir, routing, aliases, relay refusal
 //! - `faults`: failures on purpose (`DIR/faults`), marked as injected
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
@@ -61,5 +62,6 @@ mod pop3;
 mod postfix;
 mod queue_files;
 mod smtp_dialogue;
+mod spoofing;
 mod tls;
 mod tls_access;
