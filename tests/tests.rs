@@ -29,12 +29,15 @@
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
+//! - `accounts`: the login throttle, `user del/add` and old mail, arguments written into files
+//!   and headers, alias expansion (issue 14)
 //! - `admin`: `postlab deliver`, `alias`, `user disable | quota`, `check`, `status`
 //! - `backup`: `postlab backup` under mail load, `postlab restore`, damaged archives refused
 //! - `daemon`: SIGTERM, SIGHUP and the lock of `postlab serve`
 
 mod support;
 
+mod accounts;
 mod admin;
 mod backup;
 mod busy;
