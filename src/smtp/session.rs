@@ -446,6 +446,20 @@ impl Session {
                 reply::recipient_ok(),
                 format!("<{to}> is remote: for the outbound queue"),
             ),
+            Route::Forwarded { accounts, remote } => {
+                let remote: Vec<String> = remote.iter().map(|a| format!("<{a}>")).collect();
+                let accounts = match accounts.is_empty() {
+                    true => String::new(),
+                    false => format!("account {}, and ", accounts.join(", ")),
+                };
+                (
+                    reply::recipient_ok(),
+                    format!(
+                        "<{to}> is an alias: {accounts}{} for the outbound queue",
+                        remote.join(", ")
+                    ),
+                )
+            }
             Route::Reject(rejection) => {
                 let (reply, why) = rejection_reply(&to, rejection);
                 (reply, format!("<{to}> refused: {why}"))
@@ -726,9 +740,9 @@ fn rejection_reply(to: &Address, rejection: &Rejection) -> (Reply, String) {
             "another domain, and this client may not relay".into(),
         ),
         Rejection::AliasLoop => (reply::alias_loop(&address), "the aliases loop".into()),
-        Rejection::RemoteAlias(target) => (
-            reply::remote_alias(&address),
-            format!("alias forwards to <{target}>, and there is no outbound MTA yet"),
+        Rejection::BadAlias(why) => (
+            reply::alias_misconfigured(&address, why),
+            format!("the aliases cannot be followed: {why}"),
         ),
     }
 }
