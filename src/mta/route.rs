@@ -178,11 +178,14 @@ impl Router<'_> {
         if !target.contains('@') {
             return self.expand(target, depth, found);
         }
-        let address = crate::smtp::address::parse_mailbox(target, true).map_err(|_| {
-            Rejection::BadAlias(format!(
-                "the aliases file names {target:?}, which is not an address"
-            ))
-        })?;
+        // As a Path, so the length limits of RFC 5321 §4.5.3.1 hold too: the address goes into
+        // a queue file and a RCPT command.
+        let address =
+            crate::smtp::address::parse_path(&format!("<{target}>"), true).map_err(|_| {
+                Rejection::BadAlias(format!(
+                    "the aliases file names {target:?}, which is not an address"
+                ))
+            })?;
         if !address.is_address_literal() && self.config.is_local_domain(&address.domain) {
             return self.expand(&address.local_part, depth, found);
         }
@@ -225,7 +228,7 @@ mod tests {
 
     #[test]
     fn decides_each_kind_of_recipient() {
-        let (config, directory) = setup("postmaster: alice\nstaff: alice, bob\nloop1: loop2\nloop2: loop1\nfwd: carol@elsewhere.example\nteam: staff, bob@example.org\n");
+        let (config, directory) = setup("postmaster: alice\nstaff: alice, bob\nloop1: loop2\nloop2: loop1\nfwd: carol@elsewhere.example\nteam: staff, bob@example.org\nbad: x@-bad\nmix: bob, d@d.example, d@d.example\n");
         let router = Router {
             config: &config,
             directory: &directory,
@@ -265,6 +268,19 @@ mod tests {
                 Route::Forwarded {
                     accounts: vec![],
                     remote: vec![addr("carol@elsewhere.example")],
+                },
+            ),
+            (
+                "bad@localhost",
+                Route::Reject(Rejection::BadAlias(
+                    "the aliases file names \"x@-bad\", which is not an address".into(),
+                )),
+            ),
+            (
+                "mix@localhost",
+                Route::Forwarded {
+                    accounts: vec!["bob".into()],
+                    remote: vec![addr("d@d.example")],
                 },
             ),
             ("v@t.example", Route::Reject(Rejection::RelayDenied)),
