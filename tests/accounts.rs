@@ -211,16 +211,16 @@ fn deliver_refuses_line_breaks_in_the_sender_and_recipient() {
     );
 }
 
-/// Finding 14: each alias is expanded once per recipient (ten lists naming the next ten times
-/// each took 10^9 steps), and the size of an expansion is capped.
+/// Finding 14: each alias is expanded once per recipient (nine lists, each naming the next ten
+/// times, took 10^9 steps), and the size of an expansion is capped.
 #[test]
 fn alias_expansion_is_memoised_and_capped() {
     let mut aliases = String::new();
-    for level in 0..12 {
+    for level in 0..9 {
         let next = format!("l{}", level + 1);
         aliases.push_str(&format!("l{level}: {}\n", [next.as_str(); 10].join(", ")));
     }
-    aliases.push_str("l12: bob\n");
+    aliases.push_str("l9: bob\n");
     let wide: Vec<String> = (0..1001).map(|i| format!("u{i}@far.test")).collect();
     aliases.push_str(&format!("wide: {}\n", wide.join(", ")));
     aliases.push_str(&format!("fits: {}\n", wide[..1000].join(", ")));
