@@ -47,8 +47,9 @@ pub const MAX_DELAY: Duration = Duration::from_secs(16);
 /// Failures are forgotten after this long without a new one.
 pub const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 /// Names counted separately per client address; a client that tries more names than this
-/// (spraying) has the rest counted together, so its table stays small.
-pub const NAMES_PER_CLIENT: usize = 64;
+/// (spraying) has the rest counted together, so its table stays small. With
+/// [`MAX_REMEMBERED`] clients, the tables hold at most about 10,000 × 9 names: under 10 MB.
+pub const NAMES_PER_CLIENT: usize = 8;
 /// Client addresses and account names remembered at most (each table).
 pub const MAX_REMEMBERED: usize = 10_000;
 
