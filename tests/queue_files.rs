@@ -75,4 +75,16 @@ fn an_unreadable_queue_file_is_set_aside_and_reported() {
         )),
         "{report}"
     );
+    // `queue show` prints it as it is; `queue delete` removes both files, and check is clean.
+    let (code, shown, _) = a.postlab(&["queue", "show", id]);
+    assert_eq!(code, 0);
+    assert!(
+        shown.contains("rcpt: <bob@b.test> lost in thought"),
+        "{shown}"
+    );
+    assert_eq!(a.postlab(&["queue", "delete", id]).0, 0);
+    assert!(!corrupt.join(format!("{id}.env")).exists());
+    assert!(!corrupt.join(format!("{id}.msg")).exists());
+    let (code, report, _) = a.postlab(&["check"]);
+    assert!(!report.contains("corrupt"), "{code} {report}");
 }

@@ -110,7 +110,7 @@ fn corrupt_queue_files(data: &DataDir, report: &mut Report) {
             for (id, why) in found {
                 report.error(
                     format!("queue/corrupt/{id}.env: message {id} cannot be delivered: {why}"),
-                    format!("repair the line by hand and move {id}.env and {id}.msg back to queue/active/, or delete both"),
+                    format!("repair the line by hand and move {id}.env and {id}.msg back to queue/active/, or `postlab queue delete {id}`"),
                 );
             }
         }

@@ -130,7 +130,7 @@ pub(super) fn queue(args: &[String]) -> i32 {
             println!("{count} message(s) in the queue");
             if !corrupt.is_empty() {
                 println!(
-                    "{} message(s) set aside in queue/corrupt/: repair the .env and move both files back to queue/active/, or delete them",
+                    "{} message(s) set aside in queue/corrupt/: repair the .env and move both files back to queue/active/, or `postlab queue delete ID`",
                     corrupt.len()
                 );
             }
@@ -138,6 +138,11 @@ pub(super) fn queue(args: &[String]) -> i32 {
         })(),
         ["show", text] => (|| {
             let id = id(text)?;
+            if let Some(raw) = queue.corrupt_text(&id) {
+                println!("# {id} is in queue/corrupt/: its envelope cannot be read. As it is:");
+                print!("{raw}");
+                return Ok(());
+            }
             let (entry, folder) = queue.find(&id).map_err(|e| e.to_string())?;
             print!("{}", entry.to_text());
             let content =
@@ -184,7 +189,10 @@ pub(super) fn queue(args: &[String]) -> i32 {
         })(),
         ["delete", text] => (|| {
             let id = id(text)?;
-            let (_, folder) = queue.find(&id).map_err(|e| e.to_string())?;
+            let folder = match queue.corrupt_text(&id) {
+                Some(_) => Folder::Corrupt,
+                None => queue.find(&id).map_err(|e| e.to_string())?.1,
+            };
             queue.remove(&id, folder).map_err(|e| e.to_string())?;
             println!("{id} deleted (no bounce is sent)");
             Ok(())

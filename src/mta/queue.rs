@@ -217,6 +217,13 @@ impl Queue {
         Ok(found)
     }
 
+    /// The raw envelope text of a message set aside in `corrupt/`, if there is one.
+    pub fn corrupt_text(&self, id: &QueueId) -> Option<String> {
+        fs::read(self.envelope_path(id, Folder::Corrupt))
+            .ok()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// Finds a message in either folder.
     pub fn find(&self, id: &QueueId) -> io::Result<(Entry, Folder)> {
         for folder in [Folder::Active, Folder::Hold] {
