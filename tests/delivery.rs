@@ -68,7 +68,8 @@ fn each_recipient_gets_a_copy_and_a_reply_of_its_own() {
     c.expect("RCPT TO:<staff@mx.test>", 250);
     let looped = c.expect("RCPT TO:<loop1@localhost>", 550);
     assert!(looped.text().starts_with("5.4.6"));
-    c.expect("RCPT TO:<fwd@localhost>", 451);
+    // An alias to another domain forwards through the queue (tests/accounts.rs follows it).
+    c.expect("RCPT TO:<fwd@localhost>", 250);
     c.expect("DATA", 354);
     c.send_raw(b"Subject: to many\r\n\r\nhello\r\n.\r\n");
     assert_eq!(c.read_reply().code, 250);

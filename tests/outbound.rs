@@ -283,7 +283,7 @@ fn hold_stops_a_message_and_release_sends_it() {
     assert!(a.dir.join(format!("queue/hold/{id}.msg")).exists());
     let (_, shown, _) = a.postlab(&["queue", "show", &id]);
     assert!(
-        shown.contains("rcpt: <bob@b.test> pending") && shown.contains("Subject: held"),
+        shown.contains("rcpt: <bob@b.test>\nstatus: pending") && shown.contains("Subject: held"),
         "{shown}"
     );
     route(&a, "b.test", b.smtp);

@@ -3,6 +3,7 @@
 //! Every test here runs the real `postlab` binary and talks to it over real sockets:
 //!
 //! - `smtp_dialogue`: the commands of RFC 5321 by hand, replies and order
+//! - `spoofing`: a login binds the sender on every port; the Received line names the account
 //! - `delivery`: what lands in the Maildir, routing, aliases, relay refusal
 //! - `faults`: failures on purpose (`DIR/faults`), marked as injected
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
@@ -16,6 +17,7 @@
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `outbound`: AUTH, submission, the queue, relaying between two servers, bounces
 //! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
+//! - `queue_files`: every legal address survives the queue; unreadable files go to corrupt/
 //! - `postfix`: a real Postfix relays to postlab and from it, and delivers through `postlab deliver`
 //! - `package`: `make deb`'s package installed in a throw-away root, started as its unit says, removed
 //! - `clients`: real SMTP clients (Python's smtplib, swaks)
@@ -31,6 +33,8 @@
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
+//! - `accounts`: the login throttle, `user del/add` and old mail, arguments written into files
+//!   and headers, alias expansion (issue 14)
 //! - `admin`: `postlab deliver`, `alias`, `user disable | quota`, `check`, `status`
 //! - `backup`: `postlab backup` under mail load, `postlab restore`, damaged archives refused
 //! - `daemon`: SIGTERM, SIGHUP and the lock of `postlab serve`
@@ -39,6 +43,7 @@
 
 mod support;
 
+mod accounts;
 mod admin;
 mod attack;
 mod backup;
@@ -67,7 +72,9 @@ mod outbound_dns;
 mod package;
 mod pop3;
 mod postfix;
+mod queue_files;
 mod smtp_dialogue;
+mod spoofing;
 mod tls;
 mod tls_access;
 mod tls_versions;

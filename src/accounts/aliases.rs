@@ -80,6 +80,51 @@ impl Aliases {
     }
 }
 
+/// An alias name, as `postlab alias add` will write it: a local part in the Dot-string form
+/// (RFC 5321 §4.1.2: atoms of RFC 5322 `atext`, UTF-8 allowed by RFC 6531), at most 64 octets.
+/// That keeps out everything the file's syntax gives a meaning to — `:` and `,` (separators),
+/// white space and line breaks (a new line or a continuation, so `bob\nbob: evil@x` would add a
+/// line), a leading `#` (a comment) — and `@`, which would make it an address.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let atext = |c: char| {
+        c.is_ascii_alphanumeric()
+            || "!#$%&'*+-/=?^_`{|}~".contains(c)
+            || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+    };
+    let ok = !name.is_empty()
+        && name.len() <= crate::address::MAX_LOCAL_PART
+        && !name.starts_with('#')
+        && name
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} cannot be an alias name: use a local part (letters, digits, . - _ + and the like; no spaces, ':', ',', '@', control characters; not starting with '#' or '.')"
+        ))
+    }
+}
+
+/// A target, as `postlab alias add` will write it: a name (account or alias, the same rule as
+/// [`check_name`]) or an address that SMTP allows (`parse_mailbox`), without a `,` (the file's
+/// separator, which a quoted local part could hold).
+pub fn check_target(target: &str) -> Result<(), String> {
+    if target.contains(',') {
+        return Err(format!(
+            "{target:?} cannot be a target: ',' separates targets"
+        ));
+    }
+    if !target.contains('@') {
+        return check_name(target).map_err(|_| {
+            format!("{target:?} cannot be a target: not an account or alias name, nor an address")
+        });
+    }
+    crate::address::parse_mailbox(target, true)
+        .map(|_| ())
+        .map_err(|e| format!("{target:?} cannot be a target: not a valid address ({e:?})"))
+}
+
 /// The aliases file written on first start.
 pub fn default_file_text(first_account: Option<&str>) -> String {
     let target = first_account.unwrap_or("root");
@@ -103,6 +148,30 @@ mod tests {
         assert_eq!(aliases.get("staff").unwrap(), ["alice", "bob", "carol"]);
         assert_eq!(aliases.get("POSTMASTER").unwrap(), ["alice"]);
         assert!(Aliases::parse("no colon here\n").is_err());
+    }
+
+    #[test]
+    fn names_and_targets_that_would_change_the_file_are_refused() {
+        for bad in [
+            "", "bob\nbob", "a\tb", "a b", "a:b", "a,b", "a@b", "#x", ".a", "a..b", "a\r",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["staff", "list+admin", "first.last", "jos\u{e9}"] {
+            assert!(check_name(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "bob\nbob: evil@attacker.test",
+            "a,b",
+            "\"a,b\"@x.test",
+            "x@",
+            "a b@x.test",
+        ] {
+            assert!(check_target(bad).is_err(), "{bad:?}");
+        }
+        for good in ["bob", "bob@b.test", "\"x> y\"@b.test", "v@[192.0.2.1]"] {
+            assert!(check_target(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

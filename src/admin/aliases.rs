@@ -5,7 +5,8 @@
 //! the server notices the new modification time at the next connection, so no restart is
 //! needed. `alias del` keeps every other line of `DIR/aliases`, comments included, as written.
 
-use crate::accounts::{aliases::Aliases, extra, Users};
+use crate::accounts::aliases::{self, Aliases};
+use crate::accounts::{extra, Users};
 use crate::datadir::DataDir;
 use crate::mailbox::{durable, quota};
 
@@ -75,11 +76,9 @@ fn add(
     targets: &[&str],
 ) -> Result<(String, String), String> {
     let alias = alias.to_ascii_lowercase();
-    if alias.is_empty() || alias.contains([':', ',', ' ', '@']) {
-        return Err(format!(
-            "'{alias}' cannot be an alias name (a local part, without @)"
-        ));
-    }
+    // Everything written into DIR/aliases is checked first: a line break in an argument would
+    // add a line of its own (issue 14: `staff $'bob\nbob: evil@…'` redirected bob's mail).
+    aliases::check_name(&alias)?;
     let users = Users::load(&data.users()).map_err(|e| e.to_string())?;
     if users.contains(&alias) {
         return Err(format!(
@@ -94,6 +93,7 @@ fn add(
         .map(str::to_string)
         .collect();
     for target in &targets {
+        aliases::check_target(target)?;
         let known = target.contains('@')
             || users.contains(target)
             || (aliases.get(target).is_some() && !target.eq_ignore_ascii_case(&alias));

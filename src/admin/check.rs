@@ -11,9 +11,9 @@
 //! ```
 //!
 //! Errors stop mail from working as meant (a setting the server refuses, an alias loop, no
-//! postmaster, which RFC 5321 §4.5.1 requires); warnings are risks (a world-readable users
-//! file). The exit code is 1 when there is any error, so a script or a systemd
-//! `ExecStartPre=postlab check` can refuse to start on a broken directory.
+//! postmaster, which RFC 5321 §4.5.1 requires, a queue file set aside as corrupt); warnings
+//! are risks (a world-readable users file). The exit code is 1 when there is any error, so a
+//! script or a systemd `ExecStartPre=postlab check` can refuse to start on a broken directory.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
@@ -105,7 +105,32 @@ fn check(data: &DataDir) -> Report {
     }
     certificates(&data.root().join("tls"), &mut report);
     maildirs(data, &users, &mut report);
+    corrupt_queue_files(data, &mut report);
     report
+}
+
+/// Messages the queue set aside because their envelope could not be read (`mta/queue.rs`):
+/// each is mail someone was promised, waiting for a person.
+fn corrupt_queue_files(data: &DataDir, report: &mut Report) {
+    let dir = data.root().join("queue");
+    if !dir.join("corrupt").is_dir() {
+        return;
+    }
+    let found = crate::mta::queue::Queue::open(&dir).and_then(|queue| queue.corrupt());
+    match found {
+        Ok(found) => {
+            for (id, why) in found {
+                report.error(
+                    format!("queue/corrupt/{id}.env: message {id} cannot be delivered: {why}"),
+                    format!("repair the line by hand and move {id}.env and {id}.msg back to queue/active/, or `postlab queue delete {id}`"),
+                );
+            }
+        }
+        Err(e) => report.error(
+            format!("cannot read {}: {e}", dir.join("corrupt").display()),
+            "check its owner and mode",
+        ),
+    }
 }
 
 /// Every line of postlab.conf, not just the first bad one. Gives the settings as far as they

@@ -14,7 +14,8 @@
 //! forwarding can be seen). A message from a pipe ends its lines in LF; they are stored CRLF,
 //! as everything in postlab's Maildirs is.
 //!
-//! The exit code is what the calling MTA acts on (`sysexits.h`): 0 delivered; 64 EX_USAGE;
+//! The exit code is what the calling MTA acts on (`sysexits.h`): 0 delivered; 64 EX_USAGE (also
+//! for a sender or recipient that is not an address: they go into header fields);
 //! 67 EX_NOUSER, which Postfix turns into a bounce; 75 EX_TEMPFAIL (disk full, an I/O error, an
 //! unreadable users file, a mailbox over its quota), which makes it keep the message and try
 //! again later; 65 EX_DATAERR for a message bigger than max_message_size or the whole quota.
@@ -58,6 +59,22 @@ pub fn main(args: &[String]) -> i32 {
     let data = DataDir::from_option(m.opt_str("data"));
     let sender = m.opt_str("from").or_else(|| std::env::var("SENDER").ok());
     let recipient = std::env::var("RECIPIENT").ok().filter(|r| !r.is_empty());
+    // Both go into header fields: a CR or LF in them would add header lines of the caller's
+    // choosing (issue 14). Only what SMTP allows as an address is written.
+    let sender = match sender.as_deref().map(header_address).transpose() {
+        Ok(sender) => sender,
+        Err(e) => {
+            eprintln!("postlab deliver: the sender (--from or $SENDER) {e}");
+            return EX_USAGE;
+        }
+    };
+    let recipient = match recipient.as_deref().map(header_address).transpose() {
+        Ok(recipient) => recipient,
+        Err(e) => {
+            eprintln!("postlab deliver: $RECIPIENT {e}");
+            return EX_USAGE;
+        }
+    };
     let (code, message) = deliver(&data, &user, sender.as_deref(), recipient.as_deref());
     if code != EX_OK {
         eprintln!("postlab deliver: {message}");
@@ -105,7 +122,6 @@ fn deliver(
     let content = crlf(&raw);
     let mut head = String::new();
     if let Some(sender) = sender {
-        let sender = sender.trim_start_matches('<').trim_end_matches('>');
         head.push_str(&format!("Return-Path: <{sender}>\r\n"));
     }
     let to = recipient
@@ -156,6 +172,24 @@ fn deliver(
     }
 }
 
+/// An address for a header field: `local@domain` or `<local@domain>` as SMTP allows it
+/// (RFC 5321 §4.1.2, UTF-8 by RFC 6531), or empty / `<>` for the null sender of a bounce.
+/// Gives it without brackets.
+fn header_address(text: &str) -> Result<String, String> {
+    let bare = text
+        .strip_prefix('<')
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or(text);
+    if bare.is_empty() {
+        return Ok(String::new());
+    }
+    match crate::address::parse_mailbox(bare, true) {
+        Ok(address) => Ok(address.to_string()),
+        Err(_) if bare.eq_ignore_ascii_case("postmaster") => Ok(bare.to_string()),
+        Err(e) => Err(format!("{text:?} is not an address ({e:?})")),
+    }
+}
+
 /// Lines ending in a lone LF get CR LF; lines that already end in CR LF stay.
 fn crlf(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 40);
@@ -175,7 +209,23 @@ fn crlf(raw: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::crlf;
+    use super::{crlf, header_address};
+
+    #[test]
+    fn only_addresses_reach_the_header() {
+        assert_eq!(header_address("<a@b.test>").unwrap(), "a@b.test");
+        assert_eq!(header_address("a@b.test").unwrap(), "a@b.test");
+        assert_eq!(header_address("").unwrap(), "");
+        assert_eq!(header_address("<>").unwrap(), "");
+        for bad in [
+            "a@b.test\r\nBcc: x@y.test",
+            "a@b.test\nX: y",
+            "a b",
+            "<a@b.test",
+        ] {
+            assert!(header_address(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn line_endings_become_crlf_once() {

@@ -32,7 +32,7 @@ postlab: a teaching mail server
 usage:
   postlab serve  [--data DIR] [--config FILE] [--listen ADDR] [--port-offset N]
                  [--hostname NAME] [--domain D]... [--ephemeral-ports]
-  postlab user   add NAME [--password P] | del NAME | passwd NAME [--password P] | list   [--data DIR]
+  postlab user   add NAME [--password P] | del NAME [--purge | --keep-mail] | passwd NAME [--password P] | list   [--data DIR]
   postlab user   disable NAME | enable NAME | quota NAME SIZE   [--data DIR]
   postlab alias  add ALIAS TARGET... | del ALIAS | list   [--data DIR]
   postlab deliver --user NAME [--from ADDR] [--data DIR] < message   (an MDA for Postfix)

@@ -101,6 +101,7 @@ pub(super) fn queue(args: &[String]) -> i32 {
                         .unwrap_or(0);
                     let when = match folder {
                         Folder::Hold => "held".to_string(),
+                        Folder::Corrupt => "corrupt".to_string(),
                         Folder::Active if entry.next_attempt <= now => "due now".to_string(),
                         Folder::Active => format!("next try in {} s", entry.next_attempt - now),
                     };
@@ -121,11 +122,27 @@ pub(super) fn queue(args: &[String]) -> i32 {
                     }
                 }
             }
+            // Never out of sight: messages whose envelope could not be read (queue.rs).
+            let corrupt = queue.corrupt().map_err(|e| e.to_string())?;
+            for (id, why) in &corrupt {
+                println!("{id}  CORRUPT: queue/corrupt/{id}.env cannot be read: {why}");
+            }
             println!("{count} message(s) in the queue");
+            if !corrupt.is_empty() {
+                println!(
+                    "{} message(s) set aside in queue/corrupt/: repair the .env and move both files back to queue/active/, or `postlab queue delete ID`",
+                    corrupt.len()
+                );
+            }
             Ok(())
         })(),
         ["show", text] => (|| {
             let id = id(text)?;
+            if let Some(raw) = queue.corrupt_text(&id) {
+                println!("# {id} is in queue/corrupt/: its envelope cannot be read. As it is:");
+                print!("{raw}");
+                return Ok(());
+            }
             let (entry, folder) = queue.find(&id).map_err(|e| e.to_string())?;
             print!("{}", entry.to_text());
             let content =
@@ -172,7 +189,10 @@ pub(super) fn queue(args: &[String]) -> i32 {
         })(),
         ["delete", text] => (|| {
             let id = id(text)?;
-            let (_, folder) = queue.find(&id).map_err(|e| e.to_string())?;
+            let folder = match queue.corrupt_text(&id) {
+                Some(_) => Folder::Corrupt,
+                None => queue.find(&id).map_err(|e| e.to_string())?.1,
+            };
             queue.remove(&id, folder).map_err(|e| e.to_string())?;
             println!("{id} deleted (no bounce is sent)");
             Ok(())

@@ -176,7 +176,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         };
         output = match read {
             Ok(Got::Input(input)) => {
-                session.login_delay = shared.logins.delay(peer.ip());
+                session.login_delay = shared.logins.client_delay(peer.ip());
                 session.handle(input)
             }
             Ok(Got::Refused(response)) => Output::only(response),
@@ -195,11 +195,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
                 break;
             }
         };
-        match session.login_event.take() {
-            Some(LoginEvent::Failed) => shared.logins.failed(peer.ip()),
-            Some(LoginEvent::Succeeded) => shared.logins.succeeded(peer.ip()),
-            None => {}
-        }
+        record_login(&shared, peer.ip(), session.login_event.take(), &mut output);
     }
     let _ = chat.conn.flush();
     chat.transcript.note(Step::Access, "session ends");
@@ -320,6 +316,27 @@ fn is_login(buffer: &[u8]) -> bool {
 
 /// Sends the responses of one [`Output`], then does what its effect asks. Returns false when
 /// the connection must close.
+/// Tells the shared throttle (`accounts/login.rs`) about a login, and makes the answer wait as
+/// long as the account's own count asks (the client's count was known before the command).
+fn record_login(
+    shared: &Shared,
+    ip: std::net::IpAddr,
+    event: Option<LoginEvent>,
+    output: &mut Output,
+) {
+    let (name, failed) = match &event {
+        Some(LoginEvent::Failed(name)) => (name, true),
+        Some(LoginEvent::Succeeded(name)) => (name, false),
+        None => return,
+    };
+    output.delay = output.delay.max(shared.logins.delay(ip, name));
+    if failed {
+        shared.logins.failed(ip, name);
+    } else {
+        shared.logins.succeeded(ip, name);
+    }
+}
+
 fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Shared) -> bool {
     if !output.delay.is_zero() {
         std::thread::sleep(output.delay);
@@ -352,17 +369,19 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
             let next = match chat.conn.read_line(framing::MAX_LINE) {
                 Ok(Line::Text(line)) | Ok(Line::BareLf(line)) => {
                     chat.transcript.client(Step::Access, "<credentials hidden>");
-                    session.login_delay = shared.logins.delay(chat.conn.peer.ip());
+                    session.login_delay = shared.logins.client_delay(chat.conn.peer.ip());
                     session.sasl_response(&tag, &line)
                 }
                 Ok(Line::TooLong) => session.sasl_response(&tag, b"*"),
                 Ok(Line::Closed) | Err(_) => return false,
             };
-            match session.login_event.take() {
-                Some(LoginEvent::Failed) => shared.logins.failed(chat.conn.peer.ip()),
-                Some(LoginEvent::Succeeded) => shared.logins.succeeded(chat.conn.peer.ip()),
-                None => {}
-            }
+            let mut next = next;
+            record_login(
+                shared,
+                chat.conn.peer.ip(),
+                session.login_event.take(),
+                &mut next,
+            );
             carry_out(chat, session, next, shared)
         }
         Effect::Idle { tag } => idle(chat, session, &tag, shared),

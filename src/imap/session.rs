@@ -87,11 +87,11 @@ impl Output {
     }
 }
 
-/// A login outcome the throttle must hear about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A login outcome the throttle must hear about, with the account name tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginEvent {
-    Failed,
-    Succeeded,
+    Failed(String),
+    Succeeded(String),
 }
 
 pub struct Session {
@@ -432,7 +432,7 @@ impl Session {
 
     fn check_credentials(&mut self, tag: &str, user: &str, password: &str) -> Output {
         let Some(account) = login::check_password(&self.directory, user, password) else {
-            self.login_event = Some(LoginEvent::Failed);
+            self.login_event = Some(LoginEvent::Failed(user.to_string()));
             return Output::new(vec![r::authentication_failed(tag)]);
         };
         let root = crate::mda::maildir_path(&self.mail_root, &account);
@@ -446,7 +446,7 @@ impl Session {
                 )])
             }
         };
-        self.login_event = Some(LoginEvent::Succeeded);
+        self.login_event = Some(LoginEvent::Succeeded(account.clone()));
         self.state = State::Authenticated;
         self.folders = Some(folders);
         let mut out = Output::new(vec![Response::status(

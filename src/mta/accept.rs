@@ -15,7 +15,6 @@ use std::path::PathBuf;
 
 use super::message::Message;
 use super::queue::{Entry, Queue};
-use super::route::Route;
 use crate::address::Address;
 use crate::context::Shared;
 use crate::mda::{self, Failure};
@@ -56,13 +55,7 @@ pub fn store(
     message: &Message,
     wake: impl FnOnce(),
 ) -> Outcome {
-    let remote: Vec<Address> = message
-        .envelope
-        .recipients
-        .iter()
-        .filter(|r| matches!(r.route, Route::Remote(_)))
-        .map(|r| r.address.clone())
-        .collect();
+    let remote: Vec<Address> = message.envelope.remote_addresses();
     let local = if message.envelope.local_accounts().is_empty() {
         Vec::new()
     } else {

@@ -28,15 +28,37 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// The addresses in other domains that get a copy through the queue, each once: remote
+    /// recipients, and the targets of aliases that forward.
+    pub fn remote_addresses(&self) -> Vec<Address> {
+        let mut addresses: Vec<Address> = Vec::new();
+        for recipient in &self.recipients {
+            let more = match &recipient.route {
+                Route::Remote(address) => std::slice::from_ref(address),
+                Route::Forwarded { remote, .. } => remote.as_slice(),
+                _ => &[],
+            };
+            for address in more {
+                if !addresses.contains(address) {
+                    addresses.push(address.clone());
+                }
+            }
+        }
+        addresses
+    }
+
     /// The accounts that get a copy here, each once, in recipient order.
     pub fn local_accounts(&self) -> Vec<&str> {
         let mut accounts: Vec<&str> = Vec::new();
         for recipient in &self.recipients {
-            if let Route::Local(names) = &recipient.route {
-                for name in names {
-                    if !accounts.contains(&name.as_str()) {
-                        accounts.push(name);
-                    }
+            let names = match &recipient.route {
+                Route::Local(names) => names,
+                Route::Forwarded { accounts, .. } => accounts,
+                _ => continue,
+            };
+            for name in names {
+                if !accounts.contains(&name.as_str()) {
+                    accounts.push(name);
                 }
             }
         }

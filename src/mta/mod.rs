@@ -9,6 +9,7 @@
 //! | `route.rs` | step 3: local, remote or refused, for one recipient |
 //! | `accept.rs` | the moment before 250: local copies and queue files, all synced |
 //! | `queue.rs` | the queue files in `DIR/queue/` |
+//! | `envelope_file.rs` | the text of a queue file's envelope, written and read back |
 //! | `scheduler.rs` | the queue manager: steps 4 and 5 for each due message, retries |
 //! | `transport.rs` | static routes that replace DNS (`DIR/transport`) |
 //! | `client.rs` | step 5: our SMTP client |
@@ -17,6 +18,7 @@
 pub mod accept;
 pub mod bounce;
 pub mod client;
+pub mod envelope_file;
 pub mod message;
 pub mod queue;
 pub mod route;

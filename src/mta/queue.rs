@@ -4,16 +4,11 @@
 //!
 //! ```text
 //! 19A3C4F2B8D10.msg   the content: our Received: header, then the client's bytes
-//! 19A3C4F2B8D10.env   the envelope, as text a student can read:
+//! 19A3C4F2B8D10.env   the envelope, as text a student can read (format: envelope_file.rs):
 //!
-//!     # postlab queue file: the envelope of 19A3C4F2B8D10 (content in 19A3C4F2B8D10.msg)
 //!     from: <alice@a.test>
-//!     arrived: 1795707025
-//!     attempts: 1
-//!     next-attempt: 1795707325
-//!     rcpt: <bob@b.test> pending 421 4.4.0 mx.b.test did not answer
-//!     rcpt: <carol@c.test> delivered 250 2.0.0 Ok: queued as 6612F9F5EE851
-//!     rcpt: <dan@d.test> failed 5.1.1 550 5.1.1 no such user
+//!     rcpt: <bob@b.test>
+//!     status: pending 421 4.4.0 mx.b.test did not answer
 //! ```
 //!
 //! Durability (DESIGN.md, "nothing acknowledged is lost"): both files are written under
@@ -21,13 +16,19 @@
 //! fsynced, all before the client hears 250. A `.env` file is therefore the mark of a complete
 //! message; a `.msg` without one is a crash before the 250, and start-up removes it
 //! ([`Queue::recover`]). Every later change to an envelope replaces the `.env` atomically.
+//! Before anything is written, the envelope's text is read back: one that could not be read
+//! later is refused now (451), never acknowledged and then lost.
+//!
+//! An envelope that cannot be read all the same (edited by hand, damaged on disk) is never just
+//! skipped: like Postfix's `corrupt` queue, both files move to `DIR/queue/corrupt/`, a warning
+//! is logged once, and `postlab queue list` and `postlab check` show it until an administrator
+//! repairs it (and moves it back to `active/`) or deletes it.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::address::{self, Address, ReversePath};
 use crate::ids::QueueId;
 use crate::mailbox::durable;
 
@@ -38,6 +39,8 @@ pub enum Folder {
     Active,
     /// Stopped by `postlab queue hold`; nothing happens until `release`.
     Hold,
+    /// Envelopes that could not be read, set aside for an administrator.
+    Corrupt,
 }
 
 impl Folder {
@@ -45,155 +48,12 @@ impl Folder {
         match self {
             Folder::Active => "active",
             Folder::Hold => "hold",
+            Folder::Corrupt => "corrupt",
         }
     }
 }
 
-/// Where one recipient stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// Not delivered yet; the last temporary error, if any.
-    Pending(String),
-    /// Accepted by the receiving server, with its reply.
-    Delivered(String),
-    /// Failed for good: enhanced status code and the reason. The sender gets a bounce.
-    Failed { status: String, diagnostic: String },
-}
-
-/// One recipient in a queue file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueuedRecipient {
-    pub address: Address,
-    pub status: Status,
-}
-
-/// A queue file's envelope.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub id: QueueId,
-    pub from: ReversePath,
-    /// Seconds since 1970 when the message arrived.
-    pub arrived: u64,
-    pub attempts: u32,
-    /// Seconds since 1970 of the next delivery attempt.
-    pub next_attempt: u64,
-    pub recipients: Vec<QueuedRecipient>,
-}
-
-impl Entry {
-    pub fn new(id: QueueId, from: ReversePath, recipients: Vec<Address>) -> Entry {
-        let now = unix_now();
-        Entry {
-            id,
-            from,
-            arrived: now,
-            attempts: 0,
-            next_attempt: now,
-            recipients: recipients
-                .into_iter()
-                .map(|address| QueuedRecipient {
-                    address,
-                    status: Status::Pending(String::new()),
-                })
-                .collect(),
-        }
-    }
-
-    pub fn pending(&self) -> impl Iterator<Item = &QueuedRecipient> {
-        self.recipients
-            .iter()
-            .filter(|r| matches!(r.status, Status::Pending(_)))
-    }
-
-    /// The envelope file's text.
-    pub fn to_text(&self) -> String {
-        let mut text = format!(
-            "# postlab queue file: the envelope of {id} (content in {id}.msg)\nfrom: {}\narrived: {}\nattempts: {}\nnext-attempt: {}\n",
-            self.from,
-            self.arrived,
-            self.attempts,
-            self.next_attempt,
-            id = self.id
-        );
-        for r in &self.recipients {
-            let status = match &r.status {
-                Status::Pending(why) => format!("pending {why}"),
-                Status::Delivered(reply) => format!("delivered {reply}"),
-                Status::Failed { status, diagnostic } => format!("failed {status} {diagnostic}"),
-            };
-            // Reasons come from remote servers: keep them on one line, printable.
-            let status: String = status
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
-            text.push_str(&format!("rcpt: <{}> {}\n", r.address, status.trim_end()));
-        }
-        text
-    }
-
-    pub fn parse(id: QueueId, text: &str) -> Result<Entry, String> {
-        let mut entry = Entry {
-            id,
-            from: ReversePath::Null,
-            arrived: 0,
-            attempts: 0,
-            next_attempt: 0,
-            recipients: Vec::new(),
-        };
-        for line in text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        {
-            let (key, value) = line
-                .split_once(": ")
-                .ok_or_else(|| format!("bad line {line:?}"))?;
-            let number = || {
-                value
-                    .trim()
-                    .parse::<u64>()
-                    .map_err(|_| format!("bad number in {line:?}"))
-            };
-            match key {
-                "from" if value == "<>" => entry.from = ReversePath::Null,
-                "from" => {
-                    entry.from = ReversePath::Mailbox(
-                        address::parse_path(value, true)
-                            .map_err(|e| format!("{e:?} in {line:?}"))?,
-                    )
-                }
-                "arrived" => entry.arrived = number()?,
-                "attempts" => entry.attempts = number()? as u32,
-                "next-attempt" => entry.next_attempt = number()?,
-                "rcpt" => {
-                    let end = value.find("> ").map(|i| i + 1).unwrap_or(value.len());
-                    let address = address::parse_path(&value[..end], true)
-                        .map_err(|e| format!("{e:?} in {line:?}"))?;
-                    let rest = value[end..].trim();
-                    let (word, detail) = rest.split_once(' ').unwrap_or((rest, ""));
-                    let status = match word {
-                        "pending" => Status::Pending(detail.to_string()),
-                        "delivered" => Status::Delivered(detail.to_string()),
-                        "failed" => {
-                            let (status, diagnostic) =
-                                detail.split_once(' ').unwrap_or((detail, ""));
-                            Status::Failed {
-                                status: status.to_string(),
-                                diagnostic: diagnostic.to_string(),
-                            }
-                        }
-                        _ => return Err(format!("bad status in {line:?}")),
-                    };
-                    entry.recipients.push(QueuedRecipient { address, status });
-                }
-                _ => return Err(format!("unknown field in {line:?}")),
-            }
-        }
-        if entry.recipients.is_empty() {
-            return Err("no recipients".into());
-        }
-        Ok(entry)
-    }
-}
+pub use super::envelope_file::{Entry, QueuedRecipient, Status};
 
 /// A message written and synced under temporary names, not yet in the queue.
 pub struct Staged {
@@ -226,7 +86,7 @@ pub struct Queue {
 
 impl Queue {
     pub fn open(root: &Path) -> io::Result<Queue> {
-        for folder in [Folder::Active, Folder::Hold] {
+        for folder in [Folder::Active, Folder::Hold, Folder::Corrupt] {
             durable::create_dir_all_durably(&root.join(folder.name()))?;
         }
         Ok(Queue {
@@ -248,6 +108,7 @@ impl Queue {
 
     /// Writes a new message's content and envelope, synced, under temporary names.
     pub fn stage(&self, entry: &Entry, content: &[&[u8]]) -> io::Result<Staged> {
+        let envelope = checked_text(entry)?;
         let dir = self.dir(Folder::Active);
         let tmp_msg = dir.join(format!(".{}.msg.tmp", entry.id));
         let tmp_env = dir.join(format!(".{}.env.tmp", entry.id));
@@ -259,7 +120,7 @@ impl Queue {
             file.sync_all()
         };
         let result =
-            write(&tmp_msg, content).and_then(|()| write(&tmp_env, &[entry.to_text().as_bytes()]));
+            write(&tmp_msg, content).and_then(|()| write(&tmp_env, &[envelope.as_bytes()]));
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp_msg);
             let _ = fs::remove_file(&tmp_env);
@@ -286,10 +147,11 @@ impl Queue {
                 format!("{} is gone", path.display()),
             ));
         }
-        durable::write_atomically(&path, entry.to_text().as_bytes())
+        durable::write_atomically(&path, checked_text(entry)?.as_bytes())
     }
 
-    /// The messages in a folder, oldest first. Unreadable envelopes are reported, not fatal.
+    /// The messages in a folder, oldest first. An envelope that cannot be read is moved to
+    /// `corrupt/` (and logged, once), so it is neither lost nor retried forever.
     pub fn list(&self, folder: Folder) -> io::Result<Vec<Entry>> {
         let mut entries = Vec::new();
         for item in fs::read_dir(self.dir(folder))? {
@@ -299,7 +161,18 @@ impl Queue {
             };
             match self.load_from(&id, folder) {
                 Ok(entry) => entries.push(entry),
-                Err(e) => log::warn!("queue: skipping {name}: {e}"),
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => match self.set_aside(&id, folder) {
+                    Ok(()) => log::warn!(
+                        "queue: {name} cannot be read ({e}); moved to {}/ (see `postlab queue list`)",
+                        self.dir(Folder::Corrupt).display()
+                    ),
+                    Err(move_error) => {
+                        log::warn!("queue: {name} cannot be read ({e}) nor moved aside: {move_error}")
+                    }
+                },
+                // Gone between listing and reading (delivered, deleted): nothing to say.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => log::warn!("queue: cannot read {name}: {e}"),
             }
         }
         entries.sort_by(|a, b| a.id.cmp(&b.id));
@@ -309,6 +182,46 @@ impl Queue {
     fn load_from(&self, id: &QueueId, folder: Folder) -> io::Result<Entry> {
         let text = fs::read_to_string(self.envelope_path(id, folder))?;
         Entry::parse(id.clone(), &text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Moves an unreadable message to `corrupt/`: content first, the envelope last, as
+    /// everywhere in the queue (an envelope is the mark of a whole message).
+    fn set_aside(&self, id: &QueueId, from: Folder) -> io::Result<()> {
+        let msg = self.content_path(id, from);
+        if msg.exists() {
+            fs::rename(&msg, self.content_path(id, Folder::Corrupt))?;
+        }
+        fs::rename(
+            self.envelope_path(id, from),
+            self.envelope_path(id, Folder::Corrupt),
+        )?;
+        durable::sync_dir(&self.dir(from))?;
+        durable::sync_dir(&self.dir(Folder::Corrupt))
+    }
+
+    /// The messages set aside in `corrupt/`: each id and why its envelope cannot be read.
+    pub fn corrupt(&self) -> io::Result<Vec<(QueueId, String)>> {
+        let mut found = Vec::new();
+        for item in fs::read_dir(self.dir(Folder::Corrupt))? {
+            let name = item?.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_suffix(".env").and_then(QueueId::parse) else {
+                continue;
+            };
+            let why = match self.load_from(&id, Folder::Corrupt) {
+                Ok(_) => "it reads correctly now: move it back to active/".to_string(),
+                Err(e) => e.to_string(),
+            };
+            found.push((id, why));
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The raw envelope text of a message set aside in `corrupt/`, if there is one.
+    pub fn corrupt_text(&self, id: &QueueId) -> Option<String> {
+        fs::read(self.envelope_path(id, Folder::Corrupt))
+            .ok()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Finds a message in either folder.
@@ -369,6 +282,36 @@ impl Queue {
     }
 }
 
+/// The envelope's text, after checking that it reads back with the same sender, recipients
+/// and times. (Status texts may differ: a remote server's line breaks become spaces.)
+fn checked_text(entry: &Entry) -> io::Result<String> {
+    let text = entry.to_text();
+    let addresses = |e: &Entry| {
+        e.recipients
+            .iter()
+            .map(|r| r.address.clone())
+            .collect::<Vec<_>>()
+    };
+    let times = |e: &Entry| (e.arrived, e.attempts, e.next_attempt);
+    match Entry::parse(entry.id.clone(), &text) {
+        Ok(back)
+            if back.from == entry.from
+                && addresses(&back) == addresses(entry)
+                && times(&back) == times(entry) =>
+        {
+            Ok(text)
+        }
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the envelope of {} would not read back the same", entry.id),
+        )),
+        Err(e) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the envelope of {} would not read back: {e}", entry.id),
+        )),
+    }
+}
+
 pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -379,39 +322,10 @@ pub fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::address::{self, Address, ReversePath};
 
     fn addr(text: &str) -> Address {
         address::parse_path(&format!("<{text}>"), true).unwrap()
-    }
-
-    #[test]
-    fn envelope_text_round_trips() {
-        let mut entry = Entry::new(
-            QueueId::new(),
-            ReversePath::Mailbox(addr("alice@a.test")),
-            vec![addr("bob@b.test"), addr("c@c.test"), addr("d@d.test")],
-        );
-        entry.recipients[1].status = Status::Delivered("250 2.0.0 Ok".into());
-        entry.recipients[2].status = Status::Failed {
-            status: "5.1.1".into(),
-            diagnostic: "550 5.1.1 no\r\nsuch user".into(),
-        };
-        let text = entry.to_text();
-        assert!(
-            text.contains("rcpt: <d@d.test> failed 5.1.1 550 5.1.1 no  such user\n"),
-            "{text}"
-        );
-        let back = Entry::parse(entry.id.clone(), &text).unwrap();
-        assert_eq!(back.recipients[0], entry.recipients[0]);
-        assert_eq!(back.recipients[1], entry.recipients[1]);
-        assert_eq!(back.from, entry.from);
-        let bounce = Entry::new(QueueId::new(), ReversePath::Null, vec![addr("x@y.test")]);
-        assert_eq!(
-            Entry::parse(bounce.id.clone(), &bounce.to_text())
-                .unwrap()
-                .from,
-            ReversePath::Null
-        );
     }
 
     #[test]

@@ -10,7 +10,13 @@
 //!          │ yes                │ no
 //!          ▼                    ▼
 //!     Local([bob])     Reject(UnknownUser)
+//!     (or Forwarded: an alias that names addresses in other domains too)
 //! ```
+//!
+//! Aliases are followed once each per recipient (memoised), at most [`MAX_ALIAS_DEPTH`] deep
+//! and to at most [`MAX_ALIAS_RECIPIENTS`] recipients; past either, the recipient is refused
+//! with a reply that says why. An alias that forwards to another domain is honoured whoever
+//! the client is: the administrator, not the client, chose that destination.
 //!
 //! The router is pure: it reads the configuration and a snapshot of users and aliases, and
 //! touches no file. Address literals (`user@[192.0.2.1]`) are never local here, so they are
@@ -28,6 +34,12 @@ pub enum Route {
     Local(Vec<String>),
     /// Another domain's server must receive it (steps 4 and 5).
     Remote(Address),
+    /// An alias of ours that leads to other domains too: local copies for `accounts`, and the
+    /// outbound queue for `remote` (a forward, as `alias: someone@elsewhere.example`).
+    Forwarded {
+        accounts: Vec<String>,
+        remote: Vec<Address>,
+    },
     /// Refuse the recipient at RCPT.
     Reject(Rejection),
 }
@@ -41,12 +53,20 @@ pub enum Rejection {
     RelayDenied,
     /// The aliases point at each other, or nest deeper than [`MAX_ALIAS_DEPTH`] (550 5.4.6).
     AliasLoop,
-    /// An alias forwards to another domain, which needs the outbound MTA (not built yet).
-    RemoteAlias(Address),
+    /// The aliases file is wrong for this name (550 5.3.5, RFC 3463 §3.4 "system incorrectly
+    /// configured"): it expands to more than [`MAX_ALIAS_RECIPIENTS`], or names a target that
+    /// is not an address.
+    BadAlias(String),
 }
 
-/// How deep aliases may nest before the router calls it a loop.
-pub const MAX_ALIAS_DEPTH: usize = 10;
+/// How deep aliases may nest (alias → alias → …) before the router calls it a loop. Postfix
+/// allows 1000 (`virtual_alias_recursion_limit`); a class's aliases file nests two or three
+/// deep, and 100 keeps the recursion's stack small while leaving room for any real list.
+pub const MAX_ALIAS_DEPTH: usize = 100;
+
+/// How many recipients one address may expand to: Postfix's `expansion_recipient_limit` and
+/// `virtual_alias_expansion_limit`, both 1000 by default.
+pub const MAX_ALIAS_RECIPIENTS: usize = 1000;
 
 /// Routes recipients for one client.
 pub struct Router<'a> {
@@ -54,6 +74,25 @@ pub struct Router<'a> {
     pub directory: &'a Directory,
     /// May this client send to other domains (authenticated, or from a trusted network)?
     pub may_relay: bool,
+}
+
+/// What one address expands to, gathered during [`Router::route`].
+#[derive(Default)]
+struct Expansion {
+    accounts: Vec<String>,
+    remote: Vec<Address>,
+    /// Aliases on the path being followed (a loop if one comes round again).
+    on_path: Vec<String>,
+    /// Aliases already expanded for this address: each is followed once, however many lists
+    /// name it. Without this, `a: b, b` / `b: c, c` / … took 2^depth steps (issue 14: one RCPT
+    /// took 4.9 s).
+    done: std::collections::HashSet<String>,
+}
+
+impl Expansion {
+    fn count(&self) -> usize {
+        self.accounts.len() + self.remote.len()
+    }
 }
 
 impl Router<'_> {
@@ -67,22 +106,24 @@ impl Router<'_> {
                 Route::Reject(Rejection::RelayDenied)
             };
         }
-        let mut accounts = Vec::new();
-        match self.expand(&rcpt.local_part, 0, &mut Vec::new(), &mut accounts) {
-            Ok(()) if accounts.is_empty() => Route::Reject(Rejection::UnknownUser),
-            Ok(()) => Route::Local(accounts),
+        let mut found = Expansion::default();
+        match self.expand(&rcpt.local_part, 0, &mut found) {
+            Ok(()) if found.count() == 0 => Route::Reject(Rejection::UnknownUser),
+            Ok(()) if found.remote.is_empty() => Route::Local(found.accounts),
+            Ok(()) => Route::Forwarded {
+                accounts: found.accounts,
+                remote: found.remote,
+            },
             Err(rejection) => Route::Reject(rejection),
         }
     }
 
-    /// Resolves a local part to accounts, following aliases. `seen` holds the aliases on the
-    /// current path, so `a: b` / `b: a` is caught as a loop.
+    /// Resolves a local part to accounts and remote addresses, following aliases.
     fn expand(
         &self,
         local_part: &str,
         depth: usize,
-        seen: &mut Vec<String>,
-        out: &mut Vec<String>,
+        found: &mut Expansion,
     ) -> Result<(), Rejection> {
         if depth > MAX_ALIAS_DEPTH {
             return Err(Rejection::AliasLoop);
@@ -103,19 +144,24 @@ impl Router<'_> {
         }
         for candidate in candidates {
             if let Some(targets) = self.directory.aliases.get(&candidate) {
-                if seen.contains(&candidate) {
+                if found.on_path.contains(&candidate) {
                     return Err(Rejection::AliasLoop);
                 }
-                seen.push(candidate);
-                for target in targets {
-                    self.expand_target(target, depth + 1, seen, out)?;
+                if found.done.contains(&candidate) {
+                    return Ok(());
                 }
-                seen.pop();
+                found.on_path.push(candidate.clone());
+                for target in targets {
+                    self.expand_target(target, depth + 1, found)?;
+                }
+                found.on_path.pop();
+                found.done.insert(candidate);
                 return Ok(());
             }
             if self.directory.users.contains(&candidate) {
-                if !out.contains(&candidate) {
-                    out.push(candidate);
+                if !found.accounts.contains(&candidate) {
+                    found.accounts.push(candidate);
+                    check_size(found)?;
                 }
                 return Ok(());
             }
@@ -127,20 +173,37 @@ impl Router<'_> {
         &self,
         target: &str,
         depth: usize,
-        seen: &mut Vec<String>,
-        out: &mut Vec<String>,
+        found: &mut Expansion,
     ) -> Result<(), Rejection> {
-        match target.rsplit_once('@') {
-            Some((local, domain)) if self.config.is_local_domain(domain) => {
-                self.expand(local, depth, seen, out)
-            }
-            Some((local, domain)) => Err(Rejection::RemoteAlias(Address {
-                local_part: local.to_string(),
-                domain: domain.to_string(),
-            })),
-            None => self.expand(target, depth, seen, out),
+        if !target.contains('@') {
+            return self.expand(target, depth, found);
         }
+        // As a Path, so the length limits of RFC 5321 §4.5.3.1 hold too: the address goes into
+        // a queue file and a RCPT command.
+        let address =
+            crate::address::parse_path(&format!("<{target}>"), true).map_err(|_| {
+                Rejection::BadAlias(format!(
+                    "the aliases file names {target:?}, which is not an address"
+                ))
+            })?;
+        if !address.is_address_literal() && self.config.is_local_domain(&address.domain) {
+            return self.expand(&address.local_part, depth, found);
+        }
+        if !found.remote.contains(&address) {
+            found.remote.push(address);
+            check_size(found)?;
+        }
+        Ok(())
     }
+}
+
+fn check_size(found: &Expansion) -> Result<(), Rejection> {
+    if found.count() > MAX_ALIAS_RECIPIENTS {
+        return Err(Rejection::BadAlias(format!(
+            "the aliases expand to more than {MAX_ALIAS_RECIPIENTS} recipients"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -165,7 +228,7 @@ mod tests {
 
     #[test]
     fn decides_each_kind_of_recipient() {
-        let (config, directory) = setup("postmaster: alice\nstaff: alice, bob\nloop1: loop2\nloop2: loop1\nfwd: carol@elsewhere.example\nteam: staff, bob@example.org\n");
+        let (config, directory) = setup("postmaster: alice\nstaff: alice, bob\nloop1: loop2\nloop2: loop1\nfwd: carol@elsewhere.example\nteam: staff, bob@example.org\nbad: x@-bad\nmix: bob, d@d.example, d@d.example\n");
         let router = Router {
             config: &config,
             directory: &directory,
@@ -202,7 +265,23 @@ mod tests {
             ("loop1@localhost", Route::Reject(Rejection::AliasLoop)),
             (
                 "fwd@localhost",
-                Route::Reject(Rejection::RemoteAlias(addr("carol@elsewhere.example"))),
+                Route::Forwarded {
+                    accounts: vec![],
+                    remote: vec![addr("carol@elsewhere.example")],
+                },
+            ),
+            (
+                "bad@localhost",
+                Route::Reject(Rejection::BadAlias(
+                    "the aliases file names \"x@-bad\", which is not an address".into(),
+                )),
+            ),
+            (
+                "mix@localhost",
+                Route::Forwarded {
+                    accounts: vec!["bob".into()],
+                    remote: vec![addr("d@d.example")],
+                },
             ),
             ("v@t.example", Route::Reject(Rejection::RelayDenied)),
             ("v@[127.0.0.1]", Route::Reject(Rejection::RelayDenied)),

@@ -326,10 +326,10 @@ fn log_in(
     open: &mut Option<Open>,
 ) -> LoginResult {
     let ip = chat.conn.peer.ip();
-    let delay = shared.logins.delay(ip);
+    let delay = shared.logins.delay(ip, credentials.name());
     if !delay.is_zero() {
         chat.note(&format!(
-            "more than {} failed logins from {ip}: waiting {} s before answering",
+            "more than {} failed logins from {ip} or for this account: waiting {} s before answering",
             login::FREE_FAILURES,
             delay.as_secs()
         ));
@@ -358,14 +358,14 @@ fn log_in(
         },
     };
     let Some(account) = account else {
-        shared.logins.failed(ip);
+        shared.logins.failed(ip, credentials.name());
         chat.note(&format!(
             "login failed for '{}' (the password is not logged)",
             credentials.name()
         ));
         return LoginResult::Rejected;
     };
-    shared.logins.succeeded(ip);
+    shared.logins.succeeded(ip, &account);
     let Some(lock) = shared.pop3_locks.try_lock(&account) else {
         chat.note(&format!("{account}'s mailbox is open in another session"));
         return LoginResult::InUse;

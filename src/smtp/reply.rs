@@ -184,13 +184,11 @@ pub fn alias_loop(address: &str) -> Reply {
     .hint("the aliases file points these names at each other")
 }
 
-/// An alias that forwards to another domain needs the outbound MTA, which is not running.
-pub fn remote_alias(address: &str) -> Reply {
-    Reply::new(
-        451,
-        Some(Status(4, 3, 0)),
-        format!("<{address}>: alias forwards to another domain; no outbound delivery here"),
-    )
+/// 5.3.5 (RFC 3463 §3.4, "system incorrectly configured"): the aliases file cannot be followed
+/// for this name (too many recipients, a target that is not an address).
+pub fn alias_misconfigured(address: &str, why: &str) -> Reply {
+    Reply::new(550, Some(Status(5, 3, 5)), format!("<{address}>: {why}"))
+        .hint("the administrator must fix the aliases file (postlab check)")
 }
 
 /// RFC 5321 §4.5.3.1.8: 452 for too many recipients, so the client sends the rest later.

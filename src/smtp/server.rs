@@ -313,7 +313,7 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
         Effect::Authenticate(credentials) => {
             let ip = chat.conn.peer.ip();
             // Brute force: wait before answering a client that keeps failing (login.rs).
-            std::thread::sleep(shared.logins.delay(ip));
+            std::thread::sleep(shared.logins.delay(ip, &credentials.user));
             let directory = shared.accounts.current();
             // RFC 4616 §2: acting as someone else (an authzid other than the user) is not allowed.
             let account =
@@ -325,12 +325,12 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
                 );
             match &account {
                 Some(account) => {
-                    shared.logins.succeeded(ip);
+                    shared.logins.succeeded(ip, account);
                     chat.transcript
                         .note(Step::Mta, &format!("logged in as {account}"));
                 }
                 None => {
-                    shared.logins.failed(ip);
+                    shared.logins.failed(ip, &credentials.user);
                     // The name may be a typo of the password: log only that a login failed.
                     chat.transcript.note(Step::Mta, "login failed");
                     log::warn!("SMTP login failed from {ip}");

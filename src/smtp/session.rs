@@ -14,8 +14,8 @@
 //! - `Mail`: a transaction is open (MAIL accepted); RCPT adds recipients, DATA sends content.
 //!
 //! Beside the state: who the client is. AUTH (RFC 4954) may log it in as an account; on the
-//! submission port (RFC 6409) that is required before MAIL, and the sender must be the
-//! account's own address. On port 25 a client may send to other domains only when logged in or
+//! submission port (RFC 6409) that is required before MAIL. A logged-in client, on any port,
+//! may use only the account's own address (or an alias of it) as the sender. On port 25 a client may send to other domains only when logged in or
 //! from a trusted network (`relay_networks`): never an open relay.
 //!
 //! The session never touches a socket or a file. The server loop (`server.rs`) feeds it
@@ -359,8 +359,13 @@ impl Session {
         if self.mode == Mode::Submission && self.user.is_none() {
             return Output::reply(reply::auth_required());
         }
-        if self.mode == Mode::Submission && !self.owns_sender(&from) {
-            return Output::reply(reply::sender_not_owned(self.user.as_deref().unwrap_or("")));
+        // An authenticated session is bound to its account on every port: AUTH on port 25
+        // grants relaying too, so the submission rule (RFC 6409 §6.1) must hold there as well,
+        // or a login as alice would send as bob (issue 14).
+        if let Some(user) = &self.user {
+            if !self.owns_sender(&from) {
+                return Output::reply(reply::sender_not_owned(user));
+            }
         }
         // Extensions exist only after EHLO (§4.1.1.1); a HELO client sends no parameters.
         if !self.esmtp && params != MailParams::default() {
@@ -442,6 +447,20 @@ impl Session {
                 reply::recipient_ok(),
                 format!("<{to}> is remote: for the outbound queue"),
             ),
+            Route::Forwarded { accounts, remote } => {
+                let remote: Vec<String> = remote.iter().map(|a| format!("<{a}>")).collect();
+                let accounts = match accounts.is_empty() {
+                    true => String::new(),
+                    false => format!("account {}, and ", accounts.join(", ")),
+                };
+                (
+                    reply::recipient_ok(),
+                    format!(
+                        "<{to}> is an alias: {accounts}{} for the outbound queue",
+                        remote.join(", ")
+                    ),
+                )
+            }
             Route::Reject(rejection) => {
                 let (reply, why) = rejection_reply(&to, rejection);
                 (reply, format!("<{to}> refused: {why}"))
@@ -633,6 +652,10 @@ impl Session {
     ///     for <bob@localhost>; Thu, 26 Nov 2026 15:20:55 +0000
     /// ```
     ///
+    /// After AUTH, a line `(Authenticated sender: alice)` follows the `from` clause, as Postfix
+    /// writes it with `smtpd_sasl_authenticated_header = yes`: the account that sent it is on
+    /// record in the message itself, beside the `A` of `ESMTPA` (RFC 3848).
+    ///
     /// `with` is SMTP after HELO, ESMTP after EHLO, UTF8SMTP when SMTPUTF8 was used (RFC 6531
     /// §3.7.3). `for` is given only for a single recipient, so a Bcc list is not revealed.
     fn received_header(&self, envelope: &Envelope) -> String {
@@ -665,8 +688,12 @@ impl Session {
             [only] => format!("\r\n\tfor <{}>", only.address),
             _ => String::new(),
         };
+        let authenticated = match &self.user {
+            Some(user) => format!("\r\n\t(Authenticated sender: {user})"),
+            None => String::new(),
+        };
         format!(
-            "Received: from {} ([{ip}]){tls_clause}\r\n\tby {} (postlab) with {protocol} id {}{for_clause};\r\n\t{}\r\n",
+            "Received: from {} ([{ip}]){tls_clause}{authenticated}\r\n\tby {} (postlab) with {protocol} id {}{for_clause};\r\n\t{}\r\n",
             self.client_name,
             self.config.hostname,
             envelope.id,
@@ -722,9 +749,9 @@ fn rejection_reply(to: &Address, rejection: &Rejection) -> (Reply, String) {
             "another domain, and this client may not relay".into(),
         ),
         Rejection::AliasLoop => (reply::alias_loop(&address), "the aliases loop".into()),
-        Rejection::RemoteAlias(target) => (
-            reply::remote_alias(&address),
-            format!("alias forwards to <{target}>, and there is no outbound MTA yet"),
+        Rejection::BadAlias(why) => (
+            reply::alias_misconfigured(&address, why),
+            format!("the aliases cannot be followed: {why}"),
         ),
     }
 }

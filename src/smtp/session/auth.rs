@@ -1,5 +1,5 @@
-//! AUTH (RFC 4954) and who may send what: the login exchange, relay permission, and the
-//! submission rule that the envelope sender must be the logged-in account's own address.
+//! AUTH (RFC 4954) and who may send what: the login exchange, relay permission, and the rule
+//! that a logged-in client's envelope sender must be its account's own address (any port).
 
 use super::{Effect, Mode, Output, Session, State};
 use crate::accounts::login;
@@ -80,8 +80,9 @@ impl Session {
             || (self.mode == Mode::Relay && self.config.is_trusted_network(self.peer.ip()))
     }
 
-    /// Submission (RFC 6409 §6.1): the envelope sender must be the logged-in account's own
-    /// address (or one of its aliases) in a local domain.
+    /// RFC 6409 §6.1, applied on every port once a client has logged in: the envelope sender
+    /// must be the logged-in account's own address (or an alias that leads to it alone) in a
+    /// local domain.
     pub(super) fn owns_sender(&self, from: &ReversePath) -> bool {
         let (Some(user), ReversePath::Mailbox(address)) = (&self.user, from) else {
             return false;
