@@ -91,6 +91,14 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Seconds since 1970-01-01 UTC: how queue files note when to try again.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// Shorthand for the current time in calendar form.
 pub fn now() -> Civil {
     Civil::from_system_time(SystemTime::now())

@@ -66,7 +66,7 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(id: QueueId, from: ReversePath, recipients: Vec<Address>) -> Entry {
-        let now = super::queue::unix_now();
+        let now = crate::clock::unix_now();
         Entry {
             id,
             from,

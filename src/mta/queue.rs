@@ -27,7 +27,6 @@
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ids::QueueId;
 use crate::mailbox::durable;
@@ -312,12 +311,8 @@ fn checked_text(entry: &Entry) -> io::Result<String> {
     }
 }
 
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+/// Seconds since 1970, the clock queue files count retries in (`src/clock.rs`).
+pub use crate::clock::unix_now;
 
 #[cfg(test)]
 mod tests {
