@@ -484,10 +484,59 @@ fn text(svg: &mut String, x: f32, y: f32, size: f32, font: Font, fill: &str, bol
     );
 }
 
-/// XML text escaping: `&`, `<`, `>` and quotes.
+/// XML text escaping: `&`, `<`, `>` and quotes. A control character (a peer's reply may carry
+/// one into the transcript) is not allowed in XML 1.0 at all (§2.2), so it is shown as `�`.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if c.is_control() && c != '\t' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::QueueId;
+    use crate::trace::{outcome, Lane, Stop};
+
+    #[test]
+    fn peer_text_cannot_break_the_xml() {
+        let id = QueueId::parse("19A3C4F2B8D10").unwrap();
+        let stop = |step, text: &str| Stop {
+            step,
+            stamp: "2026-11-26 15:20:55.101".into(),
+            session: "s".into(),
+            text: text.into(),
+            server: String::new(),
+            lane: 0,
+            id: id.as_str().into(),
+            peer: None,
+        };
+        let journey = Journey {
+            id: id.clone(),
+            lanes: vec![Lane {
+                label: String::new(),
+                host: Some("mx.a.test".into()),
+            }],
+            stops: vec![
+                stop(Step::Mda, "<bob@b.test> is remote: for the outbound queue"),
+                stop(
+                    Step::Relay,
+                    "<bob@b.test> failed (5.1.1): mx said 550 \u{1b}[31m\"x\" & <y>",
+                ),
+            ],
+        };
+        let svg = render(&journey, &outcome::outcome(&journey));
+        assert!(svg.contains("550 \u{fffd}[31m&quot;x&quot; &amp; &lt;y&gt;"));
+        assert!(!svg.contains('\u{1b}') && !svg.contains("<y>") && !svg.contains("<bob"));
+        assert!(svg.contains(r#"class="step failed" data-step="5""#));
+    }
 }
