@@ -4,8 +4,16 @@
 //! Every transcript line about a message carries its queue id (`[3 MDA] 19A3…: <bob@…> is
 //! local`), so the journey is found by reading the transcripts for that id, plus the connect
 //! line of each session that handled it (step 1 happens before the message has an id).
-//! The result is drawn as the course's flowchart: one box per step the message passed, with
-//! times, and the steps it did not need marked as skipped, with the reason.
+//! The result is drawn as the course's flowchart, one lane per server the message crossed:
+//! every event in its step's box, and each box's look (passed, deferred, failed, relayed on,
+//! waiting, not reached, skipped) from the message's real outcome per recipient.
+//!
+//! | file | what it does |
+//! |---|---|
+//! | `mod.rs` | finds the events of a message (across servers) and prints the text trace |
+//! | `event.rs` | reads each event line back into a typed [`event::Event`] |
+//! | `outcome.rs` | the fate of each recipient and the look of each box: pure, table-tested |
+//! | `svg.rs`, `wrap.rs` | the picture (`--svg`), and fitting its text into the boxes |
 
 use std::fmt::Write as _;
 use std::fs;
