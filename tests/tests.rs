@@ -26,6 +26,7 @@
 //! - `tls`: STARTTLS, SMTPS, the certificate, TLS between servers, injection attacks
 //! - `tls_access`: POP3 STLS, IMAP STARTTLS, POP3S and IMAPS, with real clients
 //! - `tls_versions`: TLS 1.3 and 1.2, the certificate's names and pins, plain text on a TLS port
+//! - `trace_svg`: `postlab trace --svg`: outcomes, lanes, folding, checked by rendering to PNG
 //! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
 //! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
@@ -78,3 +79,4 @@ mod spoofing;
 mod tls;
 mod tls_access;
 mod tls_versions;
+mod trace_svg;

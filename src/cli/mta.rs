@@ -45,14 +45,17 @@ pub(super) fn trace(args: &[String]) -> i32 {
             DataDir::from_option(dirs.into_iter().next()).transcripts(),
         )]
     };
-    let stops = match trace::journey_across(&servers, &id) {
-        Ok(stops) if stops.is_empty() => return fail(format!("no transcript mentions {id}")),
-        Ok(stops) => stops,
+    let journey = match trace::journey_across(&servers, &id) {
+        Ok(journey) if journey.stops.is_empty() => {
+            return fail(format!("no transcript mentions {id}"))
+        }
+        Ok(journey) => journey,
         Err(e) => return fail(e),
     };
-    print!("{}", trace::render(&id, &stops));
+    let outcome = trace::outcome::outcome(&journey);
+    print!("{}", trace::render(&journey, &outcome));
     if let Some(path) = m.opt_str("svg") {
-        if let Err(e) = std::fs::write(&path, trace::svg::render(&id, &stops)) {
+        if let Err(e) = std::fs::write(&path, trace::svg::render(&journey, &outcome)) {
             return fail(format!("cannot write {path}: {e}"));
         }
         println!("\npicture written to {path}");
