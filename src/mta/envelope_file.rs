@@ -30,8 +30,8 @@
 //! The queue checks every envelope it writes by reading it back (`Queue::stage`), so an
 //! envelope that this reader could not read is never acknowledged.
 
-use crate::ids::QueueId;
 use crate::address::{self, Address, ReversePath};
+use crate::ids::QueueId;
 
 /// Where one recipient stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -180,12 +180,11 @@ impl Router<'_> {
         }
         // As a Path, so the length limits of RFC 5321 §4.5.3.1 hold too: the address goes into
         // a queue file and a RCPT command.
-        let address =
-            crate::address::parse_path(&format!("<{target}>"), true).map_err(|_| {
-                Rejection::BadAlias(format!(
-                    "the aliases file names {target:?}, which is not an address"
-                ))
-            })?;
+        let address = crate::address::parse_path(&format!("<{target}>"), true).map_err(|_| {
+            Rejection::BadAlias(format!(
+                "the aliases file names {target:?}, which is not an address"
+            ))
+        })?;
         if !address.is_address_literal() && self.config.is_local_domain(&address.domain) {
             return self.expand(&address.local_part, depth, found);
         }

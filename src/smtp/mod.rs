@@ -31,8 +31,8 @@
 //! | `data.rs` | reading the message after 354 (dot-unstuffing, end of data, limits) |
 //! | `command.rs` | one line → a typed [`command::Command`] |
 //! | `../address.rs` | `<local@domain>` paths and their limits (shared with the MTA, the queue and our client) |
-//! | `session.rs` | the state machine: commands in, replies and effects out |
-//! | `reply.rs` | every reply the server can send |
+//! | `session.rs` | the state machine: commands in, replies and effects out; `session/` holds MAIL/RCPT, DATA, AUTH, headers |
+//! | `reply.rs` | every reply the server can send (the catalogue by kind in `reply/`) |
 
 pub mod command;
 pub mod data;

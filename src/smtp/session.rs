@@ -27,28 +27,29 @@
 //! plaintext (§4.2): the state goes back to `Greeting` and the client must EHLO again.
 //!
 //! Policy lives here too: the limits from postlab.conf, the error counter (too many errors →
-//! 421), and, through the router, who may receive mail. Two parts sit in files of their own:
-//! `session/auth.rs` (AUTH, relay permission, the submission sender rule) and
-//! `session/headers.rs` (hop counting, the Date and Message-ID a submission server adds).
+//! 421), and, through the router, who may receive mail. This file holds the states, the
+//! greeting, EHLO, STARTTLS and the dispatch; the rest follows the RFC's own sections, a file
+//! each:
+//!
+//! | file | RFC 5321 | what |
+//! |---|---|---|
+//! | `session/envelope.rs` | §4.1.1.2–3 | MAIL FROM and RCPT TO: the envelope, step 3's decision per recipient |
+//! | `session/data.rs` | §4.1.1.4, §4.4 | DATA, the message's fate, the `Received:` line |
+//! | `session/auth.rs` | RFC 4954, RFC 6409 | AUTH, relay permission, the sender a login may use |
+//! | `session/headers.rs` | §6.3, RFC 6409 §8 | hop counting, the Date and Message-ID a submission server adds |
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::command::{Command, CommandError, MailParams};
-use super::data::{Data, DataError};
+use super::command::{Command, CommandError};
 use super::reply::{self, Reply};
 use crate::accounts::sasl::{self, Credentials, Exchange};
 use crate::accounts::{login, Directory};
-use crate::address::{Address, ReversePath};
-use crate::clock::Civil;
 use crate::config::Config;
 use crate::faults::Faults;
 use crate::ids::QueueId;
-use crate::mda;
-use crate::mta::accept;
-use crate::mta::message::{Envelope, Message, Recipient};
-use crate::mta::route::{Rejection, Route, Router};
+use crate::mta::message::{Envelope, Message};
 use crate::pace::Cut;
 use crate::transcript::Step;
 
@@ -338,293 +339,12 @@ impl Session {
         keywords
     }
 
-    /// MAIL FROM (§4.1.1.2): opens a transaction and gives the message its queue id.
-    fn mail(&mut self, from: ReversePath, params: MailParams) -> Output {
-        match self.state {
-            State::Greeting => {
-                return Output::reply(reply::bad_sequence(
-                    "send HELO or EHLO first",
-                    "introduce yourself: EHLO your-name",
-                ))
-            }
-            State::Mail(_) => {
-                return Output::reply(reply::bad_sequence(
-                    "a message is already started",
-                    "RSET abandons it",
-                ))
-            }
-            State::Ready => {}
-        }
-        // RFC 6409 §4.3 and RFC 4954 §6: submission requires a login first.
-        if self.mode == Mode::Submission && self.user.is_none() {
-            return Output::reply(reply::auth_required());
-        }
-        // An authenticated session is bound to its account on every port: AUTH on port 25
-        // grants relaying too, so the submission rule (RFC 6409 §6.1) must hold there as well,
-        // or a login as alice would send as bob (issue 14).
-        if let Some(user) = &self.user {
-            if !self.owns_sender(&from) {
-                return Output::reply(reply::sender_not_owned(user));
-            }
-        }
-        // Extensions exist only after EHLO (§4.1.1.1); a HELO client sends no parameters.
-        if !self.esmtp && params != MailParams::default() {
-            return Output::reply(reply::parameter_not_recognized("after HELO, any"));
-        }
-        if params
-            .size
-            .is_some_and(|size| size > self.config.max_message_size as u64)
-        {
-            return Output::reply(reply::message_too_big(self.config.max_message_size));
-        }
-        if let ReversePath::Mailbox(address) = &from {
-            if !address.is_ascii() && !params.smtputf8 {
-                return Output::reply(reply::non_ascii_address());
-            }
-        }
-        let id = QueueId::new();
-        let event = Event {
-            step: Step::Mta,
-            id: id.clone(),
-            text: format!("new message from {from}, client {}", self.peer.ip()),
-        };
-        let reply = reply::sender_ok(&id);
-        self.state = State::Mail(Envelope {
-            id,
-            from,
-            recipients: Vec::new(),
-            smtputf8: params.smtputf8,
-            body_8bit: params.body_8bit,
-        });
-        Output {
-            replies: vec![reply],
-            events: vec![event],
-            effect: Effect::None,
-        }
-    }
-
-    /// RCPT TO (§4.1.1.3): step 3 decides for each recipient; each gets its own reply.
-    fn rcpt(&mut self, to: Address) -> Output {
-        let may_relay = self.may_relay();
-        let State::Mail(envelope) = &mut self.state else {
-            return Output::reply(reply::bad_sequence(
-                "RCPT needs MAIL first",
-                "MAIL FROM:<you@example.org> comes before RCPT TO",
-            ));
-        };
-        if envelope.recipients.len() >= self.config.max_recipients {
-            return Output::reply(reply::too_many_recipients(self.config.max_recipients));
-        }
-        if !to.is_ascii() && !envelope.smtputf8 {
-            return Output::reply(reply::non_ascii_address());
-        }
-        if let Some(rule) = self.faults.rcpt(&to.to_string()) {
-            if let crate::faults::Action::Reply { code, status, text } = &rule.action {
-                let event = Event {
-                    step: Step::Mda,
-                    id: envelope.id.clone(),
-                    text: format!("<{to}>: {}: answered {code} {status} {text}", rule.label()),
-                };
-                return Output {
-                    replies: vec![reply::injected(*code, status, text)],
-                    events: vec![event],
-                    effect: Effect::None,
-                };
-            }
-        }
-        let router = Router {
-            config: &self.config,
-            directory: &self.directory,
-            may_relay,
-        };
-        let route = router.route(&to);
-        let (reply, text) = match &route {
-            Route::Local(accounts) => (
-                reply::recipient_ok(),
-                format!("<{to}> is local: account {}", accounts.join(", ")),
-            ),
-            Route::Remote(_) => (
-                reply::recipient_ok(),
-                format!("<{to}> is remote: for the outbound queue"),
-            ),
-            Route::Forwarded { accounts, remote } => {
-                let remote: Vec<String> = remote.iter().map(|a| format!("<{a}>")).collect();
-                let accounts = match accounts.is_empty() {
-                    true => String::new(),
-                    false => format!("account {}, and ", accounts.join(", ")),
-                };
-                (
-                    reply::recipient_ok(),
-                    format!(
-                        "<{to}> is an alias: {accounts}{} for the outbound queue",
-                        remote.join(", ")
-                    ),
-                )
-            }
-            Route::Reject(rejection) => {
-                let (reply, why) = rejection_reply(&to, rejection);
-                (reply, format!("<{to}> refused: {why}"))
-            }
-        };
-        let event = Event {
-            step: Step::Mda,
-            id: envelope.id.clone(),
-            text,
-        };
-        if !matches!(route, Route::Reject(_)) {
-            envelope.recipients.push(Recipient { address: to, route });
-        }
-        Output {
-            replies: vec![reply],
-            events: vec![event],
-            effect: Effect::None,
-        }
-    }
-
-    /// DATA (§4.1.1.4): 354, then the server loop reads the message.
-    fn data(&mut self) -> Output {
-        match &self.state {
-            State::Mail(envelope) if envelope.recipients.is_empty() => {
-                Output::reply(reply::no_valid_recipients())
-            }
-            State::Mail(_) => Output {
-                replies: vec![reply::start_mail_input()],
-                events: Vec::new(),
-                effect: Effect::ReadData {
-                    max_size: self.config.max_message_size,
-                },
-            },
-            _ => Output::reply(reply::bad_sequence(
-                "DATA needs MAIL and RCPT first",
-                "MAIL FROM, then RCPT TO, then DATA",
-            )),
-        }
-    }
-
     /// RSET (§4.1.1.5): abandon the transaction, keep the greeting.
     fn rset(&mut self) -> Output {
         if let State::Mail(_) = self.state {
             self.state = State::Ready;
         }
         Output::reply(reply::ok())
-    }
-
-    /// The message has been read. Either it goes on to delivery, or it is refused; in both
-    /// cases the transaction is over (§4.1.1.4: the end of data ends the transaction).
-    pub fn data_received(&mut self, data: Data) -> Output {
-        let State::Mail(envelope) = std::mem::replace(&mut self.state, State::Ready) else {
-            return Output::reply(reply::local_error());
-        };
-        let event = |text: String| Event {
-            step: Step::Mta,
-            id: envelope.id.clone(),
-            text,
-        };
-        let refused = match data.error {
-            Some(DataError::TooBig) => Some((
-                reply::message_too_big(self.config.max_message_size),
-                "over the size limit",
-            )),
-            Some(DataError::LineTooLong) => {
-                Some((reply::data_line_too_long(), "a line over 1000 octets"))
-            }
-            Some(DataError::BadLineEnding) => Some((
-                reply::bare_newline_in_data(),
-                "bare CR, LF or NUL in the content",
-            )),
-            None => None,
-        };
-        if let Some((reply, why)) = refused {
-            let output = Output {
-                replies: vec![reply],
-                events: vec![event(format!("message refused: {why}"))],
-                effect: Effect::None,
-            };
-            return self.count_errors(output);
-        }
-        // RFC 5321 §6.3: a message that has passed too many servers is looping.
-        let hops = count_received(&data.content);
-        if hops > MAX_HOPS {
-            let output = Output {
-                replies: vec![reply::too_many_hops(hops)],
-                events: vec![event(format!(
-                    "message refused: {hops} Received: headers, a mail loop"
-                ))],
-                effect: Effect::None,
-            };
-            return self.count_errors(output);
-        }
-        let mut received = self.received_header(&envelope);
-        let mut events = vec![event(format!(
-            "content received: {} octets in {} lines",
-            data.size, data.lines
-        ))];
-        // RFC 6409 §8.2–8.3: a submission server may add the Date and Message-ID a client forgot.
-        if self.mode == Mode::Submission {
-            for field in missing_fields(
-                &data.content,
-                &envelope.id,
-                &self.config.hostname,
-                (self.clock)(),
-            ) {
-                events.push(event(format!("added {}", field.trim_end())));
-                received.push_str(&field);
-            }
-        }
-        let message = Message {
-            envelope,
-            received,
-            content: data.content,
-        };
-        Output {
-            replies: Vec::new(),
-            events,
-            effect: Effect::Deliver(Box::new(message)),
-        }
-    }
-
-    /// Delivery finished: the final reply to DATA. Only now may we say 250 (DESIGN.md: nothing
-    /// acknowledged is lost).
-    pub fn delivered(&mut self, id: &QueueId, outcome: accept::Outcome) -> Output {
-        let mut events = Vec::new();
-        let event = |step, text: String| Event {
-            step,
-            id: id.clone(),
-            text,
-        };
-        let reply = match outcome {
-            accept::Outcome::Accepted { delivered, queued } => {
-                for (account, path) in delivered {
-                    events.push(event(
-                        Step::Mailbox,
-                        format!("delivered to {account}: {}", path.display()),
-                    ));
-                }
-                for address in queued {
-                    events.push(event(
-                        Step::Mda,
-                        format!("<{address}> queued for delivery to another server"),
-                    ));
-                }
-                reply::delivered(id)
-            }
-            accept::Outcome::Transient(failure) => {
-                let (reply, text) = match failure {
-                    mda::Failure::StorageFull(text) => (reply::insufficient_storage(), text),
-                    mda::Failure::Io(text) => (reply::local_error(), text),
-                    mda::Failure::OverQuota { permanent, text } => {
-                        (reply::mailbox_full(permanent), text)
-                    }
-                };
-                events.push(event(Step::Mailbox, format!("not delivered: {text}")));
-                reply
-            }
-        };
-        self.count_errors(Output {
-            replies: vec![reply],
-            events,
-            effect: Effect::None,
-        })
     }
 
     /// The client stayed silent past `idle_timeout` (§4.5.3.2.7).
@@ -643,64 +363,6 @@ impl Session {
         })
     }
 
-    /// `Received:` (RFC 5321 §4.4), folded over three lines:
-    ///
-    /// ```text
-    /// Received: from laptop ([127.0.0.1])
-    ///     (using TLS 1.3, TLS_AES_256_GCM_SHA384)       ← only over TLS
-    ///     by mx.test (postlab) with ESMTP id 19A3C4F2B8D10
-    ///     for <bob@localhost>; Thu, 26 Nov 2026 15:20:55 +0000
-    /// ```
-    ///
-    /// After AUTH, a line `(Authenticated sender: alice)` follows the `from` clause, as Postfix
-    /// writes it with `smtpd_sasl_authenticated_header = yes`: the account that sent it is on
-    /// record in the message itself, beside the `A` of `ESMTPA` (RFC 3848).
-    ///
-    /// `with` is SMTP after HELO, ESMTP after EHLO, UTF8SMTP when SMTPUTF8 was used (RFC 6531
-    /// §3.7.3). `for` is given only for a single recipient, so a Bcc list is not revealed.
-    fn received_header(&self, envelope: &Envelope) -> String {
-        // RFC 3848: ESMTP, plus S for TLS and A for an authenticated client; RFC 6531 §3.7.3
-        // replaces ESMTP with UTF8SMTP when SMTPUTF8 was used.
-        let protocol = if self.esmtp {
-            let base = if envelope.smtputf8 {
-                "UTF8SMTP"
-            } else {
-                "ESMTP"
-            };
-            format!(
-                "{base}{}{}",
-                if self.tls.is_some() { "S" } else { "" },
-                if self.user.is_some() { "A" } else { "" }
-            )
-        } else {
-            "SMTP".to_string()
-        };
-        let ip = match self.peer.ip() {
-            std::net::IpAddr::V4(ip) => ip.to_string(),
-            std::net::IpAddr::V6(ip) => format!("IPv6:{ip}"),
-        };
-        // As Postfix writes it: what protected the hop, for a reader judging the message.
-        let tls_clause = match &self.tls {
-            Some(negotiated) => format!("\r\n\t(using {negotiated})"),
-            None => String::new(),
-        };
-        let for_clause = match envelope.recipients.as_slice() {
-            [only] => format!("\r\n\tfor <{}>", only.address),
-            _ => String::new(),
-        };
-        let authenticated = match &self.user {
-            Some(user) => format!("\r\n\t(Authenticated sender: {user})"),
-            None => String::new(),
-        };
-        format!(
-            "Received: from {} ([{ip}]){tls_clause}{authenticated}\r\n\tby {} (postlab) with {protocol} id {}{for_clause};\r\n\t{}\r\n",
-            self.client_name,
-            self.config.hostname,
-            envelope.id,
-            Civil::from_system_time((self.clock)()).rfc5322()
-        )
-    }
-
     /// Counts error replies; at `max_errors` the session ends with 421.
     fn count_errors(&mut self, mut output: Output) -> Output {
         if output.replies.iter().any(|r| r.is_error() && !r.closes()) {
@@ -715,7 +377,6 @@ impl Session {
 }
 
 pub use headers::MAX_HOPS;
-use headers::{count_received, missing_fields};
 
 /// The reply for a line that is not a valid command.
 fn error_reply(error: CommandError) -> Reply {
@@ -736,27 +397,9 @@ fn error_reply(error: CommandError) -> Reply {
     }
 }
 
-/// The reply for a refused recipient, and the reason in words for the transcript.
-fn rejection_reply(to: &Address, rejection: &Rejection) -> (Reply, String) {
-    let address = to.to_string();
-    match rejection {
-        Rejection::UnknownUser => (
-            reply::unknown_user(&address),
-            "no such account or alias".into(),
-        ),
-        Rejection::RelayDenied => (
-            reply::relay_denied(&address),
-            "another domain, and this client may not relay".into(),
-        ),
-        Rejection::AliasLoop => (reply::alias_loop(&address), "the aliases loop".into()),
-        Rejection::BadAlias(why) => (
-            reply::alias_misconfigured(&address, why),
-            format!("the aliases cannot be followed: {why}"),
-        ),
-    }
-}
-
 mod auth;
+mod data;
+mod envelope;
 mod headers;
 #[cfg(test)]
 mod tests;
