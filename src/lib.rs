@@ -36,6 +36,7 @@ pub mod mua;
 pub mod net;
 pub mod pace;
 pub mod pop3;
+pub mod redact;
 pub mod serve;
 pub mod smtp;
 pub mod tls;
