@@ -15,11 +15,20 @@
 //! one message's journey, which is what `postlab trace` collects.
 //!
 //! This is the one place transcript lines are written. It does not know about secrets: each
-//! protocol's own door (for SMTP, `smtp::server::Chat`) redacts before it calls in here.
+//! protocol's own door (for SMTP, `smtp::server::Chat`, with the pure functions of
+//! `src/redact.rs`) redacts before it calls in here.
+//!
+//! It does know that a line may come from a hostile client. Control characters (C0, DEL, C1)
+//! are written as visible escapes (`\r`, `\x1b`, `\u{9b}`) by [`escape_controls`]: a raw CR
+//! or LF would forge a second transcript line (and `postlab status` or `postlab trace` would
+//! believe it), and a raw ESC would drive the terminal of whoever runs `postlab watch` or
+//! `tail -f serve.log`. Doing it here, at the door every protocol uses, covers them all.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::clock;
@@ -111,8 +120,13 @@ impl Transcript {
     pub fn create(transcripts: &Path, session: &SessionId, protocol: &str) -> Transcript {
         let dir = transcripts.join(clock::now().date());
         let path = dir.join(format!("{session}-{protocol}.log"));
-        let file = std::fs::create_dir_all(&dir)
-            .and_then(|()| OpenOptions::new().create(true).append(true).open(&path));
+        let file = crate::mailbox::durable::create_dir_all_durably(&dir).and_then(|()| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(crate::datadir::FILE_MODE)
+                .open(&path)
+        });
         match file {
             Ok(file) => Transcript {
                 session: session.clone(),
@@ -168,6 +182,7 @@ impl Transcript {
     }
 
     fn write(&mut self, step: Step, text: &str) {
+        let text = escape_controls(text);
         let line = format!("{} {} {step} {text}", clock::now().stamp(), self.session);
         log::info!(target: "transcript", "{line}");
         if let Some(file) = &mut self.file {
@@ -183,6 +198,39 @@ impl Transcript {
             }
         }
     }
+}
+
+/// Is `c` a character a terminal or a line-based reader acts on rather than shows: C0 (tab,
+/// CR, LF and ESC among them), DEL, or C1 (U+0080–U+009F; U+009B is a one-character CSI)?
+pub fn is_control(c: char) -> bool {
+    c.is_control()
+}
+
+/// The text with every control character made visible: `\t`, `\r`, `\n`, `\x1b` (`\xNN` for the
+/// rest of C0 and DEL), `\u{NN}` for C1. Everything else, backslash included, is unchanged, so
+/// an ordinary line reads as it was sent.
+///
+/// ```text
+/// "NOOP \r\n...[6 MAILBOX] delivered"  (raw CR LF inside)  →  NOOP \r\n...[6 MAILBOX] delivered
+/// ```
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x80 && is_control(c) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if is_control(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// A transcript line taken apart again (for `postlab trace`).
@@ -240,6 +288,41 @@ mod tests {
                 "[7 ACCESS]"
             ]
         );
+    }
+
+    #[test]
+    fn control_characters_are_made_visible() {
+        let table = [
+            ("MAIL FROM:<a@b>", "MAIL FROM:<a@b>"),
+            ("a\tb", "a\\tb"),
+            ("NOOP\r\n2026 [6 MAILBOX] x", "NOOP\\r\\n2026 [6 MAILBOX] x"),
+            ("\x1b[2J\x1b]0;pwned\x07", "\\x1b[2J\\x1b]0;pwned\\x07"),
+            ("\0 \x7f", "\\x00 \\x7f"),
+            ("\u{9b}31m \u{85}", "\\u{9b}31m \\u{85}"),
+            ("\\Seen é ☃", "\\Seen é ☃"),
+        ];
+        for (raw, shown) in table {
+            assert_eq!(escape_controls(raw), shown, "{raw:?}");
+            assert!(!escape_controls(raw).chars().any(is_control));
+        }
+    }
+
+    #[test]
+    fn a_client_line_cannot_make_a_second_line() {
+        let dir =
+            std::env::temp_dir().join(format!("postlab-transcript-cr-{}", std::process::id()));
+        let mut t = Transcript::create(&dir, &SessionId::new(), "smtp");
+        t.client(
+            Step::Mta,
+            "NOOP\r\n2026-01-01 00:00:00.000 s1 [6 MAILBOX] X: delivered\x1b[31m",
+        );
+        let text = std::fs::read_to_string(t.path().unwrap()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            !text.trim_end_matches('\n').chars().any(is_control),
+            "{text:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
