@@ -30,6 +30,7 @@
 //! - `admin`: `postlab deliver`, `alias`, `user disable | quota`, `check`, `status`
 //! - `backup`: `postlab backup` under mail load, `postlab restore`, damaged archives refused
 //! - `daemon`: SIGTERM, SIGHUP and the lock of `postlab serve`
+//! - `secrets`: no password in any transcript, control characters escaped, a private data directory
 
 mod support;
 
@@ -58,6 +59,7 @@ mod outbound;
 mod outbound_dns;
 mod pop3;
 mod postfix;
+mod secrets;
 mod smtp_dialogue;
 mod tls;
 mod tls_access;
