@@ -21,9 +21,12 @@
 //! - `tls`: STARTTLS, SMTPS, the certificate, TLS between servers, injection attacks
 //! - `tls_access`: POP3 STLS, IMAP STARTTLS, POP3S and IMAPS, with real clients
 //! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
+//! - `imap_folders`: RENAME that would hide a sub-folder renames nothing; CREATE up to max_folders
+//! - `imap_quota`: the quota over every folder and every writer (APPEND, COPY, SMTP, deliver)
 //! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
 //! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
+//! - `imap_sequence`: a huge, messy sequence set over 2,000 messages, answered right
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
@@ -48,9 +51,12 @@ mod durability;
 mod faults;
 mod hostile;
 mod imap;
+mod imap_folders;
 mod imap_limits;
 mod imap_mime;
+mod imap_quota;
 mod imap_search;
+mod imap_sequence;
 mod lab;
 mod lessons;
 mod limits;

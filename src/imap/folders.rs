@@ -9,6 +9,11 @@
 //! ```
 //!
 //! Folder names go through `mailbox::folder::check_name` before they touch the disk.
+//!
+//! Two limits guard the disk: the account's quota (`mailbox::quota`, every folder counted) is
+//! checked before APPEND, COPY and MOVE write anything ([`Session::over_quota`], `NO
+//! [OVERQUOTA]`, RFC 9208 §5), as SMTP and `postlab deliver` check it before they store; and
+//! CREATE stops at `max_folders` (`NO [LIMIT]`, RFC 5530 §3).
 
 use std::fs;
 use std::time::{Duration, UNIX_EPOCH};
@@ -33,7 +38,10 @@ impl Session {
         let result = match command {
             Command::Select(name) => return self.select(tag, &name, false),
             Command::Examine(name) => return self.select(tag, &name, true),
-            Command::Create(name) => self.folders().create(&name).map(|()| done("CREATE")),
+            Command::Create(name) => match self.too_many_folders(tag) {
+                Some(refusal) => Ok(vec![refusal]),
+                None => self.folders().create(&name).map(|()| done("CREATE")),
+            },
             Command::Delete(name) => {
                 if self.selected.as_ref().is_some_and(|s| s.name == name) {
                     self.selected = None;
@@ -247,6 +255,50 @@ impl Session {
         ])
     }
 
+    /// `NO [LIMIT]` when the account already has `max_folders` folders (0: no limit). Two
+    /// sessions creating at the same moment may pass together: the limit bounds the disk an
+    /// account can take, one folder over it does not matter.
+    fn too_many_folders(&self, tag: &str) -> Option<Response> {
+        let limit = self.config.max_folders;
+        let count = self.folders().names().map(|n| n.len()).unwrap_or(0);
+        (limit > 0 && count >= limit).then(|| {
+            Response::no(
+                tag,
+                "LIMIT",
+                &format!("Too many folders: this account may have {limit}"),
+            )
+        })
+    }
+
+    /// The quota check every IMAP writer makes before it writes (APPEND, COPY, MOVE), with
+    /// the rules SMTP and `postlab deliver` follow (`mailbox::quota::fits`, all folders
+    /// counted): `NO [OVERQUOTA]` (RFC 9208 §5) when `added` octets would not fit. A write that
+    /// adds nothing (a MOVE inside the account) always fits, so a full mailbox can still be
+    /// tidied into Trash, just as reading and deleting never depend on the quota.
+    pub(super) fn over_quota(&self, tag: &str, added: u64) -> Option<Response> {
+        use crate::mailbox::quota::{self, Fit};
+        let account = self.account.as_deref()?;
+        let user = self.directory.users.get(account)?;
+        if added == 0 {
+            return None;
+        }
+        let root = crate::mda::maildir_path(&self.mail_root, account);
+        match quota::fits(user, &root, added) {
+            Ok(Fit::Fits) => None,
+            Ok(Fit::Full { usage, limit }) => Some(Response::no(
+                tag,
+                "OVERQUOTA",
+                &format!("Over quota: {usage} + {added} octets would pass the limit of {limit}"),
+            )),
+            Ok(Fit::TooBig { limit }) => Some(Response::no(
+                tag,
+                "OVERQUOTA",
+                &format!("{added} octets are more than the whole quota of {limit}"),
+            )),
+            Err(e) => Some(r::disk_error(tag, &e)),
+        }
+    }
+
     /// RFC 3501 §6.3.11 APPEND, answered with RFC 4315's `[APPENDUID validity uid]`.
     fn append(
         &self,
@@ -261,6 +313,9 @@ impl Session {
             Err(FolderError::NotFound) => return Ok(vec![r::try_create(tag)]),
             other => other?,
         };
+        if let Some(refusal) = self.over_quota(tag, message.len() as u64) {
+            return Ok(vec![refusal]);
+        }
         let (validity, uids) = store_copies(
             &maildir,
             &[NewMessage {
