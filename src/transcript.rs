@@ -23,6 +23,12 @@
 //! or LF would forge a second transcript line (and `postlab status` or `postlab trace` would
 //! believe it), and a raw ESC would drive the terminal of whoever runs `postlab watch` or
 //! `tail -f serve.log`. Doing it here, at the door every protocol uses, covers them all.
+//!
+//! And it bounds what one session can make it write. A client that sends NOOP after NOOP for
+//! hours would otherwise fill the disk with its dialogue: after [`MAX_DIALOGUE`] octets of
+//! `C:` and `S:` lines, one note says so and further dialogue lines are not written. Events and
+//! notes still are (they are what `postlab trace` and `postlab status` read, and a client
+//! cannot make many of them without making the server deliver mail, which has limits of its own).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -106,11 +112,17 @@ impl fmt::Display for Step {
     }
 }
 
+/// How many octets of `C:` and `S:` lines one session may write (16 MiB: a whole 25 MiB
+/// message is logged as one line of its size, so only a hostile or broken client gets near).
+pub const MAX_DIALOGUE: u64 = 16 * 1024 * 1024;
+
 /// One session's transcript.
 pub struct Transcript {
     session: SessionId,
     file: Option<File>,
     path: Option<PathBuf>,
+    /// Octets of dialogue (`C:`/`S:` lines) written so far, against [`MAX_DIALOGUE`].
+    dialogue: u64,
 }
 
 impl Transcript {
@@ -132,6 +144,7 @@ impl Transcript {
                 session: session.clone(),
                 file: Some(file),
                 path: Some(path),
+                dialogue: 0,
             },
             Err(e) => {
                 log::warn!("{session}: no transcript file {}: {e}", path.display());
@@ -139,6 +152,7 @@ impl Transcript {
                     session: session.clone(),
                     file: None,
                     path: None,
+                    dialogue: 0,
                 }
             }
         }
@@ -150,6 +164,7 @@ impl Transcript {
             session,
             file: None,
             path: None,
+            dialogue: 0,
         }
     }
 
@@ -163,12 +178,30 @@ impl Transcript {
 
     /// `C: line` — what the client sent (already redacted by the protocol's door).
     pub fn client(&mut self, step: Step, line: &str) {
-        self.write(step, &format!("C: {line}"));
+        self.dialogue(step, &format!("C: {line}"));
     }
 
     /// `S: line` — what the server sent.
     pub fn server(&mut self, step: Step, line: &str) {
-        self.write(step, &format!("S: {line}"));
+        self.dialogue(step, &format!("S: {line}"));
+    }
+
+    /// Writes a dialogue line while the session is under [`MAX_DIALOGUE`]; the line that
+    /// crosses it is followed by one note, and later ones are dropped.
+    fn dialogue(&mut self, step: Step, text: &str) {
+        if self.dialogue > MAX_DIALOGUE {
+            return;
+        }
+        self.dialogue += self.write(step, text) as u64;
+        if self.dialogue > MAX_DIALOGUE {
+            self.write(
+                step,
+                &format!(
+                    "the dialogue passed {} MiB: its further lines are not written (events are)",
+                    MAX_DIALOGUE >> 20
+                ),
+            );
+        }
     }
 
     /// A remark about the session (connect, close, TLS, …).
@@ -181,9 +214,11 @@ impl Transcript {
         self.write(step, &format!("{id}: {text}"));
     }
 
-    fn write(&mut self, step: Step, text: &str) {
+    /// Writes one line; gives its length in octets.
+    fn write(&mut self, step: Step, text: &str) -> usize {
         let text = escape_controls(text);
         let line = format!("{} {} {step} {text}", clock::now().stamp(), self.session);
+        let written = line.len() + 1;
         log::info!(target: "transcript", "{line}");
         if let Some(file) = &mut self.file {
             let mut bytes = line.into_bytes();
@@ -197,6 +232,7 @@ impl Transcript {
                 self.file = None;
             }
         }
+        written
     }
 }
 
@@ -322,6 +358,28 @@ mod tests {
             !text.trim_end_matches('\n').chars().any(is_control),
             "{text:?}"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn one_session_writes_at_most_max_dialogue() {
+        let dir =
+            std::env::temp_dir().join(format!("postlab-transcript-max-{}", std::process::id()));
+        let mut t = Transcript::create(&dir, &SessionId::new(), "smtp");
+        let line = "NOOP ".repeat(1000);
+        for _ in 0..(MAX_DIALOGUE / 5000 + 100) {
+            t.client(Step::Mta, &line);
+            t.server(Step::Mta, "250 2.0.0 Ok");
+        }
+        t.event(
+            Step::Mailbox,
+            &QueueId::new(),
+            "delivered to bob: still written",
+        );
+        let text = std::fs::read_to_string(t.path().unwrap()).unwrap();
+        assert!(text.len() as u64 <= MAX_DIALOGUE + 20_000, "{}", text.len());
+        assert_eq!(text.matches("the dialogue passed 16 MiB").count(), 1);
+        assert!(text.ends_with("delivered to bob: still written\n"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
