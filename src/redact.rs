@@ -60,9 +60,10 @@ const POP3_COMMANDS: &[&str] = &[
 /// IMAP commands that may stand alone on a line without a tag: the end of IDLE (RFC 2177).
 const IMAP_LONE: &[&str] = &["DONE"];
 
-/// A word delimiter: any white space or control character.
+/// A word delimiter: any white space or control character, or an octet that was not UTF-8
+/// (shown as U+FFFD): none of them can be part of a command word.
 fn is_delimiter(c: char) -> bool {
-    c.is_whitespace() || c.is_control()
+    c.is_whitespace() || c.is_control() || c == char::REPLACEMENT_CHARACTER
 }
 
 /// The first word of `text` (after any delimiters) and what follows it, delimiters included.
@@ -246,6 +247,10 @@ mod tests {
             ),
             ("AUTH LOGIN", "AUTH LOGIN"),
             ("AUTH\x00PLAIN\x00x", "AUTH PLAIN <credentials hidden>"),
+            (
+                "AUTH\u{fffd}PLAIN\u{a0}x",
+                "AUTH PLAIN <credentials hidden>",
+            ),
             ("AUTH c2VjcmV0", "AUTH <credentials hidden>"),
             ("AUTH", "AUTH"),
             ("MAIL FROM:<alice@localhost>", "MAIL FROM:<alice@localhost>"),
@@ -361,7 +366,9 @@ mod tests {
     /// what is shown. (The fuzz target `redact` explores further.)
     #[test]
     fn no_shape_carries_a_secret() {
-        let separators = [" ", "  ", "\t", " \t ", "\x0b", "\x00", "\r"];
+        let separators = [
+            " ", "  ", "\t", " \t ", "\x0b", "\x00", "\r", "\u{fffd}", "\u{85}",
+        ];
         let verbs = |v: &str| {
             [v.to_string(), v.to_ascii_lowercase(), {
                 let mut mixed = v.to_ascii_lowercase();

@@ -112,7 +112,7 @@ impl Bytes<'_> {
         self.0 = rest;
         let word: String = String::from_utf8_lossy(word)
             .chars()
-            .filter(|&c| !(c.is_whitespace() || c.is_control() || "Q\"\\".contains(c)))
+            .filter(|&c| !(c.is_whitespace() || c.is_control() || "Q\"\\\u{fffd}".contains(c)))
             .collect();
         if word.is_empty() {
             "u".to_string()
@@ -122,7 +122,9 @@ impl Bytes<'_> {
     }
     /// A run of delimiters: white space and control characters.
     fn separator(&mut self) -> String {
-        const DELIMITERS: [char; 9] = [' ', '\t', '\x0b', '\x0c', '\r', '\0', '\x1b', '\u{85}', '\u{a0}'];
+        const DELIMITERS: [char; 10] = [
+            ' ', '\t', '\x0b', '\x0c', '\r', '\0', '\x1b', '\u{85}', '\u{a0}', '\u{fffd}',
+        ];
         let n = usize::from(self.byte() % 3) + 1;
         (0..n)
             .map(|_| DELIMITERS[usize::from(self.byte()) % DELIMITERS.len()])
