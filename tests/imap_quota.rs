@@ -1,12 +1,13 @@
 //! Issue 14, finding 5: the quota covers every folder and every writer. IMAP APPEND and COPY
 //! answer `NO [OVERQUOTA]` (RFC 9208 §5) where SMTP says 452 4.2.2 and `postlab deliver` exits
-//! 75, and mail copied into folders counts for all of them.
+//! 75, mail copied into folders counts for all of them, and a bounce for a local sender does
+//! not pass the quota either.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::imap::Imap;
-use crate::support::{TestServer, BIN};
+use crate::support::{domain_server, route, wait_for, TestServer, BIN};
 
 /// A message of exactly `size` octets, in lines of 76 (SMTP allows at most 1,000).
 fn message(size: usize) -> String {
@@ -89,4 +90,28 @@ fn every_writer_and_every_folder_count_against_the_quota() {
     c.cmd("e EXPUNGE");
     let reply = smtp.send_mail("alice@localhost", &["bob@localhost"], &message(5_000));
     assert_eq!(reply.code, 250, "{reply:?}");
+}
+
+#[test]
+fn a_bounce_does_not_pass_the_senders_quota() {
+    let a = domain_server("a.test", "");
+    assert_eq!(a.postlab(&["user", "quota", "alice", "3K"]).0, 0);
+    let mut smtp = a.connect();
+    smtp.expect("EHLO client.test", 250);
+    let reply = smtp.send_mail("bob@a.test", &["alice@a.test"], &message(2_500));
+    assert_eq!(reply.code, 250, "{reply:?}");
+    // A route back to this server is a loop: the message bounces to alice at once (5.4.6).
+    route(&a, "b.test", a.smtp);
+    let reply = smtp.send_mail("alice@a.test", &["bob@b.test"], &message(1_000));
+    assert_eq!(reply.code, 250, "{reply:?}");
+    wait_for("the bounce to be refused for the quota", || {
+        a.transcripts()
+            .contains("bounce to <alice@a.test> not stored")
+            .then_some(())
+    });
+    assert_eq!(
+        a.new_mail("alice").len(),
+        1,
+        "the bounce passed alice's quota"
+    );
 }
