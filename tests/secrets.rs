@@ -1,6 +1,7 @@
 //! Issue 14, findings 8, 9 and 10: secrets never reach a transcript whatever the shape of the
-//! line, control characters are made visible, `postlab status` cannot be fooled by a client's
-//! text, and everything under the data directory is for postlab's user alone.
+//! line, control characters are made visible (in transcripts and in the server's log),
+//! `postlab status` cannot be fooled by a client's text, and everything under the data
+//! directory is for postlab's user alone.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -10,7 +11,7 @@ use std::path::Path;
 use base64ct::{Base64, Encoding};
 
 use crate::imap::Imap;
-use crate::support::{wait_for, TestServer, DEADLINE};
+use crate::support::{temp_dir, wait_for, Setup, TestServer, DEADLINE};
 
 /// A bare POP3 client: one line out, one line back.
 struct Pop3 {
@@ -134,6 +135,43 @@ fn control_characters_are_escaped_and_status_is_not_fooled() {
         !out.contains("mallory"),
         "a client's NOOP passed for a delivery:\n{out}"
     );
+}
+
+#[test]
+fn the_servers_log_gets_no_raw_control_characters() {
+    let log = temp_dir("serve-log").join("serve.log");
+    // The server's stderr (its log, as systemd or `make run` shows it) into a file, at the
+    // level that shows transcript lines.
+    let script = format!("RUST_LOG=info exec \"$0\" \"$@\" 2>{}", log.display());
+    let server = TestServer::start_with(Setup {
+        wrapper: vec!["sh".into(), "-c".into(), script],
+        ..Setup::default()
+    });
+    let mut smtp = server.connect();
+    smtp.expect("EHLO client.test", 250);
+    smtp.send_raw(b"NOOP \x1b]0;owned\x07\x1b[2J\rX\r\n");
+    assert_eq!(smtp.read_reply().code / 100, 5);
+    let mut imap = Imap::connect(server.addr("imap"));
+    imap.send(b"a LOGIN \x1b[31mbob\x7f pw\r\n");
+    imap.until("a");
+    let text = wait_for("both lines in the log", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        (text.contains("C: NOOP") && text.contains("C: a LOGIN")).then_some(text)
+    });
+    let raw: Vec<char> = text
+        .chars()
+        .filter(|&c| c != '\n' && c.is_control())
+        .collect();
+    assert!(
+        raw.is_empty(),
+        "raw control characters {raw:?} in the log:\n{text}"
+    );
+    assert!(
+        text.contains("C: NOOP \\x1b]0;owned\\x07\\x1b[2J\\rX"),
+        "{text}"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(log.parent().unwrap());
 }
 
 /// Every entry under `root` whose mode gives group or others anything.
