@@ -78,7 +78,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "max_folders",
         default: "1000",
-        help: "Folders one account may have, INBOX and Sent, Drafts, Trash, Junk included; IMAP CREATE\nbeyond it gets NO [LIMIT] (RFC 5530). Each folder is four directories on disk. 0: no limit\n(Dovecot's quota_mailbox_count, unlimited by default there).",
+        help: "Folders one account may have, INBOX and Sent, Drafts, Trash, Junk included, and as many\nsubscriptions; IMAP CREATE (or SUBSCRIBE) beyond it gets NO [LIMIT] (RFC 5530). Each folder is\nfour directories on disk. 0: no limit (Dovecot's quota_mailbox_count, unlimited there).",
     },
     Setting {
                 key: "max_connections",

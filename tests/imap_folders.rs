@@ -1,6 +1,7 @@
 //! Issue 14, findings 5 and 11: folder changes that used to hide mail or grow without bound.
-//! RENAME checks every sub-folder's new name before it moves anything; CREATE stops at
-//! `max_folders` with `NO [LIMIT]`.
+//! RENAME checks every sub-folder's new name before it moves anything; CREATE (and RENAME of
+//! INBOX, which makes a folder) stops at `max_folders` with `NO [LIMIT]`, and so do
+//! subscriptions.
 
 use crate::imap::Imap;
 use crate::support::{Setup, TestServer};
@@ -77,4 +78,20 @@ fn create_beyond_max_folders_gets_no_limit() {
         .last()
         .unwrap()
         .starts_with("a NO [LIMIT]"));
+    // Renaming INBOX makes a new folder (INBOX stays): it counts too.
+    let r = c.cmd("r RENAME INBOX Old");
+    assert!(r.last().unwrap().starts_with("r NO [LIMIT]"), "{r:?}");
+    // Subscriptions need no folder (RFC 3501 §6.3.6) but are bounded the same way: INBOX and
+    // the four special-use folders are subscribed, so three more names make 8.
+    for n in 0..3 {
+        let r = c.cmd(&format!("u SUBSCRIBE Ghost{n}"));
+        assert!(r.last().unwrap().starts_with("u OK"), "{r:?}");
+    }
+    let r = c.cmd("u SUBSCRIBE Ghost3");
+    assert!(r.last().unwrap().starts_with("u NO [LIMIT]"), "{r:?}");
+    let r = c.cmd("u SUBSCRIBE Ghost0");
+    assert!(
+        r.last().unwrap().starts_with("u OK"),
+        "already subscribed: {r:?}"
+    );
 }

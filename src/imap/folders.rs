@@ -49,11 +49,22 @@ impl Session {
                 }
                 self.folders().delete(&name).map(|()| done("DELETE"))
             }
-            Command::Rename(from, to) => self.folders().rename(&from, &to).map(|()| done("RENAME")),
-            Command::Subscribe(name) => self
-                .folders()
-                .set_subscribed(&name, true)
-                .map(|()| done("SUBSCRIBE")),
+            // RFC 3501 §6.3.5: renaming INBOX makes a new folder (INBOX stays), so it counts.
+            Command::Rename(from, to) => match from
+                .eq_ignore_ascii_case("INBOX")
+                .then(|| self.too_many_folders(tag))
+                .flatten()
+            {
+                Some(refusal) => Ok(vec![refusal]),
+                None => self.folders().rename(&from, &to).map(|()| done("RENAME")),
+            },
+            Command::Subscribe(name) => match self.too_many_subscriptions(tag, &name) {
+                Some(refusal) => Ok(vec![refusal]),
+                None => self
+                    .folders()
+                    .set_subscribed(&name, true)
+                    .map(|()| done("SUBSCRIBE")),
+            },
             Command::Unsubscribe(name) => self
                 .folders()
                 .set_subscribed(&name, false)
@@ -266,6 +277,22 @@ impl Session {
                 tag,
                 "LIMIT",
                 &format!("Too many folders: this account may have {limit}"),
+            )
+        })
+    }
+
+    /// `NO [LIMIT]` for a new subscription once the account has `max_folders` of them. A name
+    /// need not exist to be subscribed (RFC 3501 §6.3.6), so without this one account could
+    /// grow its subscriptions file (rewritten whole at each change) without bound.
+    fn too_many_subscriptions(&self, tag: &str, name: &str) -> Option<Response> {
+        let limit = self.config.max_folders;
+        let names = self.folders().subscriptions().unwrap_or_default();
+        let new = !names.iter().any(|n| n == name);
+        (limit > 0 && new && names.len() >= limit).then(|| {
+            Response::no(
+                tag,
+                "LIMIT",
+                &format!("Too many subscriptions: this account may have {limit}"),
             )
         })
     }
