@@ -13,7 +13,8 @@
 //! Two limits guard the disk: the account's quota (`mailbox::quota`, every folder counted) is
 //! checked before APPEND, COPY and MOVE write anything ([`Session::over_quota`], `NO
 //! [OVERQUOTA]`, RFC 9208 §5), as SMTP and `postlab deliver` check it before they store; and
-//! CREATE stops at `max_folders` (`NO [LIMIT]`, RFC 5530 §3).
+//! CREATE, RENAME of INBOX (which makes a folder) and SUBSCRIBE stop at `max_folders`
+//! (`NO [LIMIT]`, RFC 5530 §3).
 
 use std::fs;
 use std::time::{Duration, UNIX_EPOCH};
