@@ -139,7 +139,9 @@ pub fn pop3(line: &str, sasl: bool) -> String {
         return line.to_string();
     };
     match verb.to_ascii_uppercase().as_str() {
-        "PASS" if has_more(rest) => format!("{verb} {PASSWORD}"),
+        // Anything after PASS is the password, even white space or undecodable octets alone
+        // (found by the fuzz target: `PASS` and three U+FFFD was logged as it was).
+        "PASS" if !rest.is_empty() => format!("{verb} {PASSWORD}"),
         "AUTH" => sasl_start(verb, rest),
         "APOP" => match first_word(rest) {
             Some((name, after)) if has_more(after) => format!("{verb} {name} <digest hidden>"),
@@ -291,6 +293,12 @@ mod tests {
             ("STAT", "STAT"),
             ("RETR 1", "RETR 1"),
             ("cGFzc3dvcmQ=", LONE_WORD),
+            // fuzz/artifacts: a password of delimiters only is a password too.
+            (
+                "PASS      \u{fffd}\u{fffd}\u{fffd}",
+                "PASS <password hidden>",
+            ),
+            ("PASS \u{a0}\u{a0}", "PASS <password hidden>"),
         ];
         for (line, shown) in table {
             assert_eq!(pop3(line, false), shown, "{line:?}");
