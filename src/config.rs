@@ -74,6 +74,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "Seconds an IMAP client may stay silent (outside IDLE) before * BYE (RFC 3501 section 5.4: at least 30 minutes).",
     },
     Setting {
+        key: "max_folders",
+        default: "1000",
+        help: "Folders one account may have, INBOX and Sent, Drafts, Trash, Junk included, and as many\nsubscriptions; IMAP CREATE (or SUBSCRIBE) beyond it gets NO [LIMIT] (RFC 5530). Each folder is\nfour directories on disk. 0: no limit (Dovecot's quota_mailbox_count, unlimited there).",
+    },
+    Setting {
                 key: "max_connections",
         default: "100",
         help: "Simultaneous client connections; the surplus gets 421 4.7.0 and is closed.",
@@ -188,6 +193,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     pub pop3_idle_timeout: Duration,
     pub imap_idle_timeout: Duration,
+    /// Folders per account, 0 for no limit (IMAP CREATE: `NO [LIMIT]`).
+    pub max_folders: usize,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub busy_timeout: Duration,
@@ -288,6 +295,7 @@ impl Config {
             idle_timeout: Duration::from_secs(300),
             pop3_idle_timeout: Duration::from_secs(600),
             imap_idle_timeout: Duration::from_secs(1800),
+            max_folders: 1000,
             max_connections: 100,
             max_connections_per_ip: 20,
             busy_timeout: Duration::from_secs(10),
@@ -354,6 +362,7 @@ impl Config {
             "imap_idle_timeout" => {
                 self.imap_idle_timeout = Duration::from_secs(number::<u64>(key, value)?.max(1))
             }
+            "max_folders" => self.max_folders = number(key, value)?,
             "max_connections" => self.max_connections = number(key, value)?,
             "max_connections_per_ip" => self.max_connections_per_ip = number(key, value)?,
             "busy_timeout" => {

@@ -15,6 +15,20 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Mode of every file postlab creates under the data directory: mail, queue files,
+/// transcripts and password hashes are for the server's own user alone (DESIGN.md).
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of every folder postlab creates under the data directory.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Sets the process's umask to 077, so that whatever creates a file (our code, a library, a
+/// child process) makes it 0600 / 0700 at most. `main` calls it before anything else; the
+/// explicit modes in [`FILE_MODE`] and [`DIR_MODE`] say the same where files are created, for
+/// code that runs without `main` (tests, other programs using the library).
+pub fn restrict_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 use crate::accounts::{aliases, password, users::User, Users};
 use crate::config;
 use crate::mailbox::{durable, Maildir};

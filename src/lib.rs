@@ -38,6 +38,7 @@ pub mod mua;
 pub mod net;
 pub mod pace;
 pub mod pop3;
+pub mod redact;
 pub mod serve;
 pub mod sessions;
 pub mod smtp;

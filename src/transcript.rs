@@ -15,11 +15,26 @@
 //! one message's journey, which is what `postlab trace` collects.
 //!
 //! This is the one place transcript lines are written. It does not know about secrets: each
-//! protocol's own door (for SMTP, `smtp::server::Chat`) redacts before it calls in here.
+//! protocol's own door (for SMTP, `smtp::server::Chat`, with the pure functions of
+//! `src/redact.rs`) redacts before it calls in here.
+//!
+//! It does know that a line may come from a hostile client. Control characters (C0, DEL, C1)
+//! are written as visible escapes (`\r`, `\x1b`, `\u{9b}`) by [`escape_controls`]: a raw CR
+//! or LF would forge a second transcript line (and `postlab status` or `postlab trace` would
+//! believe it), and a raw ESC would drive the terminal of whoever runs `postlab watch` or
+//! `tail -f serve.log`. Doing it here, at the door every protocol uses, covers them all.
+//!
+//! And it bounds what one session can make it write. A client that sends NOOP after NOOP for
+//! hours would otherwise fill the disk with its dialogue: after [`MAX_DIALOGUE`] octets of
+//! `C:` and `S:` lines, one note says so and further dialogue lines are not written. Events and
+//! notes still are (they are what `postlab trace` and `postlab status` read, and a client
+//! cannot make many of them without making the server deliver mail, which has limits of its own).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::clock;
@@ -97,11 +112,17 @@ impl fmt::Display for Step {
     }
 }
 
+/// How many octets of `C:` and `S:` lines one session may write (16 MiB: a whole 25 MiB
+/// message is logged as one line of its size, so only a hostile or broken client gets near).
+pub const MAX_DIALOGUE: u64 = 16 * 1024 * 1024;
+
 /// One session's transcript.
 pub struct Transcript {
     session: SessionId,
     file: Option<File>,
     path: Option<PathBuf>,
+    /// Octets of dialogue (`C:`/`S:` lines) written so far, against [`MAX_DIALOGUE`].
+    dialogue: u64,
 }
 
 impl Transcript {
@@ -111,13 +132,19 @@ impl Transcript {
     pub fn create(transcripts: &Path, session: &SessionId, protocol: &str) -> Transcript {
         let dir = transcripts.join(clock::now().date());
         let path = dir.join(format!("{session}-{protocol}.log"));
-        let file = std::fs::create_dir_all(&dir)
-            .and_then(|()| OpenOptions::new().create(true).append(true).open(&path));
+        let file = crate::mailbox::durable::create_dir_all_durably(&dir).and_then(|()| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(crate::datadir::FILE_MODE)
+                .open(&path)
+        });
         match file {
             Ok(file) => Transcript {
                 session: session.clone(),
                 file: Some(file),
                 path: Some(path),
+                dialogue: 0,
             },
             Err(e) => {
                 log::warn!("{session}: no transcript file {}: {e}", path.display());
@@ -125,6 +152,7 @@ impl Transcript {
                     session: session.clone(),
                     file: None,
                     path: None,
+                    dialogue: 0,
                 }
             }
         }
@@ -136,6 +164,7 @@ impl Transcript {
             session,
             file: None,
             path: None,
+            dialogue: 0,
         }
     }
 
@@ -149,12 +178,30 @@ impl Transcript {
 
     /// `C: line` — what the client sent (already redacted by the protocol's door).
     pub fn client(&mut self, step: Step, line: &str) {
-        self.write(step, &format!("C: {line}"));
+        self.dialogue(step, &format!("C: {line}"));
     }
 
     /// `S: line` — what the server sent.
     pub fn server(&mut self, step: Step, line: &str) {
-        self.write(step, &format!("S: {line}"));
+        self.dialogue(step, &format!("S: {line}"));
+    }
+
+    /// Writes a dialogue line while the session is under [`MAX_DIALOGUE`]; the line that
+    /// crosses it is followed by one note, and later ones are dropped.
+    fn dialogue(&mut self, step: Step, text: &str) {
+        if self.dialogue > MAX_DIALOGUE {
+            return;
+        }
+        self.dialogue += self.write(step, text) as u64;
+        if self.dialogue > MAX_DIALOGUE {
+            self.write(
+                step,
+                &format!(
+                    "the dialogue passed {} MiB: its further lines are not written (events are)",
+                    MAX_DIALOGUE >> 20
+                ),
+            );
+        }
     }
 
     /// A remark about the session (connect, close, TLS, …).
@@ -167,8 +214,11 @@ impl Transcript {
         self.write(step, &format!("{id}: {text}"));
     }
 
-    fn write(&mut self, step: Step, text: &str) {
+    /// Writes one line; gives its length in octets.
+    fn write(&mut self, step: Step, text: &str) -> usize {
+        let text = escape_controls(text);
         let line = format!("{} {} {step} {text}", clock::now().stamp(), self.session);
+        let written = line.len() + 1;
         log::info!(target: "transcript", "{line}");
         if let Some(file) = &mut self.file {
             let mut bytes = line.into_bytes();
@@ -182,7 +232,41 @@ impl Transcript {
                 self.file = None;
             }
         }
+        written
     }
+}
+
+/// Is `c` a character a terminal or a line-based reader acts on rather than shows: C0 (tab,
+/// CR, LF and ESC among them), DEL, or C1 (U+0080–U+009F; U+009B is a one-character CSI)?
+pub fn is_control(c: char) -> bool {
+    c.is_control()
+}
+
+/// The text with every control character made visible: `\t`, `\r`, `\n`, `\x1b` (`\xNN` for the
+/// rest of C0 and DEL), `\u{NN}` for C1. Everything else, backslash included, is unchanged, so
+/// an ordinary line reads as it was sent.
+///
+/// ```text
+/// "NOOP \r\n...[6 MAILBOX] delivered"  (raw CR LF inside)  →  NOOP \r\n...[6 MAILBOX] delivered
+/// ```
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x80 && is_control(c) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if is_control(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// A transcript line taken apart again (for `postlab trace`).
@@ -240,6 +324,63 @@ mod tests {
                 "[7 ACCESS]"
             ]
         );
+    }
+
+    #[test]
+    fn control_characters_are_made_visible() {
+        let table = [
+            ("MAIL FROM:<a@b>", "MAIL FROM:<a@b>"),
+            ("a\tb", "a\\tb"),
+            ("NOOP\r\n2026 [6 MAILBOX] x", "NOOP\\r\\n2026 [6 MAILBOX] x"),
+            ("\x1b[2J\x1b]0;pwned\x07", "\\x1b[2J\\x1b]0;pwned\\x07"),
+            ("\0 \x7f", "\\x00 \\x7f"),
+            ("\u{9b}31m \u{85}", "\\u{9b}31m \\u{85}"),
+            ("\\Seen é ☃", "\\Seen é ☃"),
+        ];
+        for (raw, shown) in table {
+            assert_eq!(escape_controls(raw), shown, "{raw:?}");
+            assert!(!escape_controls(raw).chars().any(is_control));
+        }
+    }
+
+    #[test]
+    fn a_client_line_cannot_make_a_second_line() {
+        let dir =
+            std::env::temp_dir().join(format!("postlab-transcript-cr-{}", std::process::id()));
+        let mut t = Transcript::create(&dir, &SessionId::new(), "smtp");
+        t.client(
+            Step::Mta,
+            "NOOP\r\n2026-01-01 00:00:00.000 s1 [6 MAILBOX] X: delivered\x1b[31m",
+        );
+        let text = std::fs::read_to_string(t.path().unwrap()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            !text.trim_end_matches('\n').chars().any(is_control),
+            "{text:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn one_session_writes_at_most_max_dialogue() {
+        let dir =
+            std::env::temp_dir().join(format!("postlab-transcript-max-{}", std::process::id()));
+        let mut t = Transcript::create(&dir, &SessionId::new(), "smtp");
+        let line = "NOOP ".repeat(1000);
+        for _ in 0..(MAX_DIALOGUE / 5000 + 100) {
+            t.client(Step::Mta, &line);
+            t.server(Step::Mta, "250 2.0.0 Ok");
+        }
+        t.event(
+            Step::Mailbox,
+            &QueueId::new(),
+            "delivered to bob: still written",
+        );
+        let text = std::fs::read_to_string(t.path().unwrap()).unwrap();
+        assert!(text.len() as u64 <= MAX_DIALOGUE + 20_000, "{}", text.len());
+        assert_eq!(text.matches("the dialogue passed 16 MiB").count(), 1);
+        assert!(text.ends_with("delivered to bob: still written\n"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

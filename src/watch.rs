@@ -3,6 +3,10 @@
 //!
 //! It follows every file under `DIR/transcripts/` (today's folder and any new one), printing
 //! new lines as they appear. Colours are ANSI escape codes; `--no-color` leaves them out.
+//!
+//! The only escape codes that reach the terminal are those colours: control characters in a
+//! line (a transcript written before they were escaped at the door, or a file someone edited)
+//! are made visible here too, so nothing a client typed can drive the teacher's screen.
 
 use std::collections::HashMap;
 use std::fs;
@@ -10,7 +14,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::transcript::{Line, Step};
+use crate::transcript::{escape_controls, Line, Step};
 
 /// The colour of each flowchart step (ANSI 256-colour codes that read on dark and light
 /// backgrounds).
@@ -30,9 +34,10 @@ const RESET: &str = "\x1b[0m";
 
 /// Prints one transcript line, coloured by its step.
 pub fn paint(line: &str, colours: bool) -> String {
-    match (colours, Line::parse(line)) {
+    let line = escape_controls(line);
+    match (colours, Line::parse(&line)) {
         (true, Some(parsed)) => format!("{}{line}{RESET}", colour(parsed.step)),
-        _ => line.to_string(),
+        _ => line.into_owned(),
     }
 }
 
@@ -93,5 +98,20 @@ pub fn follow(
         out.flush()?;
         first = false;
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_colours_reach_the_terminal() {
+        let line = "2026-11-26 15:20:55.101 s1 [2 MTA] C: NOOP \x1b]0;owned\x07\x1b[2J\u{9b}1m";
+        let painted = paint(line, true);
+        assert_eq!(painted.matches('\x1b').count(), 2, "{painted:?}");
+        assert!(painted.starts_with(colour(Step::Mta)) && painted.ends_with(RESET));
+        assert!(painted.contains("\\x1b]0;owned\\x07\\x1b[2J\\u{9b}1m"));
+        assert!(!paint(line, false).chars().any(char::is_control));
     }
 }

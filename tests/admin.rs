@@ -210,8 +210,8 @@ fn check_finds_each_kind_of_problem_with_its_fix() {
         "error: tls_cert = /nonexistent/cert.pem: cannot read it".to_string(),
         "error: tls_cert and tls_key: only one of them is set".to_string(),
         "error: Maildir of alice has no tmp".to_string(),
-        "warning: users can be read by other users".to_string(),
-        "fix: chmod 600".to_string(),
+        "can be read by other users of this machine, e.g.".to_string(),
+        "fix: postlab check --fix".to_string(),
     ] {
         assert!(out.contains(&expected), "missing {expected:?} in:\n{out}");
     }

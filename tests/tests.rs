@@ -28,9 +28,12 @@
 //! - `tls_versions`: TLS 1.3 and 1.2, the certificate's names and pins, plain text on a TLS port
 //! - `trace_svg`: `postlab trace --svg`: outcomes, lanes, folding, checked by rendering to PNG
 //! - `imap`: IMAP dialogues, two sessions, IDLE, limits, restarts, imaplib and curl
+//! - `imap_folders`: RENAME that would hide a sub-folder renames nothing; CREATE up to max_folders
+//! - `imap_quota`: the quota over every folder and every writer (APPEND, COPY, SMTP, deliver)
 //! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
 //! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
+//! - `imap_sequence`: a huge, messy sequence set over 2,000 messages, answered right
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
@@ -41,6 +44,7 @@
 //! - `daemon`: SIGTERM, SIGHUP and the lock of `postlab serve`
 //! - `attack`: issue 14's attacks: clients that never read, huge literals and many logins
 //!   before login, a full queue, no thread to be had; memory and threads stay bounded
+//! - `secrets`: no password in any transcript, control characters escaped, a private data directory
 
 mod support;
 
@@ -61,9 +65,12 @@ mod faults;
 mod hostile;
 mod house;
 mod imap;
+mod imap_folders;
 mod imap_limits;
 mod imap_mime;
+mod imap_quota;
 mod imap_search;
+mod imap_sequence;
 mod lab;
 mod lessons;
 mod limits;
@@ -74,6 +81,7 @@ mod package;
 mod pop3;
 mod postfix;
 mod queue_files;
+mod secrets;
 mod smtp_dialogue;
 mod spoofing;
 mod tls;

@@ -6,18 +6,23 @@
 //! ```text
 //! error: postlab.conf line 12: unknown setting 'max_recipient'
 //!        fix: see the list of settings at the top of the file, or remove the line
-//! warning: users can be read by everyone (mode 644)
-//!        fix: chmod 600 DIR/users
+//! warning: 3 entries under var can be read by other users of this machine, e.g. var/users (mode 644)
+//!        fix: postlab check --fix (files 600, folders 700)
 //! ```
 //!
 //! Errors stop mail from working as meant (a setting the server refuses, an alias loop, no
 //! postmaster, which RFC 5321 §4.5.1 requires, a queue file set aside as corrupt); warnings
 //! are risks (a world-readable users file). The exit code is 1 when there is any error, so a
 //! script or a systemd `ExecStartPre=postlab check` can refuse to start on a broken directory.
+//! An empty directory (as the Debian package makes it) is not broken: `serve` sets it up.
+//!
+//! Permissions: everything under the data directory is the server's alone (DESIGN.md: files
+//! 0600, folders 0700). A file or folder that grants anything to group or others is reported;
+//! `--fix` takes those bits away (and only those: it never widens a mode or follows a symlink).
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::accounts::{aliases::Aliases, Users};
 use crate::config::{self, Config};
@@ -44,12 +49,18 @@ impl Report {
     }
 }
 
-/// `postlab check [--data DIR]`
+/// `postlab check [--fix] [--data DIR]`
 pub fn main(args: &[String]) -> i32 {
-    let opts = super::options();
-    let brief = "usage: postlab check [--data DIR]\n\n\
+    let mut opts = super::options();
+    opts.optflag(
+        "",
+        "fix",
+        "take group and other permissions away from everything under DIR",
+    );
+    let brief = "usage: postlab check [--fix] [--data DIR]\n\n\
                  Check the settings, users, aliases, transport map, certificates, permissions\n\
-                 and Maildirs in DIR. Exit code 1 if anything is an error.";
+                 and Maildirs in DIR. Exit code 1 if anything is an error.\n\
+                 --fix makes every file 600 and every folder 700 first.";
     let m = match super::parse(&opts, args, brief, 2) {
         Ok(m) => m,
         Err(code) => return code,
@@ -76,6 +87,13 @@ pub fn main(args: &[String]) -> i32 {
             data.root().display()
         );
         return 0;
+    }
+    if m.opt_present("fix") {
+        match fix_permissions(data.root()) {
+            Ok(0) => {}
+            Ok(n) => println!("fixed: {n} file(s) and folder(s) are now for postlab's user alone"),
+            Err(e) => return super::fail(format!("--fix: {e}")),
+        }
     }
     let report = check(&data);
     for line in &report.lines {
@@ -106,6 +124,7 @@ fn check(data: &DataDir) -> Report {
     certificates(&data.root().join("tls"), &mut report);
     maildirs(data, &users, &mut report);
     corrupt_queue_files(data, &mut report);
+    permissions(data.root(), &mut report);
     report
 }
 
@@ -131,6 +150,72 @@ fn corrupt_queue_files(data: &DataDir, report: &mut Report) {
             "check its owner and mode",
         ),
     }
+}
+
+/// Every file and folder under `root` (root included) whose mode grants group or others
+/// anything, with its mode. Symlinks are not followed: their own mode means nothing.
+fn too_open(root: &Path) -> std::io::Result<Vec<(PathBuf, u32)>> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            found.push((path.clone(), mode));
+        }
+        if meta.is_dir() {
+            for item in std::fs::read_dir(&path)? {
+                pending.push(item?.path());
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// DESIGN.md: everything under DIR is 0600 / 0700, since it holds other people's mail.
+fn permissions(root: &Path, report: &mut Report) {
+    let found = match too_open(root) {
+        Ok(found) => found,
+        Err(e) => {
+            report.error(
+                format!("cannot read all of {}: {e}", root.display()),
+                "run postlab check as the user the server runs as",
+            );
+            return;
+        }
+    };
+    if found.is_empty() {
+        return;
+    }
+    let examples: Vec<String> = found
+        .iter()
+        .take(3)
+        .map(|(path, mode)| format!("{} (mode {:o})", path.display(), mode & 0o777))
+        .collect();
+    report.warning(
+        format!(
+            "{} entries under {} can be read by other users of this machine, e.g. {}",
+            found.len(),
+            root.display(),
+            examples.join(", ")
+        ),
+        "postlab check --fix (files 600, folders 700)",
+    );
+}
+
+/// `--fix`: removes the group and other bits (and set-id bits) from every entry [`too_open`]
+/// finds. Returns how many it changed.
+fn fix_permissions(root: &Path) -> std::io::Result<usize> {
+    let found = too_open(root)?;
+    for (path, mode) in &found {
+        let mode = mode & 0o700;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(found.len())
 }
 
 /// Every line of postlab.conf, not just the first bad one. Gives the settings as far as they
@@ -216,15 +301,6 @@ fn users(data: &DataDir, report: &mut Report) -> Users {
             "no accounts: no mail can be delivered here",
             "postlab user add NAME",
         );
-    }
-    if let Ok(meta) = std::fs::metadata(&path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o044 != 0 {
-            report.warning(
-                format!("users can be read by other users of this machine (mode {mode:o}): it holds password hashes"),
-                format!("chmod 600 {}", path.display()),
-            );
-        }
     }
     users
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::datadir::DataDir;
 use crate::mta::queue::{unix_now, Folder, Queue};
+use crate::transcript::{escape_controls, Line, Step};
 
 /// How often the server rewrites `DIR/run/status`.
 pub const STATUS_EVERY: Duration = Duration::from_secs(2);
@@ -125,6 +126,12 @@ fn queue_line(root: &Path) -> String {
 
 /// The last `n` delivery lines (`[6 MAILBOX]`) and error replies (`S: 4xx`/`S: 5xx`, and the
 /// `-ERR` of POP3) in today's transcripts, oldest first.
+///
+/// Each line is read as a structured transcript line ([`Line`]), never searched for a
+/// substring: a delivery is an *event* at step 6 (its text starts with a queue id, which only
+/// the server writes), and an error is a line whose text starts with `S: `. What a client sent
+/// is in a `C: ` line, whatever it contains, so a crafted `NOOP … [6 MAILBOX] … delivered`
+/// cannot pass for a delivery.
 fn recent_events(transcripts: &Path, n: usize) -> (Vec<String>, Vec<String>) {
     let today = crate::clock::now().stamp();
     let day = today.split(' ').next().unwrap_or("");
@@ -137,11 +144,17 @@ fn recent_events(transcripts: &Path, n: usize) -> (Vec<String>, Vec<String>) {
     for file in files {
         let text = std::fs::read_to_string(file.path()).unwrap_or_default();
         for line in text.lines() {
-            if line.contains("[6 MAILBOX]") && line.contains("delivered") {
-                deliveries.push(line.to_string());
-            } else if let Some((_, reply)) = line.split_once("] S: ") {
+            let Some(parsed) = Line::parse(line) else {
+                continue;
+            };
+            let shown = || escape_controls(line).into_owned();
+            if let Some((_, event)) = parsed.event() {
+                if parsed.step == Step::Mailbox && event.starts_with("delivered") {
+                    deliveries.push(shown());
+                }
+            } else if let Some(reply) = parsed.text.strip_prefix("S: ") {
                 if reply.starts_with('4') || reply.starts_with('5') || reply.starts_with("-ERR") {
-                    errors.push(line.to_string());
+                    errors.push(shown());
                 }
             }
         }
@@ -170,4 +183,32 @@ pub fn status_text(pid: u32, started: &str, sessions: &[(String, usize)]) -> Str
         "# postlab status, rewritten by the running server (see `postlab status`)\n\
          pid {pid}\nstarted {started}\nsessions {sessions}\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, finding 10: a NOOP whose text looks like a delivery is not one.
+    #[test]
+    fn only_server_events_count_as_deliveries() {
+        let dir = std::env::temp_dir().join(format!("postlab-status-{}", std::process::id()));
+        let day = crate::clock::now().date();
+        std::fs::create_dir_all(dir.join(&day)).unwrap();
+        let stamp = crate::clock::now().stamp();
+        let id = crate::ids::QueueId::new();
+        let text = format!(
+            "{stamp} s1 [2 MTA] C: NOOP {stamp} s1 [6 MAILBOX] {id}: delivered to root: forged\n\
+             {stamp} s1 [2 MTA] C: NOOP S: 554 forged\n\
+             {stamp} s1 [6 MAILBOX] {id}: delivered to bob: mail/bob/new/1\n\
+             {stamp} s1 [2 MTA] S: 554 5.7.1 Relay access denied\n"
+        );
+        std::fs::write(dir.join(&day).join("s1-smtp.log"), text).unwrap();
+        let (deliveries, errors) = recent_events(&dir, 5);
+        assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+        assert!(deliveries[0].ends_with("delivered to bob: mail/bob/new/1"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].ends_with("S: 554 5.7.1 Relay access denied"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -38,7 +38,7 @@ usage:
   postlab deliver --user NAME [--from ADDR] [--data DIR] < message   (an MDA for Postfix)
   postlab backup FILE [--data DIR]            a consistent archive, while the server runs
   postlab restore FILE --data DIR [--force]   checked in full before anything is written
-  postlab check  [--data DIR]                 settings, users, aliases, permissions, Maildirs
+  postlab check  [--fix] [--data DIR]         settings, users, aliases, permissions, Maildirs
   postlab status [--data DIR]                 pid, listeners, sessions, queue, last deliveries
   postlab trace  ID [--data DIR]      the journey of one message through the flowchart
   postlab queue  list | show ID | flush | hold ID | release ID | delete ID   [--data DIR]

@@ -452,13 +452,16 @@ mod tests {
             ),
             (
                 "a UID EXPUNGE 3:*",
-                Command::UidExpunge(SequenceSet(vec![(SeqNumber::Value(3), SeqNumber::Star)])),
+                Command::UidExpunge(SequenceSet::new(vec![(
+                    SeqNumber::Value(3),
+                    SeqNumber::Star,
+                )])),
             ),
             (
                 "a STORE 1 +FLAGS.SILENT (\\Seen \\Deleted)",
                 Command::Store {
                     uid: false,
-                    set: SequenceSet(vec![(SeqNumber::Value(1), SeqNumber::Value(1))]),
+                    set: SequenceSet::new(vec![(SeqNumber::Value(1), SeqNumber::Value(1))]),
                     mode: StoreMode::Add,
                     silent: true,
                     flags: vec!["\\Seen".into(), "\\Deleted".into()],

@@ -9,6 +9,12 @@
 //! ```
 //!
 //! Folder names go through `mailbox::folder::check_name` before they touch the disk.
+//!
+//! Two limits guard the disk: the account's quota (`mailbox::quota`, every folder counted) is
+//! checked before APPEND, COPY and MOVE write anything ([`Session::over_quota`], `NO
+//! [OVERQUOTA]`, RFC 9208 §5), as SMTP and `postlab deliver` check it before they store; and
+//! CREATE, RENAME of INBOX (which makes a folder) and SUBSCRIBE stop at `max_folders`
+//! (`NO [LIMIT]`, RFC 5530 §3).
 
 use std::fs;
 use std::time::{Duration, UNIX_EPOCH};
@@ -33,7 +39,10 @@ impl Session {
         let result = match command {
             Command::Select(name) => return self.select(tag, &name, false),
             Command::Examine(name) => return self.select(tag, &name, true),
-            Command::Create(name) => self.folders().create(&name).map(|()| done("CREATE")),
+            Command::Create(name) => match self.too_many_folders(tag) {
+                Some(refusal) => Ok(vec![refusal]),
+                None => self.folders().create(&name).map(|()| done("CREATE")),
+            },
             Command::Delete(name) => {
                 if self.selected.as_ref().is_some_and(|s| s.name == name) {
                     self.selected = None;
@@ -41,11 +50,22 @@ impl Session {
                 }
                 self.folders().delete(&name).map(|()| done("DELETE"))
             }
-            Command::Rename(from, to) => self.folders().rename(&from, &to).map(|()| done("RENAME")),
-            Command::Subscribe(name) => self
-                .folders()
-                .set_subscribed(&name, true)
-                .map(|()| done("SUBSCRIBE")),
+            // RFC 3501 §6.3.5: renaming INBOX makes a new folder (INBOX stays), so it counts.
+            Command::Rename(from, to) => match from
+                .eq_ignore_ascii_case("INBOX")
+                .then(|| self.too_many_folders(tag))
+                .flatten()
+            {
+                Some(refusal) => Ok(vec![refusal]),
+                None => self.folders().rename(&from, &to).map(|()| done("RENAME")),
+            },
+            Command::Subscribe(name) => match self.too_many_subscriptions(tag, &name) {
+                Some(refusal) => Ok(vec![refusal]),
+                None => self
+                    .folders()
+                    .set_subscribed(&name, true)
+                    .map(|()| done("SUBSCRIBE")),
+            },
             Command::Unsubscribe(name) => self
                 .folders()
                 .set_subscribed(&name, false)
@@ -247,6 +267,66 @@ impl Session {
         ])
     }
 
+    /// `NO [LIMIT]` when the account already has `max_folders` folders (0: no limit). Two
+    /// sessions creating at the same moment may pass together: the limit bounds the disk an
+    /// account can take, one folder over it does not matter.
+    fn too_many_folders(&self, tag: &str) -> Option<Response> {
+        let limit = self.config.max_folders;
+        let count = self.folders().names().map(|n| n.len()).unwrap_or(0);
+        (limit > 0 && count >= limit).then(|| {
+            Response::no(
+                tag,
+                "LIMIT",
+                &format!("Too many folders: this account may have {limit}"),
+            )
+        })
+    }
+
+    /// `NO [LIMIT]` for a new subscription once the account has `max_folders` of them. A name
+    /// need not exist to be subscribed (RFC 3501 §6.3.6), so without this one account could
+    /// grow its subscriptions file (rewritten whole at each change) without bound.
+    fn too_many_subscriptions(&self, tag: &str, name: &str) -> Option<Response> {
+        let limit = self.config.max_folders;
+        let names = self.folders().subscriptions().unwrap_or_default();
+        let new = !names.iter().any(|n| n == name);
+        (limit > 0 && new && names.len() >= limit).then(|| {
+            Response::no(
+                tag,
+                "LIMIT",
+                &format!("Too many subscriptions: this account may have {limit}"),
+            )
+        })
+    }
+
+    /// The quota check every IMAP writer makes before it writes (APPEND, COPY, MOVE), with
+    /// the rules SMTP and `postlab deliver` follow (`mailbox::quota::fits`, all folders
+    /// counted): `NO [OVERQUOTA]` (RFC 9208 §5) when `added` octets would not fit. A write that
+    /// adds nothing (a MOVE inside the account) always fits, so a full mailbox can still be
+    /// tidied into Trash, just as reading and deleting never depend on the quota.
+    pub(super) fn over_quota(&self, tag: &str, added: u64) -> Option<Response> {
+        use crate::mailbox::quota::{self, Fit};
+        let account = self.account.as_deref()?;
+        let user = self.directory.users.get(account)?;
+        if added == 0 {
+            return None;
+        }
+        let root = crate::mda::maildir_path(&self.mail_root, account);
+        match quota::fits(user, &root, added) {
+            Ok(Fit::Fits) => None,
+            Ok(Fit::Full { usage, limit }) => Some(Response::no(
+                tag,
+                "OVERQUOTA",
+                &format!("Over quota: {usage} + {added} octets would pass the limit of {limit}"),
+            )),
+            Ok(Fit::TooBig { limit }) => Some(Response::no(
+                tag,
+                "OVERQUOTA",
+                &format!("{added} octets are more than the whole quota of {limit}"),
+            )),
+            Err(e) => Some(r::disk_error(tag, &e)),
+        }
+    }
+
     /// RFC 3501 §6.3.11 APPEND, answered with RFC 4315's `[APPENDUID validity uid]`.
     fn append(
         &self,
@@ -261,6 +341,9 @@ impl Session {
             Err(FolderError::NotFound) => return Ok(vec![r::try_create(tag)]),
             other => other?,
         };
+        if let Some(refusal) = self.over_quota(tag, message.len() as u64) {
+            return Ok(vec![refusal]);
+        }
         let (validity, uids) = store_copies(
             &maildir,
             &[NewMessage {

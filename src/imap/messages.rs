@@ -273,6 +273,20 @@ impl Session {
             Some(Err(e)) => return vec![r::folder_error(tag, e)],
             None => return vec![Response::bad(tag, "No folders")],
         };
+        // Every writer checks the quota before writing (`folders.rs`); a MOVE adds nothing.
+        if !is_move {
+            let view = self.view();
+            let added: u64 = view
+                .resolve(set, uid)
+                .into_iter()
+                .map(|i| &view.messages[i])
+                .filter(|m| !m.gone)
+                .map(|m| m.entry.size)
+                .sum();
+            if let Some(refusal) = self.over_quota(tag, added) {
+                return vec![refusal];
+            }
+        }
         let view = self.view();
         if is_move && view.read_only {
             return vec![r::read_only(tag)];

@@ -48,21 +48,15 @@ pub struct Chat {
 }
 
 impl Chat {
-    /// Logs a client line with secrets removed: `a1 LOGIN alice <password hidden>`,
-    /// `a2 AUTHENTICATE PLAIN <credentials hidden>`.
-    fn client_line(&mut self, line: &[u8]) {
+    /// Logs a client line with secrets removed (`src/redact.rs`): `a1 LOGIN alice <password
+    /// hidden>`, `a2 AUTHENTICATE PLAIN <credentials hidden>`. `so_far` is what came before
+    /// this line in the same command (empty for its first line): after a LOGIN's literal
+    /// user name, the rest of the line is its password.
+    fn client_line(&mut self, line: &[u8], so_far: &[u8]) {
         let text = String::from_utf8_lossy(line);
-        let words: Vec<&str> = text.splitn(4, ' ').collect();
-        let redacted = match words.as_slice() {
-            [tag, verb, user, _] if verb.eq_ignore_ascii_case("LOGIN") => {
-                format!("{tag} {verb} {user} <password hidden>")
-            }
-            [tag, verb, mechanism, ..] if verb.eq_ignore_ascii_case("AUTHENTICATE") => {
-                format!("{tag} {verb} {mechanism} <credentials hidden>")
-            }
-            _ => text.into_owned(),
-        };
-        self.transcript.client(Step::Access, &redacted);
+        let so_far = String::from_utf8_lossy(so_far);
+        self.transcript
+            .client(Step::Access, &crate::redact::imap(&text, &so_far));
     }
 
     /// Sends a response as it is made (`Response::write`): a FETCH's pieces go to the
@@ -236,7 +230,7 @@ fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
                 ));
             }
             Part::BadLiteral { text, problem } => {
-                chat.client_line(&text);
+                chat.client_line(&text, &buffer);
                 let tag = framing::tag_of(if buffer.is_empty() { &text } else { &buffer });
                 let message = match problem {
                     LiteralProblem::Malformed => {
@@ -261,15 +255,7 @@ fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
                 return Ok(refuse(tag, message));
             }
             Part::Line { text, literal } => {
-                if buffer.is_empty() {
-                    chat.client_line(&text);
-                } else if is_login(&buffer) {
-                    // The rest of a LOGIN after a literal user name is its password.
-                    chat.transcript
-                        .client(Step::Access, "<rest of the LOGIN hidden>");
-                } else {
-                    chat.client_line(&text);
-                }
+                chat.client_line(&text, &buffer);
                 buffer.extend_from_slice(&text);
                 let Some(literal) = literal else {
                     return Ok(Got::Input(command::parse(&buffer)));
@@ -303,15 +289,6 @@ fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
             }
         }
     }
-}
-
-/// Is this command a LOGIN (whose later parts carry the password)?
-fn is_login(buffer: &[u8]) -> bool {
-    let mut words = buffer.split(|&b| b == b' ');
-    words.next();
-    words
-        .next()
-        .is_some_and(|verb| verb.eq_ignore_ascii_case(b"LOGIN"))
 }
 
 /// Sends the responses of one [`Output`], then does what its effect asks. Returns false when
@@ -411,7 +388,7 @@ fn idle(chat: &mut Chat, session: &mut Session, tag: &str, shared: &Shared) -> b
                 }
                 break match chat.conn.read_line(framing::MAX_LINE) {
                     Ok(Line::Text(line)) | Ok(Line::BareLf(line)) => {
-                        chat.client_line(&line);
+                        chat.client_line(&line, b"");
                         Some(session.idle_done(tag, &line))
                     }
                     Ok(Line::TooLong) => Some(session.idle_done(tag, b"")),

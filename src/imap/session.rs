@@ -97,8 +97,8 @@ pub enum LoginEvent {
 pub struct Session {
     pub state: State,
     pub(super) config: Arc<Config>,
-    directory: Arc<Directory>,
-    mail_root: PathBuf,
+    pub(super) directory: Arc<Directory>,
+    pub(super) mail_root: PathBuf,
     peer: IpAddr,
     pub account: Option<String>,
     pub(super) folders: Option<Folders>,

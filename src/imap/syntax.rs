@@ -23,21 +23,68 @@ pub enum SeqNumber {
     Star,
 }
 
-/// RFC 3501 §9 `sequence-set`: ranges like `1:4,7,9:*`.
+/// RFC 3501 §9 `sequence-set`: ranges like `1:4,7,9:*`, kept in a normal form so that
+/// asking whether a number is in it costs O(log ranges), however the client wrote it.
+///
+/// A client may send thousands of overlapping ranges in any order (`5:9,1:3,2:7,…`); checking
+/// each message against each range would cost messages × ranges for every SEARCH, FETCH or
+/// STORE. So the ranges are sorted and merged once, when the set is read ([`SequenceSet::new`]):
+/// the numeric ones become sorted, disjoint, non-adjacent intervals (binary search), and every
+/// range with a `*` end is folded into one interval, since each of them contains `*` itself.
+/// The number of intervals is bounded by the command line (64 KiB: at most 32,768 of them).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SequenceSet(pub Vec<(SeqNumber, SeqNumber)>);
+pub struct SequenceSet {
+    /// Numeric ranges `(low, high)`: sorted, disjoint, and with a gap between neighbours.
+    ranges: Vec<(u32, u32)>,
+    /// The ranges with `*` at an end (`n:*`, `*:n`, `*`), as the lowest and the highest `n`
+    /// among them: with `*` standing for L, `n:*` is min(n, L)..=max(n, L), and all of them
+    /// together are min(low, L)..=max(high, L). `*` alone counts as (u32::MAX, 0): L..=L.
+    star: Option<(u32, u32)>,
+}
 
 impl SequenceSet {
-    /// Does `n` fall in the set, when `*` stands for `largest`?
+    /// Normalises ranges as written (each end a number or `*`, in either order).
+    pub fn new(written: Vec<(SeqNumber, SeqNumber)>) -> SequenceSet {
+        let mut ranges = Vec::with_capacity(written.len());
+        let mut star: Option<(u32, u32)> = None;
+        for (a, b) in written {
+            match (a, b) {
+                (SeqNumber::Value(a), SeqNumber::Value(b)) => ranges.push((a.min(b), a.max(b))),
+                (SeqNumber::Value(n), SeqNumber::Star) | (SeqNumber::Star, SeqNumber::Value(n)) => {
+                    let (low, high) = star.unwrap_or((u32::MAX, 0));
+                    star = Some((low.min(n), high.max(n)));
+                }
+                (SeqNumber::Star, SeqNumber::Star) => star = Some(star.unwrap_or((u32::MAX, 0))),
+            }
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (low, high) in ranges {
+            match merged.last_mut() {
+                Some(last) if low <= last.1.saturating_add(1) => last.1 = last.1.max(high),
+                _ => merged.push((low, high)),
+            }
+        }
+        SequenceSet {
+            ranges: merged,
+            star,
+        }
+    }
+
+    /// Does `n` fall in the set, when `*` stands for `largest`? O(log ranges).
     pub fn contains(&self, n: u32, largest: u32) -> bool {
-        let value = |s: SeqNumber| match s {
-            SeqNumber::Value(v) => v,
-            SeqNumber::Star => largest,
-        };
-        self.0.iter().any(|&(a, b)| {
-            let (low, high) = (value(a).min(value(b)), value(a).max(value(b)));
-            (low..=high).contains(&n)
-        })
+        // The first interval that does not end below n is the only one that can hold it.
+        let at = self.ranges.partition_point(|&(_, high)| high < n);
+        let in_ranges = self.ranges.get(at).is_some_and(|&(low, _)| low <= n);
+        let in_star = self
+            .star
+            .is_some_and(|(low, high)| low.min(largest) <= n && n <= high.max(largest));
+        in_ranges || in_star
+    }
+
+    /// How many numeric intervals remain after normalising (for tests and limits).
+    pub fn intervals(&self) -> usize {
+        self.ranges.len() + usize::from(self.star.is_some())
     }
 }
 
@@ -233,7 +280,7 @@ impl<'a> Cursor<'a> {
             };
             ranges.push((first, second));
             if !self.eat(",") {
-                return Ok(SequenceSet(ranges));
+                return Ok(SequenceSet::new(ranges));
             }
         }
     }
@@ -363,6 +410,78 @@ pub fn is_astring_char(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition, range by range: what the normal form must agree with.
+    fn naive(written: &[(SeqNumber, SeqNumber)], n: u32, largest: u32) -> bool {
+        let value = |s: SeqNumber| match s {
+            SeqNumber::Value(v) => v,
+            SeqNumber::Star => largest,
+        };
+        written.iter().any(|&(a, b)| {
+            let (low, high) = (value(a).min(value(b)), value(a).max(value(b)));
+            (low..=high).contains(&n)
+        })
+    }
+
+    #[test]
+    fn sequence_sets_are_sorted_and_merged_once() {
+        use SeqNumber::{Star, Value};
+        let set = SequenceSet::new(vec![
+            (Value(9), Value(7)),
+            (Value(1), Value(2)),
+            (Value(3), Value(3)),
+            (Value(20), Value(30)),
+            (Value(8), Value(12)),
+        ]);
+        assert_eq!(set.ranges, vec![(1, 3), (7, 12), (20, 30)]);
+        assert_eq!(set.star, None);
+        // Issue 14: 100,000 overlapping ranges are one interval, so every lookup is one step.
+        let many: Vec<_> = (1..=100_000u32)
+            .rev()
+            .map(|i| (Value(i), Value(i / 2 + 1)))
+            .collect();
+        let set = SequenceSet::new(many);
+        assert_eq!(set.intervals(), 1);
+        assert!(set.contains(1, 5) && set.contains(100_000, 5) && !set.contains(100_001, 5));
+        let starred = SequenceSet::new(vec![(Value(5), Star), (Star, Star), (Star, Value(40))]);
+        assert_eq!(starred.star, Some((5, 40)));
+        assert_eq!(starred.intervals(), 1);
+    }
+
+    #[test]
+    fn the_normal_form_agrees_with_the_definition() {
+        use SeqNumber::{Star, Value};
+        // A small deterministic generator (no dependency for a test).
+        let mut seed = 0x2545_f491_u64;
+        let mut next = |below: u32| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % u64::from(below)) as u32
+        };
+        for _ in 0..300 {
+            let count = next(12) as usize + 1;
+            let written: Vec<_> = (0..count)
+                .map(|_| {
+                    let mut end = || match next(8) {
+                        0 => Star,
+                        _ => Value(next(40) + 1),
+                    };
+                    (end(), end())
+                })
+                .collect();
+            let set = SequenceSet::new(written.clone());
+            for largest in [0, 1, 7, 25, 45] {
+                for n in 0..=50 {
+                    assert_eq!(
+                        set.contains(n, largest),
+                        naive(&written, n, largest),
+                        "{written:?} n={n} largest={largest}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn strings_sets_and_dates() {

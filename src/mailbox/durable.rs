@@ -8,6 +8,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -25,7 +26,11 @@ pub fn create_dir_all_durably(dir: &Path) -> io::Result<()> {
     if let Some(parent) = dir.parent() {
         create_dir_all_durably(parent)?;
     }
-    match fs::create_dir(dir) {
+    // 0700 and 0600 below whatever the umask: the data directory holds other people's mail.
+    match fs::DirBuilder::new()
+        .mode(crate::datadir::DIR_MODE)
+        .create(dir)
+    {
         Ok(()) => {}
         // Another thread made it first: just as good.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
@@ -61,6 +66,7 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> io::Result<()> {
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(crate::datadir::FILE_MODE)
             .open(&tmp)?;
         file.write_all(content)?;
         file.sync_all()?;

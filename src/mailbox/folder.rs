@@ -250,6 +250,10 @@ impl Folders {
     }
 
     /// RFC 3501 §6.3.5 RENAME, sub-folders included (`Work` → `Job` moves `Work.Old` too).
+    ///
+    /// Every new name, the sub-folders' included, is checked before anything moves: a
+    /// sub-folder whose new name would be too long (or taken) makes the whole RENAME fail with
+    /// nothing renamed, instead of a folder and its mail vanishing from every listing.
     pub fn rename(&self, from: &str, to: &str) -> Result<(), FolderError> {
         let from = check_name(from)?;
         let to = check_name(to)?;
@@ -266,6 +270,7 @@ impl Folders {
             return Err(FolderError::AlreadyExists);
         }
         let prefix = format!("{from}{DELIMITER}");
+        let mut moves = Vec::new();
         for name in self.names()? {
             let new = if name == from {
                 to.clone()
@@ -274,6 +279,19 @@ impl Folders {
             } else {
                 continue;
             };
+            if check_name(&new).is_err() {
+                return Err(FolderError::Cannot(
+                    "a sub-folder's new name would be too long or not allowed; nothing renamed",
+                ));
+            }
+            if name != from && self.dir_of(&new).exists() {
+                return Err(FolderError::Cannot(
+                    "a sub-folder's new name is already taken; nothing renamed",
+                ));
+            }
+            moves.push((name, new));
+        }
+        for (name, new) in moves {
             fs::rename(self.dir_of(&name), self.dir_of(&new))?;
         }
         durable::sync_dir(&self.root)?;

@@ -20,6 +20,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -81,7 +82,11 @@ impl Maildir {
         let size: usize = parts.iter().map(|p| p.len()).sum();
         // create_new: a leftover file of the same name is never overwritten.
         let written = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(crate::datadir::FILE_MODE)
+                .open(&tmp)?;
             for part in parts {
                 file.write_all(part)?;
             }

@@ -7,8 +7,12 @@
 //! bob:{ARGON2ID}$argon2id$…::::::userdb_quota_rule=*:storage=10M
 //! ```
 //!
-//! The usage is the sum of the message sizes in `new/` and `cur/` (taken from `,S=` in the
-//! file names, as Dovecot does). A message is refused with one of two RFC 3463 codes:
+//! The usage is the sum of the message sizes in `new/` and `cur/` of every folder, INBOX and
+//! each Maildir++ `.Folder/` (taken from `,S=` in the file names, as Dovecot does): mail
+//! copied into a folder over IMAP counts as much as mail delivered into INBOX. Every writer
+//! checks it before it stores: SMTP (`mda::check_quotas`), `postlab deliver`, and IMAP APPEND,
+//! COPY and MOVE (`imap::folders`, answered `NO [OVERQUOTA]`, RFC 9208 §5). A message is
+//! refused with one of two RFC 3463 codes:
 //!
 //! - `552 5.2.2 Mailbox full` — the message alone is bigger than the whole quota: it will never
 //!   fit, so the sender gets a bounce at once.
@@ -91,12 +95,27 @@ pub fn format_size(octets: u64) -> String {
     format!("{octets}B")
 }
 
-/// What the mailbox at `root` holds now, in octets.
+/// What the mailbox at `root` holds now, in octets: INBOX and every folder.
 pub fn usage(root: &Path) -> std::io::Result<u64> {
     if !root.exists() {
         return Ok(0);
     }
-    Ok(Maildir::create(root)?.scan()?.iter().map(|e| e.size).sum())
+    let mut total: u64 = Maildir::create(root)?.scan()?.iter().map(|e| e.size).sum();
+    for item in std::fs::read_dir(root)? {
+        let path = item?.path();
+        let is_folder = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            && path.join("cur").is_dir();
+        if is_folder {
+            total += Maildir::create(&path)?
+                .scan()?
+                .iter()
+                .map(|e| e.size)
+                .sum::<u64>();
+        }
+    }
+    Ok(total)
 }
 
 /// Does a message of `size` octets fit into the mailbox at `root` of `user`?

@@ -26,6 +26,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::ids::QueueId;
@@ -112,7 +113,11 @@ impl Queue {
         let tmp_msg = dir.join(format!(".{}.msg.tmp", entry.id));
         let tmp_env = dir.join(format!(".{}.env.tmp", entry.id));
         let write = |path: &Path, parts: &[&[u8]]| -> io::Result<()> {
-            let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(crate::datadir::FILE_MODE)
+                .open(path)?;
             for part in parts {
                 file.write_all(part)?;
             }

@@ -494,6 +494,18 @@ fn send_bounce(
         return;
     };
     let bounce_id = message.envelope.id.clone();
+    // A bounce into a local mailbox is a writer like any other: it respects the quota
+    // (`mailbox::quota`), or a user could fill their mailbox past it by mailing nowhere.
+    if let Err(e) =
+        crate::mda::check_quotas(&shared.data.mail(), &shared.accounts.current(), &message)
+    {
+        transcript.event(
+            Step::Relay,
+            &entry.id,
+            &format!("bounce to <{sender}> not stored: {e:?}"),
+        );
+        return;
+    }
     match accept::store(
         &shared.data.mail(),
         &shared.queue,

@@ -47,24 +47,11 @@ pub struct Chat {
 impl Chat {
     /// Logs a client line, hiding what must never be written down. `sasl` is true for the line
     /// after `+ `, which is nothing but credentials.
+    /// The rules are `src/redact.rs`'s.
     fn client_line(&mut self, line: &[u8], sasl: bool) {
         let text = String::from_utf8_lossy(line);
-        let redacted = if sasl {
-            "<credentials hidden>".to_string()
-        } else {
-            let mut words = text.splitn(3, ' ');
-            let verb = words.next().unwrap_or("");
-            let first = words.next();
-            match (verb.to_ascii_uppercase().as_str(), first) {
-                ("PASS", Some(_)) => format!("{verb} <password hidden>"),
-                ("AUTH", Some(mechanism)) if words.next().is_some() => {
-                    format!("{verb} {mechanism} <credentials hidden>")
-                }
-                ("APOP", Some(name)) => format!("{verb} {name} <digest hidden>"),
-                _ => text.into_owned(),
-            }
-        };
-        self.transcript.client(Step::Access, &redacted);
+        self.transcript
+            .client(Step::Access, &crate::redact::pop3(&text, sasl));
     }
 
     fn send(&mut self, response: &Response) {

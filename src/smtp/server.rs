@@ -44,26 +44,12 @@ pub struct Chat {
 
 impl Chat {
     /// Logs a client line, redacting what must never be written down: the argument of AUTH
-    /// (RFC 4954 credentials) and every line of an AUTH exchange. The mechanism name stays, so
-    /// a student can see what was tried.
+    /// (RFC 4954 credentials) and every line of an AUTH exchange (`secret`), by the rules of
+    /// `src/redact.rs`. The mechanism name stays, so a student can see what was tried.
     fn client_line(&mut self, line: &[u8], secret: bool) {
-        if secret {
-            self.transcript.client(Step::Mta, "<credentials hidden>");
-            return;
-        }
         let text = String::from_utf8_lossy(line);
-        let redacted = match text.split_once(' ') {
-            Some((verb, rest)) if verb.eq_ignore_ascii_case("AUTH") => {
-                let mut words = rest.split(' ').filter(|w| !w.is_empty());
-                let mechanism = words.next().unwrap_or("");
-                match words.next() {
-                    Some(_) => format!("{verb} {mechanism} <credentials hidden>"),
-                    None => format!("{verb} {mechanism}"),
-                }
-            }
-            _ => text.into_owned(),
-        };
-        self.transcript.client(Step::Mta, &redacted);
+        self.transcript
+            .client(Step::Mta, &crate::redact::smtp(&text, secret));
     }
 
     fn send(&mut self, reply: &Reply) {
