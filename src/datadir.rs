@@ -15,11 +15,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Mode of every file postlab creates under the data directory: mail, queue files,
-/// transcripts and password hashes are for the server's own user alone (DESIGN.md).
-pub const FILE_MODE: u32 = 0o600;
-/// Mode of every folder postlab creates under the data directory.
-pub const DIR_MODE: u32 = 0o700;
+/// The modes of every file (0600) and folder (0700) postlab creates under the data directory,
+/// kept beside the code that writes files safely (`mailbox/durable.rs`).
+pub use crate::mailbox::durable::{DIR_MODE, FILE_MODE};
 
 /// Sets the process's umask to 077, so that whatever creates a file (our code, a library, a
 /// child process) makes it 0600 / 0700 at most. `main` calls it before anything else; the

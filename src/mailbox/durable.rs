@@ -12,6 +12,12 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Mode of every file postlab creates under the data directory: mail, queue files,
+/// transcripts and password hashes are for the server's own user alone (DESIGN.md).
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of every folder postlab creates under the data directory.
+pub const DIR_MODE: u32 = 0o700;
+
 /// Flushes a directory's entries (new names, renames) to disk.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -27,10 +33,7 @@ pub fn create_dir_all_durably(dir: &Path) -> io::Result<()> {
         create_dir_all_durably(parent)?;
     }
     // 0700 and 0600 below whatever the umask: the data directory holds other people's mail.
-    match fs::DirBuilder::new()
-        .mode(crate::datadir::DIR_MODE)
-        .create(dir)
-    {
+    match fs::DirBuilder::new().mode(DIR_MODE).create(dir) {
         Ok(()) => {}
         // Another thread made it first: just as good.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
@@ -66,7 +69,7 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> io::Result<()> {
             .write(true)
             .create(true)
             .truncate(true)
-            .mode(crate::datadir::FILE_MODE)
+            .mode(FILE_MODE)
             .open(&tmp)?;
         file.write_all(content)?;
         file.sync_all()?;
