@@ -196,6 +196,16 @@ pub fn try_create(tag: &str) -> Response {
 }
 
 /// RFC 5530 §3 SERVERBUG: the disk failed us, not the client.
+/// RFC 2180 §4.1 and RFC 5530 EXPUNGEISSUED: another session expunged some of the messages a
+/// command named; the others were answered, these were not.
+pub fn expunge_issued(tag: &str, what: &str) -> Response {
+    Response::no(
+        tag,
+        "EXPUNGEISSUED",
+        &format!("{what}: some messages were expunged by another session"),
+    )
+}
+
 pub fn disk_error(tag: &str, error: &std::io::Error) -> Response {
     Response::no(tag, "SERVERBUG", &format!("Disk error: {error}"))
 }
