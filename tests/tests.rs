@@ -24,6 +24,8 @@
 //! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
 //! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
+//! - `imap_sessions`: several sessions on one mailbox (issue 15): no change lost, nothing invented
+//! - `imap_concurrency`: IMAP, SMTP and POP3 threads at random on one account, checked against a model
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
@@ -50,6 +52,7 @@ mod imap;
 mod imap_limits;
 mod imap_mime;
 mod imap_search;
+mod imap_sessions;
 mod lab;
 mod lessons;
 mod limits;
