@@ -130,31 +130,37 @@ fn append_with_flags_while_another_session_polls_is_ok_and_stored_once() {
     let server = TestServer::start();
     let addr = server.addr("imap");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // A second session that looks at INBOX all the time, so it moves every new/ file to cur/
-    // as soon as it appears: it used to win the race against APPEND's second rename.
-    let poller = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut b = Imap::login(addr, "bob");
-            b.cmd("b SELECT INBOX");
-            let mut n = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                n += 1;
-                b.cmd(&format!("n{n} NOOP"));
-            }
+    // Sessions that look at INBOX all the time, so they move every new/ file to cur/ as soon
+    // as it appears: they used to win the race against APPEND's second rename.
+    let pollers: Vec<_> = (0..3)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut b = Imap::login(addr, "bob");
+                b.cmd("b SELECT INBOX");
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    b.cmd(&format!("n{n} NOOP"));
+                }
+            })
         })
-    };
+        .collect();
     let mut a = Imap::login(addr, "bob");
     for i in 0..60 {
         let message = format!("Subject: appended {i}\r\n\r\nhello\r\n");
+        // A new keyword each time: saving the keyword table made the window wider.
         let r = a.cmd(&format!(
-            "p{i} APPEND INBOX (\\Seen) \"01-Feb-2026 10:00:00 +0000\" {{{}+}}\r\n{message}",
+            "p{i} APPEND INBOX (\\Seen k{}) \"01-Feb-2026 10:00:00 +0000\" {{{}+}}\r\n{message}",
+            i % 20,
             message.len()
         ));
         assert!(r[0].starts_with(&format!("p{i} OK [APPENDUID ")), "{r:?}");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    poller.join().unwrap();
+    for poller in pollers {
+        poller.join().unwrap();
+    }
     assert_eq!(
         inbox_files(&server),
         60,
