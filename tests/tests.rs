@@ -24,6 +24,7 @@
 //! - `imap_limits`: LITERAL+ over the limit, passwords in literals, the login throttle
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
 //! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
+//! - `imap_conformance`: SENT* dates, address comments and routes, LSUB parents, FLAGS, 8-bit
 //! - `imap_sessions`: several sessions on one mailbox (issue 15): no change lost, nothing invented
 //! - `imap_concurrency`: IMAP, SMTP and POP3 threads at random on one account, checked against a model
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
@@ -49,6 +50,7 @@ mod durability;
 mod faults;
 mod hostile;
 mod imap;
+mod imap_conformance;
 mod imap_limits;
 mod imap_mime;
 mod imap_search;

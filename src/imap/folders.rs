@@ -162,6 +162,28 @@ impl Session {
             }
             listed.extend(parents.iter().cloned());
             listed.sort_by(|a, b| (a != "INBOX", a).cmp(&(b != "INBOX", b)));
+        } else {
+            // §6.3.9: with `%`, a subscribed `pl.a.b` that the pattern cannot reach shows its
+            // unsubscribed parent `pl.a` that it can, flagged \Noselect (a MUST).
+            for name in listed.clone() {
+                if matches(full.as_bytes(), name.as_bytes()) {
+                    continue;
+                }
+                let mut end = name.len();
+                while let Some(dot) = name[..end].rfind(DELIMITER) {
+                    end = dot;
+                    let parent = &name[..end];
+                    if matches(full.as_bytes(), parent.as_bytes()) {
+                        if !listed.iter().any(|n| n == parent)
+                            && !parents.iter().any(|p| p == parent)
+                        {
+                            parents.push(parent.to_string());
+                        }
+                        break;
+                    }
+                }
+            }
+            listed.extend(parents.iter().cloned());
         }
         let mut out = Vec::new();
         for name in &listed {

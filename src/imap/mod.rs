@@ -32,10 +32,12 @@
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
 //! | `selected.rs` | the selected folder's numbering, and news of changes |
 //! | `fetch.rs`, `envelope.rs` | FETCH answers: sections, ENVELOPE, BODYSTRUCTURE |
+//! | `address.rs` | address fields (RFC 5322 §3.4) for ENVELOPE and SEARCH FROM/TO |
 //! | `flags.rs` | system flags ↔ Maildir letters |
 //! | `auth.rs` | SASL PLAIN |
 //! | `response.rs` | every response, on the wire and in the transcript |
 
+pub mod address;
 pub mod auth;
 pub mod command;
 #[cfg(test)]
