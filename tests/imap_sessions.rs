@@ -264,23 +264,29 @@ fn an_empty_folder_keeps_its_uidvalidity() {
     }
 }
 
-/// A bare POP3 session.
-struct Pop3 {
+/// A bare POP3 session (also used by `imap_concurrency`).
+pub struct Pop3 {
     reader: BufReader<TcpStream>,
     stream: TcpStream,
 }
 
 impl Pop3 {
     fn login(server: &TestServer) -> Pop3 {
-        let stream = TcpStream::connect(server.addr("pop3")).unwrap();
+        let mut pop = Pop3::connect(server.addr("pop3"));
+        assert!(pop.cmd("USER bob").starts_with("+OK"));
+        assert!(pop.cmd("PASS bob-password").starts_with("+OK"));
+        pop
+    }
+
+    /// Connects and reads the greeting.
+    pub fn connect(addr: std::net::SocketAddr) -> Pop3 {
+        let stream = TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         let mut pop = Pop3 {
             reader: BufReader::new(stream.try_clone().unwrap()),
             stream,
         };
         pop.line();
-        assert!(pop.cmd("USER bob").starts_with("+OK"));
-        assert!(pop.cmd("PASS bob-password").starts_with("+OK"));
         pop
     }
 
@@ -290,7 +296,7 @@ impl Pop3 {
         line
     }
 
-    fn cmd(&mut self, line: &str) -> String {
+    pub fn cmd(&mut self, line: &str) -> String {
         self.stream
             .write_all(format!("{line}\r\n").as_bytes())
             .unwrap();
@@ -298,7 +304,7 @@ impl Pop3 {
     }
 
     /// A multi-line answer's lines, without the final dot.
-    fn multi(&mut self, line: &str) -> (String, String) {
+    pub fn multi(&mut self, line: &str) -> (String, String) {
         let first = self.cmd(line);
         let mut body = String::new();
         if first.starts_with("+OK") {

@@ -50,6 +50,7 @@ mod durability;
 mod faults;
 mod hostile;
 mod imap;
+mod imap_concurrency;
 mod imap_conformance;
 mod imap_limits;
 mod imap_mime;

@@ -98,8 +98,11 @@ impl Session {
                 Ok(None) => continue,
                 Err(e) => return vec![r::disk_error(tag, &e)],
             };
-            let Ok(time) = fs::metadata(&entry.path).and_then(|m| m.modified()) else {
-                continue;
+            // The file may be renamed again by now: read_now looks it up by its unique name.
+            let time = match read_now(&view.maildir, &entry, false) {
+                Ok(Some((_, time))) => time,
+                Ok(None) => continue,
+                Err(e) => return vec![r::disk_error(tag, &e)],
             };
             let m = &view.messages[i];
             // The file is read only if a key looks at the content, and then once.
