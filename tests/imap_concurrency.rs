@@ -247,7 +247,7 @@ impl Session {
             }
         }
         if let (Some(flags), true) = (&f.flags, uid != 0) {
-            let has = flags.iter().any(|k| *k == self.keyword);
+            let has = flags.contains(&self.keyword);
             match self.mine.get(&uid) {
                 Some(&want) if want != has => self.fail(&format!(
                     "{l}: {} should be {} on UID {uid} (lost update)",

@@ -127,17 +127,18 @@ pub fn parse(value: &str) -> Vec<Item> {
                 in_group = true;
                 start = i + 1;
             }
-            Some(Token::Special(',')) | Some(Token::Special(';')) | None => {
-                if !inside_angle(&tokens[start..i]) {
-                    if let Some(item) = mailbox(&tokens[start..i]) {
-                        items.push(item);
-                    }
-                    if token == Some(&Token::Special(';')) && in_group {
-                        items.push(Item::GroupEnd);
-                        in_group = false;
-                    }
-                    start = i + 1;
+            // The end of the value ends the last mailbox even inside an unclosed `<`.
+            Some(Token::Special(',')) | Some(Token::Special(';')) | None
+                if token.is_none() || !inside_angle(&tokens[start..i]) =>
+            {
+                if let Some(item) = mailbox(&tokens[start..i]) {
+                    items.push(item);
                 }
+                if token == Some(&Token::Special(';')) && in_group {
+                    items.push(Item::GroupEnd);
+                    in_group = false;
+                }
+                start = i + 1;
             }
             _ => {}
         }
@@ -363,5 +364,10 @@ mod tests {
         for value in ["<", ">", "\"", "(", "@", ":", ";", "<@:>", "a:b:c;;", "((("] {
             let _ = parse(value);
         }
+        // An unclosed `<` still gives the address.
+        assert_eq!(
+            parse("Bob <bob@example.org"),
+            [address(Some("Bob"), None, "bob", "example.org")]
+        );
     }
 }
