@@ -524,8 +524,7 @@ fn imap_sessions_deliveries_and_pop3_agree_with_the_model() {
         let (server, model, stop) = (server.clone(), model.clone(), stop.clone());
         threads.push(std::thread::spawn(move || {
             let mut rng = Rng(seed ^ (who as u64 + 1).wrapping_mul(0x1234_5678_9abc_def1));
-            let mut imap = Imap::login(server.addr("imap"), "bob");
-            imap.cmd("s SELECT INBOX");
+            let imap = Imap::login(server.addr("imap"), "bob");
             let mut session = Session {
                 who,
                 imap,
@@ -538,7 +537,8 @@ fn imap_sessions_deliveries_and_pop3_agree_with_the_model() {
                 expunged: 0,
                 history: Vec::new(),
             };
-            session.run("NOOP", true);
+            let r = session.run("SELECT INBOX", true);
+            session.outcome(&r, true);
             let guard = StopAll(stop.clone());
             let mut steps = 0u64;
             while Instant::now() < until && !stop.load(Ordering::Relaxed) {
