@@ -81,7 +81,7 @@ pub fn read_now(
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        match maildir.locate(&entry.unique)? {
+        match maildir.find(&entry.unique)? {
             Some(now) => path = now.path,
             None => return Ok(None),
         }
@@ -182,9 +182,7 @@ impl Selected {
         let mut on_disk: std::collections::HashMap<u32, Entry> =
             numbered.messages.into_iter().collect();
         for message in &mut self.messages {
-            if !on_disk.contains_key(&message.uid) {
-                message.gone = true;
-            }
+            message.gone = !on_disk.contains_key(&message.uid);
         }
         if may_expunge {
             for i in (0..self.messages.len()).rev() {
@@ -264,7 +262,7 @@ impl Selected {
         if message.entry.path.exists() {
             return Ok(Some(message.entry.clone()));
         }
-        match self.maildir.locate(&message.entry.unique)? {
+        match self.maildir.find(&message.entry.unique)? {
             Some(entry) => {
                 message.entry.path = entry.path.clone();
                 Ok(Some(entry))
@@ -292,7 +290,7 @@ impl Selected {
             Ok(path) => path,
             // Only a program outside this server can rename it while we hold the lock.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.messages[index].gone = self.maildir.locate(&entry.unique)?.is_none();
+                self.messages[index].gone = self.maildir.find(&entry.unique)?.is_none();
                 return Ok(false);
             }
             Err(e) => return Err(e),

@@ -24,6 +24,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
+use std::thread::ThreadId;
 
 /// The set of mailboxes open right now, shared by every session of the server.
 #[derive(Debug, Default, Clone)]
@@ -60,8 +61,8 @@ impl Drop for MailboxLock {
     }
 }
 
-/// The folders (Maildir paths) one session is changing right now.
-static FOLDERS_BUSY: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// The folders (Maildir paths) being changed right now: by which thread, how many times over.
+static FOLDERS_BUSY: Mutex<Vec<(PathBuf, ThreadId, usize)>> = Mutex::new(Vec::new());
 static FOLDER_FREED: Condvar = Condvar::new();
 
 /// Proof that this thread alone is changing one folder; dropping it lets the next one in.
@@ -70,16 +71,29 @@ pub struct FolderLock {
     root: PathBuf,
 }
 
-/// Waits until no other session is changing the folder at `root`, then takes it. A thread
-/// never holds two folder locks at once (COPY writes the target, then MOVE removes from the
-/// source, one after the other), so no two threads can wait for each other.
+/// Waits until no other thread is changing the folder at `root`, then takes it. The thread
+/// that holds it may take it again (a STORE that looks a message up takes it twice); it is
+/// free when every [`FolderLock`] of that thread is dropped. A thread never waits for a second
+/// folder while holding one (COPY writes the target, then MOVE removes from the source, one
+/// after the other), so no two threads can wait for each other. The UID list's own lock
+/// (`uids`) is only ever taken inside this one, never the other way round.
 pub fn folder(root: &Path) -> FolderLock {
+    let me = std::thread::current().id();
     // Poisoning: the list itself is whole even if a holder panicked.
     let mut busy = FOLDERS_BUSY.lock().unwrap_or_else(|e| e.into_inner());
-    while busy.iter().any(|p| p == root) {
-        busy = FOLDER_FREED.wait(busy).unwrap_or_else(|e| e.into_inner());
+    loop {
+        match busy.iter_mut().find(|(p, _, _)| p == root) {
+            Some((_, owner, depth)) if *owner == me => {
+                *depth += 1;
+                break;
+            }
+            Some(_) => busy = FOLDER_FREED.wait(busy).unwrap_or_else(|e| e.into_inner()),
+            None => {
+                busy.push((root.to_path_buf(), me, 1));
+                break;
+            }
+        }
     }
-    busy.push(root.to_path_buf());
     FolderLock {
         root: root.to_path_buf(),
     }
@@ -88,8 +102,13 @@ pub fn folder(root: &Path) -> FolderLock {
 impl Drop for FolderLock {
     fn drop(&mut self) {
         let mut busy = FOLDERS_BUSY.lock().unwrap_or_else(|e| e.into_inner());
-        busy.retain(|p| *p != self.root);
-        FOLDER_FREED.notify_all();
+        if let Some(i) = busy.iter().position(|(p, _, _)| *p == self.root) {
+            busy[i].2 -= 1;
+            if busy[i].2 == 0 {
+                busy.remove(i);
+                FOLDER_FREED.notify_all();
+            }
+        }
     }
 }
 
@@ -120,6 +139,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for _ in 0..200 {
                         let _turn = folder(&root);
+                        let _again = folder(&root);
                         let inside = {
                             let mut c = counter.lock().unwrap();
                             c.0 += 1;

@@ -190,6 +190,17 @@ impl Maildir {
         Ok(None)
     }
 
+    /// [`Maildir::locate`], sure of a `None`: a listing that runs beside a rename may see
+    /// neither name, so "not found" is checked again under the folder's lock, where no
+    /// session of this server renames anything.
+    pub fn find(&self, unique: &str) -> io::Result<Option<Entry>> {
+        if let Some(entry) = self.locate(unique)? {
+            return Ok(Some(entry));
+        }
+        let _turn = super::lock::folder(&self.root);
+        self.locate(unique)
+    }
+
     /// Convenience: stage and commit one message.
     pub fn deliver(&self, parts: &[&[u8]], hostname: &str) -> io::Result<PathBuf> {
         self.stage(parts, hostname)?.commit()

@@ -14,7 +14,7 @@
 //!
 //! IMAP sessions may change a message's flags while the maildrop is open, which renames its
 //! file; reading and removing therefore find the file again by its unique name
-//! ([`Maildir::locate`]) when the remembered one is gone, and the moves and removals take the
+//! ([`Maildir::find`]) when the remembered one is gone, and the moves and removals take the
 //! folder's lock like every other change (`mailbox/mod.rs`).
 //!
 //! What can go wrong: a file vanishing between the scan and the move (someone else removed it:
@@ -106,7 +106,7 @@ fn locate(message: &Message) -> io::Result<Option<PathBuf>> {
         return Ok(Some(message.path.clone()));
     }
     match home(message) {
-        Some((maildir, unique)) => Ok(maildir.locate(&unique)?.map(|e| e.path)),
+        Some((maildir, unique)) => Ok(maildir.find(&unique)?.map(|e| e.path)),
         None => Ok(None),
     }
 }

@@ -37,7 +37,11 @@
 //!   (RFC 3501 §5.2, §7.4.1). POP3 works on a snapshot taken at login (RFC 1939 §8).
 //! - **Changes take the folder's lock** ([`lock::folder`], in this process, like POP3's
 //!   mailbox lock): STORE, EXPUNGE and CLOSE, MOVE's removal, APPEND and COPY into the target,
-//!   the move of new mail from `new/` to `cur/`, POP3's moves at login and removals at QUIT.
+//!   the move of new mail from `new/` to `cur/`, POP3's moves at login and removals at QUIT —
+//!   and listing the folder to number its messages ([`uids`]), because a directory listing
+//!   that runs beside a rename may see neither name. For the same reason a message a session
+//!   cannot find is looked for once more under the lock before it counts as expunged
+//!   ([`Maildir::find`]). The lock is re-entrant for the thread that holds it.
 //!   Under it a session reads the flags *on disk*, computes the new ones from them and renames,
 //!   so two sessions' `+FLAGS` never lose each other's change; EXPUNGE removes what is
 //!   `\Deleted` on disk. A thread holds one folder lock at a time, so none can deadlock.

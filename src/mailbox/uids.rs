@@ -24,7 +24,9 @@
 //!
 //! The file is rewritten whole with `durable::write_atomically`, so a crash leaves the old list
 //! or the new, never a mixture. All sessions of the server go through one lock while they read
-//! and update a list, so two of them cannot give the same UID to different messages.
+//! and update a list, so two of them cannot give the same UID to different messages, and a
+//! folder is listed under its folder lock (`lock::folder`), so no rename by this server can
+//! hide a message from the listing and make it lose its UID.
 //!
 //! Reading a folder of 10,000 messages means listing `cur/` and matching every name to its UID:
 //! tens of milliseconds. So the last scan of each folder is kept in memory, shared by every
@@ -116,6 +118,10 @@ struct List {
 /// Scans `maildir`, gives UIDs to messages that have none, forgets the ones that are gone,
 /// and saves the list if anything changed.
 pub fn scan(maildir: &Maildir) -> io::Result<Numbered> {
+    // The folder's lock first: no session of this server renames a file while the directory
+    // is listed, so a listing never misses a message being renamed (a readdir running beside a
+    // rename may see neither name), which would forget its UID.
+    let _turn = super::lock::folder(maildir.root());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     scan_locked(maildir)
 }
@@ -133,6 +139,7 @@ pub fn ensure(maildir: &Maildir) -> io::Result<()> {
 /// Returns the folder and the first UID of the caller's claim: messages from it up are
 /// `\Recent` in the caller's session and in no other read-write session.
 pub fn claim_recent(maildir: &Maildir) -> io::Result<(Numbered, u32)> {
+    let _turn = super::lock::folder(maildir.root());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let numbered = scan_locked(maildir)?;
     if numbered.first_recent >= numbered.next {
