@@ -339,3 +339,22 @@ fn pop3_reads_and_deletes_a_message_imap_renamed_meanwhile() {
     assert!(has(&r, "* 1 EXPUNGE"), "{r:?}");
     assert_eq!(inbox_files(&server), 1);
 }
+
+#[test]
+fn a_folder_that_cannot_be_read_is_reported_not_passed_over() {
+    let server = TestServer::start();
+    deliver(&server, "one");
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    c.cmd("s SELECT INBOX");
+    // The UID list replaced by a directory: the next look at the folder fails.
+    let list = server.dir.join("mail/bob/postlab-uidlist");
+    std::fs::remove_file(&list).unwrap();
+    std::fs::create_dir(&list).unwrap();
+    // Was: a plain OK, as if nothing could have changed.
+    let r = c.cmd("n NOOP");
+    assert!(
+        r[0].starts_with("* NO [SERVERBUG] Cannot read the folder now:"),
+        "{r:?}"
+    );
+    assert_eq!(r[1], "n OK NOOP completed");
+}
