@@ -62,6 +62,13 @@ bench-pop3:
 bench-imap:
 	bash benches/dovecot/imap.sh 10000 $(SIZE) 3
 
+## soak-imap: the IMAP concurrency checker of `make test` (20 s there) for minutes:
+## make soak-imap SOAK_SECS=600 [SEED=N to repeat a run]
+SOAK_SECS ?= 300
+.PHONY: soak-imap
+soak-imap:
+	POSTLAB_SOAK_SECS=$(SOAK_SECS) $(if $(SEED),POSTLAB_SEED=$(SEED)) $(CARGO) test --test tests imap_concurrency -- --nocapture
+
 ## stress: 2,000 SMTP + 500 IMAP sessions at once beside slowloris and stalled TLS handshakes,
 ## then a siege of a small server; prints what each client got and the server's memory (loopback only)
 STRESS_SMTP ?= 2000

@@ -6,13 +6,19 @@
 //!
 //! - the first SELECT (every message gets its UID and the list is written) and a second one;
 //! - `FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)`, what a client sends to draw a message list;
-//! - `FETCH 1:* BODY.PEEK[]`, in messages per second.
+//! - `FETCH 1:* BODY.PEEK[]`, in messages per second;
+//! - with `--sessions N`, N sessions that stay logged in on the same INBOX for `--seconds S`,
+//!   each sending a mix of `UID FETCH` (flags and header), `UID STORE` (+/- \Flagged) and
+//!   `NOOP` one after the other: commands per second for all of them together. This is the
+//!   shared-folder path of issue 15: every STORE takes the folder's lock and every command
+//!   ends with a look for other sessions' changes.
 //!
 //! ```text
 //! cargo bench --bench imap_load -- --messages 10000 --size 4096
 //! cargo bench --bench imap_load -- --maildir /tmp/m/bob --messages 10000 --size 4096
 //! cargo bench --bench imap_load -- --data /tmp/p --user bob --password bench
 //! cargo bench --bench imap_load -- --target 127.0.0.1:20143 --user bob --password bench
+//! cargo bench --bench imap_load -- --messages 1000 --sessions 8 --seconds 10
 //! ```
 //!
 //! `--maildir DIR` only fills DIR and exits. `--data DIR` starts postlab on a data directory that
@@ -41,6 +47,8 @@ struct Options {
     target: Option<SocketAddr>,
     user: String,
     password: String,
+    sessions: usize,
+    seconds: u64,
 }
 
 fn options() -> Options {
@@ -52,6 +60,8 @@ fn options() -> Options {
         target: None,
         user: "bob".into(),
         password: "bench".into(),
+        sessions: 0,
+        seconds: 10,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -64,6 +74,8 @@ fn options() -> Options {
             "--target" => o.target = Some(value().parse().expect("an address HOST:PORT")),
             "--user" => o.user = value(),
             "--password" => o.password = value(),
+            "--sessions" => o.sessions = value().parse().expect("a number"),
+            "--seconds" => o.seconds = value().parse().expect("a number"),
             _ => {} // cargo passes --bench
         }
     }
@@ -158,6 +170,16 @@ fn main() {
         f.list.as_secs_f64(),
         f.bodies.as_secs_f64(),
     );
+
+    if o.sessions > 0 {
+        let (commands, elapsed) = together(addr, &o, f.messages);
+        let rate = commands as f64 / elapsed.as_secs_f64();
+        println!(
+            "imap_load: {} sessions on one INBOX: {commands} commands in {:.1} s, {rate:.0} commands/s",
+            o.sessions,
+            elapsed.as_secs_f64()
+        );
+    }
 
     if let Some((server, dir)) = started {
         drop(server);
@@ -303,6 +325,47 @@ fn literal_size(line: &[u8]) -> Option<u64> {
 
 fn show(line: &[u8]) -> String {
     String::from_utf8_lossy(line).trim_end().to_string()
+}
+
+/// `--sessions N`: N logged-in sessions on one INBOX, each sending FETCH, STORE and NOOP for
+/// `--seconds`. Returns the commands answered (each checked OK) and the time taken.
+fn together(addr: SocketAddr, o: &Options, messages: usize) -> (u64, Duration) {
+    let until = Instant::now() + Duration::from_secs(o.seconds);
+    let start = Instant::now();
+    let threads: Vec<_> = (0..o.sessions)
+        .map(|who| {
+            let (user, password) = (o.user.clone(), o.password.clone());
+            std::thread::spawn(move || {
+                let mut client = Client::connect(addr);
+                client.run(&format!("LOGIN {user} {password}"));
+                client.run("SELECT INBOX");
+                // A small linear congruential generator: different messages per session.
+                let mut state = who as u64 * 7919 + 1;
+                let mut count = 0u64;
+                while Instant::now() < until {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let uid = (state >> 33) as usize % messages.max(1) + 1;
+                    let command = match count % 4 {
+                        0 => format!("UID FETCH {uid} (FLAGS BODY.PEEK[HEADER])"),
+                        1 => format!("UID STORE {uid} +FLAGS (\\Flagged)"),
+                        2 => format!("UID STORE {uid} -FLAGS (\\Flagged)"),
+                        _ => "NOOP".to_string(),
+                    };
+                    client.run(&command);
+                    count += 1;
+                }
+                client.run("LOGOUT");
+                count
+            })
+        })
+        .collect();
+    let commands = threads
+        .into_iter()
+        .map(|t| t.join().expect("a session failed"))
+        .sum();
+    (commands, start.elapsed())
 }
 
 /// LOGIN, two SELECTs, the list FETCH and the body FETCH, each checked.

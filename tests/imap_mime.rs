@@ -93,7 +93,7 @@ fn fetch_macros_and_rfc822_items() {
     c.cmd("s EXAMINE INBOX");
     let r = c.cmd("f1 FETCH 1 FAST");
     assert!(
-        r[0].starts_with("* 1 FETCH (FLAGS () INTERNALDATE \"")
+        r[0].starts_with("* 1 FETCH (FLAGS (\\Recent) INTERNALDATE \"")
             && r[0].ends_with(" RFC822.SIZE 24)"),
         "{r:?}"
     );
@@ -112,9 +112,10 @@ fn fetch_macros_and_rfc822_items() {
         r[0].contains(" ENVELOPE (NIL \"small\" NIL NIL NIL NIL NIL NIL NIL NIL) BODY (\"TEXT\""),
         "{r:?}"
     );
-    // EXAMINE is read-only: RFC822 does not set \Seen (and nothing is \Recent for it).
+    // EXAMINE is read-only: RFC822 does not set \Seen, and the appended message is still
+    // \Recent (no read-write session has claimed it).
     let r = c.cmd("f5 FETCH 1 (RFC822 FLAGS)");
-    assert!(r[0].ends_with("body\r\n FLAGS ())"), "{r:?}");
+    assert!(r[0].ends_with("body\r\n FLAGS (\\Recent))"), "{r:?}");
 }
 
 #[test]

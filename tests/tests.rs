@@ -34,6 +34,9 @@
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
 //! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
 //! - `imap_sequence`: a huge, messy sequence set over 2,000 messages, answered right
+//! - `imap_conformance`: SENT* dates, address comments and routes, LSUB parents, FLAGS, 8-bit
+//! - `imap_sessions`: several sessions on one mailbox (issue 15): no change lost, nothing invented
+//! - `imap_concurrency`: IMAP, SMTP and POP3 threads at random on one account, checked against a model
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
@@ -65,12 +68,15 @@ mod faults;
 mod hostile;
 mod house;
 mod imap;
+mod imap_concurrency;
+mod imap_conformance;
 mod imap_folders;
 mod imap_limits;
 mod imap_mime;
 mod imap_quota;
 mod imap_search;
 mod imap_sequence;
+mod imap_sessions;
 mod lab;
 mod lessons;
 mod limits;

@@ -10,12 +10,11 @@
 //! The MIME tree comes from `mail-parser`. Header texts (date, subject, ids) are sent as they
 //! are in the message, still RFC 2047-encoded: decoding them is the client's job (§7.4.2).
 
-use mail_parser::{
-    Addr, Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
-};
+use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
+use super::address::{self, Item};
 use super::header::{header_end, header_fields};
-use super::response::{nstring, quote};
+use super::response::nstring;
 
 /// The raw, unfolded value of the first `name:` header field.
 fn raw_field(message: &[u8], name: &str) -> Option<String> {
@@ -32,10 +31,9 @@ fn raw_field(message: &[u8], name: &str) -> Option<String> {
 /// SP env-cc SP env-bcc SP env-in-reply-to SP env-message-id ")"`
 pub fn envelope(raw: &[u8]) -> String {
     let header = &raw[..header_end(raw)];
-    let parsed = MessageParser::default().parse_headers(header);
     let addresses = |field: &str| -> String {
-        match &parsed {
-            Some(m) => address_list(m, field),
+        match raw_field(header, field) {
+            Some(value) => address_list(&value),
             None => "NIL".into(),
         }
     };
@@ -61,45 +59,32 @@ pub fn envelope(raw: &[u8]) -> String {
 }
 
 /// `"(" 1*address ")" / nil`; groups as RFC 3501 §7.4.2 writes them (a start marker with the
-/// group name, the members, an end marker).
-fn address_list(message: &Message, field: &str) -> String {
-    let Some(HeaderValue::Address(address)) = message.header(field) else {
-        return "NIL".into();
-    };
-    let mut out = Vec::new();
-    match address {
-        Address::List(list) => out.extend(list.iter().filter_map(address_of)),
-        Address::Group(groups) => {
-            for group in groups {
-                match &group.name {
-                    Some(name) => {
-                        out.push(format!("(NIL NIL {} NIL)", quote(name)));
-                        out.extend(group.addresses.iter().filter_map(address_of));
-                        out.push("(NIL NIL NIL NIL)".into());
-                    }
-                    None => out.extend(group.addresses.iter().filter_map(address_of)),
-                }
-            }
-        }
-    }
+/// group name, the members, an end marker). The field is read by `address.rs`.
+fn address_list(value: &str) -> String {
+    let out: Vec<String> = address::parse(value)
+        .into_iter()
+        .map(|item| match item {
+            Item::Address {
+                name,
+                route,
+                mailbox,
+                host,
+            } => format!(
+                "({} {} {} {})",
+                nstring(name.as_deref()),
+                nstring(route.as_deref()),
+                nstring(Some(&mailbox)),
+                nstring(host.as_deref())
+            ),
+            Item::GroupStart(name) => format!("(NIL NIL {} NIL)", nstring(Some(&name))),
+            Item::GroupEnd => "(NIL NIL NIL NIL)".into(),
+        })
+        .collect();
     if out.is_empty() {
         "NIL".into()
     } else {
         format!("({})", out.join(""))
     }
-}
-
-/// `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`
-fn address_of(addr: &Addr) -> Option<String> {
-    let email = addr.address.as_deref()?;
-    let (local, host) = email.rsplit_once('@').unwrap_or((email, ""));
-    let host = if host.is_empty() { None } else { Some(host) };
-    Some(format!(
-        "({} NIL {} {})",
-        nstring(addr.name.as_deref()),
-        quote(local),
-        nstring(host)
-    ))
 }
 
 /// `body` (RFC 3501 §9): the MIME tree; with `extended`, BODYSTRUCTURE's extension data too.
@@ -153,7 +138,7 @@ fn part_structure(
             .iter()
             .map(|&c| part_structure(message, raw, c as usize, extended, depth + 1, seen))
             .collect();
-        let mut out = format!("({inner} {}", quote(&subtype));
+        let mut out = format!("({inner} {}", string(&subtype));
         if extended {
             out.push_str(&format!(" {} NIL NIL NIL", params(part)));
         }
@@ -169,12 +154,12 @@ fn part_structure(
         .to_ascii_uppercase();
     let mut out = format!(
         "({} {} {} {} {} {} {}",
-        quote(&ctype),
-        quote(&subtype),
+        string(&ctype),
+        string(&subtype),
         params(part),
         nstring(part.content_id()),
         nstring(part.content_description()),
-        quote(&encoding),
+        string(&encoding),
         body.len()
     );
     let lines = body.iter().filter(|&&b| b == b'\n').count();
@@ -194,7 +179,7 @@ fn part_structure(
         let disposition = match part.content_disposition() {
             Some(d) => format!(
                 "({} {})",
-                quote(&d.ctype().to_ascii_uppercase()),
+                string(&d.ctype().to_ascii_uppercase()),
                 attributes(d)
             ),
             None => "NIL".into(),
@@ -203,6 +188,13 @@ fn part_structure(
     }
     out.push(')');
     out
+}
+
+/// A quoted string that stays 7-bit: a quoted string may not carry 8-bit octets without
+/// UTF8=ACCEPT (RFC 3501 §9 `QUOTED-CHAR`, RFC 6855), and a parameter the MIME parser decoded
+/// (an RFC 2231 filename) can be UTF-8. `nstring` sends such text as an RFC 2047 encoded word.
+fn string(text: &str) -> String {
+    nstring(Some(text))
 }
 
 /// The part's type and subtype in capitals; text/plain when it has no Content-Type (RFC 2045 §5.2).
@@ -233,8 +225,8 @@ fn attributes(ct: &mail_parser::ContentType) -> String {
                 .map(|a| {
                     format!(
                         "{} {}",
-                        quote(&a.name.to_ascii_uppercase()),
-                        quote(&a.value)
+                        string(&a.name.to_ascii_uppercase()),
+                        string(&a.value)
                     )
                 })
                 .collect();
@@ -297,6 +289,28 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn an_rfc_2231_filename_in_utf8_stays_7bit_in_bodystructure() {
+        let raw = b"Content-Type: application/pdf\r\nContent-Disposition: attachment;\r\n filename*=utf-8''%C3%A9t%C3%A9.pdf\r\n\r\nAAAA\r\n";
+        let structure = body_structure(raw, true);
+        assert!(structure.is_ascii(), "{structure}");
+        assert!(
+            structure.contains("(\"ATTACHMENT\" (\"FILENAME\" \"=?utf-8?b?w6l0w6kucGRm?=\"))"),
+            "{structure}"
+        );
+    }
+
+    #[test]
+    fn addresses_with_comments_and_routes() {
+        let raw = b"From: <user (c)@ (c) domain.org>\r\nTo: <@route:user@domain>\r\nCc: user@domain (Real Name)\r\nSender: \r\n\r\n";
+        assert_eq!(
+            envelope(raw),
+            "(NIL NIL ((NIL NIL \"user\" \"domain.org\")) ((NIL NIL \"user\" \"domain.org\")) \
+((NIL NIL \"user\" \"domain.org\")) ((NIL \"@route\" \"user\" \"domain\")) \
+((\"Real Name\" NIL \"user\" \"domain\")) NIL NIL NIL)"
+        );
+    }
 
     #[test]
     fn envelope_and_structure() {

@@ -20,6 +20,7 @@
 //! connection's buffers (`src/net.rs`), however many messages or items the command names.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::rc::Rc;
 
 use mail_parser::{MessageParser, PartType};
@@ -28,7 +29,8 @@ use super::envelope;
 use super::fetch_args::{FetchItem, Section, SectionText};
 use super::header::{field_lines, header_end};
 use super::response::{quote, Deferred, Piece};
-use super::selected::Message;
+use super::selected::read_now;
+use crate::mailbox::maildir::{Entry, Maildir};
 
 /// A MIME part located in some octets: `header..body..end`.
 #[derive(Debug, Clone, Copy)]
@@ -204,43 +206,88 @@ pub struct Later {
     pub number: usize,
     pub items: Vec<FetchItem>,
     pub known: Known,
-    pub message: Message,
+    /// Where the message was when the command ran; if it was renamed since (a flag change in
+    /// another session), it is found again by its unique name (`selected::read_now`).
+    pub maildir: Maildir,
+    pub entry: Entry,
+    /// Set when the message has gone by the time its response is sent (expunged by another
+    /// session meanwhile): nothing is sent for it, and the command's tagged reply becomes
+    /// `NO [EXPUNGEISSUED]` ([`FetchDone`]; RFC 2180 §4.1.2), never invented data.
+    pub missing: Rc<Cell<bool>>,
 }
 
 impl PartialEq for Later {
     fn eq(&self, other: &Later) -> bool {
-        (
-            self.number,
-            &self.items,
-            &self.known,
-            &self.message.entry.path,
-        ) == (
-            other.number,
-            &other.items,
-            &other.known,
-            &other.message.entry.path,
-        )
+        (self.number, &self.items, &self.known, &self.entry.path)
+            == (other.number, &other.items, &other.known, &other.entry.path)
     }
 }
 
 impl Eq for Later {}
+
+/// The tagged end of a FETCH, decided only once every message's response was sent: OK, or
+/// `NO [EXPUNGEISSUED]` if any message was gone (at the command or while sending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchDone {
+    pub tag: String,
+    pub missing: Rc<Cell<bool>>,
+}
+
+impl Deferred for FetchDone {
+    fn render(&self, out: &mut dyn FnMut(Piece) -> bool) {
+        let response = if self.missing.get() {
+            super::response::expunge_issued(&self.tag, "FETCH")
+        } else {
+            super::response::Response::ok(&self.tag, "FETCH completed")
+        };
+        out(Piece::Text(format!("{}\r\n", response.log_line())));
+    }
+
+    fn is_tagged(&self) -> bool {
+        true
+    }
+
+    fn clone_box(&self) -> Box<dyn Deferred> {
+        Box::new(self.clone())
+    }
+
+    fn same(&self, other: &dyn Deferred) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<FetchDone>()
+            .is_some_and(|other| self == other)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 impl Deferred for Later {
     /// The pieces after `* `, each handed to `out` as soon as it is made. The message file is
     /// read at most once, and only if an item needs its content. `out` says whether to go on:
     /// false (the client is gone) stops the work.
     fn render(&self, out: &mut dyn FnMut(Piece) -> bool) {
-        if !out(Piece::Text(format!("{} FETCH (", self.number))) {
+        // The content is read first, when an item needs it: a message gone by now gets no
+        // response at all (the tagged NO says so), rather than an empty one.
+        let needs_content = self.items.iter().any(FetchItem::needs_content);
+        let content = if needs_content {
+            match read_now(&self.maildir, &self.entry, true) {
+                Ok(Some((content, _))) => Some(Rc::new(content)),
+                Ok(None) | Err(_) => {
+                    self.missing.set(true);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        if !out(Piece::Text(format!("* {} FETCH (", self.number))) {
             return;
         }
-        let mut cache: Option<Rc<Vec<u8>>> = None;
-        let mut raw = || {
-            if cache.is_none() {
-                cache = self.message.read().map(Rc::new);
-            }
-            cache.clone()
-        };
+        let mut raw = || content.clone();
         render(&self.items, &self.known, &mut raw, out);
+        out(Piece::Text("\r\n".into()));
     }
 
     fn clone_box(&self) -> Box<dyn Deferred> {

@@ -57,6 +57,14 @@ impl FetchItem {
             FetchItem::Section { peek: false, .. } | FetchItem::Rfc822 | FetchItem::Rfc822Text
         )
     }
+
+    /// Does answering this item need the message's octets (not only what the folder knows)?
+    pub fn needs_content(&self) -> bool {
+        !matches!(
+            self,
+            FetchItem::Flags | FetchItem::Uid | FetchItem::Rfc822Size | FetchItem::InternalDate
+        )
+    }
 }
 
 /// `"ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")"`

@@ -22,11 +22,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::command::{Command, StatusItem};
 use super::flags::{self, Flags};
 use super::response::{self as r, quote, Response};
-use super::selected::Selected;
+use super::selected::{flag_announcements, Selected};
 use super::session::{Session, State};
 use crate::mailbox::folder::{self, FolderError, Folders, DELIMITER};
-use crate::mailbox::maildir::Entry;
-use crate::mailbox::{keywords, uids, Maildir};
+use crate::mailbox::maildir::Staged;
+use crate::mailbox::{keywords, lock, uids, Maildir};
 
 impl Session {
     fn folders(&self) -> &Folders {
@@ -97,26 +97,13 @@ impl Session {
             Ok(selected) => selected,
             Err(e) => return vec![r::folder_error(tag, e)],
         };
+        // SELECT counts the messages it claimed, EXAMINE the ones nobody has claimed yet.
         let recent = selected.messages.iter().filter(|m| m.recent).count();
-        let mut all = flags::SYSTEM_FLAGS.to_string();
-        for keyword in selected.keywords.iter().filter(|k| !k.is_empty()) {
-            all.push(' ');
-            all.push_str(keyword);
-        }
-        // `\*`: clients may create keywords (up to 26 per folder, `mailbox::keywords`).
-        let permanent = if read_only {
-            String::new()
-        } else {
-            format!("{all} \\*")
-        };
-        let mut out = vec![
-            Response::data(format!("FLAGS ({all})")),
-            Response::data(format!(
-                "OK [PERMANENTFLAGS ({permanent})] Flags kept in the Maildir file names"
-            )),
+        let mut out = flag_announcements(&selected.keywords, read_only);
+        out.extend([
             Response::data(format!("{} EXISTS", selected.messages.len())),
             Response::data(format!("{recent} RECENT")),
-        ];
+        ]);
         if let Some(n) = selected.first_unseen() {
             out.push(Response::data(format!(
                 "OK [UNSEEN {n}] First unseen message"
@@ -195,6 +182,28 @@ impl Session {
             }
             listed.extend(parents.iter().cloned());
             listed.sort_by(|a, b| (a != "INBOX", a).cmp(&(b != "INBOX", b)));
+        } else {
+            // §6.3.9: with `%`, a subscribed `pl.a.b` that the pattern cannot reach shows its
+            // unsubscribed parent `pl.a` that it can, flagged \Noselect (a MUST).
+            for name in listed.clone() {
+                if matches(full.as_bytes(), name.as_bytes()) {
+                    continue;
+                }
+                let mut end = name.len();
+                while let Some(dot) = name[..end].rfind(DELIMITER) {
+                    end = dot;
+                    let parent = &name[..end];
+                    if matches(full.as_bytes(), parent.as_bytes()) {
+                        if !listed.iter().any(|n| n == parent)
+                            && !parents.iter().any(|p| p == parent)
+                        {
+                            parents.push(parent.to_string());
+                        }
+                        break;
+                    }
+                }
+            }
+            listed.extend(parents.iter().cloned());
         }
         let mut out = Vec::new();
         for name in &listed {
@@ -247,7 +256,11 @@ impl Session {
                 StatusItem::Messages => format!("MESSAGES {}", numbered.messages.len()),
                 StatusItem::Recent => format!(
                     "RECENT {}",
-                    numbered.messages.iter().filter(|(_, e)| e.is_new).count()
+                    numbered
+                        .messages
+                        .iter()
+                        .filter(|(uid, _)| *uid >= numbered.first_recent)
+                        .count()
                 ),
                 StatusItem::UidNext => format!("UIDNEXT {}", numbered.next),
                 StatusItem::UidValidity => format!("UIDVALIDITY {}", numbered.validity),
@@ -384,53 +397,63 @@ pub(super) fn store_copies(
     messages: &[NewMessage],
     hostname: &str,
 ) -> std::io::Result<(u32, Vec<u32>)> {
+    // Every message is written and synced in tmp/ first, so a disk error leaves the folder
+    // as it was (RFC 3501 §6.4.7: a failed COPY must not leave part of the copy behind).
+    let mut staged = Vec::new();
+    for message in messages {
+        match stage_one(maildir, message, hostname) {
+            Ok(one) => staged.push(one),
+            Err(e) => {
+                staged.into_iter().for_each(|(s, _)| Staged::abort(s));
+                return Err(e);
+            }
+        }
+    }
+    // One session at a time changes the folder: the UIDs read back below are ours.
+    let _turn = lock::folder(maildir.root());
     let mut uniques = Vec::new();
-    for NewMessage {
-        content,
-        flags,
-        keywords: keyword_names,
-        date,
-    } in messages
-    {
-        let path = maildir.deliver(&[content], hostname)?;
-        let unique = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if let Some(seconds) = date {
-            let time = UNIX_EPOCH + Duration::from_secs((*seconds).max(0) as u64);
-            fs::File::options()
-                .write(true)
-                .open(&path)?
-                .set_modified(time)?;
+    let mut committed = Vec::new();
+    let mut staged = staged.into_iter();
+    for (one, letters) in staged.by_ref() {
+        uniques.push(one.unique());
+        match one.commit_with_flags(&letters) {
+            Ok(path) => committed.push(path),
+            Err(e) => {
+                staged.for_each(|(s, _)| Staged::abort(s));
+                committed.iter().for_each(|p| drop(fs::remove_file(p)));
+                return Err(e);
+            }
         }
-        let keyword_letters = keywords::letters_for(maildir.root(), keyword_names, true)?;
-        let letters = flags::combine(*flags, &keyword_letters, "");
-        if !letters.is_empty() {
-            let entry = Entry {
-                path: path.clone(),
-                unique: unique.clone(),
-                flags: String::new(),
-                is_new: true,
-                size: content.len() as u64,
-            };
-            maildir.set_flags(&entry, &letters)?;
-        }
-        uniques.push(unique);
     }
     let numbered = uids::scan(maildir)?;
-    let uids = uniques
-        .iter()
-        .map(|u| {
-            numbered
-                .messages
-                .iter()
-                .find(|(_, e)| &e.unique == u)
-                .map(|(uid, _)| *uid)
-                .unwrap_or(0)
-        })
-        .collect();
+    let mut uids = Vec::new();
+    for unique in &uniques {
+        match numbered.messages.iter().find(|(_, e)| &e.unique == unique) {
+            Some((uid, _)) => uids.push(*uid),
+            // Only a program outside postlab could have removed it under our lock.
+            None => return Err(std::io::Error::other("a stored message vanished at once")),
+        }
+    }
     Ok((numbered.validity, uids))
+}
+
+/// Writes one message into `tmp/` with its internal date; returns it and its flag letters.
+fn stage_one(
+    maildir: &Maildir,
+    message: &NewMessage,
+    hostname: &str,
+) -> std::io::Result<(Staged, String)> {
+    let keyword_letters = keywords::letters_for(maildir.root(), &message.keywords, true)?;
+    let letters = flags::combine(message.flags, &keyword_letters, "");
+    let staged = maildir.stage(&[&message.content], hostname)?;
+    if let Some(seconds) = message.date {
+        let time = UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64);
+        if let Err(e) = staged.set_time(time) {
+            staged.abort();
+            return Err(e);
+        }
+    }
+    Ok((staged, letters))
 }
 
 /// LIST pattern matching: `*` any run of characters, `%` any run without the delimiter.

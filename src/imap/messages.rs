@@ -21,11 +21,11 @@ use super::flags::{self, Flags};
 use super::folders::NewMessage;
 use super::response::{self as r, Response, Status};
 use super::search::{Candidate, SearchKey};
-use super::selected::Selected;
+use super::selected::{flag_announcements, internal_date, read_now, Selected};
 use super::session::{Session, State};
 use super::syntax::SequenceSet;
 use crate::mailbox::folder::FolderError;
-use crate::mailbox::keywords;
+use crate::mailbox::{keywords, lock};
 
 impl Session {
     fn view(&mut self) -> &mut Selected {
@@ -38,13 +38,12 @@ impl Session {
             Command::Close | Command::Unselect => {
                 // §6.4.2: CLOSE removes \Deleted messages silently, without EXPUNGE responses.
                 let close = matches!(command, Command::Close);
-                if let Some(view) = self.selected.take() {
-                    if close && !view.read_only {
-                        for m in view.messages.iter().filter(|m| m.flags.has(flags::DELETED)) {
-                            let _ = fs::remove_file(&m.entry.path);
-                        }
+                if close && !self.view().read_only {
+                    if let Err(e) = remove_deleted(self.view(), None) {
+                        return vec![r::disk_error(tag, &e)];
                     }
                 }
+                self.selected = None;
                 self.state = State::Authenticated;
                 vec![Response::ok(
                     tag,
@@ -79,17 +78,10 @@ impl Session {
         if view.read_only {
             return vec![r::read_only(tag)];
         }
-        let chosen = match &only {
-            Some(set) => view.resolve(set, true),
-            None => (0..view.messages.len()).collect(),
-        };
-        for i in chosen {
-            let m = &view.messages[i];
-            if m.flags.has(flags::DELETED) {
-                let _ = fs::remove_file(&m.entry.path);
-            }
+        match remove_deleted(view, only.as_ref()) {
+            Ok(()) => vec![Response::ok(tag, "EXPUNGE completed")],
+            Err(e) => vec![r::disk_error(tag, &e)],
         }
-        vec![Response::ok(tag, "EXPUNGE completed")]
     }
 
     /// RFC 3501 §6.4.4 SEARCH: message numbers (UIDs for UID SEARCH) of the matches.
@@ -99,20 +91,33 @@ impl Session {
         let largest_seq = view.messages.len() as u32;
         let largest_uid = view.messages.last().map(|m| m.uid).unwrap_or(0);
         let mut found = String::new();
-        for (i, m) in view.messages.iter().enumerate() {
-            if m.gone {
-                continue;
-            }
+        for i in 0..view.messages.len() {
+            // RFC 2180 §4.1.3: a message another session expunged is left out of the result.
+            let entry = match view.current(i) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => continue,
+                Err(e) => return vec![r::disk_error(tag, &e)],
+            };
+            // The file may be renamed again by now: read_now looks it up by its unique name.
+            let time = match read_now(&view.maildir, &entry, false) {
+                Ok(Some((_, time))) => time,
+                Ok(None) => continue,
+                Err(e) => return vec![r::disk_error(tag, &e)],
+            };
+            let m = &view.messages[i];
             // The file is read only if a key looks at the content, and then once.
             let mut cache: Option<Rc<Vec<u8>>> = None;
+            let maildir = &view.maildir;
             let mut content = || {
                 if cache.is_none() {
-                    cache = m.read().map(Rc::new);
+                    cache = read_now(maildir, &entry, true)
+                        .ok()
+                        .flatten()
+                        .map(|(c, _)| Rc::new(c));
                 }
                 cache.clone()
             };
-            let day = m
-                .internal_time()
+            let day = time
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64 / 86_400)
                 .unwrap_or(0);
@@ -152,19 +157,63 @@ impl Session {
             items.insert(0, FetchItem::Uid);
         }
         let sets_seen = items.iter().any(FetchItem::sets_seen);
+        let needs_content = items.iter().any(|item| {
+            !matches!(
+                item,
+                FetchItem::Flags | FetchItem::Uid | FetchItem::Rfc822Size | FetchItem::InternalDate
+            )
+        });
+        let needs_file = needs_content || items.contains(&FetchItem::InternalDate);
         let view = self.view();
         let chosen = view.resolve(set, uid);
         let mut out = Vec::new();
+        let mut missing = false;
+        let missing_cell = Rc::new(std::cell::Cell::new(false));
         for i in chosen {
-            if view.messages[i].gone {
-                continue;
+            let shown = view.messages[i].entry.flags.clone();
+            let entry = match view.current(i) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => {
+                    missing = true;
+                    continue;
+                }
+                Err(e) => return vec![r::disk_error(tag, &e)],
+            };
+            // Flags changed elsewhere are shown in this answer, since we looked.
+            let mut flags_changed = entry.flags != shown;
+            if flags_changed {
+                let message = &mut view.messages[i];
+                message.flags = Flags::from_maildir(&entry.flags);
+                message.entry.flags = entry.flags.clone();
             }
-            let mut flags_changed = false;
             if sets_seen && !view.read_only && !view.messages[i].flags.has(flags::SEEN) {
-                let old = &view.messages[i].entry.flags;
-                let letters = format!("{old}S");
-                flags_changed = view.store_letters(i, letters).is_ok();
+                let _turn = lock::folder(view.maildir.root());
+                match view.current(i) {
+                    Ok(Some(now)) => match view.store_letters(i, format!("{}S", now.flags)) {
+                        Ok(stored) => flags_changed |= stored,
+                        Err(e) => return vec![r::disk_error(tag, &e)],
+                    },
+                    Ok(None) => {}
+                    Err(e) => return vec![r::disk_error(tag, &e)],
+                }
             }
+            let file = if needs_file {
+                // Only whether it is there, and its time: the content is read as it is sent.
+                read_now(&view.maildir, &view.messages[i].entry, false)
+            } else {
+                // Neither content nor INTERNALDATE was asked for: the time is never shown.
+                Ok(Some((Vec::new(), std::time::UNIX_EPOCH)))
+            };
+            let (_, time) = match file {
+                Ok(Some(found)) => found,
+                // RFC 2180 §4.1.2: what is gone is not invented; the tagged NO says so.
+                Ok(None) => {
+                    view.messages[i].gone = true;
+                    missing = true;
+                    continue;
+                }
+                Err(e) => return vec![r::disk_error(tag, &e)],
+            };
             let flag_list = view.flag_list(i);
             let m = &view.messages[i];
             let mut wanted = items.clone();
@@ -175,17 +224,24 @@ impl Session {
                 uid: m.uid,
                 flags: flag_list,
                 size: m.entry.size,
-                internal_date: m.internal_date(),
+                internal_date: internal_date(time),
             };
-            // Rendered as it is sent, one message at a time (see `fetch::Later`).
+            // Rendered as it is sent, one message at a time (see `fetch::Later`): the content
+            // is read then, and a message gone by then is left out and makes the tagged NO.
             out.push(Response::Fetch(Box::new(fetch::Later {
                 number: i + 1,
                 items: wanted,
                 known,
-                message: m.clone(),
+                maildir: view.maildir.clone(),
+                entry: m.entry.clone(),
+                missing: missing_cell.clone(),
             })));
         }
-        out.push(Response::ok(tag, "FETCH completed"));
+        missing_cell.set(missing);
+        out.push(Response::Fetch(Box::new(fetch::FetchDone {
+            tag: tag.to_string(),
+            missing: missing_cell,
+        })));
         out
     }
 
@@ -213,17 +269,34 @@ impl Session {
             .cloned()
             .collect();
         let create = mode != StoreMode::Remove;
+        let _turn = lock::folder(view.maildir.root());
         let given_keywords =
             match keywords::letters_for(view.maildir.root(), &keyword_names, create) {
                 Ok(letters) => letters,
                 Err(e) => return vec![r::disk_error(tag, &e)],
             };
-        view.keywords = keywords::load(view.maildir.root());
         let mut out = Vec::new();
+        let table = keywords::load(view.maildir.root());
+        if table.len() > view.keywords.len() {
+            // A new keyword: RFC 3501 §7.2.6, the client hears the new FLAGS before using it.
+            out.extend(flag_announcements(&table, false));
+        }
+        view.keywords = table;
+        let mut missing = false;
         for i in view.resolve(set, uid) {
-            let old_letters = view.messages[i].entry.flags.clone();
-            let old = view.messages[i].flags;
-            let old_keywords = flags::keyword_letters(&old_letters);
+            let shown = view.messages[i].entry.flags.clone();
+            // The flags on disk, not the view's: another session may have changed them, and
+            // +FLAGS/-FLAGS must add to or take from what the message really has.
+            let on_disk = match view.current(i) {
+                Ok(Some(entry)) => entry.flags,
+                Ok(None) => {
+                    missing = true;
+                    continue;
+                }
+                Err(e) => return vec![r::disk_error(tag, &e)],
+            };
+            let old = Flags::from_maildir(&on_disk);
+            let old_keywords = flags::keyword_letters(&on_disk);
             let (new, new_keywords) = match mode {
                 StoreMode::Replace => (given, given_keywords.clone()),
                 StoreMode::Add => (old.union(given), format!("{old_keywords}{given_keywords}")),
@@ -235,12 +308,19 @@ impl Session {
                         .collect(),
                 ),
             };
-            let letters = flags::combine(new, &new_keywords, &old_letters);
-            if letters != old_letters && view.store_letters(i, letters).is_err() {
-                continue; // expunged by another session meanwhile
+            let letters = flags::combine(new, &new_keywords, &on_disk);
+            match view.store_letters(i, letters) {
+                Ok(true) => {}
+                Ok(false) => {
+                    missing = true;
+                    continue;
+                }
+                Err(e) => return vec![r::disk_error(tag, &e)],
             }
-            if !silent {
-                let m = &view.messages[i];
+            // §6.4.6: .SILENT drops the echo of this change, but not news of another
+            // session's change the client has not heard of.
+            let m = &view.messages[i];
+            if !silent || on_disk != shown {
                 let uid_part = if uid {
                     format!(" UID {}", m.uid)
                 } else {
@@ -253,7 +333,11 @@ impl Session {
                 )));
             }
         }
-        out.push(Response::ok(tag, "STORE completed"));
+        out.push(if missing {
+            r::expunge_issued(tag, "STORE")
+        } else {
+            Response::ok(tag, "STORE completed")
+        });
         out
     }
 
@@ -291,36 +375,42 @@ impl Session {
         if is_move && view.read_only {
             return vec![r::read_only(tag)];
         }
-        let chosen: Vec<usize> = view
-            .resolve(set, uid)
-            .into_iter()
-            .filter(|&i| !view.messages[i].gone)
-            .collect();
+        let chosen: Vec<usize> = view.resolve(set, uid);
+        view.keywords = keywords::load(view.maildir.root());
         let mut copies = Vec::new();
         let mut source_uids = Vec::new();
         for &i in &chosen {
-            let m = &view.messages[i];
-            let Some(content) = m.read() else {
-                return vec![Response::no(
-                    tag,
-                    "EXPUNGEISSUED",
-                    "A message was expunged meanwhile",
-                )];
+            // RFC 2180 §4.4.1: if one is gone, nothing is copied, and the client is told.
+            let found = match view.current(i) {
+                Ok(Some(entry)) => {
+                    read_now(&view.maildir, &entry, true).map(|r| r.map(|r| (entry, r)))
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
             };
-            let date = m
-                .internal_time()
+            let (entry, (content, time)) = match found {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    return vec![r::expunge_issued(
+                        tag,
+                        if is_move { "MOVE" } else { "COPY" },
+                    )]
+                }
+                Err(e) => return vec![r::disk_error(tag, &e)],
+            };
+            let date = time
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .ok();
-            let names = keywords::names_of(&view.keywords, &m.entry.flags);
+            let names = keywords::names_of(&view.keywords, &entry.flags);
             let names: Vec<String> = names.into_iter().map(str::to_string).collect();
             copies.push(NewMessage {
                 content,
-                flags: m.flags,
+                flags: Flags::from_maildir(&entry.flags),
                 keywords: names,
                 date,
             });
-            source_uids.push(m.uid);
+            source_uids.push(view.messages[i].uid);
         }
         if copies.is_empty() {
             return vec![Response::ok(
@@ -350,14 +440,50 @@ impl Session {
             )];
         }
         // RFC 6851 §4.3: COPYUID comes in an untagged OK, before the EXPUNGE responses.
-        for &i in &chosen {
-            let _ = fs::remove_file(&view.messages[i].entry.path);
+        {
+            let _turn = lock::folder(view.maildir.root());
+            for &i in &chosen {
+                match view.current(i) {
+                    Ok(Some(entry)) => match fs::remove_file(&entry.path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return vec![r::disk_error(tag, &e)],
+                    },
+                    // Expunged by another session since the copy: gone either way.
+                    Ok(None) => {}
+                    Err(e) => return vec![r::disk_error(tag, &e)],
+                }
+            }
         }
         vec![
             Response::status("*", Status::Ok, Some(&code), "Moved"),
             Response::ok(tag, "MOVE completed"),
         ]
     }
+}
+
+/// Removes the messages with `\Deleted` (of `only`, UIDs, if given) that the view knows,
+/// as the flags are on disk now: a message another session undeleted stays, one it deleted
+/// goes. The sync before the tagged reply reports each removal as EXPUNGE.
+fn remove_deleted(view: &mut Selected, only: Option<&SequenceSet>) -> std::io::Result<()> {
+    let _turn = lock::folder(view.maildir.root());
+    let chosen = match only {
+        Some(set) => view.resolve(set, true),
+        None => (0..view.messages.len()).collect(),
+    };
+    for i in chosen {
+        let Some(entry) = view.current(i)? else {
+            continue;
+        };
+        if Flags::from_maildir(&entry.flags).has(flags::DELETED) {
+            match fs::remove_file(&entry.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `1,3,5` (RFC 4315 `uid-set`; ranges are allowed but not needed).

@@ -22,9 +22,14 @@ use crate::mailbox::folder::FolderError;
 /// FETCH response (`fetch::Later`, the one kind there is). A trait here, so that this file,
 /// which every IMAP file uses, needs nothing from FETCH.
 pub trait Deferred: std::fmt::Debug {
-    /// The pieces after `* `, each handed to `out` as soon as it is made, until `out` says
-    /// to stop (false: the client is gone).
+    /// The whole response, `* ` or tag to CRLF, each piece handed to `out` as soon as it is
+    /// made, until `out` says to stop (false: the client is gone). It may hand nothing at all
+    /// (a message gone by the time its FETCH response is due).
     fn render(&self, out: &mut dyn FnMut(Piece) -> bool);
+    /// The tagged end of a command (decided only when sent)?
+    fn is_tagged(&self) -> bool {
+        false
+    }
     fn clone_box(&self) -> Box<dyn Deferred>;
     /// The same response (for tests that compare what a session answered)?
     fn same(&self, other: &dyn Deferred) -> bool;
@@ -98,7 +103,8 @@ pub enum Status {
 pub enum Response {
     /// `* ` followed by the pieces.
     Untagged(Vec<Piece>),
-    /// `* n FETCH (…)` for one message, made only as it is sent (see [`Deferred`]).
+    /// `* n FETCH (…)` for one message, or FETCH's tagged end, made only as it is sent (see
+    /// [`Deferred`]).
     Fetch(Box<dyn Deferred>),
     /// `+ text`
     Continue(String),
@@ -140,7 +146,11 @@ impl Response {
 
     /// Is this the tagged end of a command (not `*` and not `+`)?
     pub fn is_tagged(&self) -> bool {
-        matches!(self, Response::Status { tag, .. } if tag != "*")
+        match self {
+            Response::Fetch(deferred) => deferred.is_tagged(),
+            Response::Status { tag, .. } => tag != "*",
+            _ => false,
+        }
     }
 
     /// The octets sent to the client.
@@ -161,8 +171,7 @@ impl Response {
                 }
             }
             Response::Fetch(later) => {
-                out(b"* ");
-                later.render(&mut |piece| {
+                return later.render(&mut |piece| {
                     piece.write(out);
                     true
                 });
@@ -183,12 +192,12 @@ impl Response {
                 line
             }
             Response::Fetch(later) => {
-                let mut line = String::from("* ");
+                let mut line = String::new();
                 later.render(&mut |piece| {
                     piece.log(&mut line);
                     true
                 });
-                line
+                line.trim_end_matches("\r\n").to_string()
             }
             Response::Continue(text) => format!("+ {text}"),
             Response::Status {
@@ -281,6 +290,16 @@ pub fn try_create(tag: &str) -> Response {
 }
 
 /// RFC 5530 §3 SERVERBUG: the disk failed us, not the client.
+/// RFC 2180 §4.1 and RFC 5530 EXPUNGEISSUED: another session expunged some of the messages a
+/// command named; the others were answered, these were not.
+pub fn expunge_issued(tag: &str, what: &str) -> Response {
+    Response::no(
+        tag,
+        "EXPUNGEISSUED",
+        &format!("{what}: some messages were expunged by another session"),
+    )
+}
+
 pub fn disk_error(tag: &str, error: &std::io::Error) -> Response {
     Response::no(tag, "SERVERBUG", &format!("Disk error: {error}"))
 }

@@ -8,11 +8,14 @@
 //! ```
 //!
 //! Keys side by side must all match (AND); `OR a b` and `NOT a` combine them. String keys match
-//! a substring, ignoring ASCII case, as the RFC allows. Dates compare the day of the internal
-//! date (SINCE/BEFORE/ON) or of the `Date:` header (SENTSINCE/…), in UTC.
+//! a substring, ignoring ASCII case, as the RFC allows. FROM, TO, CC and BCC look in the
+//! addresses as ENVELOPE has them (`address.rs`: comments are not part of an address), HEADER
+//! in the raw field. Dates compare the day of the internal date (SINCE/BEFORE/ON), or the
+//! date written in the `Date:` header (SENTSINCE/…): its own day, whatever its time and zone
+//! (§6.4.4: "disregarding time and timezone").
 
 use super::flags::{self, Flags};
-use super::syntax::{expected, Cursor, Parsed, SequenceSet};
+use super::syntax::{days_from_civil, expected, Cursor, Parsed, SequenceSet};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchKey {
@@ -26,8 +29,10 @@ pub enum SearchKey {
     Recent,
     /// A keyword (`$Forwarded`) is set; compared ignoring case.
     Keyword(String),
-    /// A header field contains the text (`FROM`, `TO`, `CC`, `BCC`, `SUBJECT`, `HEADER f s`).
+    /// A header field contains the text (`SUBJECT`, `HEADER f s`).
     Header(String, String),
+    /// An address of the field contains the text (`FROM`, `TO`, `CC`, `BCC`).
+    Address(String, String),
     Body(String),
     Text(String),
     /// Days since 1970 of the internal date: before, on, since.
@@ -106,7 +111,8 @@ fn search_key(c: &mut Cursor, depth: usize) -> Parsed<SearchKey> {
             c.sp()?;
             not(Keyword(c.atom()?))
         }
-        "FROM" | "TO" | "CC" | "BCC" | "SUBJECT" => Header(name.clone(), arg(c)?),
+        "FROM" | "TO" | "CC" | "BCC" => Address(name.clone(), arg(c)?),
+        "SUBJECT" => Header(name.clone(), arg(c)?),
         "HEADER" => {
             let field = arg(c)?;
             Header(field.to_ascii_uppercase(), arg(c)?)
@@ -187,6 +193,9 @@ impl SearchKey {
             Uid(set) => set.contains(m.uid, m.largest_uid),
             Sequence(set) => set.contains(m.seq, m.largest_seq),
             Header(field, text) => (m.content)().is_some_and(|c| header_contains(&c, field, text)),
+            Address(field, text) => {
+                (m.content)().is_some_and(|c| address_contains(&c, field, text))
+            }
             Body(text) => (m.content)().is_some_and(|c| contains(body_of(&c), text)),
             Text(text) => (m.content)().is_some_and(|c| contains(&c, text)),
             SentBefore(d) | SentOn(d) | SentSince(d) => {
@@ -225,9 +234,37 @@ fn header_contains(message: &[u8], field: &str, text: &str) -> bool {
         .any(|(_, value)| contains(value, text))
 }
 
-/// The `Date:` header's day, via the MIME parser's date reading.
+/// Does an address of any `field:` header contain `text`?
+fn address_contains(message: &[u8], field: &str, text: &str) -> bool {
+    super::header::header_fields(message)
+        .into_iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case(field))
+        .flat_map(|(_, value)| super::address::searchable(&String::from_utf8_lossy(value)))
+        .any(|address| contains(address.as_bytes(), text))
+}
+
+/// The day written in the `Date:` header (read by the MIME parser), as days since 1970: the
+/// date as the sender wrote it, not moved to UTC (`Sat, 01 Feb 2007 01:02:03 +0200` is
+/// 1-Feb-2007, though in UTC it was still 31 January).
 fn sent_day(message: &[u8]) -> Option<i64> {
     let parsed = mail_parser::MessageParser::default().parse_headers(message)?;
     let date = parsed.date()?;
-    Some(date.to_timestamp().div_euclid(86_400))
+    Some(days_from_civil(
+        i64::from(date.year),
+        u32::from(date.month),
+        u32::from(date.day),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_dates_are_the_day_the_sender_wrote() {
+        let early = b"Date: Sat, 01 Feb 2007 01:02:03 +0200\r\n\r\n";
+        assert_eq!(sent_day(early), Some(days_from_civil(2007, 2, 1)));
+        let late = b"Date: Thu, 31 Jan 2007 23:30:00 -0500\r\n\r\n";
+        assert_eq!(sent_day(late), Some(days_from_civil(2007, 1, 31)));
+    }
 }

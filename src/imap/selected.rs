@@ -1,11 +1,13 @@
 //! The selected folder as one session sees it: messages numbered 1…n (sequence numbers) with
 //! their UIDs and flags, and how that view catches up with the disk.
 //!
-//! Other sessions, SMTP deliveries and POP3 change the Maildir at any time. RFC 3501 §5.2 asks
-//! the server to tell the client about such changes with untagged responses, and never to
-//! renumber messages behind its back. [`Selected::sync`] compares the disk with the view and
-//! produces, in this order:
+//! Other sessions, SMTP deliveries and POP3 change the Maildir at any time (`mailbox/mod.rs`
+//! says how they share it). RFC 3501 §5.2 asks the server to tell the client about such changes
+//! with untagged responses, and never to renumber messages behind its back.
+//! [`Selected::sync`] compares the disk with the view and produces, in this order:
 //!
+//! - `* FLAGS` and `* OK [PERMANENTFLAGS …]` when a session added a keyword to the folder
+//!   (RFC 3501 §7.2.6: the client must learn the new set before it sees the keyword used);
 //! - `* n EXPUNGE` for each message gone, highest number first, so that each number is still
 //!   right when the client reads it (§7.4.1: every EXPUNGE shifts the numbers above it down);
 //! - `* n FETCH (FLAGS …)` for flags another session changed;
@@ -14,16 +16,19 @@
 //! During FETCH, STORE and SEARCH an EXPUNGE must not be sent (§7.4.1), because the client
 //! may be using the numbers; the gone messages then stay in the view, marked, until a later
 //! command may report them.
+//!
+//! The view remembers each message's file, but the file name changes whenever anyone changes
+//! the flags. [`Selected::current`] finds the file again by the message's unique name when the
+//! remembered one is gone, and only a message that cannot be found at all is expunged.
 
 use std::fs;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::flags::{self, Flags};
 use super::response::Response;
 use crate::clock::Civil;
 use crate::mailbox::maildir::Entry;
-use crate::mailbox::{keywords, uids, Maildir};
+use crate::mailbox::{keywords, lock, uids, Maildir};
 
 /// One message of the view.
 #[derive(Debug, Clone)]
@@ -37,31 +42,74 @@ pub struct Message {
     pub gone: bool,
 }
 
-impl Message {
-    /// INTERNALDATE: the file's modification time, which delivery and APPEND set.
-    pub fn internal_time(&self) -> SystemTime {
-        fs::metadata(&self.entry.path)
-            .and_then(|m| m.modified())
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-    }
+/// `26-Nov-2026 15:20:55 +0000` (RFC 3501 `date-time`, without quotes).
+pub fn internal_date(time: SystemTime) -> String {
+    let c = Civil::from_system_time(time);
+    format!(
+        "{:02}-{}-{} {:02}:{:02}:{:02} +0000",
+        c.day,
+        super::syntax::MONTHS[c.month as usize - 1],
+        c.year,
+        c.hour,
+        c.minute,
+        c.second
+    )
+}
 
-    /// `26-Nov-2026 15:20:55 +0000` (RFC 3501 `date-time`, without quotes).
-    pub fn internal_date(&self) -> String {
-        let c = Civil::from_system_time(self.internal_time());
-        format!(
-            "{:02}-{}-{} {:02}:{:02}:{:02} +0000",
-            c.day,
-            super::syntax::MONTHS[c.month as usize - 1],
-            c.year,
-            c.hour,
-            c.minute,
-            c.second
-        )
+/// A message's file as it is on disk right now: its content and INTERNALDATE (the file's
+/// modification time, which delivery and APPEND set). `None` when the message is gone.
+/// Without `with_content` only the time is read (the content comes back empty).
+pub fn read_now(
+    maildir: &Maildir,
+    entry: &Entry,
+    with_content: bool,
+) -> std::io::Result<Option<(Vec<u8>, SystemTime)>> {
+    let mut path = entry.path.clone();
+    // Each try that fails with "not found" looks the file up again by its unique name: a flag
+    // change elsewhere renames it. A few tries, because it can be renamed again meanwhile.
+    for _ in 0..4 {
+        let read = fs::File::open(&path).and_then(|mut file| {
+            let time = file.metadata()?.modified()?;
+            let mut content = Vec::new();
+            if with_content {
+                std::io::Read::read_to_end(&mut file, &mut content)?;
+            }
+            Ok((content, time))
+        });
+        match read {
+            Ok(found) => return Ok(Some(found)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        match maildir.find(&entry.unique)? {
+            Some(now) => path = now.path,
+            None => return Ok(None),
+        }
     }
+    Err(std::io::Error::other(
+        "the message's file keeps being renamed",
+    ))
+}
 
-    pub fn read(&self) -> Option<Vec<u8>> {
-        fs::read(&self.entry.path).ok()
+/// The FLAGS and PERMANENTFLAGS responses for a folder's keyword table (RFC 3501 §7.2.6,
+/// §7.1: `\*` means clients may create keywords, up to 26 per folder).
+pub fn flag_announcements(keywords: &[String], read_only: bool) -> Vec<Response> {
+    let mut all = flags::SYSTEM_FLAGS.to_string();
+    for keyword in keywords.iter().filter(|k| !k.is_empty()) {
+        all.push(' ');
+        all.push_str(keyword);
     }
+    let permanent = if read_only {
+        String::new()
+    } else {
+        format!("{all} \\*")
+    };
+    vec![
+        Response::data(format!("FLAGS ({all})")),
+        Response::data(format!(
+            "OK [PERMANENTFLAGS ({permanent})] Flags kept in the Maildir file names"
+        )),
+    ]
 }
 
 pub struct Selected {
@@ -114,17 +162,27 @@ impl Selected {
         }
         let settled = |t: SystemTime| t.elapsed().is_ok_and(|age| age > Duration::from_secs(1));
         self.trusted_dirs = dirs.filter(|(new, cur)| settled(*new) && settled(*cur));
-        let numbered = uids::scan(&self.maildir)?;
-        self.keywords = keywords::load(self.maildir.root());
+        // A read-write session claims the recent messages (`mailbox::uids`); a read-only one
+        // shows the unclaimed ones as recent and leaves them for the next SELECT.
+        let (numbered, recent_from) = if self.read_only {
+            let numbered = uids::scan(&self.maildir)?;
+            let from = numbered.first_recent;
+            (numbered, from)
+        } else {
+            uids::claim_recent(&self.maildir)?
+        };
         let mut out = Vec::new();
+        let keywords = keywords::load(self.maildir.root());
+        if keywords.len() > self.keywords.len() && self.validity != 0 {
+            out.extend(flag_announcements(&keywords, self.read_only));
+        }
+        self.keywords = keywords;
         self.validity = numbered.validity;
         self.next_uid = numbered.next;
         let mut on_disk: std::collections::HashMap<u32, Entry> =
             numbered.messages.into_iter().collect();
         for message in &mut self.messages {
-            if !on_disk.contains_key(&message.uid) {
-                message.gone = true;
-            }
+            message.gone = !on_disk.contains_key(&message.uid);
         }
         if may_expunge {
             for i in (0..self.messages.len()).rev() {
@@ -155,16 +213,20 @@ impl Selected {
         arrived.sort_by_key(|(uid, _)| *uid);
         let count_before = self.messages.len();
         let mut recent = 0;
-        for (uid, mut entry) in arrived {
-            let is_recent = entry.is_new && !self.read_only;
-            if is_recent {
-                // Claim it: move new/ → cur/. Another session may have been first; fine.
-                if let Ok(path) = self.maildir.set_flags(&entry, &entry.flags) {
+        if !self.read_only && arrived.iter().any(|(_, e)| e.is_new) {
+            // The Maildir way of saying "a mail client has seen these": new/ → cur/. Another
+            // session may have moved one first; then it is in cur/ already, which is the point.
+            let _turn = lock::folder(self.maildir.root());
+            for (_, entry) in arrived.iter_mut().filter(|(_, e)| e.is_new) {
+                if let Ok(path) = self.maildir.set_flags(entry, &entry.flags) {
                     entry.path = path;
                     entry.is_new = false;
-                    recent += 1;
                 }
             }
+        }
+        for (uid, entry) in arrived {
+            let is_recent = uid >= recent_from;
+            recent += usize::from(is_recent);
             self.messages.push(Message {
                 uid,
                 flags: Flags::from_maildir(&entry.flags),
@@ -189,20 +251,56 @@ impl Selected {
         Some((time("new").ok()?, time("cur").ok()?))
     }
 
-    /// Sets a message's flag letters on disk (renaming its file) and in the view.
-    pub fn store_letters(&mut self, index: usize, letters: String) -> std::io::Result<()> {
+    /// The message at `index` as it is on disk now, found by its unique name if its file was
+    /// renamed; the view keeps the new path. `None`: it is gone (marked, to be reported).
+    /// The view's flags are not updated here: the caller shows the new ones to the client.
+    pub fn current(&mut self, index: usize) -> std::io::Result<Option<Entry>> {
+        let message = &mut self.messages[index];
+        if message.gone {
+            return Ok(None);
+        }
+        if message.entry.path.exists() {
+            return Ok(Some(message.entry.clone()));
+        }
+        match self.maildir.find(&message.entry.unique)? {
+            Some(entry) => {
+                message.entry.path = entry.path.clone();
+                Ok(Some(entry))
+            }
+            None => {
+                message.gone = true;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Sets a message's flag letters on disk (renaming its file) and in the view. The caller
+    /// holds the folder's lock (`mailbox::lock::folder`) and computed `letters` from the flags
+    /// on disk, so no other session's change is lost. `Ok(false)`: the message is gone.
+    pub fn store_letters(&mut self, index: usize, letters: String) -> std::io::Result<bool> {
         // In ASCII order, once each, as `Maildir::set_flags` writes them.
         let mut sorted: Vec<char> = letters.chars().collect();
         sorted.sort_unstable();
         sorted.dedup();
         let letters: String = sorted.into_iter().collect();
+        let Some(entry) = self.current(index)? else {
+            return Ok(false);
+        };
+        let path = match self.maildir.set_flags(&entry, &letters) {
+            Ok(path) => path,
+            // Only a program outside this server can rename it while we hold the lock.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.messages[index].gone = self.maildir.find(&entry.unique)?.is_none();
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
         let message = &mut self.messages[index];
-        let path: PathBuf = self.maildir.set_flags(&message.entry, &letters)?;
         message.entry.path = path;
         message.flags = Flags::from_maildir(&letters);
         message.entry.flags = letters;
         message.entry.is_new = false;
-        Ok(())
+        Ok(true)
     }
 
     /// A message's FLAGS value, keywords included.

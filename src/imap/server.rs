@@ -65,8 +65,7 @@ impl Chat {
         let conn = &mut self.conn;
         match response {
             Response::Fetch(later) => {
-                let mut line = String::from("* ");
-                conn.send(b"* ");
+                let mut line = String::new();
                 later.render(&mut |piece| {
                     if line.len() < MAX_LOG_LINE {
                         piece.log(&mut line);
@@ -75,12 +74,15 @@ impl Chat {
                     // A client that is gone (or cut) is not worth more work.
                     !conn.is_broken()
                 });
-                conn.send(b"\r\n");
                 if line.len() > MAX_LOG_LINE {
                     line.truncate(line.floor_char_boundary(MAX_LOG_LINE));
                     line.push_str(" …");
                 }
-                self.transcript.server(Step::Access, &line);
+                let line = line.trim_end_matches("\r\n");
+                // Nothing at all for a message gone by now (the tagged reply says so).
+                if !line.is_empty() {
+                    self.transcript.server(Step::Access, line);
+                }
             }
             _ => {
                 self.transcript.server(Step::Access, &response.log_line());

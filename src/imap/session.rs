@@ -148,6 +148,19 @@ fn allowed(state: State, command: &Command) -> bool {
     }
 }
 
+/// The news of a sync, or, if the folder could not be read, an untagged `NO` (RFC 3501
+/// §7.1.2: a warning) so the client knows its view may be out of date.
+fn updates_or_warning(sync: std::io::Result<Vec<Response>>) -> Vec<Response> {
+    sync.unwrap_or_else(|e| {
+        vec![Response::status(
+            "*",
+            r::Status::No,
+            Some("SERVERBUG"),
+            &format!("Cannot read the folder now: {e}"),
+        )]
+    })
+}
+
 fn state_name(state: State) -> &'static str {
     match state {
         State::NotAuthenticated => "Not Authenticated state: log in first",
@@ -288,13 +301,13 @@ impl Session {
             return None;
         }
         // FETCH, STORE and SEARCH mark their response with `no_expunge` (see `dispatch`).
-        selected.sync(!self.no_expunge_now).ok()
+        Some(updates_or_warning(selected.sync(!self.no_expunge_now)))
     }
 
     /// Called during IDLE about once a second: what changed since the last look.
     pub fn poll(&mut self) -> Vec<Response> {
         match self.selected.as_mut() {
-            Some(selected) => selected.sync(true).unwrap_or_default(),
+            Some(selected) => updates_or_warning(selected.sync(true)),
             None => Vec::new(),
         }
     }

@@ -19,6 +19,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::durable;
+use super::uids;
 use super::Maildir;
 
 /// The hierarchy delimiter of Maildir++ names (`Work.Reports`).
@@ -163,14 +164,14 @@ impl Folders {
     /// Opens the account's Maildir at `root`, creating it and the special-use folders (subscribed)
     /// when missing, so every client finds Sent, Drafts, Trash and Junk.
     pub fn open(root: &Path) -> io::Result<Folders> {
-        Maildir::create(root)?;
+        uids::ensure(&Maildir::create(root)?)?;
         let folders = Folders {
             root: root.to_path_buf(),
         };
         for (name, _) in SPECIAL {
             let path = folders.dir_of(name);
             if !path.join("cur").is_dir() {
-                Maildir::create(&path)?;
+                uids::ensure(&Maildir::create(&path)?)?;
                 folders
                     .set_subscribed(name, true)
                     .map_err(|e| io::Error::other(format!("{e:?}")))?;
@@ -223,7 +224,8 @@ impl Folders {
         if dir.exists() {
             return Err(FolderError::AlreadyExists);
         }
-        Maildir::create(&dir)?;
+        // UIDVALIDITY and UIDNEXT are given now, once (RFC 3501 §2.3.1.1).
+        uids::ensure(&Maildir::create(&dir)?)?;
         Ok(())
     }
 

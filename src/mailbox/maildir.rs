@@ -163,6 +163,49 @@ impl Maildir {
         Ok(target)
     }
 
+    /// Finds a message by its unique name wherever it is now: `new/UNIQUE`, or
+    /// `cur/UNIQUE:2,FLAGS` with whatever flags another session gave it. `None` means it is
+    /// really gone (expunged). RFC 2180 §4.1 and Dovecot do the same: the unique part of the
+    /// name is the message's identity, the rest of the name is only its current state.
+    pub fn locate(&self, unique: &str) -> io::Result<Option<Entry>> {
+        let in_new = self.root.join("new").join(unique);
+        match fs::symlink_metadata(&in_new) {
+            Ok(meta) => return Ok(Some(entry_at(in_new, unique, "", true, &meta))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let prefix = format!("{unique}:2,");
+        for item in fs::read_dir(self.root.join("cur"))? {
+            let item = item?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            let flags = if name == unique {
+                ""
+            } else if let Some(flags) = name.strip_prefix(&prefix) {
+                flags
+            } else {
+                continue;
+            };
+            match item.metadata() {
+                Ok(meta) => return Ok(Some(entry_at(item.path(), unique, flags, false, &meta))),
+                // Renamed again between the listing and the stat: look once more.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return self.locate(unique),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// [`Maildir::locate`], sure of a `None`: a listing that runs beside a rename may see
+    /// neither name, so "not found" is checked again under the folder's lock, where no
+    /// session of this server renames anything.
+    pub fn find(&self, unique: &str) -> io::Result<Option<Entry>> {
+        if let Some(entry) = self.locate(unique)? {
+            return Ok(Some(entry));
+        }
+        let _turn = super::lock::folder(&self.root);
+        self.locate(unique)
+    }
+
     /// Convenience: stage and commit one message.
     pub fn deliver(&self, parts: &[&[u8]], hostname: &str) -> io::Result<PathBuf> {
         self.stage(parts, hostname)?.commit()
@@ -175,6 +218,37 @@ impl Staged {
         fs::rename(&self.tmp, &self.new)?;
         durable::sync_dir(&self.new_dir)?;
         Ok(self.new)
+    }
+
+    /// The unique name the message will have (`SECONDS.M…,S=SIZE`).
+    pub fn unique(&self) -> String {
+        self.new
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Sets the file's modification time (IMAP's INTERNALDATE) while it is still in `tmp/`.
+    pub fn set_time(&self, time: SystemTime) -> io::Result<()> {
+        fs::File::options()
+            .write(true)
+            .open(&self.tmp)?
+            .set_modified(time)
+    }
+
+    /// Commits a message that already has flags (IMAP APPEND and COPY): straight from `tmp/`
+    /// to `cur/UNIQUE:2,FLAGS`, in one rename. Putting it in `new/` and renaming it again to
+    /// add the flags would race with any session that moves `new/` to `cur/` in between.
+    /// Without flags it goes to `new/` like any delivery.
+    pub fn commit_with_flags(self, letters: &str) -> io::Result<PathBuf> {
+        if letters.is_empty() {
+            return self.commit();
+        }
+        let cur_dir = self.new_dir.with_file_name("cur");
+        let target = cur_dir.join(format!("{}:2,{letters}", self.unique()));
+        fs::rename(&self.tmp, &target)?;
+        durable::sync_dir(&cur_dir)?;
+        Ok(target)
     }
 
     /// Gives up: removes the file from `tmp/`.
@@ -225,6 +299,17 @@ pub fn clean_tmp(mail_root: &Path) -> io::Result<usize> {
         }
     }
     Ok(removed)
+}
+
+/// The entry for a file found at `path`.
+fn entry_at(path: PathBuf, unique: &str, flags: &str, is_new: bool, meta: &fs::Metadata) -> Entry {
+    Entry {
+        path,
+        unique: unique.to_string(),
+        flags: flags.to_string(),
+        is_new,
+        size: size_from_name(unique).unwrap_or(meta.len()),
+    }
 }
 
 /// The `S=` field of a Maildir name (`…,S=1234`), if present.
@@ -326,6 +411,21 @@ mod tests {
             (seen.is_new, seen.flags.as_str(), seen.size),
             (false, "FS", 5)
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn locate_finds_a_message_whatever_its_flags_and_none_once_gone() {
+        let dir = temp_dir("locate");
+        let maildir = Maildir::create(&dir).unwrap();
+        maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
+        let entry = maildir.scan().unwrap().remove(0);
+        assert_eq!(maildir.locate(&entry.unique).unwrap(), Some(entry.clone()));
+        let moved = maildir.set_flags(&entry, "ST").unwrap();
+        let found = maildir.locate(&entry.unique).unwrap().unwrap();
+        assert_eq!((found.path, found.flags.as_str()), (moved.clone(), "ST"));
+        fs::remove_file(moved).unwrap();
+        assert_eq!(maildir.locate(&entry.unique).unwrap(), None);
         fs::remove_dir_all(&dir).unwrap();
     }
 

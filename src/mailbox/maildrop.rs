@@ -12,9 +12,15 @@
 //! name outside that (a very long hostname) is replaced by the MD5 of the name in hex, which is
 //! just as stable.
 //!
+//! IMAP sessions may change a message's flags while the maildrop is open, which renames its
+//! file; reading and removing therefore find the file again by its unique name
+//! ([`Maildir::find`]) when the remembered one is gone, and the moves and removals take the
+//! folder's lock like every other change (`mailbox/mod.rs`).
+//!
 //! What can go wrong: a file vanishing between the scan and the move (someone else removed it:
-//! it is left out), a disk error while scanning (the login fails with `[SYS/TEMP]`), and a file
-//! that cannot be removed at QUIT (reported, the others are removed anyway).
+//! it is left out), a disk error while scanning (the login fails with `[SYS/TEMP]`), a message
+//! an IMAP session expunged meanwhile (RETR answers `-ERR`, DELE's removal finds it gone), and a
+//! file that cannot be removed at QUIT (reported, the others are removed anyway).
 
 use std::fs;
 use std::io::{self, Read};
@@ -41,6 +47,7 @@ pub struct Message {
 /// and moves what is in `new/` to `cur/`.
 pub fn open(root: &Path) -> io::Result<Vec<Message>> {
     let maildir = Maildir::create(root)?;
+    let _turn = super::lock::folder(maildir.root());
     let mut messages = Vec::new();
     let mut moved = false;
     for entry in maildir.scan()? {
@@ -85,17 +92,54 @@ pub fn uid(unique: &str) -> String {
     }
 }
 
-/// Reads one message whole.
+/// The Maildir and unique name of a maildrop message, from its path (`ROOT/cur/UNIQUE:2,…`).
+fn home(message: &Message) -> Option<(Maildir, String)> {
+    let root = message.path.parent()?.parent()?;
+    let name = message.path.file_name()?.to_string_lossy().into_owned();
+    let unique = name.split_once(":2,").map_or(name.as_str(), |(u, _)| u);
+    Some((Maildir::create(root).ok()?, unique.to_string()))
+}
+
+/// Where a maildrop message is now: its path, or where another session's flag change moved it.
+fn locate(message: &Message) -> io::Result<Option<PathBuf>> {
+    if message.path.exists() {
+        return Ok(Some(message.path.clone()));
+    }
+    match home(message) {
+        Some((maildir, unique)) => Ok(maildir.find(&unique)?.map(|e| e.path)),
+        None => Ok(None),
+    }
+}
+
+/// Reads one message whole (NotFound: an IMAP session expunged it meanwhile).
 pub fn read(message: &Message) -> io::Result<Vec<u8>> {
-    fs::read(&message.path)
+    for _ in 0..4 {
+        let Some(path) = locate(message)? else {
+            break;
+        };
+        match fs::read(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            other => return other,
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        "expunged by another session",
+    ))
 }
 
 /// Removes the given messages (the UPDATE state, RFC 1939 §6) and syncs `cur/`. Returns the
 /// messages that could not be removed, with the reason; a file already gone counts as removed.
 pub fn remove(root: &Path, messages: &[&Message]) -> Vec<(PathBuf, io::Error)> {
     let mut failed = Vec::new();
+    let _turn = super::lock::folder(root);
     for message in messages {
-        match fs::remove_file(&message.path) {
+        // Under the lock no session of this server renames it between the look and the removal.
+        let removed = locate(message).and_then(|path| match path {
+            Some(path) => fs::remove_file(path),
+            None => Ok(()),
+        });
+        match removed {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => failed.push((message.path.clone(), e)),
@@ -125,7 +169,7 @@ pub fn queue_id(content: &[u8]) -> Option<QueueId> {
 /// message itself is not needed).
 pub fn queue_id_of(message: &Message) -> Option<QueueId> {
     let mut start = Vec::with_capacity(16 * 1024);
-    fs::File::open(&message.path)
+    fs::File::open(locate(message).ok()??)
         .ok()?
         .take(16 * 1024)
         .read_to_end(&mut start)
@@ -160,6 +204,10 @@ mod tests {
             first,
             "a second snapshot sees the same"
         );
+        // An IMAP session changes the flags (renames the file): still read, still removed.
+        let entry = maildir.scan().unwrap().remove(0);
+        maildir.set_flags(&entry, "S").unwrap();
+        assert_eq!(read(&first[0]).unwrap(), b"Subject: a\r\n\r\nx\r\n");
         assert!(remove(&dir, &[&first[0]]).is_empty());
         assert!(open(&dir).unwrap().is_empty());
         fs::remove_dir_all(&dir).unwrap();

@@ -7,14 +7,26 @@
 //!
 //! ```text
 //! mail/bob/postlab-uidlist
-//! 1795012345 4                         ← UIDVALIDITY, then the next UID to give
+//! 1795012345 4 3                       ← UIDVALIDITY, the next UID to give, the first recent UID
 //! 1 1795012350.M1P7Q0.mx.test,S=312    ← UID and the message's unique name
 //! 3 1795012399.M5P7Q1.mx.test,S=907
 //! ```
 //!
+//! The list is written when the folder is first looked at, empty or not (and when it is
+//! created), so a folder's UIDVALIDITY is handed out once and never again (§2.3.1.1).
+//!
+//! The third number says which messages are still `\Recent` (RFC 3501 §2.3.2): those with a
+//! UID from it up. The first read-write session that looks at the folder after they arrive
+//! *claims* them ([`claim_recent`]): it moves the number up to the next UID, under the lock,
+//! so exactly one session reports each message as recent, however it arrived (delivery,
+//! APPEND, COPY). STATUS and EXAMINE count the unclaimed ones without claiming them. Dovecot
+//! keeps the same number in its `dovecot-uidlist`.
+//!
 //! The file is rewritten whole with `durable::write_atomically`, so a crash leaves the old list
 //! or the new, never a mixture. All sessions of the server go through one lock while they read
-//! and update a list, so two of them cannot give the same UID to different messages.
+//! and update a list, so two of them cannot give the same UID to different messages, and a
+//! folder is listed under its folder lock (`lock::folder`), so no rename by this server can
+//! hide a message from the listing and make it lose its UID.
 //!
 //! Reading a folder of 10,000 messages means listing `cur/` and matching every name to its UID:
 //! tens of milliseconds. So the last scan of each folder is kept in memory, shared by every
@@ -90,6 +102,8 @@ pub struct Numbered {
     pub validity: u32,
     /// The UID the next new message will get (RFC 3501 UIDNEXT).
     pub next: u32,
+    /// Messages from this UID up are recent: no read-write session has claimed them yet.
+    pub first_recent: u32,
     pub messages: Vec<(u32, Entry)>,
 }
 
@@ -97,13 +111,65 @@ pub struct Numbered {
 struct List {
     validity: u32,
     next: u32,
+    first_recent: u32,
     uids: Vec<(u32, String)>,
 }
 
 /// Scans `maildir`, gives UIDs to messages that have none, forgets the ones that are gone,
 /// and saves the list if anything changed.
 pub fn scan(maildir: &Maildir) -> io::Result<Numbered> {
+    // The folder's lock first: no session of this server renames a file while the directory
+    // is listed, so a listing never misses a message being renamed (a readdir running beside a
+    // rename may see neither name), which would forget its UID.
+    let _turn = super::lock::folder(maildir.root());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    scan_locked(maildir)
+}
+
+/// Gives a folder its UIDVALIDITY now, if it has none yet: called when a folder is created
+/// and at login for INBOX and the special folders (RFC 3501 §2.3.1.1).
+pub fn ensure(maildir: &Maildir) -> io::Result<()> {
+    if maildir.root().join(FILE).exists() {
+        return Ok(());
+    }
+    scan(maildir).map(|_| ())
+}
+
+/// Like [`scan`], and claims the recent messages for the caller (see the module comment).
+/// Returns the folder and the first UID of the caller's claim: messages from it up are
+/// `\Recent` in the caller's session and in no other read-write session.
+pub fn claim_recent(maildir: &Maildir) -> io::Result<(Numbered, u32)> {
+    let _turn = super::lock::folder(maildir.root());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let numbered = scan_locked(maildir)?;
+    if numbered.first_recent >= numbered.next {
+        return Ok((numbered.clone(), numbered.next));
+    }
+    // Read the list again from disk (not the cache) before changing it.
+    let path = maildir.root().join(FILE);
+    let mut numbered = scan_now(maildir)?;
+    let from = numbered.first_recent;
+    numbered.first_recent = numbered.next;
+    save(maildir, &path, &list_of(&numbered))?;
+    Ok((numbered, from))
+}
+
+/// The list as it is saved, from a folder's numbered messages.
+fn list_of(numbered: &Numbered) -> List {
+    List {
+        validity: numbered.validity,
+        next: numbered.next,
+        first_recent: numbered.first_recent,
+        uids: numbered
+            .messages
+            .iter()
+            .map(|(uid, e)| (*uid, e.unique.clone()))
+            .collect(),
+    }
+}
+
+/// [`scan`] for a caller that holds [`LOCK`].
+fn scan_locked(maildir: &Maildir) -> io::Result<Numbered> {
     let before = stamps(maildir);
     if settled(&before) {
         let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
@@ -130,9 +196,13 @@ pub fn scan(maildir: &Maildir) -> io::Result<Numbered> {
 fn scan_now(maildir: &Maildir) -> io::Result<Numbered> {
     let entries = maildir.scan()?;
     let path = maildir.root().join(FILE);
-    let mut list = read(&path).unwrap_or_else(fresh);
+    // A missing or damaged list is saved at once, even for an empty folder: otherwise every
+    // look would hand out another UIDVALIDITY (RFC 3501 §2.3.1.1).
+    let (mut list, mut changed) = match read(&path) {
+        Ok(list) => (list, false),
+        Err(()) => (fresh(()), true),
+    };
     let known: HashMap<&str, u32> = list.uids.iter().map(|(u, n)| (n.as_str(), *u)).collect();
-    let mut changed = false;
     let mut messages = Vec::with_capacity(entries.len());
     let mut fresh_ones = Vec::new();
     for entry in entries {
@@ -156,11 +226,12 @@ fn scan_now(maildir: &Maildir) -> io::Result<Numbered> {
             .iter()
             .map(|(uid, e)| (*uid, e.unique.clone()))
             .collect();
-        save(&path, &list)?;
+        save(maildir, &path, &list)?;
     }
     Ok(Numbered {
         validity: list.validity,
         next: list.next,
+        first_recent: list.first_recent,
         messages,
     })
 }
@@ -185,6 +256,7 @@ fn fresh(_: ()) -> List {
     List {
         validity: now.max(previous + 1),
         next: 1,
+        first_recent: 1,
         uids: Vec::new(),
     }
 }
@@ -193,9 +265,12 @@ fn fresh(_: ()) -> List {
 fn read(path: &Path) -> Result<List, ()> {
     let text = fs::read_to_string(path).map_err(|_| ())?;
     let mut lines = text.lines();
-    let (validity, next) = lines.next().and_then(|l| l.split_once(' ')).ok_or(())?;
-    let validity: u32 = validity.parse().map_err(|_| ())?;
-    let next: u32 = next.parse().map_err(|_| ())?;
+    let mut header = lines.next().ok_or(())?.split(' ');
+    let mut number = || -> Result<u32, ()> { header.next().ok_or(())?.parse().map_err(|_| ()) };
+    let validity = number()?;
+    let next = number()?;
+    // Lists written before the recent number existed: nothing is recent.
+    let first_recent = number().unwrap_or(next).min(next);
     let mut uids = Vec::new();
     for line in lines {
         let (uid, name) = line.split_once(' ').ok_or(())?;
@@ -211,12 +286,18 @@ fn read(path: &Path) -> Result<List, ()> {
     Ok(List {
         validity,
         next,
+        first_recent,
         uids,
     })
 }
 
-fn save(path: &Path, list: &List) -> io::Result<()> {
-    let mut text = format!("{} {}\n", list.validity, list.next);
+/// Writes the list and forgets the cached scan of its folder: the file's modification time
+/// alone could miss a second write in the same clock tick.
+fn save(maildir: &Maildir, path: &Path, list: &List) -> io::Result<()> {
+    if let Some(map) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        map.remove(maildir.root());
+    }
+    let mut text = format!("{} {} {}\n", list.validity, list.next, list.first_recent);
     for (uid, name) in &list.uids {
         text.push_str(&format!("{uid} {name}\n"));
     }
@@ -253,6 +334,23 @@ mod tests {
         maildir.set_flags(&entry, "S").unwrap();
         let after = scan(&maildir).unwrap();
         assert_eq!(after.messages[0].1.flags, "S");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_empty_folder_keeps_its_uidvalidity_and_recent_is_claimed_once() {
+        let dir = std::env::temp_dir().join(format!("postlab-uids-empty-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let maildir = Maildir::create(&dir).unwrap();
+        let first = scan(&maildir).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(scan(&maildir).unwrap().validity, first.validity);
+        maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
+        let (numbered, from) = claim_recent(&maildir).unwrap();
+        assert_eq!((from, numbered.next, numbered.first_recent), (1, 2, 2));
+        let (_, again) = claim_recent(&maildir).unwrap();
+        assert_eq!(again, 2, "claimed once only");
+        assert_eq!(scan(&maildir).unwrap().validity, first.validity);
         fs::remove_dir_all(&dir).unwrap();
     }
 
