@@ -111,6 +111,25 @@ fn locate(message: &Message) -> io::Result<Option<PathBuf>> {
     }
 }
 
+/// Opens one message for reading, wherever another session's flag change has moved it (NotFound:
+/// an IMAP session expunged it meanwhile). Once open, the file reads whole even if it is
+/// renamed or removed while it is being sent.
+pub fn open_file(message: &Message) -> io::Result<fs::File> {
+    for _ in 0..4 {
+        let Some(path) = locate(message)? else {
+            break;
+        };
+        match fs::File::open(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            other => return other,
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        "expunged by another session",
+    ))
+}
+
 /// Reads one message whole (NotFound: an IMAP session expunged it meanwhile).
 pub fn read(message: &Message) -> io::Result<Vec<u8>> {
     for _ in 0..4 {

@@ -205,8 +205,8 @@ fn carry_out(
     } = &output.effect
     {
         // Opened before answering, so a file that cannot be read gets -ERR rather than a +OK
-        // with nothing after it.
-        let file = match std::fs::File::open(&message.path) {
+        // with nothing after it; found by its unique name if IMAP changed its flags meanwhile.
+        let file = match maildrop::open_file(message) {
             Ok(file) => file,
             Err(e) => {
                 chat.note(&format!("cannot read {}: {e}", message.path.display()));
