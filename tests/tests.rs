@@ -87,6 +87,7 @@ mod package;
 mod pop3;
 mod postfix;
 mod queue_files;
+mod real_clients;
 mod secrets;
 mod smtp_dialogue;
 mod spoofing;
