@@ -65,7 +65,9 @@ fn greylisting_defers_until_the_fault_is_cleared() {
         "{b_text}"
     );
     assert!(
-        b_text.contains("(hint: this failure was injected on purpose (DIR/faults))"),
+        b_text.contains(
+            "(hint: this failure was injected on purpose; `postlab fault list` shows the rules)"
+        ),
         "{b_text}"
     );
     let (code, out, _) = b.postlab(&["fault", "clear"]);
@@ -110,7 +112,7 @@ fn a_550_fault_bounces_and_a_data_fault_refuses_the_content() {
         (reply.code, reply.text()),
         (
             452,
-            "4.3.1 disk full (hint: this failure was injected on purpose (DIR/faults))".to_string()
+            "4.3.1 disk full (hint: this failure was injected on purpose; `postlab fault list` shows the rules)".to_string()
         )
     );
     assert!(b.new_mail("bob").is_empty());

@@ -46,6 +46,16 @@ pub fn build(
         Civil::from_system_time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(arrived))
             .rfc5322();
     let boundary = format!("{bounce_id}/{hostname}");
+    // Say why it stopped as it really happened: refused (5.x.x) is not the same as not
+    // delivered in time (4.4.7, the queue lifetime ran out), which a student can cure by
+    // waiting less or fixing the other server.
+    let refused = failed.iter().any(|f| f.status.starts_with('5'));
+    let expired = failed.iter().any(|f| !f.status.starts_with('5'));
+    let why = match (refused, expired) {
+        (true, false) => "It was refused for good, so it will not be tried again:",
+        (false, _) => "It could not be delivered before the queue lifetime ran out, so it is no longer tried:",
+        (true, true) => "It was refused, or could not be delivered before the queue lifetime ran out, and is no longer tried:",
+    };
 
     let mut text = String::new();
     let _ = write!(
@@ -67,7 +77,7 @@ pub fn build(
          This is the mail system at {hostname} (postlab).\r\n\
          \r\n\
          Your message {id} could not be delivered to {} recipient(s).\r\n\
-         It was refused for good, so it will not be tried again:\r\n\
+         {why}\r\n\
          \r\n",
         failed.len()
     );
@@ -77,7 +87,7 @@ pub fn build(
             "  <{}>\r\n      {}\r\n      ({})\r\n\r\n",
             f.address,
             explain(&f.status),
-            f.diagnostic
+            without_hint(&f.diagnostic)
         );
     }
     let _ = write!(
@@ -93,7 +103,10 @@ pub fn build(
     );
     for f in failed {
         // RFC 3464 §2.3: one block per recipient, after an empty line.
-        let diagnostic: String = f.diagnostic.chars().filter(|c| !c.is_control()).collect();
+        let diagnostic: String = without_hint(&f.diagnostic)
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
         let _ = write!(text, "\r\nFinal-Recipient: rfc822; {}\r\nAction: failed\r\nStatus: {}\r\nDiagnostic-Code: smtp; {diagnostic}\r\n", f.address, f.status);
     }
     let _ = write!(
@@ -120,6 +133,16 @@ pub fn build(
         received,
         content: body,
     })
+}
+
+/// A reply without the student hint a postlab server adds to its own words (`… (hint: …)`):
+/// that hint is for the person typing at that server, not for the sender reading a bounce
+/// somewhere else.
+fn without_hint(diagnostic: &str) -> &str {
+    match diagnostic.rfind(" (hint: ") {
+        Some(at) if diagnostic.ends_with(')') => &diagnostic[..at],
+        _ => diagnostic,
+    }
 }
 
 /// The original's header section, CRLF-terminated, without the body.
@@ -187,5 +210,50 @@ mod tests {
             Route::Local(vec![])
         )
         .is_none());
+    }
+
+    fn bounce_text(failed: &[Failed]) -> String {
+        let sender = crate::address::parse_path("<alice@a.test>", false).unwrap();
+        let bounce = build(
+            "mx.a.test",
+            &QueueId::new(),
+            &ReversePath::Mailbox(sender),
+            0,
+            b"Subject: hi\r\n\r\nbody\r\n",
+            failed,
+            Route::Local(vec!["alice".into()]),
+        )
+        .unwrap();
+        String::from_utf8(bounce.content).unwrap()
+    }
+
+    #[test]
+    fn a_timeout_is_not_called_a_refusal_and_the_other_servers_hint_stays_there() {
+        let expired = Failed {
+            address: crate::address::parse_path("<carol@b.test>", false).unwrap(),
+            status: "4.4.7".into(),
+            diagnostic: "127.0.0.1:20025 said 451 4.7.1 greylisted (hint: this failure was injected on purpose; `postlab fault list` shows the rules)".into(),
+        };
+        let text = bounce_text(std::slice::from_ref(&expired));
+        assert!(!text.contains("refused for good"), "{text}");
+        assert!(text.contains("could not be delivered before the queue lifetime ran out"));
+        assert!(
+            text.contains("Diagnostic-Code: smtp; 127.0.0.1:20025 said 451 4.7.1 greylisted\r\n")
+        );
+        assert!(!text.contains("hint:"), "{text}");
+        let refused = Failed {
+            status: "5.1.1".into(),
+            diagnostic: "550 5.1.1 no such user here (hint: postlab user list shows the accounts)"
+                .into(),
+            ..expired.clone()
+        };
+        let text = bounce_text(std::slice::from_ref(&refused));
+        assert!(text.contains("It was refused for good"), "{text}");
+        assert!(!text.contains("hint:"), "{text}");
+        let both = bounce_text(&[refused, expired]);
+        assert!(
+            both.contains("It was refused, or could not be delivered"),
+            "{both}"
+        );
     }
 }

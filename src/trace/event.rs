@@ -222,7 +222,7 @@ mod tests {
             (Step::Mailbox, "not delivered: the disk is full", Event::NotStored { why: s("the disk is full") }),
             (Step::Relay, "delivery attempt 14 for 1 recipient(s)", Event::Attempt { number: 14 }),
             (Step::Relay, "<bob@b.test> delivered: 127.0.0.1:43397 said 250 2.0.0 Ok: queued as 6620B7335027A", Event::Handed { rcpt: s("bob@b.test"), host: s("127.0.0.1:43397"), next: Some(s("6620B7335027A")) }),
-            (Step::Relay, "<carol@slow.b.test> deferred, will retry: 127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose (DIR/faults))", Event::Deferred { rcpt: s("carol@slow.b.test"), why: s("127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose (DIR/faults))") }),
+            (Step::Relay, "<carol@slow.b.test> deferred, will retry: 127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose; `postlab fault list` shows the rules)", Event::Deferred { rcpt: s("carol@slow.b.test"), why: s("127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose; `postlab fault list` shows the rules)") }),
             (Step::Relay, "<nobody@b.test> failed (5.1.1): 127.0.0.1:43397 said 550 5.1.1 <nobody@b.test>: no such user here", Event::Failed { rcpt: s("nobody@b.test"), status: s("5.1.1"), why: s("127.0.0.1:43397 said 550 5.1.1 <nobody@b.test>: no such user here") }),
             (Step::Relay, "queue lifetime over: the pending recipients bounce", Event::LifetimeOver),
             // Words that used to colour a box, in lines that change no outcome.

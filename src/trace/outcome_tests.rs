@@ -52,7 +52,7 @@ const FIRST_ATTEMPT: &str = "\
 2026-12-07 13:48:43.862 s6620b7bf20000 [5 RELAY] S: 220 mx.b.test ESMTP postlab ready (type HELP for the commands)
 2026-12-07 13:48:43.870 s6620b7bf20000 [5 RELAY] 6620B7BF14FF2: <nobody@b.test> failed (5.1.1): 127.0.0.1:43397 said 550 5.1.1 <nobody@b.test>: no such user here
 2026-12-07 13:48:43.871 s6620b7bf20000 [4 DNS] 6620B7BF14FF2: slow.b.test: the transport map says 127.0.0.1:43397 (no DNS lookup)
-2026-12-07 13:48:43.880 s6620b7bf20000 [5 RELAY] 6620B7BF14FF2: <carol@slow.b.test> deferred, will retry: 127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose (DIR/faults))
+2026-12-07 13:48:43.880 s6620b7bf20000 [5 RELAY] 6620B7BF14FF2: <carol@slow.b.test> deferred, will retry: 127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose; `postlab fault list` shows the rules)
 2026-12-07 13:48:43.890 s6620b7bf20000 [5 RELAY] 6620B7BF14FF2: bounce 6620B7BF30000 sent to <alice@a.test>
 2026-12-07 13:48:43.891 s6620b7bf20000 [5 RELAY] 6620B7BF14FF2: next attempt in 1 s
 ";
@@ -143,7 +143,7 @@ fn each_journey_gets_its_true_looks_and_fates() {
             a_id,
             vec![("", server("a", &[("s1-submission.log", &queued), ("s2-relay.log", &attempt)]))],
             vec![[N, P, P, P, D, N, N]],
-            vec!["<carol@slow.b.test> deferred: 1 attempt(s) so far, still in the queue: 127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose (DIR/faults))"],
+            vec!["<carol@slow.b.test> deferred: 1 attempt(s) so far, still in the queue: 127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose; `postlab fault list` shows the rules)"],
         ),
         (
             "lesson 01: a local delivery, not read yet",
@@ -182,7 +182,7 @@ fn each_journey_gets_its_true_looks_and_fates() {
             vec![("", server("a", &[("s1-submission.log", QUEUED), ("s2-relay.log", FIRST_ATTEMPT)]))],
             vec![[N, P, P, P, F, N, N]],
             vec![
-                "<carol@slow.b.test> deferred: 1 attempt(s) so far, still in the queue: 127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose (DIR/faults))",
+                "<carol@slow.b.test> deferred: 1 attempt(s) so far, still in the queue: 127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose; `postlab fault list` shows the rules)",
                 "<nobody@b.test> failed: bounced (5.1.1): 127.0.0.1:43397 said 550 5.1.1 <nobody@b.test>: no such user here",
             ],
         ),

@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn wrapping_keeps_every_character_and_fits() {
-        let text = "<carol@slow.b.test> deferred, will retry: 127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose (DIR/faults))";
+        let text = "<carol@slow.b.test> deferred, will retry: 127.0.0.1:43397 said 451 4.7.1 greylisted, try again later (hint: this failure was injected on purpose; `postlab fault list` shows the rules)";
         for font in [Font::Sans, Font::Mono] {
             let lines = wrap(text, 300.0, 12.0, font);
             assert!(lines.len() > 1);

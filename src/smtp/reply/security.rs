@@ -116,5 +116,5 @@ pub fn injected(code: u16, status: &str, text: &str) -> Reply {
         Some(Status(class as u8, subject, detail)),
         text.to_string(),
     )
-    .hint("this failure was injected on purpose (DIR/faults)")
+    .hint("this failure was injected on purpose; `postlab fault list` shows the rules")
 }
