@@ -49,6 +49,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "Largest message accepted, in octets (advertised as SIZE in EHLO; RFC 1870). 25 MiB.",
     },
     Setting {
+        key: "max_data_memory",
+        default: "268435456",
+        help: "Octets of messages all SMTP sessions together may hold in memory while they arrive; past it a message gets 452 4.3.1 and is sent again later. 256 MiB; 0 for no limit (SECURITY.md).",
+    },
+    Setting {
         key: "max_recipients",
         default: "100",
         help: "Recipients per message; more get 452 4.5.3 (RFC 5321 section 4.5.3.1.8 asks for at least 100).",
@@ -188,6 +193,8 @@ pub struct Config {
     pub listen: IpAddr,
     pub port_offset: u16,
     pub max_message_size: usize,
+    /// Octets of DATA all sessions may hold at once (`src/budget.rs`).
+    pub max_data_memory: usize,
     pub max_recipients: usize,
     pub max_errors: usize,
     pub idle_timeout: Duration,
@@ -290,6 +297,7 @@ impl Config {
             listen: IpAddr::from([127, 0, 0, 1]),
             port_offset: 10000,
             max_message_size: 25 * 1024 * 1024,
+            max_data_memory: 256 * 1024 * 1024,
             max_recipients: 100,
             max_errors: 10,
             idle_timeout: Duration::from_secs(300),
@@ -353,6 +361,7 @@ impl Config {
             }
             "port_offset" => self.port_offset = number(key, value)?,
             "max_message_size" => self.max_message_size = number(key, value)?,
+            "max_data_memory" => self.max_data_memory = number(key, value)?,
             "max_recipients" => self.max_recipients = number(key, value)?,
             "max_errors" => self.max_errors = number(key, value)?,
             "idle_timeout" => self.idle_timeout = Duration::from_secs(number(key, value)?),

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::accounts::login::Throttle;
 use crate::accounts::Accounts;
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::datadir::DataDir;
 use crate::dns::Resolve;
@@ -54,6 +55,8 @@ pub struct Shared {
     pub pop3_locks: MailboxLocks,
     /// Every open session, so SIGTERM can say goodbye to each (`src/daemon.rs`).
     pub sessions: Sessions,
+    /// Octets of SMTP DATA all sessions may hold in memory at once (`src/budget.rs`).
+    pub data_budget: Arc<Budget>,
     /// How many connections are open, and the busy clocks (`src/pace.rs`).
     pub load: Arc<Load>,
     /// Open connections per client address (for `max_connections_per_ip`).
@@ -81,6 +84,7 @@ impl Shared {
         ));
         let config = Arc::new(config);
         Shared {
+            data_budget: Budget::new(config.max_data_memory),
             session_config: RwLock::new(config.clone()),
             config,
             data,

@@ -186,6 +186,10 @@ fn changed_settings(running: &Config, fresh: &Config) -> (Vec<&'static str>, Vec
         ),
         ("busy_timeout", running.busy_timeout != fresh.busy_timeout),
         (
+            "max_data_memory",
+            running.max_data_memory != fresh.max_data_memory,
+        ),
+        (
             "min_data_rate",
             running.min_data_rate != fresh.min_data_rate,
         ),

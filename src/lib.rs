@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod address;
 pub mod admin;
+pub mod budget;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -465,3 +465,72 @@ fn read_until_closed(mut stream: TcpStream) -> String {
     }
     String::from_utf8_lossy(&text).into_owned()
 }
+
+/// Finding 6's class, for SMTP: DATA was held in memory whole as it arrived, so strangers with
+/// no login, each sending a large message and never its final dot, could make the server hold
+/// `max_connections × max_message_size` (20 such 20 MB messages held 430 MB). Now every
+/// message arriving at once shares `max_data_memory`; past it a message is read but not kept,
+/// and answered 452 4.3.1 at its end.
+#[test]
+fn messages_arriving_at_once_share_max_data_memory() {
+    // 8 MiB for all of them; twelve clients each send 10 MB.
+    let server = server_with("max_data_memory = 8388608\n");
+    let chunk: Arc<Vec<u8>> =
+        Arc::new(format!("{}\r\n", "y".repeat(998)).repeat(1000).into_bytes());
+    let mut clients = Vec::new();
+    let mut pushers = Vec::new();
+    for _ in 0..12 {
+        let mut smtp = server.connect();
+        smtp.expect("EHLO stranger", 250);
+        smtp.expect("MAIL FROM:<stranger@elsewhere.test>", 250);
+        smtp.expect("RCPT TO:<bob@localhost>", 250);
+        smtp.expect("DATA", 354);
+        let mut writer = smtp.stream.try_clone().unwrap();
+        let chunk = chunk.clone();
+        let pusher = std::thread::spawn(move || {
+            for _ in 0..10 {
+                writer.write_all(&chunk).unwrap();
+            }
+        });
+        clients.push(smtp);
+        pushers.push(pusher);
+    }
+    // Every octet of the 120 MB is written (all but what the socket buffers hold was read).
+    for pusher in pushers {
+        pusher.join().unwrap();
+    }
+    let mut refused = 0;
+    for mut smtp in clients {
+        smtp.send_raw(b".\r\n");
+        let reply = smtp.read_reply();
+        match reply.code {
+            250 => {}
+            452 => {
+                assert!(reply
+                    .text()
+                    .contains("4.3.1 Too many messages arriving at once"));
+                refused += 1;
+            }
+            _ => panic!("{reply:?}"),
+        }
+    }
+    let peak = peak_kb(&server);
+    eprintln!(
+        "12 × 10 MB of DATA at once against max_data_memory 8 MiB: server peak {} MB",
+        peak / 1024
+    );
+    assert!(
+        refused >= 11,
+        "at most one 10 MB message fits in 8 MiB: {refused} refused"
+    );
+    assert!(peak < 100 * 1024, "the server held {peak} kB");
+    // The budget came back: the next message is taken.
+    let mut smtp = server.connect();
+    smtp.expect("EHLO later", 250);
+    let reply = smtp.send_mail(
+        "alice@localhost",
+        &["bob@localhost"],
+        "Subject: later\r\n\r\nhi\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+}

@@ -5,7 +5,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
     let mut reader = std::io::BufReader::with_capacity(7, input);
-    if let Ok(data) = postlab::smtp::data::read_data(&mut reader, 4096, None) {
+    if let Ok(data) = postlab::smtp::data::read_data(&mut reader, 4096, None, None) {
         assert!(data.content.len() <= 4096 + 1001);
         if data.error.is_none() {
             assert!(

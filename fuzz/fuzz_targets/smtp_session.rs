@@ -72,7 +72,7 @@ fuzz_target!(|input: &[u8]| {
                     (knobs & 8 != 0).then(|| "bob".to_string()),
                 ),
                 Effect::ReadData { max_size } => {
-                    match data::read_data(&mut reader, max_size, None) {
+                    match data::read_data(&mut reader, max_size, None, None) {
                         Ok(data) => session.data_received(data),
                         Err(_) => return,
                     }

@@ -14,12 +14,18 @@
 //! - **Lines are bounded**: at most 1000 octets with CRLF (§4.5.3.1.6). A longer line is read
 //!   and thrown away byte by byte, so memory stays bounded even for a megabyte with no newline.
 //! - **The message is bounded**: past `max_size` octets we stop storing and only look for the end.
+//! - **All messages arriving at once are bounded too**: each reserves what it stores from a
+//!   budget every session shares (`src/budget.rs`, `max_data_memory`); when it is spent, the
+//!   message stops being stored and is answered `452 4.3.1` at its end.
 //!
 //! Whatever goes wrong, the reader always consumes up to the real end of the data, so the next
 //! thing read is the client's next command, not the rest of a refused message.
 
 use std::io::{self, BufRead};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::budget::{Budget, Reservation};
 
 /// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF.
 pub const MAX_TEXT_LINE: usize = 1000;
@@ -33,6 +39,8 @@ pub enum DataError {
     LineTooLong,
     /// A bare CR, bare LF or NUL in the content (550 5.6.0).
     BadLineEnding,
+    /// Too many messages arriving at once: the shared memory budget was spent (452 4.3.1).
+    NoRoom,
 }
 
 /// A message as read, before it is judged.
@@ -45,21 +53,26 @@ pub struct Data {
     pub lines: usize,
     /// The first problem found, if any.
     pub error: Option<DataError>,
+    /// What `content` holds of the shared budget (given back when the message is dropped).
+    pub reservation: Option<Reservation>,
 }
 
 /// Reads up to and including the `CRLF . CRLF` that ends the data. With `line_deadline`, each
 /// line must arrive whole within that time from its first octet (a slowloris defence).
 /// An `io::Error` means the connection failed or timed out before the end.
+/// With `budget`, what is stored is reserved from it as it grows.
 pub fn read_data<R: BufRead>(
     reader: &mut R,
     max_size: usize,
     line_deadline: Option<Duration>,
+    budget: Option<&Arc<Budget>>,
 ) -> io::Result<Data> {
     let mut data = Data {
         content: Vec::new(),
         size: 0,
         lines: 0,
         error: None,
+        reservation: budget.map(|b| b.reservation()),
     };
     // Room for the longest legal line: 1000 octets, plus a stuffed dot.
     let mut line = Vec::with_capacity(MAX_TEXT_LINE + 1);
@@ -103,6 +116,16 @@ pub fn read_data<R: BufRead>(
                 data.error = Some(problem);
                 data.content = Vec::new();
             }
+        }
+        let room = match &mut data.reservation {
+            Some(reservation) if data.error.is_none() => reservation.grow(text.len()),
+            _ => true,
+        };
+        if !room {
+            data.error = Some(DataError::NoRoom);
+            data.content = Vec::new();
+            // Give the octets back now: the rest of this message is only read, not kept.
+            data.reservation = budget.map(|b| b.reservation());
         }
         if data.error.is_none() {
             data.content.extend_from_slice(text);
@@ -170,7 +193,7 @@ mod tests {
 
     fn read(input: &[u8], max: usize) -> (Data, Vec<u8>) {
         let mut reader = io::BufReader::with_capacity(64, input);
-        let data = read_data(&mut reader, max, None).unwrap();
+        let data = read_data(&mut reader, max, None, None).unwrap();
         let mut rest = Vec::new();
         io::Read::read_to_end(&mut reader, &mut rest).unwrap();
         (data, rest)
@@ -246,6 +269,6 @@ mod tests {
     #[test]
     fn eof_inside_data_is_an_error() {
         let mut reader = io::BufReader::new(&b"partial\r\n"[..]);
-        assert!(read_data(&mut reader, 100, None).is_err());
+        assert!(read_data(&mut reader, 100, None, None).is_err());
     }
 }

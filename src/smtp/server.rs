@@ -232,10 +232,11 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
                 return false;
             }
             chat.conn.begin_transfer();
-            let data = data::read_data(chat.conn.reader(), max_size, line_deadline);
+            let budget = Some(&shared.data_budget);
+            let data = data::read_data(chat.conn.reader(), max_size, line_deadline, budget);
             chat.conn.end_transfer();
             match data {
-                Ok(data) => {
+                Ok(mut data) => {
                     chat.transcript.client(
                         Step::Mta,
                         &format!(
@@ -244,8 +245,13 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
                         ),
                     );
                     chat.transcript.client(Step::Mta, ".");
+                    // The content stays counted against the shared budget until it is
+                    // delivered (written to disk) or refused.
+                    let held = data.reservation.take();
                     let next = session.data_received(data);
-                    carry_out(chat, session, next, shared)
+                    let go_on = carry_out(chat, session, next, shared);
+                    drop(held);
+                    go_on
                 }
                 Err(e) if net::is_cut_off(&e) => {
                     chat.transcript.note(Step::Mta, &format!("cut off: {e}"));

@@ -151,6 +151,18 @@ pub fn insufficient_storage() -> Reply {
     )
 }
 
+/// 452 4.3.1 (RFC 3463 §3.4, "mail system full"): the messages arriving at once already fill
+/// the memory set aside for them (`max_data_memory`); the client keeps this one and sends it
+/// again later, as after any 4yz.
+pub fn too_much_mail_at_once() -> Reply {
+    Reply::new(
+        452,
+        Some(Status(4, 3, 1)),
+        "Too many messages arriving at once, try again later",
+    )
+    .hint("max_data_memory in postlab.conf bounds what all sessions may hold at once")
+}
+
 /// 451 4.3.0: something failed on our side; the client keeps the message and tries later.
 pub fn local_error() -> Reply {
     Reply::new(

@@ -66,6 +66,10 @@ impl Session {
                 reply::bare_newline_in_data(),
                 "bare CR, LF or NUL in the content",
             )),
+            Some(DataError::NoRoom) => Some((
+                reply::too_much_mail_at_once(),
+                "too many messages arriving at once (max_data_memory)",
+            )),
             None => None,
         };
         if let Some((reply, why)) = refused {
