@@ -259,7 +259,9 @@ impl Server {
             self.shared.data.root().display()
         ));
         text.push_str("  the course: lessons/README.md; lesson 1 starts with the telnet line for smtp above\n");
-        text.push_str("  stop: Ctrl-C (or SIGTERM): every session is told goodbye, mail in flight finishes\n");
+        text.push_str(
+            "  stop: Ctrl-C (or SIGTERM): every session is told goodbye, mail in flight finishes\n",
+        );
         text.push_str("  transcripts: every line is labelled with its flowchart step, [1 MUA] to [7 ACCESS]\n");
         text
     }
