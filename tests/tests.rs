@@ -29,6 +29,8 @@
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
 //! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
+//! - `lab_netns`: `postlab lab up --netns` (root): hosts in network namespaces, `lab cut` and
+//!   `lab heal` with nothing lost or doubled, `lab down` after `kill -9`
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 //! - `admin`: `postlab deliver`, `alias`, `user disable | quota`, `check`, `status`
@@ -59,6 +61,7 @@ mod imap_limits;
 mod imap_mime;
 mod imap_search;
 mod lab;
+mod lab_netns;
 mod lessons;
 mod limits;
 mod mua;
