@@ -17,6 +17,8 @@
 #   msmtp, s-nail, mutt, fetchmail, getmail6, mbsync (isync), offlineimap3, and tmux to give
 #            mutt a terminal: real mail programs as users set them up (tests/real_clients.rs)
 #   unshare  (util-linux) a throw-away root to install the Debian package in (tests/package.rs)
+#   setpriv  (util-linux) runs `lab up --netns` as nobody, to see it refused (tests/lab_netns.rs)
+#   ip, tc   (iproute2) the lab's network namespaces, links and delays (tests/lab_netns.rs)
 set -euo pipefail
 
 # command to look for, and the Debian package that has it
@@ -37,6 +39,9 @@ wanted=(
     "mbsync isync"
     "offlineimap offlineimap3"
     "unshare util-linux"
+    "setpriv util-linux"
+    "ip iproute2"
+    "tc iproute2"
 )
 
 # cargo-deb builds `make deb`'s package (tests/package.rs); it comes from crates.io, not apt,

@@ -79,6 +79,18 @@ fn up(count: usize) -> (Running, PathBuf) {
     (running, dir)
 }
 
+/// Host `n`'s namespace, from the state file.
+fn namespace(dir: &Path, n: usize) -> String {
+    let state = std::fs::read_to_string(dir.join("netns.state")).expect("netns.state");
+    let suffix = format!("-lab{n}");
+    state
+        .lines()
+        .filter_map(|l| l.strip_prefix("netns "))
+        .find(|l| l.ends_with(&suffix))
+        .expect("the host in netns.state")
+        .to_string()
+}
+
 /// The machine's end of the lab network, from the state file `lab up` wrote.
 fn out_link(dir: &Path) -> String {
     let state = std::fs::read_to_string(dir.join("netns.state")).expect("netns.state");
@@ -191,6 +203,29 @@ fn three_hosts_send_every_pair_once_across_a_cut_and_heal() {
             let line = format!("Received: from mx.lab{from}.test ([198.51.100.1{from}])");
             assert!(message.contains(&line), "{line} in\n{message}");
         }
+    }
+    // A delay needs the kernel's prio and netem queues; where they are missing it says so.
+    let (code, out, err) = postlab(&["lab", "delay", "lab1", "lab3", "50", "--dir", d], "");
+    if code == 0 {
+        let (_, queues) = ip(&[
+            "netns",
+            "exec",
+            &namespace(&dir, 1),
+            "tc",
+            "qdisc",
+            "show",
+            "dev",
+            "eth0",
+        ]);
+        assert!(
+            queues.contains("netem") && queues.contains("delay 50ms"),
+            "{out}\n{queues}"
+        );
+    } else {
+        assert!(
+            err.contains("lab delay cannot work here; lab cut can"),
+            "{err}"
+        );
     }
     let (code, trace, err) = postlab(
         &[

@@ -341,7 +341,8 @@ fn is_cut(ns: &str, to: Ipv4Addr) -> Result<bool, String> {
 
 /// `lab delay A B MS`: what A and B send each other waits MS milliseconds (0 removes it).
 /// Each host's eth0 gets a `prio` queue whose fourth band, where a filter sends the packets
-/// for the other host, is a `netem` delay.
+/// for the other host, is a `netem` delay. A host has one delay at a time: a new `lab delay`
+/// naming it replaces the last.
 pub fn delay(lab: &Lab, a: &str, b: &str, ms: u32) -> Result<String, String> {
     require_netns(lab, "lab delay")?;
     let (a, a_ip) = host(lab, a)?;
@@ -352,56 +353,31 @@ pub fn delay(lab: &Lab, a: &str, b: &str, ms: u32) -> Result<String, String> {
         if ms == 0 {
             continue;
         }
-        run(
-            "tc",
+        let delay = format!("{ms}ms");
+        let dst = format!("{to}/32");
+        let steps: [&[&str]; 3] = [
             &[
-                "-n", &ns, "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "prio", "bands",
-                "4",
+                "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "prio", "bands", "4",
             ],
-        )?;
-        run(
-            "tc",
             &[
-                "-n",
-                &ns,
-                "qdisc",
-                "add",
-                "dev",
-                "eth0",
-                "parent",
-                "1:4",
-                "handle",
-                "40:",
-                "netem",
-                "delay",
-                &format!("{ms}ms"),
+                "qdisc", "add", "dev", "eth0", "parent", "1:4", "handle", "40:", "netem", "delay",
+                &delay,
             ],
-        )
-        .map_err(|e| {
-            format!("{e}\n(this kernel has no netem queue, module sch_netem: lab delay cannot work here; lab cut can)")
-        })?;
-        run(
-            "tc",
             &[
-                "-n",
-                &ns,
-                "filter",
-                "add",
-                "dev",
-                "eth0",
-                "parent",
-                "1:0",
-                "protocol",
-                "ip",
-                "u32",
-                "match",
-                "ip",
-                "dst",
-                &format!("{to}/32"),
-                "flowid",
-                "1:4",
+                "filter", "add", "dev", "eth0", "parent", "1:0", "protocol", "ip", "u32", "match",
+                "ip", "dst", &dst, "flowid", "1:4",
             ],
-        )?;
+        ];
+        for step in steps {
+            let args: Vec<&str> = ["-n", ns.as_str()].iter().chain(step).copied().collect();
+            if let Err(e) = run("tc", &args) {
+                let _ = run("tc", &["-n", &ns, "qdisc", "del", "dev", "eth0", "root"]);
+                return Err(format!(
+                    "{e}\n(this kernel lacks a queueing discipline lab delay needs, prio or netem \
+                     (modules sch_prio, sch_netem): lab delay cannot work here; lab cut can)"
+                ));
+            }
+        }
     }
     Ok(if ms == 0 {
         format!("{a} and {b}: no delay")
