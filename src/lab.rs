@@ -87,9 +87,13 @@ impl Lab {
     /// How to start a lab program on host `host` (`dns` or `labN`): in its namespace, if any.
     fn command(&self, exe: &Path, host: &str) -> Command {
         if self.netns {
+            // Into the host's namespace as root, then, never as root, the program itself.
+            let (uid, gid) = netns::owner();
             let mut command = Command::new("ip");
             command
-                .args(["netns", "exec", &netns::namespace(self, host)])
+                .args(["netns", "exec", &netns::namespace(self, host), "setpriv"])
+                .args([format!("--reuid={uid}"), format!("--regid={gid}")])
+                .arg("--clear-groups")
                 .arg(exe);
             command
         } else {
@@ -166,6 +170,10 @@ fn start(lab: &Lab, count: usize) -> Result<String, String> {
     .map_err(|e| e.to_string())?;
     if lab.netns {
         netns::create(lab, count)?;
+        // The servers (not root) must reach their folders through this one.
+        let (uid, gid) = netns::owner();
+        std::os::unix::fs::chown(&lab.dir, Some(uid), Some(gid))
+            .map_err(|e| format!("{}: {e}", lab.dir.display()))?;
     }
     let (dns_ip, dns_port) = lab.dns_addr();
 
@@ -236,6 +244,9 @@ fn start(lab: &Lab, count: usize) -> Result<String, String> {
         }
         let _ = fs::remove_file(dir.join("run/listeners"));
         let log = fs::File::create(dir.join("serve.log")).map_err(|e| e.to_string())?;
+        if lab.netns {
+            netns::hand_over(&dir, netns::owner())?;
+        }
         lab.command(&exe, &format!("lab{n}"))
             .args(["serve", "--data"])
             .arg(&dir)
@@ -342,7 +353,10 @@ pub fn down(lab: &Lab) -> Result<String, String> {
     pids.extend(lab.dns_pid().map(|p| ("DNS".to_string(), p)));
     let mut stopped = Vec::new();
     for (name, pid) in &pids {
-        if alive(*pid) {
+        // In a --netns lab the pid files are written by servers that do not run as root:
+        // only a pid inside the lab's own namespace is stopped, never whatever a file names.
+        let host = if name == "DNS" { "dns" } else { name };
+        if alive(*pid) && (!lab.netns || netns::holds(lab, host, *pid)) {
             let _ = Command::new("kill").arg(pid.to_string()).status();
             stopped.push((name.clone(), *pid));
         }

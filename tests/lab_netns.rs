@@ -260,6 +260,15 @@ fn lab_down_after_kill_9_leaves_no_namespace_link_or_process() {
         pids.extend(list.split_whitespace().map(str::to_string));
     }
     assert_eq!(pids.len(), 3, "two servers and the DNS: {pids:?}");
+    // A server the class talks to does not run as root, though `lab up` did.
+    for pid in &pids {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        assert!(
+            uid.split_whitespace().skip(1).all(|id| id != "0"),
+            "pid {pid} runs as root: {uid}"
+        );
+    }
     for pid in &pids {
         Command::new("kill").args(["-9", pid]).status().unwrap();
     }

@@ -27,6 +27,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,38 @@ fn desk_link(lab: &Lab) -> String {
 
 fn state_file(lab: &Lab) -> std::path::PathBuf {
     lab.dir.join("netns.state")
+}
+
+/// Who the lab's programs run as: the user who ran `sudo`, else nobody; never root, because a
+/// server that a class talks to must not hold the machine's keys. In its own namespace such a
+/// user may bind the standard ports (see [`create`]).
+pub fn owner() -> (u32, u32) {
+    let id = |key: &str| std::env::var(key).ok().and_then(|v| v.parse::<u32>().ok());
+    match (id("SUDO_UID"), id("SUDO_GID")) {
+        (Some(uid), Some(gid)) if uid != 0 => (uid, gid),
+        _ => (65534, 65534),
+    }
+}
+
+/// Gives `path` and all below it to `owner` (a server's data folder, written by root).
+pub fn hand_over(path: &Path, owner: (u32, u32)) -> Result<(), String> {
+    let meta = fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // A link is changed itself, never followed out of the folder.
+    std::os::unix::fs::lchown(path, Some(owner.0), Some(owner.1))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.is_dir() {
+        for entry in fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            hand_over(&entry.path(), owner)?;
+        }
+    }
+    Ok(())
+}
+
+/// Is process `pid` in host `host`'s namespace? (`ip netns identify`.)
+pub fn holds(lab: &Lab, host: &str, pid: u32) -> bool {
+    ip(&["netns", "identify", &pid.to_string()])
+        .is_ok_and(|names| names.split_whitespace().any(|n| n == namespace(lab, host)))
 }
 
 /// Runs `ip ARGS`; its error output becomes the error.
@@ -198,6 +231,16 @@ pub fn create(lab: &Lab, count: usize) -> Result<(), String> {
         ip(&["-n", &name, "addr", "add", &address, "dev", "eth0"])?;
         ip(&["-n", &name, "link", "set", "eth0", "up"])?;
         ip(&["-n", &name, "link", "set", "lo", "up"])?;
+        // The servers do not run as root; in this namespace, which is the whole host they
+        // see, port 25 and 53 need no privilege (the setting is per namespace).
+        ip(&[
+            "netns",
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start",
+        ])?;
     }
 
     let link = desk_link(lab);
@@ -228,7 +271,14 @@ pub fn remove(lab: &Lab) -> Result<String, String> {
     let existing = ip(&["netns", "list"]).unwrap_or_default();
     let mut removed = Vec::new();
     let mut problems = Vec::new();
+    // The folder belongs to the lab's (unprivileged) user, who could rewrite this file: only
+    // names this lab would have made are touched, never a machine's own namespace or link.
+    let ours = format!("postlab-{}-", tag(lab));
     for name in state.lines().filter_map(|l| l.strip_prefix("netns ")) {
+        if !name.starts_with(&ours) {
+            problems.push(format!("{name}: not a name this lab makes, left alone"));
+            continue;
+        }
         if !existing
             .lines()
             .any(|l| l.split_whitespace().next() == Some(name))
@@ -260,6 +310,10 @@ pub fn remove(lab: &Lab) -> Result<String, String> {
         }
     }
     for name in state.lines().filter_map(|l| l.strip_prefix("link ")) {
+        if name != desk_link(lab) {
+            problems.push(format!("{name}: not a link this lab makes, left alone"));
+            continue;
+        }
         // Removing the switch's namespace took the desk link with it, usually.
         if ip(&["link", "show", name]).is_ok() {
             match ip(&["link", "del", name]) {
