@@ -149,6 +149,9 @@ pub fn preflight(lab: &Lab) -> Result<(), String> {
         );
     }
     ip(&["-V"])?;
+    run("setpriv", &["--version"]).map_err(|e| {
+        format!("{e}\n(--netns starts the servers with util-linux's setpriv, not as root)")
+    })?;
     if fs::read_to_string(state_file(lab)).is_ok_and(|t| t.lines().any(|l| !l.starts_with('#'))) {
         return Err(format!(
             "a --netns lab was made in {} and not removed: postlab lab down --dir {} first",
