@@ -105,7 +105,7 @@ fn run(program: &str, args: &[&str]) -> Result<String, String> {
     let out = Command::new(program)
         .args(args)
         .output()
-        .map_err(|e| format!("cannot run `{program}` ({e}): --netns needs iproute2's ip and tc"))?;
+        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -148,7 +148,7 @@ pub fn preflight(lab: &Lab) -> Result<(), String> {
                 .into(),
         );
     }
-    ip(&["-V"])?;
+    ip(&["-V"]).map_err(|e| format!("{e}\n(--netns needs iproute2's ip)"))?;
     run("setpriv", &["--version"]).map_err(|e| {
         format!("{e}\n(--netns starts the servers with util-linux's setpriv, not as root)")
     })?;
