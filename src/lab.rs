@@ -47,10 +47,14 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// The lab in `dir`, as it was started (`lab.conf`), with the choices given overriding.
-    /// A namespaced lab uses the standard ports (offset 0): each server is a host of its own.
-    pub fn open(dir: PathBuf, offset: Option<u16>, netns: bool) -> Lab {
-        let saved = fs::read_to_string(dir.join("lab.conf")).unwrap_or_default();
+    /// The lab in `dir`. `lab up` chooses its network (`Some`); the other commands find the
+    /// network and port offset it was started with in `lab.conf`. A namespaced lab uses the
+    /// standard ports (offset 0): each server is a host of its own.
+    pub fn open(dir: PathBuf, offset: Option<u16>, netns: Option<bool>) -> Lab {
+        let saved = match netns {
+            Some(_) => String::new(),
+            None => fs::read_to_string(dir.join("lab.conf")).unwrap_or_default(),
+        };
         let setting = |key: &str| {
             saved.lines().find_map(|l| {
                 l.strip_prefix(key)
@@ -58,7 +62,7 @@ impl Lab {
                     .map(|v| v.trim().to_string())
             })
         };
-        let netns = netns || setting("network").is_some_and(|n| n == "netns");
+        let netns = netns.unwrap_or_else(|| setting("network").is_some_and(|n| n == "netns"));
         let saved_offset = setting("port_offset").and_then(|v| v.parse().ok());
         Lab {
             port_offset: offset

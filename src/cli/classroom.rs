@@ -159,7 +159,8 @@ pub(super) fn lab(args: &[String]) -> i32 {
     let mut lab = Lab::open(
         m.opt_str("dir").unwrap_or_else(|| "lab".into()).into(),
         port_offset,
-        m.opt_present("netns"),
+        // `up` chooses; the other commands ask the lab what it was started as.
+        (m.free.first().map(String::as_str) == Some("up")).then(|| m.opt_present("netns")),
     );
     match m.opt_str("retry").map(|r| r.parse::<u64>()) {
         None => {}
