@@ -129,6 +129,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "The port our SMTP client connects to on other servers (a lab may use 10025).",
     },
     Setting {
+        key: "relay_source",
+        default: "listen",
+        help: "The address our SMTP client sends from (step 5), so the next server's Received: line names us.\nlisten: the listen address when it is a specific one (never a loopback address to another host);\nany: whatever the system picks; or an IP address of this machine.",
+    },
+    Setting {
         key: "queue_retry_min",
         default: "300",
         help: "Seconds before the first retry of a deferred message; each retry waits twice as long.",
@@ -210,6 +215,7 @@ pub struct Config {
     pub recipient_delimiter: Option<char>,
     pub relay_networks: Vec<Network>,
     pub relay_port: u16,
+    pub relay_source: RelaySource,
     /// `None`: the system resolver. See [`crate::dns::DnsResolver::from_config`].
     pub dns_server: Option<SocketAddr>,
     pub queue_retry_min: Duration,
@@ -315,6 +321,7 @@ impl Config {
                 .filter_map(Network::parse)
                 .collect(),
             relay_port: 25,
+            relay_source: RelaySource::Listen,
             dns_server: None,
             queue_retry_min: Duration::from_secs(300),
             queue_retry_max: Duration::from_secs(3600),
@@ -397,6 +404,15 @@ impl Config {
                 self.relay_networks = networks;
             }
             "relay_port" => self.relay_port = number(key, value)?,
+            "relay_source" => {
+                self.relay_source = match value {
+                    "listen" => RelaySource::Listen,
+                    "any" => RelaySource::Any,
+                    _ => RelaySource::Address(value.parse().map_err(|_| {
+                        format!("{key}: say listen, any or an IP address, not '{value}'")
+                    })?),
+                }
+            }
             "dns_server" => self.dns_server = crate::dns::parse_server(value)?,
             "queue_retry_min" => self.queue_retry_min = Duration::from_secs(number(key, value)?),
             "queue_retry_max" => self.queue_retry_max = Duration::from_secs(number(key, value)?),
@@ -453,6 +469,20 @@ impl Config {
     }
 
     /// Is `domain` one of ours? Domains compare without regard to case (RFC 5321 §2.4).
+    /// The address to send from when relaying to `to` (`relay_source`), or `None` for the
+    /// system's choice. A loopback address cannot reach another host, and an IPv4 address
+    /// cannot send to an IPv6 one: then the system chooses.
+    pub fn relay_source_for(&self, to: IpAddr) -> Option<IpAddr> {
+        let source = match self.relay_source {
+            RelaySource::Any => return None,
+            RelaySource::Address(ip) => ip,
+            RelaySource::Listen if self.listen.is_unspecified() => return None,
+            RelaySource::Listen => self.listen,
+        };
+        let fits = source.is_ipv4() == to.is_ipv4() && (!source.is_loopback() || to.is_loopback());
+        fits.then_some(source)
+    }
+
     pub fn is_local_domain(&self, domain: &str) -> bool {
         self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
     }
@@ -539,6 +569,16 @@ pub fn machine_hostname() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
+/// Which address our relay client (step 5) sends from: the `relay_source` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelaySource {
+    /// The listen address, when it is a specific one.
+    Listen,
+    /// Whatever the system's routing picks.
+    Any,
+    Address(IpAddr),
+}
+
 /// When our relay client (step 5) uses STARTTLS: the `relay_tls` setting, named as Postfix's
 /// `smtp_tls_security_level` names the same choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -569,6 +609,31 @@ impl RelayTls {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relay_source_is_the_listen_address_where_it_can_reach() {
+        let mut config = Config::defaults();
+        let lab2: IpAddr = "127.0.0.12".parse().unwrap();
+        let outside: IpAddr = "192.0.2.25".parse().unwrap();
+        assert_eq!(
+            config.relay_source_for(lab2),
+            Some("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            config.relay_source_for(outside),
+            None,
+            "loopback cannot reach out"
+        );
+        config.set("listen", "198.51.100.11").unwrap();
+        assert_eq!(config.relay_source_for(outside), Some(config.listen));
+        assert_eq!(config.relay_source_for("::1".parse().unwrap()), None);
+        config.set("relay_source", "any").unwrap();
+        assert_eq!(config.relay_source_for(outside), None);
+        config.set("listen", "0.0.0.0").unwrap();
+        config.set("relay_source", "listen").unwrap();
+        assert_eq!(config.relay_source_for(outside), None);
+        assert!(config.set("relay_source", "somewhere").is_err());
+    }
 
     #[test]
     fn default_file_parses_back_to_the_defaults() {

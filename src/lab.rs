@@ -11,6 +11,10 @@
 //! The processes run in the background, each in its own process group, so closing the
 //! terminal's foreground job does not stop them; `lab down` stops them by their pid files.
 //! No root is needed: the ports are the standard ones plus the port offset (10000).
+//!
+//! `lab up 3 --netns` (root) gives each server a host of its own instead: a Linux network
+//! namespace with its own address in 198.51.100.0/24 on a virtual switch, the standard ports,
+//! and links that `lab cut` and `lab heal` can break and mend (`src/lab/netns.rs`).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -25,6 +29,9 @@ use crate::accounts::{password, Users};
 use crate::config;
 use crate::mailbox::durable;
 
+mod netns;
+pub use netns::{cut, delay, NETWORK};
+
 /// The accounts made on every lab server, with passwords the lessons use.
 pub const ACCOUNTS: [(&str, &str); 2] = [("alice", "alice-password"), ("bob", "bob-password")];
 
@@ -33,31 +40,69 @@ pub const ACCOUNTS: [(&str, &str); 2] = [("alice", "alice-password"), ("bob", "b
 pub struct Lab {
     pub dir: PathBuf,
     pub port_offset: u16,
+    /// Each server in a network namespace of its own (`--netns`), not all on one loopback.
+    pub netns: bool,
+    /// `queue_retry_min` of every server (seconds); the longest wait is six times that.
+    pub retry: u64,
 }
 
 impl Lab {
-    /// The lab in `dir`, with the port offset it was started with (`lab.conf`), else `default`.
-    pub fn open(dir: PathBuf, offset: Option<u16>) -> Lab {
-        let saved = fs::read_to_string(dir.join("lab.conf")).ok().and_then(|t| {
-            t.lines().find_map(|l| {
-                l.strip_prefix("port_offset = ")
-                    .and_then(|v| v.trim().parse().ok())
+    /// The lab in `dir`. `lab up` chooses its network (`Some`); the other commands find the
+    /// network and port offset it was started with in `lab.conf`. A namespaced lab uses the
+    /// standard ports (offset 0): each server is a host of its own.
+    pub fn open(dir: PathBuf, offset: Option<u16>, netns: Option<bool>) -> Lab {
+        let saved = match netns {
+            Some(_) => String::new(),
+            None => fs::read_to_string(dir.join("lab.conf")).unwrap_or_default(),
+        };
+        let setting = |key: &str| {
+            saved.lines().find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|v| v.strip_prefix(" = "))
+                    .map(|v| v.trim().to_string())
             })
-        });
+        };
+        let netns = netns.unwrap_or_else(|| setting("network").is_some_and(|n| n == "netns"));
+        let saved_offset = setting("port_offset").and_then(|v| v.parse().ok());
         Lab {
-            port_offset: offset.or(saved).unwrap_or(10000),
+            port_offset: offset
+                .or(saved_offset)
+                .unwrap_or(if netns { 0 } else { 10000 }),
+            netns,
+            retry: 10,
             dir,
         }
     }
+
     fn server_dir(&self, n: usize) -> PathBuf {
         self.dir.join(format!("lab{n}"))
     }
 
+    /// Server `n`'s address: 127.0.0.1n on loopback, 198.51.100.1n in its own namespace.
+    pub fn address(&self, n: usize) -> Ipv4Addr {
+        let base = if self.netns { NETWORK } else { [127, 0, 0, 0] };
+        Ipv4Addr::new(base[0], base[1], base[2], 10 + n as u8)
+    }
+
     fn dns_addr(&self) -> (IpAddr, u16) {
-        (
-            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10)),
-            53 + self.port_offset,
-        )
+        (IpAddr::V4(self.address(0)), 53 + self.port_offset)
+    }
+
+    /// How to start a lab program on host `host` (`dns` or `labN`): in its namespace, if any.
+    fn command(&self, exe: &Path, host: &str) -> Command {
+        if self.netns {
+            // Into the host's namespace as root, then, never as root, the program itself.
+            let (uid, gid) = netns::owner();
+            let mut command = Command::new("ip");
+            command
+                .args(["netns", "exec", &netns::namespace(self, host), "setpriv"])
+                .args([format!("--reuid={uid}"), format!("--regid={gid}")])
+                .arg("--clear-groups")
+                .arg(exe);
+            command
+        } else {
+            Command::new(exe)
+        }
     }
 
     /// The servers that exist in the lab folder, in order.
@@ -88,14 +133,12 @@ pub fn alive(pid: u32) -> bool {
             .unwrap_or(false)
 }
 
-fn address(n: usize) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 0, 10 + n as u8)
-}
-
 /// Starts `count` servers and the DNS server; returns the table to print.
 pub fn up(lab: &Lab, count: usize) -> Result<String, String> {
-    if !(1..=9).contains(&count) {
-        return Err("a lab has 1 to 9 servers".into());
+    // Loopback has room for nine .1n addresses; the lab's /24 for ninety-nine.
+    let most = if lab.netns { 99 } else { 9 };
+    if !(1..=most).contains(&count) {
+        return Err(format!("a lab has 1 to {most} servers"));
     }
     if lab.dns_pid().is_some_and(alive)
         || lab
@@ -109,15 +152,33 @@ pub fn up(lab: &Lab, count: usize) -> Result<String, String> {
             lab.dir.display()
         ));
     }
+    if lab.netns {
+        netns::preflight(lab)?;
+    }
+    // A lab half made is taken down again: nothing is left running or linked by a failure.
+    start(lab, count).inspect_err(|_| {
+        let _ = down(lab);
+    })
+}
+
+fn start(lab: &Lab, count: usize) -> Result<String, String> {
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the postlab program: {e}"))?;
     durable::create_dir_all_durably(&lab.dir).map_err(|e| format!("{}: {e}", lab.dir.display()))?;
-    // Remembered so that `lab down` and `lab status` find the same ports.
+    // Remembered so that `lab down` and `lab status` find the same ports and network.
+    let network = if lab.netns { "netns" } else { "loopback" };
     fs::write(
         lab.dir.join("lab.conf"),
-        format!("port_offset = {}\n", lab.port_offset),
+        format!("port_offset = {}\nnetwork = {network}\n", lab.port_offset),
     )
     .map_err(|e| e.to_string())?;
+    if lab.netns {
+        netns::create(lab, count)?;
+        // The servers (not root) must reach their folders through this one.
+        let (uid, gid) = netns::owner();
+        std::os::unix::fs::chown(&lab.dir, Some(uid), Some(gid))
+            .map_err(|e| format!("{}: {e}", lab.dir.display()))?;
+    }
     let (dns_ip, dns_port) = lab.dns_addr();
 
     // The zone, in the standard format (RFC 1035 section 5) that BIND and NSD read too: each
@@ -134,12 +195,13 @@ pub fn up(lab: &Lab, count: usize) -> Result<String, String> {
         let _ = writeln!(
             zone,
             "lab{n}       MX    10 mx.lab{n}\nmx.lab{n}    A     {}",
-            address(n)
+            lab.address(n)
         );
     }
     fs::write(lab.dir.join("lab.zone"), zone).map_err(|e| e.to_string())?;
     let dns_log = fs::File::create(lab.dir.join("dns.log")).map_err(|e| e.to_string())?;
-    let dns = Command::new(&exe)
+    let dns = lab
+        .command(&exe, "dns")
         .args(["dns", "--zone"])
         .arg(lab.dir.join("lab.zone"))
         .args(["--listen", &format!("{dns_ip}:{dns_port}")])
@@ -154,13 +216,24 @@ pub fn up(lab: &Lab, count: usize) -> Result<String, String> {
     for n in 1..=count {
         let dir = lab.server_dir(n);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let settings = format!(
-            "{}\n# Set by `postlab lab up`:\nhostname = mx.lab{n}.test\ndomains = lab{n}.test\nlisten = {}\nport_offset = {}\ndns_server = {dns_ip}:{dns_port}\nrelay_port = {}\nqueue_retry_min = 10\nqueue_retry_max = 60\n",
+        let mut settings = format!(
+            "{}\n# Set by `postlab lab up`:\nhostname = mx.lab{n}.test\ndomains = lab{n}.test\nlisten = {}\nport_offset = {}\ndns_server = {dns_ip}:{dns_port}\nrelay_port = {}\nqueue_retry_min = {}\nqueue_retry_max = {}\n",
             config::default_file_text(),
-            address(n),
+            lab.address(n),
             lab.port_offset,
-            25 + lab.port_offset
+            25 + lab.port_offset,
+            lab.retry,
+            lab.retry * 6
         );
+        if lab.netns {
+            // The machine's own end of the lab network (`postlab send` from its shell) may
+            // relay, as loopback may in a loopback lab; the other lab hosts may not.
+            let _ = writeln!(
+                settings,
+                "relay_networks = 127.0.0.0/8, ::1/128, {}/32",
+                netns::desk()
+            );
+        }
         fs::write(dir.join("postlab.conf"), settings).map_err(|e| e.to_string())?;
         if !dir.join("users").exists() {
             let mut users = Users::default();
@@ -175,7 +248,10 @@ pub fn up(lab: &Lab, count: usize) -> Result<String, String> {
         }
         let _ = fs::remove_file(dir.join("run/listeners"));
         let log = fs::File::create(dir.join("serve.log")).map_err(|e| e.to_string())?;
-        Command::new(&exe)
+        if lab.netns {
+            netns::hand_over(&dir, netns::owner())?;
+        }
+        lab.command(&exe, &format!("lab{n}"))
             .args(["serve", "--data"])
             .arg(&dir)
             .stdin(Stdio::null())
@@ -228,7 +304,7 @@ fn table(lab: &Lab, count: usize) -> String {
         let _ = writeln!(
             text,
             "  lab{n}.test  {:<12} {:>6} {:>10} {:>6} {:>6}   alice, bob",
-            address(n),
+            lab.address(n),
             25 + o,
             587 + o,
             110 + o,
@@ -247,13 +323,13 @@ fn table(lab: &Lab, count: usize) -> String {
     let _ = writeln!(
         text,
         "  echo hello | postlab send --server {}:{} --auth alice:alice-password --from alice@lab1.test --to bob@lab{last}.test --subject hi",
-        address(1),
+        lab.address(1),
         587 + o
     );
     let _ = writeln!(
         text,
         "  postlab fetch --imap --server {}:{} --user bob --password bob-password list",
-        address(last),
+        lab.address(last),
         143 + o
     );
     let _ = writeln!(
@@ -261,6 +337,12 @@ fn table(lab: &Lab, count: usize) -> String {
         "  postlab trace QUEUE-ID --data {d}/lab1 --data {d}/lab{last} --svg journey.svg"
     );
     let _ = writeln!(text, "  postlab watch --data {d}/lab1");
+    if lab.netns {
+        let _ = writeln!(
+            text,
+            "  postlab lab cut lab1 lab{last} --dir {d}      (and lab heal)"
+        );
+    }
     let _ = writeln!(text, "  postlab lab down --dir {d}");
     text
 }
@@ -275,7 +357,10 @@ pub fn down(lab: &Lab) -> Result<String, String> {
     pids.extend(lab.dns_pid().map(|p| ("DNS".to_string(), p)));
     let mut stopped = Vec::new();
     for (name, pid) in &pids {
-        if alive(*pid) {
+        // In a --netns lab the pid files are written by servers that do not run as root:
+        // only a pid inside the lab's own namespace is stopped, never whatever a file names.
+        let host = if name == "DNS" { "dns" } else { name };
+        if alive(*pid) && (!lab.netns || netns::holds(lab, host, *pid)) {
             let _ = Command::new("kill").arg(pid.to_string()).status();
             stopped.push((name.clone(), *pid));
         }
@@ -296,18 +381,23 @@ pub fn down(lab: &Lab) -> Result<String, String> {
         let _ = fs::remove_file(lab.server_dir(n).join("run/listeners"));
     }
     let _ = fs::remove_file(lab.dir.join("dns.pid"));
-    if stopped.is_empty() {
+    // What `lab up --netns` made, even if its processes died by kill -9 or it stopped half-way.
+    let removed = netns::remove(lab)?;
+    if stopped.is_empty() && removed.is_empty() {
         Ok(format!("nothing was running in {}", lab.dir.display()))
+    } else if stopped.is_empty() {
+        Ok(format!("removed {removed}"))
     } else {
-        Ok(format!(
+        let names: Vec<&str> = stopped.iter().map(|(n, _)| n.as_str()).collect();
+        let mut text = format!(
             "stopped {} (the data stays in {})",
-            stopped
-                .iter()
-                .map(|(n, _)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            names.join(", "),
             lab.dir.display()
-        ))
+        );
+        if !removed.is_empty() {
+            let _ = write!(text, "\nremoved {removed}");
+        }
+        Ok(text)
     }
 }
 
@@ -344,6 +434,7 @@ pub fn status(lab: &Lab) -> String {
         _ => "stopped".to_string(),
     };
     let _ = writeln!(text, "DNS         {state:<22} {dns_ip}:{dns_port}");
+    text.push_str(&netns::status(lab));
     text
 }
 

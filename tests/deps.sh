@@ -18,6 +18,8 @@
 #            mutt a terminal: real mail programs as users set them up (tests/real_clients.rs)
 #   unshare  (util-linux) a throw-away root to install the Debian package in (tests/package.rs)
 #   rsvg-convert  (librsvg2-bin) renders `postlab trace --svg` pictures to PNG (tests/trace_svg.rs)
+#   setpriv  (util-linux) runs `lab up --netns` as nobody, to see it refused (tests/lab_netns.rs)
+#   ip, tc   (iproute2) the lab's network namespaces, links and delays (tests/lab_netns.rs)
 set -euo pipefail
 
 # command to look for, and the Debian package that has it
@@ -39,6 +41,9 @@ wanted=(
     "offlineimap offlineimap3"
     "unshare util-linux"
     "rsvg-convert librsvg2-bin"
+    "setpriv util-linux"
+    "ip iproute2"
+    "tc iproute2"
 )
 
 # cargo-deb builds `make deb`'s package (tests/package.rs); it comes from crates.io, not apt,

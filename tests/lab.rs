@@ -79,6 +79,20 @@ fn lab_up_sends_across_domains_with_dns_and_lab_down_stops_it() {
         result.1.contains("across the lab").then_some(result)
     });
     assert!(list.contains("<alice@lab1.test>"), "{list}");
+    // lab1 relayed from its own address, so lab2's Received: line names the real sender
+    // (relay_source), not the 127.0.0.1 the system would pick.
+    // (IMAP moved it from new/ to cur/.)
+    let message = ["new", "cur"]
+        .iter()
+        .flat_map(|f| std::fs::read_dir(dir.join("lab2/mail/bob").join(f)).unwrap())
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .find(|m| m.contains("across the lab"))
+        .expect("the message in lab2's Maildir");
+    assert!(
+        message.contains("Received: from mx.lab1.test ([127.0.0.11])"),
+        "{message}"
+    );
     let (code, trace, err) = postlab(
         &[
             "trace",

@@ -38,6 +38,8 @@
 //! - `imap_sessions`: several sessions on one mailbox (issue 15): no change lost, nothing invented
 //! - `imap_concurrency`: IMAP, SMTP and POP3 threads at random on one account, checked against a model
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
+//! - `lab_netns`: `postlab lab up --netns` (root): hosts in network namespaces, `lab cut` and
+//!   `lab heal` with nothing lost or doubled, `lab down` after `kill -9`
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 //! - `accounts`: the login throttle, `user del/add` and old mail, arguments written into files
@@ -78,6 +80,7 @@ mod imap_search;
 mod imap_sequence;
 mod imap_sessions;
 mod lab;
+mod lab_netns;
 mod lessons;
 mod limits;
 mod mua;

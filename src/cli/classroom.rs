@@ -128,10 +128,25 @@ pub(super) fn lab(args: &[String]) -> i32 {
         "added to each standard port (default 10000)",
         "N",
     );
+    opts.optflag(
+        "",
+        "netns",
+        "lab up: each server a host of its own (a network namespace; needs root)",
+    );
+    opts.optopt(
+        "",
+        "retry",
+        "lab up: seconds before a deferred message is retried (default 10; at most 6 times that)",
+        "SECONDS",
+    );
     opts.optflag("h", "help", "this help");
-    let brief = "usage: postlab lab up [N] | down | status [--dir DIR] [--port-offset N]\n\n\
-                 A mini internet on this machine: N mail servers (lab1.test ... labN.test, default 3)\n\
-                 on 127.0.0.11, .12, ... and a DNS server on 127.0.0.10 with their MX records.";
+    let brief = "usage: postlab lab up [N] [--netns] | down | status | cut A B | heal A B | delay A B MS
+                                   [--dir DIR] [--port-offset N] [--retry SECONDS]
+
+                 A mini internet on this machine: N mail servers (lab1.test ... labN.test, default 3)
+                 on 127.0.0.11, .12, ... and a DNS server on 127.0.0.10 with their MX records.
+                 With --netns (root) each is a host of its own on 198.51.100.0/24 with the standard
+                 ports, and `cut lab1 lab2` / `heal lab1 lab2` break and mend the link between two.";
     let m = match parse(&opts, args, brief) {
         Ok(m) => m,
         Err(code) => return code,
@@ -141,16 +156,29 @@ pub(super) fn lab(args: &[String]) -> i32 {
         Some(Ok(p)) if p <= 64000 => Some(p),
         Some(_) => return fail("--port-offset: a number up to 64000"),
     };
-    let lab = Lab::open(
+    let mut lab = Lab::open(
         m.opt_str("dir").unwrap_or_else(|| "lab".into()).into(),
         port_offset,
+        // `up` chooses; the other commands ask the lab what it was started as.
+        (m.free.first().map(String::as_str) == Some("up")).then(|| m.opt_present("netns")),
     );
+    match m.opt_str("retry").map(|r| r.parse::<u64>()) {
+        None => {}
+        Some(Ok(r)) if (1..=3600).contains(&r) => lab.retry = r,
+        Some(_) => return fail("--retry: seconds, 1 to 3600"),
+    }
     let words: Vec<&str> = m.free.iter().map(String::as_str).collect();
     let result = match words.as_slice() {
         ["up"] => lab::up(&lab, 3),
         ["up", n] => match n.parse() {
             Ok(n) => lab::up(&lab, n),
             Err(_) => Err(format!("'{n}' is not a number of servers")),
+        },
+        ["cut", a, b] => lab::cut(&lab, a, b, true),
+        ["heal", a, b] => lab::cut(&lab, a, b, false),
+        ["delay", a, b, ms] => match ms.trim_end_matches("ms").parse() {
+            Ok(ms) => lab::delay(&lab, a, b, ms),
+            Err(_) => Err(format!("'{ms}' is not a number of milliseconds")),
         },
         ["down"] => lab::down(&lab),
         ["status"] => Ok(lab::status(&lab)),

@@ -27,7 +27,7 @@
 //! CR or LF is never sent (the SMTP smuggling rule works both ways).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,6 +107,9 @@ const MAX_REPLY_LINES: usize = 100;
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
     pub addr: SocketAddr,
+    /// The address to send from (`relay_source`): the receiving server's Received: line and
+    /// transcript then name this server, not whatever address the system picked.
+    pub source: Option<IpAddr>,
     /// The MX host's name, or the transport map's `host:port`.
     pub host: &'a str,
     pub tls: RelayTls,
@@ -128,8 +131,17 @@ pub fn send(
     transcript: &mut Transcript,
 ) -> Result<Verdicts, HostFailure> {
     let addr = target.addr;
-    transcript.note(Step::Relay, &format!("connecting to {addr}"));
-    let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| {
+    let stream = match target.source {
+        Some(source) => {
+            transcript.note(Step::Relay, &format!("connecting to {addr} from {source}"));
+            connect_from(source, addr)
+        }
+        None => {
+            transcript.note(Step::Relay, &format!("connecting to {addr}"));
+            TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+        }
+    }
+    .map_err(|e| {
         transcript.note(Step::Relay, &format!("cannot connect to {addr}: {e}"));
         HostFailure::Connection(format!("{addr}: {e}"))
     })?;
@@ -148,6 +160,16 @@ pub fn send(
         let _ = peer.command("QUIT");
     }
     result
+}
+
+/// Connects to `addr` from our own address `source` (any free port): bind, then connect, as
+/// Postfix's `smtp_bind_address` does.
+fn connect_from(source: IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect_timeout(&addr.into(), CONNECT_TIMEOUT)?;
+    Ok(socket.into())
 }
 
 /// The connection to the receiving server: one buffered stream, written through `get_mut`

@@ -406,6 +406,7 @@ fn attempt(
             }
             let target = client::Target {
                 addr: *addr,
+                source: shared.config.relay_source_for(addr.ip()),
                 host: &host.name,
                 tls: shared.config.relay_tls,
                 ca_file: shared.config.tls_ca_file.as_deref(),
