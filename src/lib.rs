@@ -45,3 +45,4 @@ pub mod tls;
 pub mod trace;
 pub mod transcript;
 pub mod watch;
+pub mod web;

@@ -170,6 +170,8 @@ impl Transcript {
     fn write(&mut self, step: Step, text: &str) {
         let line = format!("{} {} {step} {text}", clock::now().stamp(), self.session);
         log::info!(target: "transcript", "{line}");
+        // The journey board's live feed; never waits (src/web/events.rs).
+        crate::web::events::publish(&line);
         if let Some(file) = &mut self.file {
             let mut bytes = line.into_bytes();
             bytes.push(b'\n');
