@@ -34,6 +34,7 @@
 //! - `admin`: `postlab deliver`, `alias`, `user disable | quota`, `check`, `status`
 //! - `backup`: `postlab backup` under mail load, `postlab restore`, damaged archives refused
 //! - `daemon`: SIGTERM, SIGHUP and the lock of `postlab serve`
+//! - `web`: the journey board's feed, the webmail, and hostile HTTP clients (plain sockets)
 
 mod support;
 
@@ -68,3 +69,4 @@ mod smtp_dialogue;
 mod tls;
 mod tls_access;
 mod tls_versions;
+mod web;

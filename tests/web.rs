@@ -1,0 +1,536 @@
+//! The web door (issue 18) over plain HTTP from a `TcpStream`: the journey board's feed, the
+//! webmail as a user drives it, and what a hostile client gets (no token, `..`, too large,
+//! too many connections). The real-browser tests are in `web_browser.rs`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::support::*;
+
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// Sends raw bytes, reads the answer until the server closes.
+pub fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // The server may answer (413, 431) before it has read all of a large request.
+    let _ = stream.write_all(request);
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Reply {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// A user's browser, reduced to its cookies.
+pub struct Browser {
+    pub addr: SocketAddr,
+    pub cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    pub fn new(addr: SocketAddr) -> Browser {
+        Browser {
+            addr,
+            cookies: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Reply {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            cookie.join("; "),
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        let reply = raw(self.addr, &request);
+        for line in reply.head.lines() {
+            if let Some(set) = line.strip_prefix("Set-Cookie: ") {
+                let pair = set.split(';').next().unwrap_or_default();
+                if let Some((name, value)) = pair.split_once('=') {
+                    self.cookies.retain(|(n, _)| n != name);
+                    self.cookies.push((name.to_string(), value.to_string()));
+                }
+            }
+        }
+        reply
+    }
+
+    pub fn get(&mut self, path: &str) -> Reply {
+        self.send("GET", path, "text/plain", b"")
+    }
+
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(n, v)| format!("{n}={}", encode(v)))
+            .collect();
+        self.send(
+            "POST",
+            path,
+            "application/x-www-form-urlencoded",
+            body.join("&").as_bytes(),
+        )
+    }
+
+    pub fn post_multipart(&mut self, path: &str, fields: &[(&str, Option<&str>, &[u8])]) -> Reply {
+        let mut body = Vec::new();
+        for (name, file, value) in fields {
+            body.extend_from_slice(b"--BOUNDARY42\r\n");
+            let disposition = match file {
+                Some(file) => format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                ),
+                None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+            };
+            body.extend_from_slice(disposition.as_bytes());
+            body.extend_from_slice(value);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--BOUNDARY42--\r\n");
+        self.send(
+            "POST",
+            path,
+            "multipart/form-data; boundary=BOUNDARY42",
+            &body,
+        )
+    }
+
+    /// Logs in through the form, as a person does; panics if it fails.
+    pub fn log_in(addr: SocketAddr, user: &str, password: &str) -> Browser {
+        let mut browser = Browser::new(addr);
+        let page = browser.get("/mail");
+        let csrf = csrf(&page.body);
+        let reply = browser.post(
+            "/mail/login",
+            &[("csrf", &csrf), ("user", user), ("password", password)],
+        );
+        assert_eq!(reply.status, 303, "{}{}", reply.head, reply.body);
+        browser
+    }
+
+    /// The CSRF token of the pages this session is served.
+    pub fn csrf(&mut self) -> String {
+        csrf(&self.get("/mail").body)
+    }
+}
+
+/// Delivers `content` to `to` over SMTP, as another server would.
+pub fn mail(server: &TestServer, to: &str, content: &str) -> crate::support::Reply {
+    let mut smtp = server.connect();
+    smtp.expect("EHLO laptop", 250);
+    smtp.send_mail("carol@localhost", &[to], content)
+}
+
+pub fn csrf(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no csrf token in {html}"))
+        .to_string()
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn every_page_carries_the_security_headers_and_the_cookies_are_strict() {
+    let server = TestServer::start();
+    let web = server.addr("web");
+    for path in [
+        "/",
+        "/?lang=id",
+        "/mail",
+        "/static/board.js",
+        "/nothing-here",
+    ] {
+        let reply = Browser::new(web).get(path);
+        let policy = reply.header("Content-Security-Policy").unwrap_or_default();
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {}",
+            reply.head
+        );
+        assert!(policy.contains("script-src 'self'"), "{path}");
+        assert_eq!(
+            reply.header("X-Content-Type-Options").as_deref(),
+            Some("nosniff")
+        );
+    }
+    let board = Browser::new(web).get("/?lang=id");
+    assert!(board.body.contains("Gerak lambat"), "{}", board.body);
+    for label in ["MUA", "MTA", "MDA", "DNS", "RELAY", "MAILBOX", "ACCESS"] {
+        assert!(board.body.contains(label));
+    }
+    let login = Browser::new(web).get("/mail");
+    let cookie = login.header("Set-Cookie").unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let mut alice = Browser::log_in(web, "alice", "alice-password");
+    let session = alice
+        .cookies
+        .iter()
+        .find(|(n, _)| n == "postlab_session")
+        .unwrap();
+    assert_eq!(session.1.len(), 64);
+    // The password never travels in a URL, and is not written anywhere.
+    assert!(!server.transcripts().contains("alice-password"));
+    assert!(alice.get("/mail").body.contains("INBOX"));
+}
+
+#[test]
+fn the_event_stream_carries_each_step_as_it_is_written() {
+    let server = TestServer::start();
+    let mut events = TcpStream::connect(server.addr("web")).unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    events
+        .write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The stream is open once its first lines came.
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    while !seen.contains("retry:") {
+        let n = events.read(&mut buffer).unwrap();
+        assert!(n > 0);
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    assert!(seen.contains("Content-Type: text/event-stream"));
+    let reply = mail(&server, "bob@localhost", "Subject: hi\r\n\r\nhello\r\n");
+    let id = queue_id(&reply);
+    let wanted = format!("\"step\":6,\"label\":\"MAILBOX\",\"id\":\"{id}\"");
+    while !seen.contains(&wanted) {
+        let n = events
+            .read(&mut buffer)
+            .expect("the MAILBOX event within the deadline");
+        assert!(n > 0, "stream closed: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    assert!(seen.contains(&format!("\"step\":3,\"label\":\"MDA\",\"id\":\"{id}\"")));
+    // The journey page shows every line of the session, labelled, with the AUTH-free dialogue.
+    let journey = Browser::new(server.addr("web")).get(&format!("/journey/{id}"));
+    assert_eq!(journey.status, 200);
+    assert!(journey.body.contains("[6 MAILBOX]") && journey.body.contains("C: MAIL FROM:"));
+}
+
+#[test]
+fn a_post_without_its_csrf_token_is_refused() {
+    let server = TestServer::start();
+    let web = server.addr("web");
+    // Log in without the token from the form (another site's page posting to us).
+    let mut stranger = Browser::new(web);
+    let reply = stranger.post(
+        "/mail/login",
+        &[("user", "alice"), ("password", "alice-password")],
+    );
+    assert_eq!(reply.status, 403);
+    let mut alice = Browser::log_in(web, "alice", "alice-password");
+    mail(&server, "alice@localhost", "Subject: keep me\r\n\r\nx\r\n");
+    wait_for("delivery", || {
+        (server.new_mail("alice").len() == 1).then_some(())
+    });
+    for token in ["", "0000", &"a".repeat(64)] {
+        let reply = alice.post(
+            "/mail/delete",
+            &[("csrf", token), ("folder", "INBOX"), ("uid", "1")],
+        );
+        assert_eq!(reply.status, 403, "token {token:?}");
+    }
+    assert!(alice.get("/mail").body.contains("keep me"));
+    // With its token the same form works.
+    let csrf = alice.csrf();
+    let reply = alice.post(
+        "/mail/delete",
+        &[("csrf", &csrf), ("folder", "INBOX"), ("uid", "1")],
+    );
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    assert!(!alice.get("/mail").body.contains("keep me"));
+}
+
+#[test]
+fn path_traversal_is_refused_in_every_parameter() {
+    let server = TestServer::start();
+    let web = server.addr("web");
+    for path in [
+        "/static/../../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/journey/..%2f..%2fusers",
+        "/journey/../users",
+        "/static/board.js%00",
+    ] {
+        let reply = Browser::new(web).get(path);
+        assert!([400, 404].contains(&reply.status), "{path}: {}", reply.head);
+        assert!(!reply.body.contains("alice:"), "{path}");
+    }
+    let mut alice = Browser::log_in(web, "alice", "alice-password");
+    for folder in [
+        "../bob",
+        "..%2Fbob",
+        "%2Fetc",
+        ".%2E/bob",
+        "INBOX%5C..%5Cbob",
+    ] {
+        let reply = alice.get(&format!("/mail?folder={folder}"));
+        assert_eq!(reply.status, 400, "{folder}");
+        let reply = alice.get(&format!("/mail/read?folder={folder}&uid=1"));
+        assert_eq!(reply.status, 400, "{folder}");
+    }
+    let csrf = alice.csrf();
+    let reply = alice.post(
+        "/mail/move",
+        &[
+            ("csrf", &csrf),
+            ("folder", "INBOX"),
+            ("uid", "1"),
+            ("to", "../../bob"),
+        ],
+    );
+    assert_eq!(reply.status, 400);
+    assert_eq!(Browser::new(web).get("/").status, 200);
+}
+
+#[test]
+fn oversized_requests_are_refused_and_the_server_goes_on() {
+    let server = TestServer::start();
+    let web = server.addr("web");
+    let long_line = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(10_000));
+    assert_eq!(raw(web, long_line.as_bytes()).status, 414);
+    let big_field = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "b".repeat(10_000));
+    assert_eq!(raw(web, big_field.as_bytes()).status, 431);
+    let many: String = (0..200).map(|n| format!("X-{n}: y\r\n")).collect();
+    assert_eq!(
+        raw(web, format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()).status,
+        431
+    );
+    let huge_body = "POST /mail/login HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n";
+    assert_eq!(raw(web, huge_body.as_bytes()).status, 413);
+    let chunked = "POST /mail/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_eq!(raw(web, chunked.as_bytes()).status, 411);
+    assert_eq!(raw(web, b"NONSENSE\r\n\r\n").status, 400);
+    assert_eq!(Browser::new(web).get("/").status, 200);
+    // SMTP did not notice.
+    server.connect().expect("QUIT", 221);
+}
+
+#[test]
+fn connections_beyond_the_cap_get_503_and_places_come_back() {
+    let server = TestServer::start();
+    let web = server.addr("web");
+    // Idle connections that never send a request hold their places.
+    let idle: Vec<TcpStream> = (0..64).map(|_| TcpStream::connect(web).unwrap()).collect();
+    let turned_away = wait_for("a 503 for one connection too many", || {
+        let reply = Browser::new(web).get("/");
+        (reply.status == 503).then_some(reply)
+    });
+    assert_eq!(turned_away.header("Retry-After").as_deref(), Some("5"));
+    drop(idle);
+    wait_for("the board again", || {
+        (Browser::new(web).get("/").status == 200).then_some(())
+    });
+}
+
+#[test]
+fn web_no_turns_the_listener_off() {
+    let server = TestServer::start_with(Setup {
+        config: "web = no\n".into(),
+        ..Setup::default()
+    });
+    assert!(!server.listeners.contains("web "), "{}", server.listeners);
+}
+
+#[test]
+fn beyond_loopback_the_web_speaks_only_https_with_the_servers_certificate() {
+    let server = TestServer::start_with(Setup {
+        config: "web_listen = 0.0.0.0\n".into(),
+        ..Setup::default()
+    });
+    let port = server.addr("web").port();
+    let web: SocketAddr = ([127, 0, 0, 1], port).into();
+    // Plain HTTP gets no page.
+    let reply = raw(web, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_ne!(reply.status, 200);
+    let cert = server.dir.join("tls").join("cert.pem");
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--cacert"])
+        .arg(&cert)
+        .arg(format!("https://127.0.0.1:{port}/"))
+        .output()
+        .unwrap();
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.contains("MAILBOX"),
+        "{page}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn webmail_sends_with_an_attachment_and_the_other_account_reads_it() {
+    let server = TestServer::start();
+    let web = server.addr("web");
+    let mut alice = Browser::log_in(web, "alice", "alice-password");
+    let csrf = alice.csrf();
+    let reply = alice.post_multipart(
+        "/mail/send",
+        &[
+            ("csrf", None, csrf.as_bytes()),
+            ("to", None, b"bob@localhost"),
+            ("subject", None, b"Lunch at noon"),
+            ("body", None, b"Shall we?\r\n-- alice"),
+            ("attachment", Some("menu.txt"), b"soup\nbread\n"),
+        ],
+    );
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    wait_for("bob's mail", || {
+        (server.new_mail("bob").len() == 1).then_some(())
+    });
+    let mut bob = Browser::log_in(web, "bob", "bob-password");
+    let inbox = bob.get("/mail");
+    assert!(inbox.body.contains("Lunch at noon"), "{}", inbox.body);
+    let uid = inbox
+        .body
+        .split("uid=")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let message = bob.get(&format!("/mail/read?folder=INBOX&uid={uid}"));
+    assert!(message.body.contains("Shall we?"), "{}", message.body);
+    assert!(message.body.contains("menu.txt"));
+    assert!(message.body.contains("alice@localhost"));
+    // The webmail is a real MUA: submission with AUTH (step 1), IMAP (step 7), the read event.
+    let transcripts = server.transcripts();
+    assert!(
+        transcripts.contains("C: AUTH PLAIN <credentials hidden>"),
+        "{transcripts}"
+    );
+    assert!(transcripts.contains("[7 ACCESS] C: a1 LOGIN \"bob\" <password hidden>"));
+    assert!(transcripts.contains("read by bob in the webmail"));
+    assert!(!transcripts.contains("bob-password") && !transcripts.contains("alice-password"));
+    // Reply, then move to a new folder and delete.
+    let compose = bob.get(&format!("/mail/compose?folder=INBOX&uid={uid}"));
+    assert!(
+        compose.body.contains("Re: Lunch at noon") && compose.body.contains("&#62; Shall we?"),
+        "{}",
+        compose.body
+    );
+    let csrf = bob.csrf();
+    let moved = bob.post(
+        "/mail/move",
+        &[
+            ("csrf", &csrf),
+            ("folder", "INBOX"),
+            ("uid", &uid),
+            ("to", "Trash"),
+        ],
+    );
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    assert!(!bob.get("/mail").body.contains("Lunch at noon"));
+    let trash = bob.get("/mail?folder=Trash");
+    assert!(trash.body.contains("Lunch at noon"), "{}", trash.body);
+    let uid = trash
+        .body
+        .split("uid=")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let deleted = bob.post(
+        "/mail/delete",
+        &[("csrf", &csrf), ("folder", "Trash"), ("uid", &uid)],
+    );
+    assert_eq!(deleted.status, 303);
+    assert!(!bob.get("/mail?folder=Trash").body.contains("Lunch at noon"));
+}
+
+#[test]
+fn hostile_html_mail_is_cleaned_and_served_sandboxed() {
+    let server = TestServer::start();
+    let web = server.addr("web");
+    let html = "<p>hello</p><script>document.title='pwned'</script>\
+        <img src=x onerror=\"document.title='pwned'\">\
+        <a href=\"javascript:document.title='pwned'\">click</a>\
+        <div style=\"width:expression(alert(1))\">css</div>\
+        <img src=\"http://192.0.2.1/track.png\">";
+    let content = format!(
+        "Subject: hostile\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    );
+    mail(&server, "bob@localhost", &content);
+    let mut bob = Browser::log_in(web, "bob", "bob-password");
+    let inbox = bob.get("/mail");
+    let uid = inbox
+        .body
+        .split("uid=")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = bob.get(&format!("/mail/read?folder=INBOX&uid={uid}"));
+    assert!(
+        page.body
+            .contains("<iframe class=\"body\" id=\"html-body\" sandbox=\"\""),
+        "{}",
+        page.body
+    );
+    let body = bob.get(&format!("/mail/body?folder=INBOX&uid={uid}"));
+    assert!(body.body.contains("hello"));
+    for bad in ["<script", "onerror", "javascript:", "expression(", "style="] {
+        assert!(!body.body.contains(bad), "{bad} in {}", body.body);
+    }
+    let policy = body.header("Content-Security-Policy").unwrap();
+    assert!(
+        policy.starts_with("default-src 'none'") && policy.contains("sandbox"),
+        "{policy}"
+    );
+    assert!(
+        policy.contains("img-src data:"),
+        "remote images are blocked: {policy}"
+    );
+}
