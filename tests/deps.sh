@@ -15,6 +15,8 @@
 #   msmtp, s-nail, mutt, fetchmail, getmail6, mbsync (isync), offlineimap3, and tmux to give
 #            mutt a terminal: real mail programs as users set them up (tests/real_clients.rs)
 #   unshare  (util-linux) a throw-away root to install the Debian package in (tests/package.rs)
+#   chromium, chromedriver (chromium-driver)  a real browser, headless, driven over WebDriver:
+#            logs in to the webmail, watches the journey board (tests/web.rs)
 set -euo pipefail
 
 # command to look for, and the Debian package that has it
@@ -34,6 +36,8 @@ wanted=(
     "mbsync isync"
     "offlineimap offlineimap3"
     "unshare util-linux"
+    "chromium chromium"
+    "chromedriver chromium-driver"
 )
 
 # cargo-deb builds `make deb`'s package (tests/package.rs); it comes from crates.io, not apt,

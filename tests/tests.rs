@@ -34,7 +34,7 @@
 //! - `admin`: `postlab deliver`, `alias`, `user disable | quota`, `check`, `status`
 //! - `backup`: `postlab backup` under mail load, `postlab restore`, damaged archives refused
 //! - `daemon`: SIGTERM, SIGHUP and the lock of `postlab serve`
-//! - `web`: the journey board's feed, the webmail, and hostile HTTP clients (plain sockets)
+//! - `web`: the journey board's feed, the webmail, hostile HTTP clients, and a real Chromium over WebDriver
 
 mod support;
 

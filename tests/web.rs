@@ -1,6 +1,7 @@
 //! The web door (issue 18) over plain HTTP from a `TcpStream`: the journey board's feed, the
 //! webmail as a user drives it, and what a hostile client gets (no token, `..`, too large,
-//! too many connections). The real-browser tests are in `web_browser.rs`.
+//! too many connections); then a headless Chromium driven over WebDriver logs in, sends,
+//! watches the board and opens a hostile message.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -533,4 +534,376 @@ fn hostile_html_mail_is_cleaned_and_served_sandboxed() {
         policy.contains("img-src data:"),
         "remote images are blocked: {policy}"
     );
+}
+
+/// A tiny WebDriver client (W3C WebDriver, the JSON wire of `chromedriver`) over plain HTTP:
+/// just the commands the browser tests use. Values are picked out of the JSON by hand; every
+/// script the tests run returns a plain string.
+mod webdriver {
+    use super::*;
+    use std::process::{Child, Command, Stdio};
+
+    pub struct Chrome {
+        child: Child,
+        addr: SocketAddr,
+        session: String,
+        _profile: std::path::PathBuf,
+    }
+
+    fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> String {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        // chromedriver keeps the connection open: read the head, then Content-Length octets.
+        let mut reader = std::io::BufReader::new(stream);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        let _ = reader.read_exact(&mut body);
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    /// The string after `"key":"` in a JSON text, with \" \\ and \n undone.
+    pub fn string(json: &str, key: &str) -> Option<String> {
+        let start = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+        let mut out = String::new();
+        let mut chars = json[start..].chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return Some(out),
+                '\\' => match chars.next()? {
+                    'n' => out.push('\n'),
+                    'u' => {
+                        let hex: String = chars.by_ref().take(4).collect();
+                        out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                    }
+                    other => out.push(other),
+                },
+                c => out.push(c),
+            }
+        }
+        None
+    }
+
+    fn quote(text: &str) -> String {
+        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+
+    const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+    impl Chrome {
+        /// Starts chromedriver and a headless Chromium, or `None` if they are not installed.
+        pub fn start() -> Chrome {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver (Debian package chromium-driver; tests/deps.sh installs it)");
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            wait_for("chromedriver", || {
+                TcpStream::connect(addr).ok().and_then(|_| {
+                    call(addr, "GET", "/status", "")
+                        .contains("\"ready\":true")
+                        .then_some(())
+                })
+            });
+            let profile = temp_dir("chrome-profile");
+            let body = format!(
+                "{{\"capabilities\":{{\"alwaysMatch\":{{\"goog:chromeOptions\":{{\"args\":[\"--headless=new\",\"--no-sandbox\",\"--disable-gpu\",\"--disable-dev-shm-usage\",\"--window-size=1600,1000\",\"--user-data-dir={}\"]}}}}}}}}",
+                profile.display()
+            );
+            let reply = call(addr, "POST", "/session", &body);
+            let session =
+                string(&reply, "sessionId").unwrap_or_else(|| panic!("no session: {reply}"));
+            Chrome {
+                child,
+                addr,
+                session,
+                _profile: profile,
+            }
+        }
+
+        fn post(&self, path: &str, body: &str) -> String {
+            call(
+                self.addr,
+                "POST",
+                &format!("/session/{}{path}", self.session),
+                body,
+            )
+        }
+
+        pub fn go(&self, url: &str) {
+            self.post("/url", &format!("{{\"url\":{}}}", quote(url)));
+        }
+
+        pub fn find(&self, css: &str) -> String {
+            let reply = self.post(
+                "/element",
+                &format!("{{\"using\":\"css selector\",\"value\":{}}}", quote(css)),
+            );
+            string(&reply, ELEMENT).unwrap_or_else(|| panic!("no element {css}: {reply}"))
+        }
+
+        pub fn type_in(&self, css: &str, text: &str) {
+            let element = self.find(css);
+            self.post(
+                &format!("/element/{element}/value"),
+                &format!("{{\"text\":{}}}", quote(text)),
+            );
+        }
+
+        pub fn click(&self, css: &str) {
+            let element = self.find(css);
+            self.post(&format!("/element/{element}/click"), "{}");
+        }
+
+        /// Runs `script` (which returns a string) in the current page.
+        pub fn run(&self, script: &str) -> String {
+            let reply = self.post(
+                "/execute/sync",
+                &format!("{{\"script\":{},\"args\":[]}}", quote(script)),
+            );
+            string(&reply, "value").unwrap_or_default()
+        }
+
+        /// Opens a new tab and returns its handle.
+        pub fn new_tab(&self) -> String {
+            let reply = self.post("/window/new", "{\"type\":\"tab\"}");
+            string(&reply, "handle").unwrap()
+        }
+
+        pub fn current_tab(&self) -> String {
+            let reply = call(
+                self.addr,
+                "GET",
+                &format!("/session/{}/window", self.session),
+                "",
+            );
+            string(&reply, "value").unwrap()
+        }
+
+        pub fn switch_to(&self, handle: &str) {
+            self.post("/window", &format!("{{\"handle\":{}}}", quote(handle)));
+        }
+
+        /// Enters an iframe found by CSS, or goes back to the top page with `None`.
+        pub fn frame(&self, css: Option<&str>) {
+            match css {
+                Some(css) => {
+                    let element = self.find(css);
+                    self.post(
+                        "/frame",
+                        &format!("{{\"id\":{{\"{ELEMENT}\":\"{element}\"}}}}"),
+                    );
+                }
+                None => {
+                    self.post("/frame", "{\"id\":null}");
+                }
+            }
+        }
+
+        pub fn delete_cookies(&self) {
+            call(
+                self.addr,
+                "DELETE",
+                &format!("/session/{}/cookie", self.session),
+                "",
+            );
+        }
+
+        /// A PNG of the current tab.
+        pub fn screenshot(&self) -> Vec<u8> {
+            use base64ct::Encoding;
+            let reply = call(
+                self.addr,
+                "GET",
+                &format!("/session/{}/screenshot", self.session),
+                "",
+            );
+            let data = string(&reply, "value").unwrap();
+            base64ct::Base64::decode_vec(&data).unwrap()
+        }
+
+        /// Polls `script` until it returns a string for which `done` holds.
+        pub fn wait(&self, what: &str, script: &str, done: impl Fn(&str) -> bool) -> String {
+            wait_for(what, || {
+                let value = self.run(script);
+                done(&value).then_some(value)
+            })
+        }
+    }
+
+    impl Drop for Chrome {
+        fn drop(&mut self) {
+            call(
+                self.addr,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                "",
+            );
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn in_a_real_browser_webmail_sends_the_board_shows_it_arrive_and_the_other_account_reads_it() {
+    let server = TestServer::start();
+    let web = server.addr("web");
+    let chrome = webdriver::Chrome::start();
+    // Tab one: the board, live once its event stream is open.
+    chrome.go(&format!("http://{web}/"));
+    let board = chrome.current_tab();
+    chrome.wait(
+        "the board's stream",
+        "return document.body.className",
+        |c| c.contains("live"),
+    );
+    // Tab two: alice writes to bob with an attachment.
+    let mail = chrome.new_tab();
+    chrome.switch_to(&mail);
+    chrome.go(&format!("http://{web}/mail"));
+    chrome.type_in("#user", "alice");
+    chrome.type_in("#password", "alice-password");
+    chrome.click("#login-button");
+    chrome.wait(
+        "the inbox",
+        "return location.pathname + document.body.innerText",
+        |t| t.contains("INBOX"),
+    );
+    chrome.go(&format!("http://{web}/mail/compose"));
+    let attachment = temp_dir("attachment").join("agenda.txt");
+    std::fs::write(&attachment, "1. mail\n2. lunch\n").unwrap();
+    chrome.type_in("#to", "bob@localhost");
+    chrome.type_in("#subject", "Seen from the back of the room");
+    chrome.type_in("#body", "Hello Bob, from the webmail.");
+    chrome.type_in("#attachment", &attachment.display().to_string());
+    chrome.click("#send");
+    chrome.wait("Sent.", "return document.body.innerText", |t| {
+        t.contains("Sent.")
+    });
+    // The board: a token for bob reached MAILBOX (box 6).
+    chrome.switch_to(&board);
+    let in_mailbox = chrome.wait(
+        "bob's token in MAILBOX",
+        "return [...document.querySelectorAll('#box6 .token')].map(t => t.dataset.recipient).join(',')",
+        |r| r.contains("bob"),
+    );
+    assert_eq!(in_mailbox, "bob");
+    let png = chrome.screenshot();
+    assert!(png.starts_with(b"\x89PNG"));
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("board.png"),
+        &png,
+    )
+    .unwrap();
+    // Bob reads it in his inbox.
+    chrome.switch_to(&mail);
+    chrome.delete_cookies();
+    chrome.go(&format!("http://{web}/mail"));
+    chrome.type_in("#user", "bob");
+    chrome.type_in("#password", "bob-password");
+    chrome.click("#login-button");
+    chrome.wait("bob's inbox", "return document.body.innerText", |t| {
+        t.contains("Seen from the back")
+    });
+    chrome.click("a.open");
+    let text = chrome.wait("the message", "return document.body.innerText", |t| {
+        t.contains("Hello Bob")
+    });
+    assert!(text.contains("agenda.txt"), "{text}");
+    // Reading it is step 7 on the board.
+    chrome.switch_to(&board);
+    chrome.wait(
+        "bob's token in ACCESS",
+        "return [...document.querySelectorAll('#box7 .token')].map(t => t.dataset.recipient).join(',')",
+        |r| r.contains("bob"),
+    );
+}
+
+#[test]
+fn in_a_real_browser_hostile_html_mail_runs_nothing_and_loads_nothing() {
+    let server = TestServer::start();
+    let web = server.addr("web");
+    // Anything the message manages to run or load would connect here.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let t = trap.local_addr().unwrap();
+    let html = format!(
+        "<p id=\"greeting\">hello</p>\
+         <script>document.title='pwned';fetch('http://{t}/script')</script>\
+         <img src=\"x\" onerror=\"document.title='pwned';new Image().src='http://{t}/onerror'\">\
+         <a id=\"link\" href=\"javascript:document.title='pwned';new Image().src='http://{t}/link'\">click me</a>\
+         <div style=\"width:expression(alert(1));background:url(http://{t}/css)\">styled</div>\
+         <style>p {{ background: url(http://{t}/style) }}</style>\
+         <img src=\"http://{t}/remote-image.png\">"
+    );
+    let content = format!(
+        "Subject: hostile\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    );
+    mail(&server, "bob@localhost", &content);
+    let chrome = webdriver::Chrome::start();
+    chrome.go(&format!("http://{web}/mail"));
+    chrome.type_in("#user", "bob");
+    chrome.type_in("#password", "bob-password");
+    chrome.click("#login-button");
+    chrome.wait("bob's inbox", "return document.body.innerText", |t| {
+        t.contains("hostile")
+    });
+    chrome.click("a.open");
+    chrome.wait("the message page", "return document.readyState", |s| {
+        s == "complete"
+    });
+    chrome.frame(Some("#html-body"));
+    chrome.wait(
+        "the cleaned message",
+        "return document.body ? document.body.innerText : ''",
+        |t| t.contains("click me"),
+    );
+    chrome.wait("the frame loaded", "return document.readyState", |s| {
+        s == "complete"
+    });
+    // ammonia drops ids; the only link in the message is the `javascript:` one, now without its href.
+    chrome.click("a");
+    let frame_title = chrome.run("return document.title");
+    chrome.frame(None);
+    let title = chrome.run("return document.title");
+    assert_eq!(title, "postlab webmail");
+    assert_ne!(frame_title, "pwned");
+    // The page is fully loaded and the link clicked: nothing reached the trap.
+    chrome.go(&format!("http://{web}/"));
+    chrome.wait("the board", "return document.readyState", |s| {
+        s == "complete"
+    });
+    match trap.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Ok((_, from)) => panic!("the hostile message made the browser connect ({from})"),
+        Err(e) => panic!("{e}"),
+    }
 }
