@@ -344,8 +344,18 @@ fn oversized_requests_are_refused_and_the_server_goes_on() {
         raw(web, format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()).status,
         431
     );
+    let fat: String = (0..50)
+        .map(|n| format!("X-{n}: {}\r\n", "c".repeat(1000)))
+        .collect();
+    assert_eq!(
+        raw(web, format!("GET / HTTP/1.1\r\n{fat}\r\n").as_bytes()).status,
+        431
+    );
     let huge_body = "POST /mail/login HTTP/1.1\r\nContent-Length: 100000000\r\n\r\n";
     assert_eq!(raw(web, huge_body.as_bytes()).status, 413);
+    // A message-sized body is for a logged-in user only.
+    let stranger = "POST /mail/send HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n";
+    assert_eq!(raw(web, stranger.as_bytes()).status, 413);
     let chunked = "POST /mail/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
     assert_eq!(raw(web, chunked.as_bytes()).status, 411);
     assert_eq!(raw(web, b"NONSENSE\r\n\r\n").status, 400);
@@ -906,4 +916,76 @@ fn in_a_real_browser_hostile_html_mail_runs_nothing_and_loads_nothing() {
         Ok((_, from)) => panic!("the hostile message made the browser connect ({from})"),
         Err(e) => panic!("{e}"),
     }
+}
+
+#[test]
+fn web_and_imap_logins_share_one_throttle() {
+    let server = TestServer::start();
+    let web = server.addr("web");
+    // Two wrong passwords over IMAP from this address …
+    for n in 0..2 {
+        let mut imap = TcpStream::connect(server.addr("imap")).unwrap();
+        imap.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        imap.write_all(format!("a{n} LOGIN bob wrong\r\n").as_bytes())
+            .unwrap();
+        let mut seen = String::new();
+        let mut buffer = [0u8; 1024];
+        while !seen.contains(&format!("a{n} NO")) {
+            let got = imap.read(&mut buffer).unwrap();
+            assert!(got > 0, "{seen}");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..got]));
+        }
+    }
+    // … and one in the webmail make three: the next attempt, from either door, waits.
+    let mut guesser = Browser::new(web);
+    let token = csrf(&guesser.get("/mail").body);
+    let wrong = guesser.post(
+        "/mail/login",
+        &[("csrf", &token), ("user", "bob"), ("password", "wrong")],
+    );
+    assert!(wrong.body.contains("Wrong account name or password"));
+    let started = std::time::Instant::now();
+    let token = csrf(&wrong.body);
+    let right = guesser.post(
+        "/mail/login",
+        &[
+            ("csrf", &token),
+            ("user", "bob"),
+            ("password", "bob-password"),
+        ],
+    );
+    assert_eq!(right.status, 303);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the throttle's first delay is 1 s"
+    );
+}
+
+#[test]
+fn a_board_that_stopped_reading_never_holds_up_the_mail() {
+    let server = TestServer::start();
+    // A browser that asks for the events and then stops reading, with a small receive buffer
+    // so the stream backs up soon: the server's writes block, the board's queue of 1024 lines
+    // fills, and from then on its lines are dropped, never waited for.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&server.addr("web").into()).unwrap();
+    let mut stalled: TcpStream = socket.into();
+    stalled
+        .write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut smtp = server.connect();
+    smtp.expect("EHLO laptop", 250);
+    let content = format!("Subject: load\r\n\r\n{}\r\n", "x".repeat(76));
+    for _ in 0..200 {
+        let reply = smtp.send_mail("carol@localhost", &["bob@localhost"], &content);
+        assert_eq!(reply.code, 250);
+    }
+    assert_eq!(server.new_mail("bob").len(), 200);
+    // The board's queue keeps at most 1024 lines for it (src/web/events.rs: dropped lines are
+    // counted, a unit test there checks the counting); the server's write timeout cuts a
+    // board that stays stalled.
+    assert_eq!(Browser::new(server.addr("web")).get("/").status, 200);
+    drop(stalled);
 }

@@ -23,6 +23,8 @@ use std::net::SocketAddr;
 pub const MAX_LINE: usize = 8 * 1024;
 /// Header fields in one request.
 pub const MAX_FIELDS: usize = 100;
+/// All header fields together (nginx's large_client_header_buffers: 4 × 8 KiB).
+pub const MAX_HEAD: usize = 32 * 1024;
 
 /// One request, read whole.
 #[derive(Debug)]
@@ -75,11 +77,11 @@ pub enum Refusal {
     Status(u16, &'static str),
 }
 
-/// Reads one request. `body_limit` says, from the method and path, how large a body may be.
+/// Reads one request. `body_limit` says, from the request's head, how large its body may be.
 pub fn read_request(
     reader: &mut impl BufRead,
     peer: SocketAddr,
-    body_limit: impl Fn(&str, &str) -> usize,
+    body_limit: impl Fn(&Request) -> usize,
 ) -> Result<Request, Refusal> {
     let line = read_line(reader)?.ok_or(Refusal::Status(414, "request line too long"))?;
     // request-line = method SP request-target SP HTTP-version (RFC 9112 §3)
@@ -93,12 +95,14 @@ pub fn read_request(
         return Err(Refusal::Status(505, "HTTP/1.1 only"));
     }
     let mut headers = Vec::new();
+    let mut head = 0;
     loop {
         let field = read_line(reader)?.ok_or(Refusal::Status(431, "header field too long"))?;
         if field.is_empty() {
             break;
         }
-        if headers.len() >= MAX_FIELDS {
+        head += field.len();
+        if headers.len() >= MAX_FIELDS || head > MAX_HEAD {
             return Err(Refusal::Status(431, "too many header fields"));
         }
         let Some((name, value)) = field.split_once(':') else {
@@ -125,7 +129,7 @@ pub fn read_request(
             .parse::<usize>()
             .map_err(|_| Refusal::Status(400, "bad Content-Length"))?,
     };
-    if length > body_limit(&request.method, &request.path) {
+    if length > body_limit(&request) {
         return Err(Refusal::Status(413, "request body too large"));
     }
     request.body = vec![0; length];
@@ -306,7 +310,7 @@ mod tests {
 
     fn read(text: &str) -> Result<Request, Refusal> {
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        read_request(&mut text.as_bytes(), peer, |_, _| 100)
+        read_request(&mut text.as_bytes(), peer, |_| 100)
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub fn route(web: &Web, request: &Request) -> Response {
                 web.sessions.remove(request);
                 Response::redirect("/mail").with(
                     "Set-Cookie",
-                    session::cookie(session::COOKIE, "", web_https(web), Some(0)),
+                    session::cookie(session::COOKIE, "", web.https, Some(0)),
                 )
             }
             "/mail/send" => send(web, &session, &fields),
@@ -127,13 +127,6 @@ pub fn route(web: &Web, request: &Request) -> Response {
         "/mail/compose" => compose_page(web, &session, request),
         _ => Response::error(404, "no such page"),
     }
-}
-
-fn web_https(web: &Web) -> bool {
-    web.shared
-        .config
-        .web_listen
-        .is_some_and(|ip| !ip.is_loopback())
 }
 
 /// Form fields, from a urlencoded body or a multipart one: (name, file name, value).
@@ -166,7 +159,7 @@ fn login_page(web: &Web, error: &str) -> Response {
     })
     .with(
         "Set-Cookie",
-        session::cookie(session::LOGIN_COOKIE, &csrf, web_https(web), None),
+        session::cookie(session::LOGIN_COOKIE, &csrf, web.https, None),
     )
 }
 
@@ -192,7 +185,7 @@ fn log_in(web: &Web, request: &Request) -> Response {
     {
         Some(id) => Response::redirect("/mail").with(
             "Set-Cookie",
-            session::cookie(session::COOKIE, &id, web_https(web), None),
+            session::cookie(session::COOKIE, &id, web.https, None),
         ),
         None => login_page(web, "Wrong account name or password."),
     }

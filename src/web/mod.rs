@@ -138,10 +138,12 @@ fn connection(web: &Web, stream: TcpStream) {
     };
     let mut reader = BufReader::new(stream);
     let max_message = web.shared.config.max_message_size;
-    let request = http::read_request(&mut reader, peer, |method, path| {
-        match (method, path) {
-            // A message with its attachment, base64 in a form: a third more than the mail.
-            ("POST", "/mail/send") => max_message / 3 * 4 + MAX_FORM,
+    let request = http::read_request(&mut reader, peer, |head| {
+        match (head.method.as_str(), head.path.as_str()) {
+            // A message and its attachment, for a logged-in user only: a stranger cannot make
+            // us hold 25 MiB. The form's file travels raw; the mail will be base64, a third
+            // larger, and the submission server's own SIZE limit has the last word.
+            ("POST", "/mail/send") if web.sessions.get(head).is_some() => max_message + MAX_FORM,
             ("POST", _) => MAX_FORM,
             _ => 0,
         }
@@ -156,7 +158,7 @@ fn connection(web: &Web, stream: TcpStream) {
         Err(Refusal::Gone) => return,
     };
     if request.method == "GET" && request.path == "/events" {
-        board::events(out, &request);
+        board::events(out);
         return;
     }
     let response = route(web, &request);
