@@ -176,7 +176,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "web_listen",
         default: "",
-        help: "Address the web listener binds to. Empty: 127.0.0.1 only, whatever `listen` says.\nAny other address is served over HTTPS only, with the server's TLS certificate.",
+        help: "Address the web listener binds to. Empty: loopback only (`listen` if it is a loopback address, else 127.0.0.1).\nAny other address is served over HTTPS only, with the server's TLS certificate.",
     },
 ];
 

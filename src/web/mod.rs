@@ -57,7 +57,13 @@ pub fn bind(config: &Config, ephemeral: bool) -> Result<Option<Listener>, String
     if !config.web {
         return Ok(None);
     }
-    let ip = config.web_listen.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    // Unset, the web stays on loopback: the server's own `listen` address when that is a
+    // loopback one (a `postlab lab` server on 127.0.0.12 has its board there), else 127.0.0.1.
+    let ip = config.web_listen.unwrap_or(if config.listen.is_loopback() {
+        config.listen
+    } else {
+        IpAddr::from([127, 0, 0, 1])
+    });
     let port = if ephemeral {
         0
     } else {
