@@ -22,6 +22,9 @@ fn main() {
     let mut sessions = 10usize;
     let mut messages = 1000usize;
     let mut size = 4096usize;
+    // Journey boards watching (`/events`): reading ones, and stalled ones that never read.
+    let mut watchers = 0usize;
+    let mut stalled = 0usize;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -34,6 +37,8 @@ fn main() {
             "--sessions" => sessions = value(),
             "--messages" => messages = value(),
             "--size" => size = value(),
+            "--watchers" => watchers = value(),
+            "--stalled-watchers" => stalled = value(),
             _ => {} // cargo passes --bench
         }
         i += if args[i].starts_with("--") && args[i] != "--bench" {
@@ -45,6 +50,7 @@ fn main() {
 
     let (dir, server) = common::bench_server("bench", sessions, "warn");
     let addr = server.addr("smtp");
+    let _boards = common::watch_board(server.addr("web"), watchers, stalled);
 
     let body = common::message(
         "From: load@bench.test\r\nTo: bob@bench.test\r\nSubject: load\r\n",
@@ -69,7 +75,7 @@ fn main() {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "smtp_load: {sessions} sessions x {messages} messages x {size} bytes = {total} messages in {:.2} s: {:.0} messages/s, latency p50 {:.2} ms, p99 {:.2} ms; in the Maildir: {arrived}/{total}",
+        "smtp_load (boards watching: {watchers} reading, {stalled} stalled): {sessions} sessions x {messages} messages x {size} bytes = {total} messages in {:.2} s: {:.0} messages/s, latency p50 {:.2} ms, p99 {:.2} ms; in the Maildir: {arrived}/{total}",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64(),
         pct(0.50).as_secs_f64() * 1000.0,

@@ -188,6 +188,16 @@ pub const SETTINGS: &[Setting] = &[
         default: "10",
         help: "Seconds a message or mailbox transfer in flight may take to finish after SIGTERM or SIGINT.\nIdle sessions are told goodbye at once; after this the server exits anyway.",
     },
+    Setting {
+        key: "web",
+        default: "yes",
+        help: "yes: serve the journey board and the webmail over HTTP on port 80 + port_offset (10080).",
+    },
+    Setting {
+        key: "web_listen",
+        default: "",
+        help: "Address the web listener binds to. Empty: loopback only (`listen` if it is a loopback address, else 127.0.0.1).\nAny other address is served over HTTPS only, with the server's TLS certificate.",
+    },
 ];
 
 /// Everything `postlab serve` needs to know, after defaults, file and flags are merged.
@@ -231,6 +241,10 @@ pub struct Config {
     pub relay_timeout: Duration,
     pub tls_ca_file: Option<PathBuf>,
     pub shutdown_grace: Duration,
+    /// The journey board and the webmail (`src/web/`).
+    pub web: bool,
+    /// `None`: loopback only. Set, and not loopback: HTTPS.
+    pub web_listen: Option<IpAddr>,
 }
 
 /// An IP network such as `127.0.0.0/8` or `::1/128`.
@@ -334,6 +348,8 @@ impl Config {
             relay_timeout: Duration::from_secs(120),
             tls_ca_file: None,
             shutdown_grace: Duration::from_secs(10),
+            web: true,
+            web_listen: None,
         }
     }
 
@@ -432,6 +448,15 @@ impl Config {
                     .ok_or_else(|| format!("{key}: say none, may, encrypt or verify"))?
             }
             "shutdown_grace" => self.shutdown_grace = Duration::from_secs(number(key, value)?),
+            "web" => self.web = yes_no(key, value)?,
+            "web_listen" if value.is_empty() => self.web_listen = None,
+            "web_listen" => {
+                self.web_listen = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("{key}: '{value}' is not an IP address"))?,
+                )
+            }
             _ => return Err(format!("unknown setting '{key}'")),
         }
         Ok(())
@@ -648,6 +673,7 @@ mod tests {
             let mut config = Config::defaults();
             let value = match setting.key {
                 "dns_server" => "127.0.0.1:10053",
+                "web_listen" => "127.0.0.1",
                 _ if setting.default.is_empty() => "example.org",
                 _ => setting.default,
             };

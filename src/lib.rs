@@ -47,3 +47,4 @@ pub mod tls;
 pub mod trace;
 pub mod transcript;
 pub mod watch;
+pub mod web;

@@ -120,6 +120,8 @@ pub struct Options {
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<(Service, TcpListener)>,
+    /// The journey board and webmail (`src/web/`); `None` with `web = no`.
+    web: Option<crate::web::Listener>,
 }
 
 impl Server {
@@ -146,6 +148,7 @@ impl Server {
                 .map_err(|e| format!("cannot listen for {} on {addr}: {e}", service.name()))?;
             listeners.push((service, listener));
         }
+        let web = crate::web::bind(&config, options.ephemeral_ports)?;
         let accounts = Accounts::open(data.users(), data.aliases())
             .map_err(|e| format!("cannot read the accounts: {e}"))?;
         let resolver: Arc<dyn Resolve> = Arc::new(
@@ -182,7 +185,11 @@ impl Server {
             faults,
             addresses,
         ));
-        Ok(Server { shared, listeners })
+        Ok(Server {
+            shared,
+            listeners,
+            web,
+        })
     }
 
     /// The addresses actually bound (after port 0 is resolved).
@@ -193,6 +200,11 @@ impl Server {
             .collect()
     }
 
+    /// The web listener's address (the journey board and webmail), if it is on.
+    pub fn web_address(&self) -> Option<SocketAddr> {
+        self.web.as_ref().and_then(|w| w.socket.local_addr().ok())
+    }
+
     /// Writes `DIR/run/postlab.pid` and `DIR/run/listeners` (one `service address` line each),
     /// so tests and tools can find the running server.
     pub fn write_run_files(&self) -> std::io::Result<()> {
@@ -201,11 +213,14 @@ impl Server {
             &data.pid_file(),
             format!("{}\n", std::process::id()).as_bytes(),
         )?;
-        let text: String = self
+        let mut text: String = self
             .addresses()
             .iter()
             .map(|(s, a)| format!("{} {a}\n", s.name()))
             .collect();
+        if let Some(addr) = self.web_address() {
+            text.push_str(&format!("web {addr}\n"));
+        }
         durable::write_atomically(&data.listeners(), text.as_bytes())
     }
 
@@ -223,6 +238,17 @@ impl Server {
                 "  {:<10} {addr:<21} try: {}\n",
                 service.name(),
                 service.try_it(addr)
+            ));
+        }
+        if let Some(addr) = self.web_address() {
+            let scheme = if self.web.as_ref().is_some_and(|w| w.https) {
+                "https"
+            } else {
+                "http"
+            };
+            text.push_str(&format!(
+                "  {:<10} {addr:<21} open: {scheme}://{addr}/\n",
+                "web"
             ));
         }
         if let Some(tls) = &self.shared.tls {
@@ -272,6 +298,10 @@ impl Server {
         start_thread("queue", move || crate::mta::scheduler::run(shared));
         let shared = self.shared.clone();
         start_thread("status", move || crate::daemon::write_status(shared));
+        if let Some(web) = self.web {
+            let shared = self.shared.clone();
+            start_thread("web-accept", move || crate::web::run(web, shared));
+        }
         for (service, listener) in self.listeners {
             let shared = self.shared.clone();
             start_thread(&format!("{}-accept", service.name()), move || {

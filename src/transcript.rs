@@ -220,6 +220,8 @@ impl Transcript {
         let line = format!("{} {} {step} {text}", clock::now().stamp(), self.session);
         let written = line.len() + 1;
         log::info!(target: "transcript", "{line}");
+        // The journey board's live feed; never waits (src/web/events.rs).
+        crate::web::events::publish(&line);
         if let Some(file) = &mut self.file {
             let mut bytes = line.into_bytes();
             bytes.push(b'\n');

@@ -20,6 +20,8 @@
 #   rsvg-convert  (librsvg2-bin) renders `postlab trace --svg` pictures to PNG (tests/trace_svg.rs)
 #   setpriv  (util-linux) runs `lab up --netns` as nobody, to see it refused (tests/lab_netns.rs)
 #   ip, tc   (iproute2) the lab's network namespaces, links and delays (tests/lab_netns.rs)
+#   chromium, chromedriver (chromium-driver)  a real browser, headless, driven over WebDriver:
+#            logs in to the webmail, watches the journey board (tests/web.rs)
 set -euo pipefail
 
 # command to look for, and the Debian package that has it
@@ -44,6 +46,8 @@ wanted=(
     "setpriv util-linux"
     "ip iproute2"
     "tc iproute2"
+    "chromium chromium"
+    "chromedriver chromium-driver"
 )
 
 # cargo-deb builds `make deb`'s package (tests/package.rs); it comes from crates.io, not apt,

@@ -50,6 +50,7 @@
 //! - `attack`: issue 14's attacks: clients that never read, huge literals and many logins
 //!   before login, a full queue, no thread to be had; memory and threads stay bounded
 //! - `secrets`: no password in any transcript, control characters escaped, a private data directory
+//! - `web`: the journey board's feed, the webmail, hostile HTTP clients, and a real Chromium over WebDriver
 
 mod support;
 
@@ -98,3 +99,4 @@ mod tls;
 mod tls_access;
 mod tls_versions;
 mod trace_svg;
+mod web;

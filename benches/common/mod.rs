@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::io::BufRead;
-use std::net::SocketAddr;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -121,4 +122,25 @@ pub fn expect<R: BufRead>(reader: &mut R, code: &str) {
             return;
         }
     }
+}
+
+/// Opens `reading` journey-board event streams that read everything, and `stalled` ones that
+/// never read (a browser that stopped), for as long as the returned sockets live.
+pub fn watch_board(web: SocketAddr, reading: usize, stalled: usize) -> Vec<TcpStream> {
+    let mut streams = Vec::new();
+    for n in 0..reading + stalled {
+        let mut stream = TcpStream::connect(web).expect("connect to the web listener");
+        stream
+            .write_all(b"GET /events HTTP/1.1\r\nHost: bench\r\n\r\n")
+            .expect("ask for the events");
+        if n < reading {
+            let mut reader = stream.try_clone().expect("clone");
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 65536];
+                while matches!(std::io::Read::read(&mut reader, &mut buffer), Ok(n) if n > 0) {}
+            });
+        }
+        streams.push(stream);
+    }
+    streams
 }

@@ -14,9 +14,9 @@ use crate::transcript::Step;
 
 /// One untagged response: its text (literals replaced by `{n}`) and the literals' bytes.
 #[derive(Debug, Default)]
-struct Untagged {
-    text: String,
-    literals: Vec<Vec<u8>>,
+pub struct Untagged {
+    pub text: String,
+    pub literals: Vec<Vec<u8>>,
 }
 
 pub struct Imap {
@@ -69,8 +69,9 @@ impl Imap {
         tag
     }
 
-    /// Sends a command and collects its untagged responses until the tagged OK.
-    fn command(&mut self, command: &str) -> Result<Vec<Untagged>, String> {
+    /// Sends a command and collects its untagged responses until the tagged OK (the webmail
+    /// builds its folder commands on this).
+    pub fn command(&mut self, command: &str) -> Result<Vec<Untagged>, String> {
         let tag = self.tag();
         self.wire.send(&format!("{tag} {command}")).map_err(io)?;
         let verb = command.split(' ').next().unwrap_or(command).to_string();
