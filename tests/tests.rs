@@ -78,6 +78,7 @@ mod imap_search;
 mod imap_sequence;
 mod imap_sessions;
 mod lab;
+mod lesson_cli;
 mod lessons;
 mod limits;
 mod mua;
