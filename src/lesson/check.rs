@@ -48,7 +48,7 @@ pub fn run(number: usize, var: &Path) -> Option<Vec<Item>> {
             ),
             item(
                 "step 5: a message for another domain went into the queue",
-                said.smtp.contains("is remote") || said.smtp.contains("@b.test>"),
+                queued(&var.join("queue")) || said.smtp.contains("C: RCPT TO:<someone@b.test>"),
             ),
         ],
         3 => vec![
@@ -77,6 +77,21 @@ pub fn run(number: usize, var: &Path) -> Option<Vec<Item>> {
         _ => return None,
     };
     Some(items)
+}
+
+/// Is there a message (an `.env` file) anywhere in the queue's folders?
+fn queued(queue: &Path) -> bool {
+    fs::read_dir(queue)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|folder| {
+            fs::read_dir(folder.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|f| f.path().extension().is_some_and(|e| e == "env"))
+        })
 }
 
 /// The items as a teacher reads them, one a line.
