@@ -242,6 +242,22 @@ fn run_lesson(root: &Path, file: &Path) -> usize {
             .1;
         replay(server, block, &origin);
     }
+    // What the page's own transcripts do is what `lesson check` grades: a student who typed
+    // them has those tasks done (the rest — IDLE in a third terminal, step 5's queue — not).
+    let graded = [(1, 3), (2, 2), (3, 3), (4, 3)];
+    if let Some((_, done)) = graded.iter().find(|(n, _)| *n == number) {
+        let out = std::process::Command::new(crate::support::BIN)
+            .args(["lesson", "check", &number.to_string(), "--json", "--dir"])
+            .arg(root)
+            .output()
+            .unwrap();
+        let json = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            json.contains(&format!("\"done\":{done},")),
+            "{}: lesson check after the page's transcripts: {json}",
+            file.display()
+        );
+    }
     for (_, server) in servers {
         server.kill();
     }
