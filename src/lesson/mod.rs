@@ -356,3 +356,38 @@ pub fn made_folders(root: &Path) -> Vec<PathBuf> {
         .filter(|f| f.join(MARKER).exists())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_has_a_title_and_a_first_step() {
+        for n in 1..=PAGES.len() {
+            let (file, text) = page(n).unwrap();
+            assert!(file.starts_with(&format!("{n:02}-")), "{file}");
+            assert!(!title(text).is_empty(), "{file}");
+            let step = first_step(text);
+            assert!(!step.starts_with("What you will learn"), "{file}: {step}");
+            assert!(
+                step.lines().count() >= 2,
+                "{file}: heading and paragraph: {step}"
+            );
+        }
+        assert!(page(0).is_none() && page(PAGES.len() + 1).is_none());
+    }
+
+    #[test]
+    fn the_two_server_lessons_route_to_each_other() {
+        for n in [6, 9, 11] {
+            let all = servers(n);
+            assert_eq!(all.len(), 2, "lesson {n}");
+            assert!(transport(&all[0], &all).contains("\nb.test [127.0.0.1]:20025\n"));
+            assert!(transport(&all[1], &all).contains("\na.test [127.0.0.1]:10025\n"));
+        }
+        let eleven = servers(11);
+        assert!(transport(&eleven[0], &eleven).contains("slow.b.test [127.0.0.1]:20025"));
+        assert!(eleven[1].accounts.contains(&("carol", "carol-password")));
+        assert_eq!(servers(3)[0].folder, "var");
+    }
+}
