@@ -54,11 +54,15 @@ pub(super) fn lesson(args: &[String]) -> i32 {
                 } else {
                     ""
                 };
-                println!(
-                    "{n:>2}  {:<36} {:<12} {checks:<5}  lessons/{file}",
-                    lesson::title(text),
-                    folders.join(" ")
+                // `lesson list | head` closes the pipe early: stop quietly, not with a panic.
+                let line = format!(
+                    "{n:>2}  {:<12} {checks:<5}  {}  (lessons/{file})\n",
+                    folders.join(" "),
+                    lesson::title(text)
                 );
+                if std::io::stdout().write_all(line.as_bytes()).is_err() {
+                    break;
+                }
             }
             0
         }
