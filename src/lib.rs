@@ -32,6 +32,7 @@ pub mod faults;
 pub mod ids;
 pub mod imap;
 pub mod lab;
+pub mod lesson;
 pub mod mailbox;
 pub mod mda;
 pub mod mta;

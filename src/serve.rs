@@ -281,10 +281,12 @@ impl Server {
             }
         }
         text.push_str(&format!(
-            "  watch it: postlab watch --all --data {}   (every transcript line, coloured by step)\n",
+            "  watch it: ./postlab watch --all --data {}   (every transcript line, coloured by step)\n",
             self.shared.data.root().display()
         ));
-        text.push_str("  the course: lessons/README.md; lesson 1 starts with the telnet line for smtp above\n");
+        text.push_str(
+            "  the course: lessons/README.md; each lesson starts with ./postlab lesson start N\n",
+        );
         text.push_str(
             "  stop: Ctrl-C (or SIGTERM): every session is told goodbye, mail in flight finishes\n",
         );

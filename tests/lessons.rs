@@ -9,16 +9,18 @@
 //! - `S: text` must be the next line the server sends, exactly, except that `…` stands for any
 //!   text (a queue id, a date, a size).
 //!
-//! Each lesson file gets its own server, started as `postlab serve --hostname
-//! mail.school.test`, with the accounts `alice` (password `alice-password`) and `bob`
-//! (password `bob-password`); the blocks of one file run in order against it, so an earlier
-//! SMTP block can deliver the mail a later POP3 block reads. Lessons tell students to set
-//! those passwords with `postlab user passwd` so their screens match.
+//! Each lesson runs on the folders `postlab lesson start N` makes, exactly as a student's do:
+//! `var` for most lessons, with the accounts `alice` (password `alice-password`) and `bob`
+//! (password `bob-password`) and the name `mail.school.test`; the blocks of one file run in
+//! order against its server, so an earlier SMTP block can deliver the mail a later POP3 block
+//! reads. Every lesson is replayed twice: from a fresh `lesson start`, and after all the
+//! lessons before it were done in order in the same folder, as a class does them (issue 16:
+//! lesson 1's mail must not show up in lesson 3).
 //!
 //! A lesson about several servers says so in a comment, `<!-- servers: a.test b.test -->`:
-//! then one server per domain is started (`--hostname mx.DOMAIN --domain DOMAIN`, the same
-//! accounts), each with a transport map that routes the other domains to their servers, and a
-//! block names its server: `transcript submission@a.test`.
+//! `lesson start` then makes `var-a` (`mx.a.test`) and `var-b` (`mx.b.test`), each with a
+//! transport map that routes the other's domains to it (here rewritten to the ephemeral ports
+//! the test servers got), and a block names its server: `transcript submission@a.test`.
 //!
 //! A lesson about faults on purpose sets them the same way, one comment per rule:
 //! `<!-- fault@b.test: rcpt *@b.test 451 4.7.1 greylisted -->` goes into that server's
@@ -135,97 +137,185 @@ fn replay(server: &TestServer, block: &Block, origin: &str) {
         }
     }
 }
-/// The domains named in `<!-- servers: a.test b.test -->`, if the lesson has that line.
-fn server_domains(text: &str) -> Vec<String> {
-    text.lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("<!-- servers:")
-                .and_then(|rest| rest.strip_suffix("-->"))
-        })
-        .map(|list| list.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default()
+/// The lesson number of a page (`03-pop3.md` → 3), `None` for the README.
+fn lesson_number(file: &Path) -> Option<usize> {
+    let name = file.file_name()?.to_str()?;
+    name.get(..2)?.parse().ok()
 }
 
-/// One server per domain, each routing the others' domains to them.
-fn start_servers(domains: &[String]) -> Vec<(String, TestServer)> {
-    let servers: Vec<(String, TestServer)> = domains
+/// Runs `postlab lesson start N --dir ROOT`, as a student does before a lesson.
+fn lesson_start(root: &Path, number: usize) {
+    let out = std::process::Command::new(crate::support::BIN)
+        .args(["lesson", "start", &number.to_string(), "--dir"])
+        .arg(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "postlab lesson start {number}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts the servers of lesson `number` on the folders `lesson start` made under `root`
+/// (with ephemeral ports: their transport maps are rewritten to the ports they got), and sets
+/// the faults of the page's `<!-- fault@… -->` comments. Keyed by domain ("" for one server).
+fn start_lesson_servers(root: &Path, number: usize, text: &str) -> Vec<(String, TestServer)> {
+    let plan = postlab::lesson::servers(number);
+    let many = plan.len() > 1;
+    let servers: Vec<(String, TestServer)> = plan
         .iter()
-        .map(|domain| {
+        .map(|s| {
             let setup = Setup {
-                args: vec![
-                    "--hostname".into(),
-                    format!("mx.{domain}"),
-                    "--domain".into(),
-                    domain.clone(),
-                ],
+                args: Vec::new(),
                 ..Setup::default()
             };
-            (domain.clone(), TestServer::start_with(setup))
+            let key = if many {
+                s.domains[0].to_string()
+            } else {
+                String::new()
+            };
+            (key, TestServer::start_in(root.join(s.folder), &setup))
         })
         .collect();
+    if many {
+        for (server, (_, running)) in plan.iter().zip(&servers) {
+            let routes: String = plan
+                .iter()
+                .zip(&servers)
+                .filter(|(other, _)| other.folder != server.folder)
+                .flat_map(|(other, (_, s))| {
+                    other
+                        .domains
+                        .iter()
+                        .map(|d| format!("{d} [{}]:{}\n", s.smtp.ip(), s.smtp.port()))
+                })
+                .collect();
+            std::fs::write(running.dir.join("transport"), routes).unwrap();
+        }
+    }
     for (domain, server) in &servers {
-        let routes: String = servers
-            .iter()
-            .filter(|(d, _)| d != domain)
-            .map(|(d, s)| format!("{d} [{}]:{}\n", s.smtp.ip(), s.smtp.port()))
+        let rules: String = text
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("<!-- fault@")
+                    .and_then(|rest| rest.strip_suffix("-->"))
+            })
+            .filter_map(|rest| rest.split_once(':'))
+            .filter(|(d, _)| d.trim() == domain)
+            .map(|(_, rule)| format!("{}\n", rule.trim()))
             .collect();
-        std::fs::write(server.dir.join("transport"), routes).unwrap();
+        if !rules.is_empty() {
+            std::fs::write(server.dir.join("faults"), rules).unwrap();
+        }
     }
     servers
 }
 
+/// `lesson start N` in `root`, the lesson's servers, every transcript block of the page in
+/// order; the servers are stopped after, their folders kept. Returns the blocks replayed.
+fn run_lesson(root: &Path, file: &Path) -> usize {
+    let text = std::fs::read_to_string(file).unwrap();
+    let Some(number) = lesson_number(file) else {
+        return 0;
+    };
+    assert!(
+        postlab::lesson::page(number).is_some(),
+        "{}: add the page to postlab::lesson::PAGES (src/lesson/mod.rs) and say there what \
+         state it starts from, so `postlab lesson start {number}` can make it",
+        file.display()
+    );
+    lesson_start(root, number);
+    let blocks = transcripts(&text);
+    if blocks.is_empty() {
+        return 0;
+    }
+    let servers = start_lesson_servers(root, number, &text);
+    for (i, block) in blocks.iter().enumerate() {
+        let origin = format!("{} block {}", file.display(), i + 1);
+        let wanted = block.domain.clone().unwrap_or_default();
+        let server = &servers
+            .iter()
+            .find(|(d, _)| *d == wanted)
+            .unwrap_or_else(|| panic!("{origin}: no server for '{wanted}'"))
+            .1;
+        replay(server, block, &origin);
+    }
+    // What the page's own transcripts do is what `lesson check` grades: a student who typed
+    // them has those tasks done (the rest — IDLE in a third terminal, step 5's queue — not).
+    let graded = [(1, 3), (2, 2), (3, 3), (4, 3)];
+    if let Some((_, done)) = graded.iter().find(|(n, _)| *n == number) {
+        let out = std::process::Command::new(crate::support::BIN)
+            .args(["lesson", "check", &number.to_string(), "--json", "--dir"])
+            .arg(root)
+            .output()
+            .unwrap();
+        let json = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            json.contains(&format!("\"done\":{done},")),
+            "{}: lesson check after the page's transcripts: {json}",
+            file.display()
+        );
+    }
+    for (_, server) in servers {
+        server.kill();
+    }
+    blocks.len()
+}
+
+/// The lesson pages of one language, in lesson order.
+fn pages_of(language: &str) -> Vec<PathBuf> {
+    lesson_files()
+        .into_iter()
+        .filter(|f| {
+            let parent = f
+                .parent()
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str());
+            match language {
+                "en" => parent == Some("lessons"),
+                other => parent == Some(other),
+            }
+        })
+        .filter(|f| lesson_number(f).is_some())
+        .collect()
+}
+
 #[test]
-fn every_lesson_transcript_replays() {
+fn every_lesson_replays_from_a_fresh_lesson_start() {
     let mut count = 0;
     for file in lesson_files() {
-        let text = std::fs::read_to_string(&file).unwrap();
-        let blocks = transcripts(&text);
-        if blocks.is_empty() {
-            continue;
-        }
-        let domains = server_domains(&text);
-        let servers = if domains.is_empty() {
-            let setup = Setup {
-                args: vec!["--hostname".into(), "mail.school.test".into()],
-                ..Setup::default()
-            };
-            vec![(String::new(), TestServer::start_with(setup))]
-        } else {
-            start_servers(&domains)
-        };
-        for (domain, server) in &servers {
-            let rules: String = text
-                .lines()
-                .filter_map(|l| {
-                    l.trim()
-                        .strip_prefix("<!-- fault@")
-                        .and_then(|rest| rest.strip_suffix("-->"))
-                })
-                .filter_map(|rest| rest.split_once(':'))
-                .filter(|(d, _)| d.trim() == domain)
-                .map(|(_, rule)| format!("{}\n", rule.trim()))
-                .collect();
-            if !rules.is_empty() {
-                std::fs::write(server.dir.join("faults"), rules).unwrap();
-            }
-        }
-        for (i, block) in blocks.iter().enumerate() {
-            let origin = format!("{} block {}", file.display(), i + 1);
-            let wanted = block.domain.clone().unwrap_or_default();
-            let server = &servers
-                .iter()
-                .find(|(d, _)| *d == wanted)
-                .unwrap_or_else(|| panic!("{origin}: no server for '{wanted}'"))
-                .1;
-            replay(server, block, &origin);
-            count += 1;
-        }
+        let root = crate::support::temp_dir("lesson-fresh");
+        count += run_lesson(&root, &file);
+        let _ = std::fs::remove_dir_all(&root);
     }
     assert!(
         count >= 2,
         "the lessons hold at least the two SMTP transcripts of lesson 1"
     );
+}
+
+/// Issue 16: a class does the lessons in order in one folder. Lesson 1 leaves mail for Bob;
+/// `lesson start 3` must still give lesson 3 the mailbox its page starts from (`1 messages`,
+/// the dot-stuffed line as `RETR 1`), and lesson 4 its `3 EXISTS`.
+#[test]
+fn the_lessons_replay_in_order_in_one_folder() {
+    for language in ["en", "id"] {
+        let root = crate::support::temp_dir(&format!("lesson-order-{language}"));
+        let pages = pages_of(language);
+        assert_eq!(
+            pages.len(),
+            postlab::lesson::PAGES.len(),
+            "{language}: every lesson has a page"
+        );
+        let count: usize = pages.iter().map(|file| run_lesson(&root, file)).sum();
+        assert!(
+            count >= 12,
+            "{language}: {count} transcript blocks replayed"
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }
 
 #[test]

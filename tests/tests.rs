@@ -82,6 +82,7 @@ mod imap_sequence;
 mod imap_sessions;
 mod lab;
 mod lab_netns;
+mod lesson_cli;
 mod lessons;
 mod limits;
 mod mua;

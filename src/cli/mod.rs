@@ -11,6 +11,7 @@
 //! | `mta.rs` | `trace`, `queue`, `dns` |
 //! | `mua.rs` | `send`, `fetch` (our mail client) |
 //! | `classroom.rs` | `fault`, `watch`, `lab` |
+//! | `lesson.rs` | `lesson` (start, reset, list, check) |
 //! | `../admin/` | `backup`, `restore`, `check`, `status`, `deliver`, `alias` |
 
 use std::io::Write as _;
@@ -48,6 +49,7 @@ usage:
   postlab lab    up [N] | down | status  [--dir DIR] [--port-offset N]   a mini internet: N servers + DNS
   postlab watch  [--data DIR] [--all] [--no-color]   the transcripts live, each step in its colour
   postlab fault  add STEP PATTERN ACTION… | list | clear   [--data DIR]   failures on purpose
+  postlab lesson list | start N | reset | check N [--json]   [--dir DIR]   a lesson's starting state
   postlab fetch  list | read N | delete N  --user U [--password P] [--pop3 | --imap] [--server HOST:PORT] [--verbose]
 
 DIR defaults to $POSTLAB_DATA, else ./var. `postlab COMMAND --help` says more.
@@ -84,6 +86,7 @@ pub fn main(args: Vec<String>) -> i32 {
         "fault" => fault(rest),
         "watch" => watch(rest),
         "lab" => lab(rest),
+        "lesson" => lesson(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             0
@@ -129,12 +132,14 @@ fn fail(message: impl std::fmt::Display) -> i32 {
 }
 
 mod classroom;
+mod lesson;
 mod mta;
 mod mua;
 mod server;
 mod user;
 
 use classroom::{fault, lab, watch};
+use lesson::lesson;
 use mta::{dns, queue, trace};
 use mua::{fetch, send};
 use server::serve;
