@@ -11,6 +11,7 @@
 //! The FETCH and SEARCH arguments have grammars of their own in `fetch_args.rs` and
 //! `search.rs`.
 
+use super::esearch::{self, ReturnOptions};
 use super::fetch_args::{self, FetchItem};
 use super::search::{self, SearchKey};
 use super::syntax::{expected, Cursor, Parsed, SequenceSet};
@@ -101,6 +102,8 @@ pub enum Command {
     Search {
         uid: bool,
         key: SearchKey,
+        /// RFC 4731 `RETURN (…)`: answer with ESEARCH instead of SEARCH.
+        ret: Option<ReturnOptions>,
     },
     Fetch {
         uid: bool,
@@ -343,9 +346,11 @@ fn id(c: &mut Cursor) -> Parsed<Command> {
     Ok(Command::Id)
 }
 
-/// `search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)`
+/// `search = "SEARCH" [search-return-opts] SP ["CHARSET" SP astring SP] search-key
+/// *(SP search-key)` (RFC 4466 §2.6, with RFC 4731's options)
 fn search(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     c.sp()?;
+    let ret = esearch::parse_return(c)?;
     if c.eat("CHARSET ") {
         let charset = c.astring()?;
         // RFC 3501 §6.4.4: US-ASCII must be supported; UTF-8 is its superset and harmless.
@@ -355,7 +360,7 @@ fn search(c: &mut Cursor, uid: bool) -> Parsed<Command> {
         c.sp()?;
     }
     let key = search::parse_keys(c)?;
-    Ok(Command::Search { uid, key })
+    Ok(Command::Search { uid, key, ret })
 }
 
 /// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /

@@ -28,6 +28,7 @@
 //! | `syntax.rs` | the shared grammar pieces: strings, numbers, sequence sets, dates |
 //! | `command.rs` | one framed command → a typed [`command::Command`] |
 //! | `fetch_args.rs`, `search.rs` | the FETCH items and SEARCH keys |
+//! | `esearch.rs` | SEARCH RETURN (…) and its ESEARCH answer (RFC 4731) |
 //! | `session.rs` | the state machine: states, login, dispatch |
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
 //! | `selected.rs` | the selected folder's numbering, and news of changes |
@@ -44,6 +45,7 @@ pub mod command;
 #[cfg(test)]
 mod dialogue_tests;
 pub mod envelope;
+pub mod esearch;
 pub mod fetch;
 pub mod fetch_args;
 pub mod flags;
