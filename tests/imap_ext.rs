@@ -1,4 +1,5 @@
-//! IMAP extensions of issue 17 over real sockets: ESEARCH (RFC 4731) with the RFC's own
+//! IMAP extensions of issue 17 over real sockets: ESEARCH (RFC 4731), LIST-EXTENDED (RFC 5258,
+//! 6154) and LIST-STATUS (RFC 5819), with the RFCs' own
 //! examples replayed, Python's imaplib reading the answer, and hostile rows for each new
 //! grammar (answered BAD, the server going on).
 
@@ -166,4 +167,328 @@ fn hostile_esearch_is_refused_and_the_server_goes_on() {
         c.cmd("q SEARCH RETURN (COUNT) ALL")[0],
         "* ESEARCH (TAG \"q\") COUNT 2"
     );
+}
+
+/// Sends `command` and compares every line of the answer with `want` and the tagged OK.
+fn expect(c: &mut Imap, command: &str, want: &[&str]) {
+    let tag = command.split(' ').next().unwrap();
+    let mut all: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    all.push(format!("{tag} OK LIST completed"));
+    assert_eq!(c.cmd(command), all, "{command}");
+}
+
+/// RFC 5258 §5's examples on their hierarchy (postlab's delimiter is "."), beside the four
+/// special-use folders every postlab account has; attributes in postlab's order.
+#[test]
+fn list_extended_answers_the_rfc_5258_examples() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    let caps = c.cmd("c CAPABILITY")[0].clone();
+    assert!(caps.contains(" LIST-EXTENDED LIST-STATUS"), "{caps}");
+    for name in [
+        "Fruit",
+        "Fruit.Apple",
+        "Fruit.Banana",
+        "Tofu",
+        "Vegetable",
+        "Vegetable.Broccoli",
+        "Vegetable.Corn",
+    ] {
+        assert_eq!(
+            c.cmd(&format!("k CREATE {name}"))[0],
+            "k OK CREATE completed"
+        );
+    }
+    for name in [
+        "Fruit.Banana",
+        "Fruit.Peach",
+        "Vegetable",
+        "Vegetable.Broccoli",
+    ] {
+        c.cmd(&format!("k SUBSCRIBE {name}"));
+    }
+    let subscribed = [
+        "* LIST (\\Subscribed) \".\" \"INBOX\"",
+        "* LIST (\\Drafts \\Subscribed) \".\" \"Drafts\"",
+        "* LIST (\\Subscribed) \".\" \"Fruit.Banana\"",
+        "* LIST (\\NonExistent \\Subscribed) \".\" \"Fruit.Peach\"",
+        "* LIST (\\Junk \\Subscribed) \".\" \"Junk\"",
+        "* LIST (\\Sent \\Subscribed) \".\" \"Sent\"",
+        "* LIST (\\Trash \\Subscribed) \".\" \"Trash\"",
+        "* LIST (\\Subscribed) \".\" \"Vegetable\"",
+        "* LIST (\\Subscribed) \".\" \"Vegetable.Broccoli\"",
+    ];
+    expect(&mut c, "A02 LIST (SUBSCRIBED) \"\" \"*\"", &subscribed);
+    // No remote folders here: REMOTE changes nothing (A05).
+    expect(
+        &mut c,
+        "A05 LIST (REMOTE SUBSCRIBED) \"\" \"*\"",
+        &subscribed,
+    );
+    let children = [
+        "* LIST (\\HasNoChildren) \".\" \"INBOX\"",
+        "* LIST (\\HasNoChildren \\Drafts) \".\" \"Drafts\"",
+        "* LIST (\\HasChildren) \".\" \"Fruit\"",
+        "* LIST (\\HasNoChildren \\Junk) \".\" \"Junk\"",
+        "* LIST (\\HasNoChildren \\Sent) \".\" \"Sent\"",
+        "* LIST (\\HasNoChildren) \".\" \"Tofu\"",
+        "* LIST (\\HasNoChildren \\Trash) \".\" \"Trash\"",
+        "* LIST (\\HasChildren) \".\" \"Vegetable\"",
+    ];
+    expect(
+        &mut c,
+        "A03 LIST () \"\" \"%\" RETURN (CHILDREN)",
+        &children,
+    );
+    expect(
+        &mut c,
+        "A04 LIST (REMOTE) \"\" \"%\" RETURN (CHILDREN)",
+        &children,
+    );
+    expect(
+        &mut c,
+        "A06 LIST (REMOTE) \"\" \"*\" RETURN (SUBSCRIBED)",
+        &[
+            "* LIST (\\Subscribed) \".\" \"INBOX\"",
+            "* LIST (\\Drafts \\Subscribed) \".\" \"Drafts\"",
+            "* LIST () \".\" \"Fruit\"",
+            "* LIST () \".\" \"Fruit.Apple\"",
+            "* LIST (\\Subscribed) \".\" \"Fruit.Banana\"",
+            "* LIST (\\Junk \\Subscribed) \".\" \"Junk\"",
+            "* LIST (\\Sent \\Subscribed) \".\" \"Sent\"",
+            "* LIST () \".\" \"Tofu\"",
+            "* LIST (\\Trash \\Subscribed) \".\" \"Trash\"",
+            "* LIST (\\Subscribed) \".\" \"Vegetable\"",
+            "* LIST (\\Subscribed) \".\" \"Vegetable.Broccoli\"",
+            "* LIST () \".\" \"Vegetable.Corn\"",
+        ],
+    );
+    // Several patterns (BBB), each name once.
+    expect(
+        &mut c,
+        "BBB LIST \"\" (\"INBOX\" \"Drafts\" \"Fruit.%\" \"Fruit.*\")",
+        &[
+            "* LIST () \".\" \"INBOX\"",
+            "* LIST (\\Drafts) \".\" \"Drafts\"",
+            "* LIST () \".\" \"Fruit.Apple\"",
+            "* LIST () \".\" \"Fruit.Banana\"",
+        ],
+    );
+    expect(
+        &mut c,
+        "b2 LIST \"\" (\"INBOX\" \"Sent\")",
+        &[
+            "* LIST () \".\" \"INBOX\"",
+            "* LIST (\\Sent) \".\" \"Sent\"",
+        ],
+    );
+    // A plain LIST is answered as before.
+    assert_eq!(
+        c.cmd("p LIST \"\" Fruit")[0],
+        "* LIST (\\HasChildren) \".\" \"Fruit\""
+    );
+}
+
+/// RFC 5258 §5 examples 9 and 10: RECURSIVEMATCH and CHILDINFO.
+#[test]
+fn list_extended_recursivematch_gives_childinfo() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    for name in [
+        "foo2",
+        "foo2.bar1",
+        "foo2.bar2",
+        "baz2",
+        "baz2.bar2",
+        "baz2.bar22",
+        "baz2.bar222",
+        "eps2",
+        "eps2.mamba",
+        "qux2.bar2",
+        "foo",
+    ] {
+        c.cmd(&format!("k CREATE {name}"));
+    }
+    for name in [
+        "foo2.bar1",
+        "foo2.bar2",
+        "baz2.bar2",
+        "baz2.bar22",
+        "baz2.bar222",
+        "eps2",
+        "eps2.mamba",
+        "qux2.bar2",
+        "foo.bar",
+    ] {
+        c.cmd(&format!("k SUBSCRIBE {name}"));
+    }
+    // D03: baz2 and qux2 are left out, since every subscribed child of theirs matches the
+    // pattern (RFC 5258 §3.5's SHOULD NOT, the RFC's own answer).
+    expect(
+        &mut c,
+        "D03 LIST (RECURSIVEMATCH SUBSCRIBED) \"\" \"*2\"",
+        &[
+            "* LIST (\\Subscribed) \".\" \"baz2.bar2\"",
+            "* LIST (\\Subscribed) \".\" \"baz2.bar22\"",
+            "* LIST (\\Subscribed) \".\" \"baz2.bar222\"",
+            "* LIST (\\Subscribed) \".\" \"eps2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            "* LIST () \".\" \"foo2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            "* LIST (\\Subscribed) \".\" \"foo2.bar2\"",
+            "* LIST (\\Subscribed) \".\" \"qux2.bar2\"",
+        ],
+    );
+    expect(
+        &mut c,
+        "C04 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%2\"",
+        &[
+            "* LIST () \".\" \"baz2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            "* LIST (\\Subscribed) \".\" \"eps2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            "* LIST () \".\" \"foo2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            "* LIST (\\NonExistent) \".\" \"qux2\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+        ],
+    );
+    expect(
+        &mut c,
+        "a1 LIST \"\" (\"foo\" \"foo.*\")",
+        &["* LIST () \".\" \"foo\""],
+    );
+    expect(
+        &mut c,
+        "a2 LIST (SUBSCRIBED) \"\" \"foo.*\"",
+        &["* LIST (\\NonExistent \\Subscribed) \".\" \"foo.bar\""],
+    );
+    expect(
+        &mut c,
+        "a3 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" foo RETURN (CHILDREN)",
+        &["* LIST (\\HasNoChildren) \".\" \"foo\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"],
+    );
+}
+
+/// RFC 6154 §5.1 (SPECIAL-USE) and RFC 5819 §2 (LIST-STATUS) examples, and imaplib.
+#[test]
+fn list_special_use_and_status() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    fill(&mut c, "INBOX", 3);
+    c.cmd("s SELECT INBOX");
+    c.cmd("x STORE 1 +FLAGS.SILENT (\\Seen)");
+    c.cmd("u UNSELECT");
+    c.cmd("k CREATE bar.baz");
+    expect(
+        &mut c,
+        "t2 LIST \"\" \"%\" RETURN (SPECIAL-USE)",
+        &[
+            "* LIST () \".\" \"INBOX\"",
+            "* LIST (\\Drafts) \".\" \"Drafts\"",
+            "* LIST (\\Junk) \".\" \"Junk\"",
+            "* LIST (\\Sent) \".\" \"Sent\"",
+            "* LIST (\\Trash) \".\" \"Trash\"",
+            "* LIST (\\NonExistent) \".\" \"bar\"",
+        ],
+    );
+    expect(
+        &mut c,
+        "t3 LIST (SPECIAL-USE) \"\" \"*\"",
+        &[
+            "* LIST (\\Drafts) \".\" \"Drafts\"",
+            "* LIST (\\Junk) \".\" \"Junk\"",
+            "* LIST (\\Sent) \".\" \"Sent\"",
+            "* LIST (\\Trash) \".\" \"Trash\"",
+        ],
+    );
+    // RFC 5819 A01: no STATUS for "bar", which is not a folder ("b" sorts after "T").
+    expect(
+        &mut c,
+        "A01 LIST \"\" % RETURN (STATUS (MESSAGES UNSEEN))",
+        &[
+            "* LIST () \".\" \"INBOX\"",
+            "* STATUS \"INBOX\" (MESSAGES 3 UNSEEN 2)",
+            "* LIST (\\Drafts) \".\" \"Drafts\"",
+            "* STATUS \"Drafts\" (MESSAGES 0 UNSEEN 0)",
+            "* LIST (\\Junk) \".\" \"Junk\"",
+            "* STATUS \"Junk\" (MESSAGES 0 UNSEEN 0)",
+            "* LIST (\\Sent) \".\" \"Sent\"",
+            "* STATUS \"Sent\" (MESSAGES 0 UNSEEN 0)",
+            "* LIST (\\Trash) \".\" \"Trash\"",
+            "* STATUS \"Trash\" (MESSAGES 0 UNSEEN 0)",
+            "* LIST (\\NonExistent) \".\" \"bar\"",
+        ],
+    );
+    // RFC 5819 A02: "bar" is listed for its subscribed child, without STATUS.
+    c.cmd("k SUBSCRIBE bar.baz");
+    expect(
+        &mut c,
+        "A02 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (INBOX bar) RETURN (STATUS (MESSAGES))",
+        &[
+            "* LIST (\\Subscribed) \".\" \"INBOX\"",
+            "* STATUS \"INBOX\" (MESSAGES 3)",
+            "* LIST (\\NonExistent) \".\" \"bar\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+        ],
+    );
+
+    let imap = server.addr("imap");
+    let script = format!(
+        r#"
+import imaplib
+m = imaplib.IMAP4("{ip}", {port})
+m.login("bob", "bob-password")
+typ, data = m._simple_command("LIST", "(SPECIAL-USE)", '""', "*", "RETURN", "(STATUS (MESSAGES))")
+assert typ == "OK", (typ, data)
+typ, lists = m._untagged_response(typ, data, "LIST")
+assert lists == [b'(\\Drafts) "." "Drafts"', b'(\\Junk) "." "Junk"', b'(\\Sent) "." "Sent"', b'(\\Trash) "." "Trash"'], lists
+typ, status = m._untagged_response(typ, data, "STATUS")
+assert status[0] == b'"Drafts" (MESSAGES 0)', status
+m.logout()
+print("ok")
+"#,
+        ip = imap.ip(),
+        port = imap.port(),
+    );
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn hostile_list_extended_is_refused_and_the_server_goes_on() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    let many = format!("h LIST \"\" ({})", ["\"a*\""; 5000].join(" "));
+    let seventeen = format!("h LIST \"\" ({})", ["x"; 17].join(" "));
+    let deep = format!(
+        "h LIST {}SUBSCRIBED{} \"\" *",
+        "(".repeat(500),
+        ")".repeat(500)
+    );
+    let deep_return = format!(
+        "h LIST \"\" * RETURN {}CHILDREN{}",
+        "(".repeat(500),
+        ")".repeat(500)
+    );
+    refused_and_still_serving(
+        &mut c,
+        &[
+            &many,
+            &seventeen,
+            &deep,
+            &deep_return,
+            "h LIST (RECURSIVEMATCH) \"\" *",
+            "h LIST (SUBSCRIBED) \"\" ()",
+            "h LIST \"\" * RETURN (STATUS (MESSAGES 99999999999999999999))",
+            "h LIST \"\" * RETURN (STATUS ())",
+            "h LIST (SUBSCRIBED \"\" *",
+            "h LIST \"\" * RETURN (BOGUS)",
+        ],
+    );
+    // Nine wildcards in one of several patterns: the pattern limit still holds.
+    let r = c.cmd("w LIST \"\" (INBOX \"*%*%*%*%*\")");
+    assert!(r[0].starts_with("w NO [LIMIT]"), "{r:?}");
 }

@@ -13,6 +13,7 @@
 
 use super::esearch::{self, ReturnOptions};
 use super::fetch_args::{self, FetchItem};
+use super::list::{self, ListQuery};
 use super::search::{self, SearchKey};
 use super::syntax::{expected, Cursor, Parsed, SequenceSet};
 
@@ -72,6 +73,11 @@ pub enum Command {
     List {
         reference: String,
         pattern: String,
+    },
+    /// RFC 5258 LIST with selection or return options, or several patterns.
+    ListExtended {
+        reference: String,
+        query: ListQuery,
     },
     Lsub {
         reference: String,
@@ -189,7 +195,7 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "RENAME" => mailbox_arg(c).and_then(|from| Ok(Command::Rename(from, mailbox_arg(c)?))),
         "SUBSCRIBE" => mailbox_arg(c).map(Command::Subscribe),
         "UNSUBSCRIBE" => mailbox_arg(c).map(Command::Unsubscribe),
-        "LIST" => list(c).map(|(reference, pattern)| Command::List { reference, pattern }),
+        "LIST" => list::parse(c),
         "LSUB" => list(c).map(|(reference, pattern)| Command::Lsub { reference, pattern }),
         "STATUS" => status(c),
         "APPEND" => append(c),
@@ -265,6 +271,11 @@ fn status(c: &mut Cursor) -> Parsed<Command> {
     c.sp()?;
     let mailbox = c.mailbox()?;
     c.sp()?;
+    Ok(Command::Status(mailbox, status_items(c)?))
+}
+
+/// `"(" status-att *(SP status-att) ")"` (also in LIST's `RETURN (STATUS (…))`, RFC 5819)
+pub(super) fn status_items(c: &mut Cursor) -> Parsed<Vec<StatusItem>> {
     c.expect("(")?;
     let mut items = Vec::new();
     loop {
@@ -278,7 +289,7 @@ fn status(c: &mut Cursor) -> Parsed<Command> {
         };
         items.push(item);
         if c.eat(")") {
-            return Ok(Command::Status(mailbox, items));
+            return Ok(items);
         }
         c.sp()?;
     }

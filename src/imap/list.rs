@@ -234,9 +234,8 @@ impl Session {
             }
             let prefix = format!("{name}{DELIMITER}");
             let chosen_below = |missed_only: bool| {
-                base.iter().any(|d| {
-                    d.starts_with(&prefix) && selected(d) && !(missed_only && matching(d))
-                })
+                base.iter()
+                    .any(|d| d.starts_with(&prefix) && selected(d) && !(missed_only && matching(d)))
             };
             let this_selected = if query.subscribed || query.special_use {
                 selected(name)
@@ -245,7 +244,7 @@ impl Session {
                 true
             };
             // §3 condition b: listed for a descendant only if the patterns do not reach it.
-            if !this_selected && !(query.recursive && chosen_below(true)) {
+            if !(this_selected || query.recursive && chosen_below(true)) {
                 continue;
             }
             let mut attributes: Vec<&str> = Vec::new();
@@ -275,10 +274,11 @@ impl Session {
                 line.push_str(&format!(" (\"CHILDINFO\" ({}))", childinfo.join(" ")));
             }
             out.push(Response::data(line));
-            // RFC 5819 §2: STATUS for each selectable folder listed, right after its LIST;
-            // one that cannot be read now is left without (§2 allows dropping it).
+            // RFC 5819 §2: STATUS for each selectable folder listed that meets the selection
+            // (not one listed only for CHILDINFO), right after its LIST; one that cannot be
+            // read now is left without (§2 allows dropping it).
             if let Some(items) = &query.return_status {
-                if exists(name) {
+                if exists(name) && this_selected {
                     if let Ok(status) = self.status_line(name, items) {
                         out.push(status);
                     }

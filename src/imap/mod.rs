@@ -31,6 +31,7 @@
 //! | `esearch.rs` | SEARCH RETURN (…) and its ESEARCH answer (RFC 4731) |
 //! | `session.rs` | the state machine: states, login, dispatch |
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
+//! | `list.rs` | LIST-EXTENDED, SPECIAL-USE selection and LIST-STATUS (RFC 5258, 6154, 5819) |
 //! | `selected.rs` | the selected folder's numbering, and news of changes |
 //! | `fetch.rs`, `envelope.rs` | FETCH answers: sections, ENVELOPE, BODYSTRUCTURE |
 //! | `header.rs` | a message's header block: where it ends, its fields |
@@ -52,6 +53,7 @@ pub mod flags;
 pub mod folders;
 pub mod framing;
 pub mod header;
+pub mod list;
 pub mod messages;
 pub mod response;
 pub mod search;

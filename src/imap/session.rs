@@ -129,6 +129,7 @@ fn allowed(state: State, command: &Command) -> bool {
         | Subscribe(_)
         | Unsubscribe(_)
         | List { .. }
+        | ListExtended { .. }
         | Lsub { .. }
         | Status(..)
         | Append { .. }
