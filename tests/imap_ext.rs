@@ -1,5 +1,5 @@
 //! IMAP extensions of issue 17 over real sockets: ESEARCH (RFC 4731), LIST-EXTENDED (RFC 5258,
-//! 6154) and LIST-STATUS (RFC 5819), with the RFCs' own
+//! 6154), LIST-STATUS (RFC 5819) and QUOTA (RFC 9208), with the RFCs' own
 //! examples replayed, Python's imaplib reading the answer, and hostile rows for each new
 //! grammar (answered BAD, the server going on).
 
@@ -491,4 +491,111 @@ fn hostile_list_extended_is_refused_and_the_server_goes_on() {
     // Nine wildcards in one of several patterns: the pattern limit still holds.
     let r = c.cmd("w LIST \"\" (INBOX \"*%*%*%*%*\")");
     assert!(r[0].starts_with("w NO [LIMIT]"), "{r:?}");
+}
+
+/// RFC 9208: the quota `postlab user quota` sets, as GETQUOTAROOT and GETQUOTA report it, in
+/// KiB; SETQUOTA refused; APPEND over it NO [OVERQUOTA] (§5's A003); imaplib reads it.
+#[test]
+fn quota_reports_the_enforced_quota() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    let caps = c.cmd("c CAPABILITY")[0].clone();
+    assert!(caps.contains(" QUOTA QUOTA=RES-STORAGE"), "{caps}");
+    assert!(!caps.contains("QUOTASET"), "{caps}");
+    // No quota: no quota root (§4.2.2).
+    assert_eq!(
+        c.cmd("G0 GETQUOTAROOT INBOX"),
+        ["* QUOTAROOT \"INBOX\"", "G0 OK GETQUOTAROOT completed"]
+    );
+    assert!(c.cmd("G1 GETQUOTA \"\"")[0].starts_with("G1 NO [NONEXISTENT]"));
+
+    let (code, _, err) = server.postlab(&["user", "quota", "bob", "64K"]);
+    assert_eq!(code, 0, "{err}");
+    // A session reads the accounts when it starts, as the APPEND check does.
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    let message = format!("Subject: q\r\n\r\n{}\r\n", "x".repeat(3000));
+    let r = c.cmd(&format!(
+        "a APPEND Sent {{{}+}}\r\n{message}",
+        message.len()
+    ));
+    assert!(r[0].starts_with("a OK [APPENDUID"), "{r:?}");
+    // 3,017 octets are 3 KiB rounded up; 64K is 64 KiB.
+    assert_eq!(
+        c.cmd("G0002 GETQUOTAROOT INBOX"),
+        [
+            "* QUOTAROOT \"INBOX\" \"\"",
+            "* QUOTA \"\" (STORAGE 3 64)",
+            "G0002 OK GETQUOTAROOT completed"
+        ]
+    );
+    assert_eq!(
+        c.cmd("G0003 GETQUOTAROOT Sent")[..2],
+        ["* QUOTAROOT \"Sent\" \"\"", "* QUOTA \"\" (STORAGE 3 64)"]
+    );
+    assert_eq!(
+        c.cmd("G0001 GETQUOTA \"\""),
+        ["* QUOTA \"\" (STORAGE 3 64)", "G0001 OK GETQUOTA completed"]
+    );
+    assert!(c.cmd("G4 GETQUOTA \"#user/bob\"")[0].starts_with("G4 NO [NONEXISTENT]"));
+    assert!(c.cmd("G5 GETQUOTAROOT Nope")[0].starts_with("G5 NO [NONEXISTENT]"));
+    assert!(c.cmd("S0001 SETQUOTA \"\" (STORAGE 510)")[0].starts_with("S0001 NO [NOPERM]"));
+    let big = format!("Subject: big\r\n\r\n{}\r\n", "y".repeat(70_000));
+    let r = c.cmd(&format!(
+        "A003 APPEND Sent (\\Seen) {{{}+}}\r\n{big}",
+        big.len()
+    ));
+    assert!(r[0].starts_with("A003 NO [OVERQUOTA]"), "{r:?}");
+
+    let imap = server.addr("imap");
+    let script = format!(
+        r#"
+import imaplib
+m = imaplib.IMAP4("{ip}", {port})
+m.login("bob", "bob-password")
+typ, data = m.getquotaroot("INBOX")
+assert typ == "OK", (typ, data)
+assert data == [[b'"INBOX" ""'], [b'"" (STORAGE 3 64)']], data
+typ, data = m.getquota('""')
+assert data == [b'"" (STORAGE 3 64)'], data
+m.logout()
+print("ok")
+"#,
+        ip = imap.ip(),
+        port = imap.port(),
+    );
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn hostile_quota_commands_are_refused_and_the_server_goes_on() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    let many = format!("h SETQUOTA \"\" ({})", ["STORAGE 1"; 2000].join(" "));
+    let deep = format!(
+        "h SETQUOTA \"\" {}STORAGE 1{}",
+        "(".repeat(500),
+        ")".repeat(500)
+    );
+    refused_and_still_serving(
+        &mut c,
+        &[
+            "h SETQUOTA \"\" (STORAGE 99999999999999999999999999)",
+            "h SETQUOTA \"\" (STORAGE -1)",
+            "h GETQUOTAROOT",
+            "h GETQUOTA",
+            "h GETQUOTA \"\" extra",
+            &many,
+            &deep,
+        ],
+    );
 }

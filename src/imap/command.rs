@@ -97,6 +97,12 @@ pub enum Command {
     Enable(Vec<String>),
     /// RFC 2177.
     Idle,
+    /// RFC 9208 GETQUOTA, with the quota root's name.
+    GetQuota(String),
+    /// RFC 9208 GETQUOTAROOT, with a folder's name.
+    GetQuotaRoot(String),
+    /// RFC 9208 SETQUOTA, with the quota root's name (always refused).
+    SetQuota(String),
     // Selected (§6.4).
     Check,
     Close,
@@ -202,6 +208,9 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "NAMESPACE" => Ok(Command::Namespace),
         "ENABLE" => enable(c),
         "IDLE" => Ok(Command::Idle),
+        "GETQUOTA" => super::quota::get_quota(c),
+        "GETQUOTAROOT" => super::quota::get_quota_root(c),
+        "SETQUOTA" => super::quota::set_quota(c),
         "CHECK" => Ok(Command::Check),
         "CLOSE" => Ok(Command::Close),
         "UNSELECT" => Ok(Command::Unselect),

@@ -31,6 +31,7 @@
 //! | `esearch.rs` | SEARCH RETURN (…) and its ESEARCH answer (RFC 4731) |
 //! | `session.rs` | the state machine: states, login, dispatch |
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
+//! | `quota.rs` | GETQUOTA, GETQUOTAROOT over the enforced quota (RFC 9208) |
 //! | `list.rs` | LIST-EXTENDED, SPECIAL-USE selection and LIST-STATUS (RFC 5258, 6154, 5819) |
 //! | `selected.rs` | the selected folder's numbering, and news of changes |
 //! | `fetch.rs`, `envelope.rs` | FETCH answers: sections, ENVELOPE, BODYSTRUCTURE |
@@ -55,6 +56,7 @@ pub mod framing;
 pub mod header;
 pub mod list;
 pub mod messages;
+pub mod quota;
 pub mod response;
 pub mod search;
 pub mod selected;

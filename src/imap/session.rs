@@ -135,6 +135,9 @@ fn allowed(state: State, command: &Command) -> bool {
         | Append { .. }
         | Namespace
         | Enable(_)
+        | GetQuota(_)
+        | GetQuotaRoot(_)
+        | SetQuota(_)
         | Idle => matches!(state, State::Authenticated | State::Selected),
         Check
         | Close
@@ -376,6 +379,9 @@ impl Session {
                     tag: tag.to_string(),
                 };
                 return out;
+            }
+            Command::GetQuota(_) | Command::GetQuotaRoot(_) | Command::SetQuota(_) => {
+                self.quota_command(tag, command)
             }
             other => self.folder_command(tag, other),
         };
