@@ -1,5 +1,5 @@
 //! IMAP extensions of issue 17 over real sockets: ESEARCH (RFC 4731), LIST-EXTENDED (RFC 5258,
-//! 6154), LIST-STATUS (RFC 5819) and QUOTA (RFC 9208), with the RFCs' own
+//! 6154), LIST-STATUS (RFC 5819), QUOTA (RFC 9208) and MULTIAPPEND (RFC 3502), with the RFCs' own
 //! examples replayed, Python's imaplib reading the answer, and hostile rows for each new
 //! grammar (answered BAD, the server going on).
 
@@ -597,5 +597,111 @@ fn hostile_quota_commands_are_refused_and_the_server_goes_on() {
             &many,
             &deep,
         ],
+    );
+}
+
+const JOE: &str = "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\nFrom: Fred Foobar <foobar@Blurdybloop.example.COM>\r\nSubject: afternoon meeting\r\nTo: mooch@owatagu.example.net\r\nMessage-Id: <B27397-0100000@Blurdybloop.example.COM>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
+const FRED: &str = "Date: Mon, 7 Feb 1994 22:43:04 -0800 (PST)\r\nFrom: Joe Mooch <mooch@OWaTaGu.example.net>\r\nSubject: Re: afternoon meeting\r\nTo: foobar@blurdybloop.example.com\r\nMessage-Id: <a0434793874930@OWaTaGu.example.net>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n3:30 is fine with me.\r\n";
+
+/// RFC 3502 §6.3.11's example with synchronizing literals: two messages, one APPENDUID set;
+/// then failures that store nothing at all.
+#[test]
+fn multiappend_stores_all_or_nothing() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    assert!(c.cmd("c CAPABILITY")[0].contains(" MULTIAPPEND"));
+    c.cmd("k CREATE saved-messages");
+    c.send(format!("A003 APPEND saved-messages (\\Seen) {{{}}}\r\n", JOE.len()).as_bytes());
+    assert!(c.line().starts_with("+ "));
+    c.send(JOE.as_bytes());
+    c.send(
+        format!(
+            " (\\Seen) \" 7-Feb-1994 22:43:04 -0800\" {{{}}}\r\n",
+            FRED.len()
+        )
+        .as_bytes(),
+    );
+    assert!(c.line().starts_with("+ "));
+    c.send(FRED.as_bytes());
+    c.send(b"\r\n");
+    let done = c.until("A003");
+    let validity = c.cmd("s STATUS saved-messages (UIDVALIDITY)")[0]
+        .trim_start_matches("* STATUS \"saved-messages\" (UIDVALIDITY ")
+        .trim_end_matches(')')
+        .to_string();
+    assert_eq!(
+        done,
+        [format!(
+            "A003 OK [APPENDUID {validity} 1:2] APPEND completed"
+        )]
+    );
+    c.cmd("e EXAMINE saved-messages");
+    let r = c.cmd("f FETCH 1:* (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+    assert!(
+        r[0].contains("FLAGS (\\Seen") && r[0].contains("Subject: afternoon meeting"),
+        "{r:?}"
+    );
+    assert!(
+        // The same moment, as postlab writes it: in UTC.
+        r[1].contains("INTERNALDATE \"08-Feb-1994 06:43:04 +0000\"")
+            && r[1].contains("Subject: Re: afternoon meeting"),
+        "{r:?}"
+    );
+    c.cmd("u UNSELECT");
+
+    // A004: no such folder.
+    let r = c.cmd("A004 APPEND bogusname (\\Flagged) {1+}\r\nx {1+}\r\ny");
+    assert!(r[0].starts_with("A004 NO [TRYCREATE]"), "{r:?}");
+    // A005: together over the quota, though each one alone would fit: none is stored.
+    let (code, _, err) = server.postlab(&["user", "quota", "bob", "8K"]);
+    assert_eq!(code, 0, "{err}");
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    let part = format!("Subject: part\r\n\r\n{}\r\n", "z".repeat(5000));
+    let r = c.cmd(&format!(
+        "A005 APPEND saved-messages {{{n}+}}\r\n{part} {{{n}+}}\r\n{part}",
+        n = part.len()
+    ));
+    assert!(r[0].starts_with("A005 NO [OVERQUOTA]"), "{r:?}");
+    // A bad second message: the command is not understood, the first is not stored either.
+    let r = c.cmd("A006 APPEND saved-messages {1+}\r\nx \"31-Foo-2026 00:00:00 +0000\" {1+}\r\ny");
+    assert!(r[0].starts_with("A006 BAD"), "{r:?}");
+    assert_eq!(
+        c.cmd("s STATUS saved-messages (MESSAGES)")[0],
+        "* STATUS \"saved-messages\" (MESSAGES 2)"
+    );
+    // Within the quota, several with LITERAL+ at once, keywords kept.
+    let r = c.cmd("A007 APPEND saved-messages ($Work) {1+}\r\nx {1+}\r\ny (\\Flagged) {1+}\r\nz");
+    assert_eq!(
+        r,
+        [format!(
+            "A007 OK [APPENDUID {validity} 3:5] APPEND completed"
+        )]
+    );
+    c.cmd("e EXAMINE saved-messages");
+    assert_eq!(c.cmd("q SEARCH KEYWORD $Work")[0], "* SEARCH 3",);
+}
+
+#[test]
+fn hostile_multiappend_is_refused_and_the_server_goes_on() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    let many = format!("h APPEND Sent{}", " {1+}\r\nx".repeat(257));
+    let deep = format!(
+        "h APPEND Sent {{1+}}\r\nx {}\\Seen{} {{1+}}\r\ny",
+        "(".repeat(500),
+        ")".repeat(500)
+    );
+    refused_and_still_serving(
+        &mut c,
+        &[
+            &many,
+            &deep,
+            "h APPEND Sent {1+}\r\nx \"99-Feb-99999999999 22:43:04 -0800\" {1+}\r\ny",
+            "h APPEND Sent {1+}\r\nx ",
+        ],
+    );
+    assert_eq!(
+        c.cmd("s STATUS Sent (MESSAGES)")[0],
+        "* STATUS \"Sent\" (MESSAGES 0)"
     );
 }

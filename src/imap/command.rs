@@ -11,6 +11,7 @@
 //! The FETCH and SEARCH arguments have grammars of their own in `fetch_args.rs` and
 //! `search.rs`.
 
+use super::append::AppendMessage;
 use super::esearch::{self, ReturnOptions};
 use super::fetch_args::{self, FetchItem};
 use super::list::{self, ListQuery};
@@ -90,6 +91,11 @@ pub enum Command {
         /// Seconds since 1970, if the client gave an internal date.
         date: Option<i64>,
         message: Vec<u8>,
+    },
+    /// RFC 3502: several messages in one APPEND, stored all or none.
+    MultiAppend {
+        mailbox: String,
+        messages: Vec<AppendMessage>,
     },
     /// RFC 2342.
     Namespace,
@@ -204,7 +210,7 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "LIST" => list::parse(c),
         "LSUB" => list(c).map(|(reference, pattern)| Command::Lsub { reference, pattern }),
         "STATUS" => status(c),
-        "APPEND" => append(c),
+        "APPEND" => super::append::parse(c),
         "NAMESPACE" => Ok(Command::Namespace),
         "ENABLE" => enable(c),
         "IDLE" => Ok(Command::Idle),
@@ -302,37 +308,6 @@ pub(super) fn status_items(c: &mut Cursor) -> Parsed<Vec<StatusItem>> {
         }
         c.sp()?;
     }
-}
-
-/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
-fn append(c: &mut Cursor) -> Parsed<Command> {
-    c.sp()?;
-    let mailbox = c.mailbox()?;
-    c.sp()?;
-    let flags = if c.peek() == Some(b'(') {
-        let flags = c.flag_list()?;
-        c.sp()?;
-        flags
-    } else {
-        Vec::new()
-    };
-    let date = if c.peek() == Some(b'"') {
-        let date = c.date_time()?;
-        c.sp()?;
-        Some(date)
-    } else {
-        None
-    };
-    if c.peek() != Some(b'{') {
-        return expected("the message as a literal, {size} then the octets");
-    }
-    let message = c.string()?;
-    Ok(Command::Append {
-        mailbox,
-        flags,
-        date,
-        message,
-    })
 }
 
 /// `enable = "ENABLE" 1*(SP capability)` (RFC 5161 §4)

@@ -82,6 +82,9 @@ impl Session {
                 date,
                 message,
             } => self.append(tag, &mailbox, &flags, date, &message),
+            Command::MultiAppend { mailbox, messages } => {
+                self.multi_append(tag, &mailbox, &messages)
+            }
             other => return self.message_command(tag, other),
         };
         result.unwrap_or_else(|e| vec![r::folder_error(tag, e)])

@@ -31,6 +31,7 @@
 //! | `esearch.rs` | SEARCH RETURN (…) and its ESEARCH answer (RFC 4731) |
 //! | `session.rs` | the state machine: states, login, dispatch |
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
+//! | `append.rs` | APPEND's grammar, MULTIAPPEND all or nothing (RFC 3502) |
 //! | `quota.rs` | GETQUOTA, GETQUOTAROOT over the enforced quota (RFC 9208) |
 //! | `list.rs` | LIST-EXTENDED, SPECIAL-USE selection and LIST-STATUS (RFC 5258, 6154, 5819) |
 //! | `selected.rs` | the selected folder's numbering, and news of changes |
@@ -42,6 +43,7 @@
 //! | `response.rs` | every response, on the wire and in the transcript |
 
 pub mod address;
+pub mod append;
 pub mod auth;
 pub mod command;
 #[cfg(test)]

@@ -133,6 +133,7 @@ fn allowed(state: State, command: &Command) -> bool {
         | Lsub { .. }
         | Status(..)
         | Append { .. }
+        | MultiAppend { .. }
         | Namespace
         | Enable(_)
         | GetQuota(_)
