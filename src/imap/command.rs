@@ -11,10 +11,10 @@
 //! The FETCH and SEARCH arguments have grammars of their own in `fetch_args.rs` and
 //! `search.rs`.
 
-use super::append::AppendMessage;
 use super::esearch::{self, ReturnOptions};
+pub use super::ext_args::StatusItem;
+use super::ext_args::{self, AppendMessage, ListArgs, ListQuery};
 use super::fetch_args::{self, FetchItem};
-use super::list::{self, ListQuery};
 use super::search::{self, SearchKey};
 use super::syntax::{expected, Cursor, Parsed, SequenceSet};
 
@@ -31,16 +31,6 @@ pub enum StoreMode {
     Replace,
     Add,
     Remove,
-}
-
-/// RFC 3501 `status-att`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusItem {
-    Messages,
-    Recent,
-    UidNext,
-    UidValidity,
-    Unseen,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,16 +197,19 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "RENAME" => mailbox_arg(c).and_then(|from| Ok(Command::Rename(from, mailbox_arg(c)?))),
         "SUBSCRIBE" => mailbox_arg(c).map(Command::Subscribe),
         "UNSUBSCRIBE" => mailbox_arg(c).map(Command::Unsubscribe),
-        "LIST" => list::parse(c),
+        "LIST" => ext_args::list(c).map(|args| match args {
+            ListArgs::Plain { reference, pattern } => Command::List { reference, pattern },
+            ListArgs::Extended { reference, query } => Command::ListExtended { reference, query },
+        }),
         "LSUB" => list(c).map(|(reference, pattern)| Command::Lsub { reference, pattern }),
         "STATUS" => status(c),
-        "APPEND" => super::append::parse(c),
+        "APPEND" => ext_args::append(c).map(append),
         "NAMESPACE" => Ok(Command::Namespace),
         "ENABLE" => enable(c),
         "IDLE" => Ok(Command::Idle),
-        "GETQUOTA" => super::quota::get_quota(c),
-        "GETQUOTAROOT" => super::quota::get_quota_root(c),
-        "SETQUOTA" => super::quota::set_quota(c),
+        "GETQUOTA" => ext_args::get_quota(c).map(Command::GetQuota),
+        "GETQUOTAROOT" => ext_args::get_quota_root(c).map(Command::GetQuotaRoot),
+        "SETQUOTA" => ext_args::set_quota(c).map(Command::SetQuota),
         "CHECK" => Ok(Command::Check),
         "CLOSE" => Ok(Command::Close),
         "UNSELECT" => Ok(Command::Unselect),
@@ -286,27 +279,22 @@ fn status(c: &mut Cursor) -> Parsed<Command> {
     c.sp()?;
     let mailbox = c.mailbox()?;
     c.sp()?;
-    Ok(Command::Status(mailbox, status_items(c)?))
+    Ok(Command::Status(mailbox, ext_args::status_items(c)?))
 }
 
-/// `"(" status-att *(SP status-att) ")"` (also in LIST's `RETURN (STATUS (…))`, RFC 5819)
-pub(super) fn status_items(c: &mut Cursor) -> Parsed<Vec<StatusItem>> {
-    c.expect("(")?;
-    let mut items = Vec::new();
-    loop {
-        let item = match c.atom()?.to_ascii_uppercase().as_str() {
-            "MESSAGES" => StatusItem::Messages,
-            "RECENT" => StatusItem::Recent,
-            "UIDNEXT" => StatusItem::UidNext,
-            "UIDVALIDITY" => StatusItem::UidValidity,
-            "UNSEEN" => StatusItem::Unseen,
-            _ => return expected("MESSAGES, RECENT, UIDNEXT, UIDVALIDITY or UNSEEN"),
-        };
-        items.push(item);
-        if c.eat(")") {
-            return Ok(items);
+/// One message is the plain APPEND (RFC 3501 §6.3.11), several a MULTIAPPEND (RFC 3502).
+fn append((mailbox, mut messages): (String, Vec<AppendMessage>)) -> Command {
+    match (messages.pop(), messages.is_empty()) {
+        (Some(one), true) => Command::Append {
+            mailbox,
+            flags: one.flags,
+            date: one.date,
+            message: one.message,
+        },
+        (last, _) => {
+            messages.extend(last);
+            Command::MultiAppend { mailbox, messages }
         }
-        c.sp()?;
     }
 }
 

@@ -83,7 +83,7 @@ impl Session {
                 message,
             } => self.append(tag, &mailbox, &flags, date, &message),
             Command::MultiAppend { mailbox, messages } => {
-                self.multi_append(tag, &mailbox, &messages)
+                self.multi_append(tag, &mailbox, messages)
             }
             other => return self.message_command(tag, other),
         };

@@ -28,6 +28,7 @@
 //! | `syntax.rs` | the shared grammar pieces: strings, numbers, sequence sets, dates |
 //! | `command.rs` | one framed command → a typed [`command::Command`] |
 //! | `fetch_args.rs`, `search.rs` | the FETCH items and SEARCH keys |
+//! | `ext_args.rs` | the grammars of LIST-EXTENDED, STATUS items, QUOTA, MULTIAPPEND |
 //! | `esearch.rs` | SEARCH RETURN (…) and its ESEARCH answer (RFC 4731) |
 //! | `session.rs` | the state machine: states, login, dispatch |
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
@@ -50,6 +51,7 @@ pub mod command;
 mod dialogue_tests;
 pub mod envelope;
 pub mod esearch;
+pub mod ext_args;
 pub mod fetch;
 pub mod fetch_args;
 pub mod flags;

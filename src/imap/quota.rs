@@ -14,68 +14,16 @@
 //! limit down, so a client is never told there is room that is not there. An account without
 //! a quota has no quota root (§4.2.2: `* QUOTAROOT INBOX` with none). Only STORAGE is
 //! reported: postlab limits no other resource (§4.2.1: a resource not named is not limited),
-//! and SETQUOTA is refused, as QUOTASET is not offered (§4.1.3).
+//! and SETQUOTA is refused, as QUOTASET is not offered (§4.1.3). The grammar is in
+//! `ext_args.rs`.
 
 use super::command::Command;
 use super::response::{quote, Response};
 use super::session::Session;
-use super::syntax::{expected, Cursor, Parsed};
 use crate::mailbox::quota;
 
 /// The one quota root.
 const ROOT: &str = "";
-
-/// `getquota = "GETQUOTA" SP quota-root-name`; `quota-root-name = astring`
-pub fn get_quota(c: &mut Cursor) -> Parsed<Command> {
-    c.sp()?;
-    Ok(Command::GetQuota(c.astring()?))
-}
-
-/// `getquotaroot = "GETQUOTAROOT" SP mailbox`
-pub fn get_quota_root(c: &mut Cursor) -> Parsed<Command> {
-    c.sp()?;
-    Ok(Command::GetQuotaRoot(c.mailbox()?))
-}
-
-/// Resources in one SETQUOTA: more than there are kinds is not a client asking for them.
-const MAX_RESOURCES: usize = 8;
-
-/// `setquota = "SETQUOTA" SP quota-root-name SP setquota-list`;
-/// `setquota-list = "(" [resource-name SP resource-limit *(SP …)] ")"`, `resource-limit =
-/// number64`. Read whole, so that a malformed one gets BAD and a good one the NO.
-pub fn set_quota(c: &mut Cursor) -> Parsed<Command> {
-    c.sp()?;
-    let root = c.astring()?;
-    c.sp()?;
-    c.expect("(")?;
-    let mut count = 0;
-    while !c.eat(")") {
-        if count > 0 {
-            c.sp()?;
-        }
-        count += 1;
-        if count > MAX_RESOURCES {
-            return expected("at most 8 resources");
-        }
-        c.atom()?;
-        c.sp()?;
-        number64(c)?;
-    }
-    Ok(Command::SetQuota(root))
-}
-
-/// `number64 = 1*DIGIT` up to 2^63-1 (RFC 9051 §9).
-fn number64(c: &mut Cursor) -> Parsed<u64> {
-    let mut digits = String::new();
-    while let Some(b) = c.peek().filter(u8::is_ascii_digit) {
-        digits.push(b as char);
-        c.eat(&(b as char).to_string());
-    }
-    match digits.parse::<u64>() {
-        Ok(n) if n <= i64::MAX as u64 => Ok(n),
-        _ => expected("a limit (a number below 2^63)"),
-    }
-}
 
 impl Session {
     /// The account's `* QUOTA "" (STORAGE used limit)`, or `None` without a quota.
@@ -130,32 +78,6 @@ impl Session {
                 "NOPERM",
                 "Quotas are set by the administrator: postlab user quota NAME SIZE",
             )],
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn setquota_is_read_whole() {
-        let parse = |s: &str| {
-            let mut c = Cursor::new(s.as_bytes());
-            set_quota(&mut c).and_then(|command| c.end().map(|()| command))
-        };
-        assert_eq!(
-            parse(" \"\" (STORAGE 512 MESSAGE 1000)"),
-            Ok(Command::SetQuota(String::new()))
-        );
-        assert_eq!(parse(" \"\" ()"), Ok(Command::SetQuota(String::new())));
-        for bad in [
-            " \"\" (STORAGE 9223372036854775808)",
-            " \"\" (STORAGE)",
-            " \"\" ((STORAGE 1))",
-            " \"\" (STORAGE 1",
-        ] {
-            assert!(parse(bad).is_err(), "{bad}");
         }
     }
 }
