@@ -598,6 +598,11 @@ fn hostile_quota_commands_are_refused_and_the_server_goes_on() {
             &deep,
         ],
     );
+    // The session goes on answering QUOTA.
+    assert_eq!(
+        c.cmd("q GETQUOTAROOT INBOX"),
+        ["* QUOTAROOT \"INBOX\"", "q OK GETQUOTAROOT completed"]
+    );
 }
 
 const JOE: &str = "Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\nFrom: Fred Foobar <foobar@Blurdybloop.example.COM>\r\nSubject: afternoon meeting\r\nTo: mooch@owatagu.example.net\r\nMessage-Id: <B27397-0100000@Blurdybloop.example.COM>\r\nMIME-Version: 1.0\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
@@ -703,5 +708,11 @@ fn hostile_multiappend_is_refused_and_the_server_goes_on() {
     assert_eq!(
         c.cmd("s STATUS Sent (MESSAGES)")[0],
         "* STATUS \"Sent\" (MESSAGES 0)"
+    );
+    // And a good MULTIAPPEND after them is stored whole.
+    let r = c.cmd("m APPEND Sent {1+}\r\nx {1+}\r\ny");
+    assert!(
+        r[0].starts_with("m OK [APPENDUID ") && r[0].ends_with(" 1:2] APPEND completed"),
+        "{r:?}"
     );
 }
