@@ -11,6 +11,9 @@
 //! The FETCH and SEARCH arguments have grammars of their own in `fetch_args.rs` and
 //! `search.rs`.
 
+use super::esearch::{self, ReturnOptions};
+pub use super::ext_args::StatusItem;
+use super::ext_args::{self, AppendMessage, ListArgs, ListQuery};
 use super::fetch_args::{self, FetchItem};
 use super::search::{self, SearchKey};
 use super::syntax::{expected, Cursor, Parsed, SequenceSet};
@@ -28,16 +31,6 @@ pub enum StoreMode {
     Replace,
     Add,
     Remove,
-}
-
-/// RFC 3501 `status-att`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusItem {
-    Messages,
-    Recent,
-    UidNext,
-    UidValidity,
-    Unseen,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +65,11 @@ pub enum Command {
         reference: String,
         pattern: String,
     },
+    /// RFC 5258 LIST with selection or return options, or several patterns.
+    ListExtended {
+        reference: String,
+        query: ListQuery,
+    },
     Lsub {
         reference: String,
         pattern: String,
@@ -84,12 +82,23 @@ pub enum Command {
         date: Option<i64>,
         message: Vec<u8>,
     },
+    /// RFC 3502: several messages in one APPEND, stored all or none.
+    MultiAppend {
+        mailbox: String,
+        messages: Vec<AppendMessage>,
+    },
     /// RFC 2342.
     Namespace,
     /// RFC 5161.
     Enable(Vec<String>),
     /// RFC 2177.
     Idle,
+    /// RFC 9208 GETQUOTA, with the quota root's name.
+    GetQuota(String),
+    /// RFC 9208 GETQUOTAROOT, with a folder's name.
+    GetQuotaRoot(String),
+    /// RFC 9208 SETQUOTA, with the quota root's name (always refused).
+    SetQuota(String),
     // Selected (§6.4).
     Check,
     Close,
@@ -101,6 +110,8 @@ pub enum Command {
     Search {
         uid: bool,
         key: SearchKey,
+        /// RFC 4731 `RETURN (…)`: answer with ESEARCH instead of SEARCH.
+        ret: Option<ReturnOptions>,
     },
     Fetch {
         uid: bool,
@@ -186,13 +197,19 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "RENAME" => mailbox_arg(c).and_then(|from| Ok(Command::Rename(from, mailbox_arg(c)?))),
         "SUBSCRIBE" => mailbox_arg(c).map(Command::Subscribe),
         "UNSUBSCRIBE" => mailbox_arg(c).map(Command::Unsubscribe),
-        "LIST" => list(c).map(|(reference, pattern)| Command::List { reference, pattern }),
+        "LIST" => ext_args::list(c).map(|args| match args {
+            ListArgs::Plain { reference, pattern } => Command::List { reference, pattern },
+            ListArgs::Extended { reference, query } => Command::ListExtended { reference, query },
+        }),
         "LSUB" => list(c).map(|(reference, pattern)| Command::Lsub { reference, pattern }),
         "STATUS" => status(c),
-        "APPEND" => append(c),
+        "APPEND" => ext_args::append(c).map(append),
         "NAMESPACE" => Ok(Command::Namespace),
         "ENABLE" => enable(c),
         "IDLE" => Ok(Command::Idle),
+        "GETQUOTA" => ext_args::get_quota(c).map(Command::GetQuota),
+        "GETQUOTAROOT" => ext_args::get_quota_root(c).map(Command::GetQuotaRoot),
+        "SETQUOTA" => ext_args::set_quota(c).map(Command::SetQuota),
         "CHECK" => Ok(Command::Check),
         "CLOSE" => Ok(Command::Close),
         "UNSELECT" => Ok(Command::Unselect),
@@ -262,54 +279,23 @@ fn status(c: &mut Cursor) -> Parsed<Command> {
     c.sp()?;
     let mailbox = c.mailbox()?;
     c.sp()?;
-    c.expect("(")?;
-    let mut items = Vec::new();
-    loop {
-        let item = match c.atom()?.to_ascii_uppercase().as_str() {
-            "MESSAGES" => StatusItem::Messages,
-            "RECENT" => StatusItem::Recent,
-            "UIDNEXT" => StatusItem::UidNext,
-            "UIDVALIDITY" => StatusItem::UidValidity,
-            "UNSEEN" => StatusItem::Unseen,
-            _ => return expected("MESSAGES, RECENT, UIDNEXT, UIDVALIDITY or UNSEEN"),
-        };
-        items.push(item);
-        if c.eat(")") {
-            return Ok(Command::Status(mailbox, items));
-        }
-        c.sp()?;
-    }
+    Ok(Command::Status(mailbox, ext_args::status_items(c)?))
 }
 
-/// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`
-fn append(c: &mut Cursor) -> Parsed<Command> {
-    c.sp()?;
-    let mailbox = c.mailbox()?;
-    c.sp()?;
-    let flags = if c.peek() == Some(b'(') {
-        let flags = c.flag_list()?;
-        c.sp()?;
-        flags
-    } else {
-        Vec::new()
-    };
-    let date = if c.peek() == Some(b'"') {
-        let date = c.date_time()?;
-        c.sp()?;
-        Some(date)
-    } else {
-        None
-    };
-    if c.peek() != Some(b'{') {
-        return expected("the message as a literal, {size} then the octets");
+/// One message is the plain APPEND (RFC 3501 §6.3.11), several a MULTIAPPEND (RFC 3502).
+fn append((mailbox, mut messages): (String, Vec<AppendMessage>)) -> Command {
+    match (messages.pop(), messages.is_empty()) {
+        (Some(one), true) => Command::Append {
+            mailbox,
+            flags: one.flags,
+            date: one.date,
+            message: one.message,
+        },
+        (last, _) => {
+            messages.extend(last);
+            Command::MultiAppend { mailbox, messages }
+        }
     }
-    let message = c.string()?;
-    Ok(Command::Append {
-        mailbox,
-        flags,
-        date,
-        message,
-    })
 }
 
 /// `enable = "ENABLE" 1*(SP capability)` (RFC 5161 §4)
@@ -343,9 +329,11 @@ fn id(c: &mut Cursor) -> Parsed<Command> {
     Ok(Command::Id)
 }
 
-/// `search = "SEARCH" [SP "CHARSET" SP astring] 1*(SP search-key)`
+/// `search = "SEARCH" [search-return-opts] SP ["CHARSET" SP astring SP] search-key
+/// *(SP search-key)` (RFC 4466 §2.6, with RFC 4731's options)
 fn search(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     c.sp()?;
+    let ret = esearch::parse_return(c)?;
     if c.eat("CHARSET ") {
         let charset = c.astring()?;
         // RFC 3501 §6.4.4: US-ASCII must be supported; UTF-8 is its superset and harmless.
@@ -355,7 +343,7 @@ fn search(c: &mut Cursor, uid: bool) -> Parsed<Command> {
         c.sp()?;
     }
     let key = search::parse_keys(c)?;
-    Ok(Command::Search { uid, key })
+    Ok(Command::Search { uid, key, ret })
 }
 
 /// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /

@@ -71,6 +71,9 @@ impl Session {
                 .set_subscribed(&name, false)
                 .map(|()| done("UNSUBSCRIBE")),
             Command::List { reference, pattern } => self.list(tag, &reference, &pattern, false),
+            Command::ListExtended { reference, query } => {
+                self.list_extended(tag, &reference, &query)
+            }
             Command::Lsub { reference, pattern } => self.list(tag, &reference, &pattern, true),
             Command::Status(name, items) => self.status(tag, &name, &items),
             Command::Append {
@@ -79,6 +82,9 @@ impl Session {
                 date,
                 message,
             } => self.append(tag, &mailbox, &flags, date, &message),
+            Command::MultiAppend { mailbox, messages } => {
+                self.multi_append(tag, &mailbox, messages)
+            }
             other => return self.message_command(tag, other),
         };
         result.unwrap_or_else(|e| vec![r::folder_error(tag, e)])
@@ -248,6 +254,18 @@ impl Session {
         name: &str,
         items: &[StatusItem],
     ) -> Result<Vec<Response>, FolderError> {
+        Ok(vec![
+            self.status_line(name, items)?,
+            Response::ok(tag, "STATUS completed"),
+        ])
+    }
+
+    /// `* STATUS name (…)` for STATUS, and for LIST's `RETURN (STATUS …)` (RFC 5819).
+    pub(super) fn status_line(
+        &self,
+        name: &str,
+        items: &[StatusItem],
+    ) -> Result<Response, FolderError> {
         let (name, maildir) = self.folders().maildir(name)?;
         let numbered = uids::scan(&maildir)?;
         let values: Vec<String> = items
@@ -274,10 +292,11 @@ impl Session {
                 ),
             })
             .collect();
-        Ok(vec![
-            Response::data(format!("STATUS {} ({})", quote(&name), values.join(" "))),
-            Response::ok(tag, "STATUS completed"),
-        ])
+        Ok(Response::data(format!(
+            "STATUS {} ({})",
+            quote(&name),
+            values.join(" ")
+        )))
     }
 
     /// `NO [LIMIT]` when the account already has `max_folders` folders (0: no limit). Two
@@ -457,7 +476,7 @@ fn stage_one(
 }
 
 /// LIST pattern matching: `*` any run of characters, `%` any run without the delimiter.
-fn matches(pattern: &[u8], name: &[u8]) -> bool {
+pub(super) fn matches(pattern: &[u8], name: &[u8]) -> bool {
     match pattern.split_first() {
         None => name.is_empty(),
         Some((b'*', rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),

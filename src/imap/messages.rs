@@ -15,6 +15,7 @@ use std::fs;
 use std::rc::Rc;
 
 use super::command::{Command, StoreMode};
+use super::esearch::{self, ReturnOptions};
 use super::fetch::{self, Known};
 use super::fetch_args::FetchItem;
 use super::flags::{self, Flags};
@@ -56,7 +57,7 @@ impl Session {
             }
             Command::Expunge => self.expunge(tag, None),
             Command::UidExpunge(set) => self.expunge(tag, Some(set)),
-            Command::Search { uid, key } => self.search(tag, uid, &key),
+            Command::Search { uid, key, ret } => self.search(tag, uid, &key, ret),
             Command::Fetch { uid, set, items } => self.fetch(tag, uid, &set, items),
             Command::Store {
                 uid,
@@ -84,13 +85,20 @@ impl Session {
         }
     }
 
-    /// RFC 3501 §6.4.4 SEARCH: message numbers (UIDs for UID SEARCH) of the matches.
-    fn search(&mut self, tag: &str, uid: bool, key: &SearchKey) -> Vec<Response> {
+    /// RFC 3501 §6.4.4 SEARCH: message numbers (UIDs for UID SEARCH) of the matches; with
+    /// RFC 4731's RETURN options, one ESEARCH response instead.
+    fn search(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        key: &SearchKey,
+        ret: Option<ReturnOptions>,
+    ) -> Vec<Response> {
         self.no_expunge_now = !uid;
         let view = self.view();
         let largest_seq = view.messages.len() as u32;
         let largest_uid = view.messages.last().map(|m| m.uid).unwrap_or(0);
-        let mut found = String::new();
+        let mut found: Vec<u32> = Vec::new();
         for i in 0..view.messages.len() {
             // RFC 2180 §4.1.3: a message another session expunged is left out of the result.
             let entry = match view.current(i) {
@@ -134,13 +142,17 @@ impl Session {
                 content: &mut content,
             };
             if key.matches(&mut candidate) {
-                found.push_str(&format!(" {}", if uid { m.uid } else { i as u32 + 1 }));
+                found.push(if uid { m.uid } else { i as u32 + 1 });
             }
         }
-        vec![
-            Response::data(format!("SEARCH{found}")),
-            Response::ok(tag, "SEARCH completed"),
-        ]
+        let data = match ret {
+            Some(options) => esearch::response(tag, uid, options, &found),
+            None => found.iter().fold("SEARCH".to_string(), |mut line, n| {
+                line.push_str(&format!(" {n}"));
+                line
+            }),
+        };
+        vec![Response::data(data), Response::ok(tag, "SEARCH completed")]
     }
 
     /// RFC 3501 §6.4.5 FETCH.

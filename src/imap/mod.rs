@@ -28,8 +28,13 @@
 //! | `syntax.rs` | the shared grammar pieces: strings, numbers, sequence sets, dates |
 //! | `command.rs` | one framed command → a typed [`command::Command`] |
 //! | `fetch_args.rs`, `search.rs` | the FETCH items and SEARCH keys |
+//! | `ext_args.rs` | the grammars of LIST-EXTENDED, STATUS items, QUOTA, MULTIAPPEND |
+//! | `esearch.rs` | SEARCH RETURN (…) and its ESEARCH answer (RFC 4731) |
 //! | `session.rs` | the state machine: states, login, dispatch |
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
+//! | `append.rs` | APPEND's grammar, MULTIAPPEND all or nothing (RFC 3502) |
+//! | `quota.rs` | GETQUOTA, GETQUOTAROOT over the enforced quota (RFC 9208) |
+//! | `list.rs` | LIST-EXTENDED, SPECIAL-USE selection and LIST-STATUS (RFC 5258, 6154, 5819) |
 //! | `selected.rs` | the selected folder's numbering, and news of changes |
 //! | `fetch.rs`, `envelope.rs` | FETCH answers: sections, ENVELOPE, BODYSTRUCTURE |
 //! | `header.rs` | a message's header block: where it ends, its fields |
@@ -39,18 +44,23 @@
 //! | `response.rs` | every response, on the wire and in the transcript |
 
 pub mod address;
+pub mod append;
 pub mod auth;
 pub mod command;
 #[cfg(test)]
 mod dialogue_tests;
 pub mod envelope;
+pub mod esearch;
+pub mod ext_args;
 pub mod fetch;
 pub mod fetch_args;
 pub mod flags;
 pub mod folders;
 pub mod framing;
 pub mod header;
+pub mod list;
 pub mod messages;
+pub mod quota;
 pub mod response;
 pub mod search;
 pub mod selected;

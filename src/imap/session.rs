@@ -129,11 +129,16 @@ fn allowed(state: State, command: &Command) -> bool {
         | Subscribe(_)
         | Unsubscribe(_)
         | List { .. }
+        | ListExtended { .. }
         | Lsub { .. }
         | Status(..)
         | Append { .. }
+        | MultiAppend { .. }
         | Namespace
         | Enable(_)
+        | GetQuota(_)
+        | GetQuotaRoot(_)
+        | SetQuota(_)
         | Idle => matches!(state, State::Authenticated | State::Selected),
         Check
         | Close
@@ -375,6 +380,9 @@ impl Session {
                     tag: tag.to_string(),
                 };
                 return out;
+            }
+            Command::GetQuota(_) | Command::GetQuotaRoot(_) | Command::SetQuota(_) => {
+                self.quota_command(tag, command)
             }
             other => self.folder_command(tag, other),
         };
