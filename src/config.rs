@@ -173,6 +173,26 @@ pub const SETTINGS: &[Setting] = &[
         default: "10",
         help: "Seconds a message or mailbox transfer in flight may take to finish after SIGTERM or SIGINT.\nIdle sessions are told goodbye at once; after this the server exits anyway.",
     },
+    Setting {
+        key: "dkim_sign",
+        default: "no",
+        help: "DKIM-sign (RFC 6376, rsa-sha256 and ed25519-sha256) mail from logged-in users and relay_networks\nbefore it is queued. Keys are made per local domain in DIR/dkim/ on start; `postlab dkim show\nDOMAIN` prints the DNS record to publish (lesson 15).",
+    },
+    Setting {
+        key: "auth_check",
+        default: "yes",
+        help: "Check SPF (RFC 7208), DKIM and DMARC (RFC 7489) on mail from other servers (port 25, outside\nrelay_networks) and write the results into an Authentication-Results: header (RFC 8601).",
+    },
+    Setting {
+        key: "dmarc_policy",
+        default: "report",
+        help: "What a failed DMARC check does. report: only the header and the transcript say so; enforce:\nthe sender domain's policy is followed (p=reject: 550 5.7.1; p=quarantine: into the Junk folder).",
+    },
+    Setting {
+        key: "relay_bind_address",
+        default: "",
+        help: "The address our relay (step 5) connects from, as Postfix's smtp_bind_address; empty: the\nsystem chooses. A lab server sets its own, so SPF sees the address its zone lists.",
+    },
 ];
 
 /// Everything `postlab serve` needs to know, after defaults, file and flags are merged.
@@ -211,6 +231,14 @@ pub struct Config {
     pub relay_timeout: Duration,
     pub tls_ca_file: Option<PathBuf>,
     pub shutdown_grace: Duration,
+    /// DKIM-sign mail from our own users (`src/mailauth/`).
+    pub dkim_sign: bool,
+    /// SPF, DKIM and DMARC on mail from other servers.
+    pub auth_check: bool,
+    /// Follow the sender domain's DMARC policy (`enforce`), or only report it.
+    pub dmarc_enforce: bool,
+    /// Where outbound connections leave from (`relay_bind_address`).
+    pub relay_bind_address: Option<IpAddr>,
 }
 
 /// An IP network such as `127.0.0.0/8` or `::1/128`.
@@ -311,6 +339,10 @@ impl Config {
             relay_timeout: Duration::from_secs(120),
             tls_ca_file: None,
             shutdown_grace: Duration::from_secs(10),
+            dkim_sign: false,
+            auth_check: true,
+            dmarc_enforce: false,
+            relay_bind_address: None,
         }
     }
 
@@ -398,6 +430,23 @@ impl Config {
                     .ok_or_else(|| format!("{key}: say none, may, encrypt or verify"))?
             }
             "shutdown_grace" => self.shutdown_grace = Duration::from_secs(number(key, value)?),
+            "dkim_sign" => self.dkim_sign = yes_no(key, value)?,
+            "auth_check" => self.auth_check = yes_no(key, value)?,
+            "dmarc_policy" => {
+                self.dmarc_enforce = match value {
+                    "report" => false,
+                    "enforce" => true,
+                    _ => return Err(format!("{key}: say report or enforce")),
+                }
+            }
+            "relay_bind_address" => {
+                self.relay_bind_address = match value {
+                    "" => None,
+                    _ => Some(value.parse().map_err(|_| {
+                        format!("{key}: '{value}' is not an IP address, nor empty")
+                    })?),
+                }
+            }
             _ => return Err(format!("unknown setting '{key}'")),
         }
         Ok(())

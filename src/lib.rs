@@ -31,6 +31,7 @@ pub mod faults;
 pub mod ids;
 pub mod imap;
 pub mod lab;
+pub mod mailauth;
 pub mod mailbox;
 pub mod mda;
 pub mod mta;

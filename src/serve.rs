@@ -167,6 +167,12 @@ impl Server {
             Ok(n) => log::warn!("mailboxes: removed {n} unfinished deliveries left in tmp/ by a crash (never acknowledged)"),
             Err(e) => log::error!("mailboxes: cannot clean tmp/: {e}"),
         }
+        if config.dkim_sign {
+            // Issue 20: a key per local domain on first start (`postlab dkim show` prints it).
+            for line in crate::mailauth::ensure_keys(&data.dkim(), &config.domains) {
+                log::warn!("dkim: {line}");
+            }
+        }
         let faults = FaultFile::new(&data.root().join("faults"));
         let addresses = listeners
             .iter()
@@ -259,7 +265,9 @@ impl Server {
             self.shared.data.root().display()
         ));
         text.push_str("  the course: lessons/README.md; lesson 1 starts with the telnet line for smtp above\n");
-        text.push_str("  stop: Ctrl-C (or SIGTERM): every session is told goodbye, mail in flight finishes\n");
+        text.push_str(
+            "  stop: Ctrl-C (or SIGTERM): every session is told goodbye, mail in flight finishes\n",
+        );
         text.push_str("  transcripts: every line is labelled with its flowchart step, [1 MUA] to [7 ACCESS]\n");
         text
     }

@@ -11,6 +11,7 @@
 //! | `mta.rs` | `trace`, `queue`, `dns` |
 //! | `mua.rs` | `send`, `fetch` (our mail client) |
 //! | `classroom.rs` | `fault`, `watch`, `lab` |
+//! | `dkim.rs` | `dkim show` |
 //! | `../admin/` | `backup`, `restore`, `check`, `status`, `deliver`, `alias` |
 
 use std::io::Write as _;
@@ -47,6 +48,7 @@ usage:
                  [--server HOST:PORT] [--verbose]      compose and submit a message (body on stdin)
   postlab lab    up [N] | down | status  [--dir DIR] [--port-offset N]   a mini internet: N servers + DNS
   postlab watch  [--data DIR] [--all] [--no-color]   the transcripts live, each step in its colour
+  postlab dkim   show DOMAIN [--data DIR]     the DNS records that publish DOMAIN's DKIM keys
   postlab fault  add STEP PATTERN ACTION… | list | clear   [--data DIR]   failures on purpose
   postlab fetch  list | read N | delete N  --user U [--password P] [--pop3 | --imap] [--server HOST:PORT] [--verbose]
 
@@ -84,6 +86,7 @@ pub fn main(args: Vec<String>) -> i32 {
         "fault" => fault(rest),
         "watch" => watch(rest),
         "lab" => lab(rest),
+        "dkim" => dkim(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             0
@@ -129,12 +132,14 @@ fn fail(message: impl std::fmt::Display) -> i32 {
 }
 
 mod classroom;
+mod dkim;
 mod mta;
 mod mua;
 mod server;
 mod user;
 
 use classroom::{fault, lab, watch};
+use dkim::dkim;
 use mta::{dns, queue, trace};
 use mua::{fetch, send};
 use server::serve;

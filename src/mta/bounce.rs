@@ -116,6 +116,8 @@ pub fn build(
     };
     let received = format!("Received: by {hostname} (postlab) id {bounce_id}; {now}\r\n");
     Some(Message {
+        origin: crate::mailauth::Origin::Here,
+        junk: false,
         envelope,
         received,
         content: body,

@@ -115,6 +115,24 @@ pub struct Target<'a> {
     /// `relay_timeout`: the longest a reply (from its first octet to its end) or a TLS
     /// handshake may take.
     pub timeout: Duration,
+    /// `relay_bind_address`: the local address to connect from (Postfix's smtp_bind_address),
+    /// so the receiving server's SPF check sees the address our zone lists.
+    pub bind: Option<std::net::IpAddr>,
+}
+
+/// Connects to `addr`, from `bind` when it is given and of the same family.
+fn connect(addr: SocketAddr, bind: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(ip) = bind.filter(|ip| ip.is_ipv4() == addr.is_ipv4()) else {
+        return TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT);
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.bind(&SocketAddr::new(ip, 0).into())?;
+    socket.connect_timeout(&addr.into(), CONNECT_TIMEOUT)?;
+    Ok(socket.into())
 }
 
 /// Sends one message to one server. `content` is the queued content (Received: and the
@@ -129,7 +147,7 @@ pub fn send(
 ) -> Result<Verdicts, HostFailure> {
     let addr = target.addr;
     transcript.note(Step::Relay, &format!("connecting to {addr}"));
-    let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| {
+    let stream = connect(addr, target.bind).map_err(|e| {
         transcript.note(Step::Relay, &format!("cannot connect to {addr}: {e}"));
         HostFailure::Connection(format!("{addr}: {e}"))
     })?;

@@ -52,4 +52,8 @@ pub struct Message {
     pub received: String,
     /// The content as the client sent it, dot-unstuffed, lines ending in CRLF.
     pub content: Vec<u8>,
+    /// Who handed it over: decides whether it is DKIM-signed or checked (`src/mailauth/`).
+    pub origin: crate::mailauth::Origin,
+    /// DMARC asked for quarantine (`dmarc_policy = enforce`): local copies go to Junk.
+    pub junk: bool,
 }

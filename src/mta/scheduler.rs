@@ -410,6 +410,7 @@ fn attempt(
                 tls: shared.config.relay_tls,
                 ca_file: shared.config.tls_ca_file.as_deref(),
                 timeout: shared.config.relay_timeout,
+                bind: shared.config.relay_bind_address,
             };
             match client::send(
                 target,
@@ -506,10 +507,10 @@ fn send_bounce(
             &entry.id,
             &format!("bounce {bounce_id} sent to <{sender}>"),
         ),
-        accept::Outcome::Transient(e) => transcript.event(
+        other => transcript.event(
             Step::Relay,
             &entry.id,
-            &format!("bounce to <{sender}> failed: {e:?}"),
+            &format!("bounce to <{sender}> failed: {other:?}"),
         ),
     }
 }

@@ -174,6 +174,17 @@ pub fn relay_denied(address: &str) -> Reply {
     .hint("this server only accepts mail for its own domains from you")
 }
 
+/// RFC 7489 section 6.7 and 10.3: DMARC failed and the author's domain publishes p=reject
+/// (`dmarc_policy = enforce`); 550 5.7.1 is what RFC 7372 section 3.1 names for it.
+pub fn dmarc_rejected() -> Reply {
+    Reply::new(
+        550,
+        Some(Status(5, 7, 1)),
+        "Rejected by DMARC policy of the sender's domain".to_string(),
+    )
+    .hint("SPF and DKIM both failed for the From: domain, and its _dmarc record says p=reject")
+}
+
 /// 5.4.6: a routing loop (RFC 3463 §3.5).
 pub fn alias_loop(address: &str) -> Reply {
     Reply::new(

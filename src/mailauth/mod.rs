@@ -1,0 +1,115 @@
+//! Who really sent this? SPF, DKIM and DMARC: our mail signed, other servers' mail checked.
+//!
+//! Part of step 3 (`[3 MDA]`): after the content is in and before the message is kept
+//! (`src/mta/accept.rs` makes one call, [`examine`]), what happens depends on where it came from:
+//!
+//! ```text
+//!   logged in, or relay_networks ──► dkim_sign? ──► DKIM-Signature: (rsa + ed25519) on top ──► queue
+//!   port 25, anyone else ─────────► auth_check? ──► SPF(HELO) SPF(MAIL FROM) DKIM ──► DMARC
+//!                                                    │  each result a transcript line, and one
+//!                                                    ▼  Authentication-Results: header (RFC 8601)
+//!                    dmarc_policy = enforce, DMARC fails: p=reject ─► 550 5.7.1, nothing kept
+//!                                                         p=quarantine ─► the Junk folder
+//! ```
+//!
+//! - [`keys`]: the keys in `DIR/dkim/` and the TXT records to publish; [`sign`]: signing.
+//! - [`check`]: the three checks, their DNS lookups through `src/dns/`'s door.
+//!
+//! The protocols themselves (canonicalisation, record syntax, the SPF evaluation with its
+//! ten-lookup limit, DMARC alignment) are the `mail-auth` crate's; this module decides when to
+//! run them and shows what they found. What can go wrong: a DNS server that does not answer
+//! (a check says `temperror`; the message is kept), keys that cannot be read (the message goes
+//! unsigned, and the transcript says why).
+
+use std::net::IpAddr;
+
+use crate::context::Shared;
+use crate::mta::message::Message;
+use crate::transcript::Step;
+
+pub mod check;
+pub mod keys;
+pub mod sign;
+
+/// Who handed us a message, as far as checking and signing care.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// One of ours: a logged-in user, or a client in `relay_networks`. Signed.
+    Ours,
+    /// Another server, on port 25 from outside `relay_networks`. Checked.
+    Outside { ip: IpAddr, helo: String },
+    /// Made here (a bounce): neither.
+    #[default]
+    Here,
+}
+
+/// What [`examine`] decided.
+pub struct Examined {
+    /// The message to keep (signed, or with its Authentication-Results), or `None`: refused.
+    pub message: Option<Message>,
+    /// What each check found, for the transcript.
+    pub notes: Vec<(Step, String)>,
+}
+
+/// Signs or checks `message`, as its origin asks.
+pub fn examine(shared: &Shared, message: &Message) -> Examined {
+    let config = &shared.config;
+    match &message.origin {
+        Origin::Ours if config.dkim_sign => sign_ours(&shared.data.dkim(), message),
+        Origin::Outside { ip, helo } if config.auth_check => check::run(shared, message, *ip, helo),
+        _ => Examined {
+            message: Some(message.clone()),
+            notes: Vec::new(),
+        },
+    }
+}
+
+/// DKIM-signs for the domain of the `From:` address when it is one of ours and has keys
+/// (RFC 7489 section 3.1: DMARC wants the signing domain to match the author's).
+fn sign_ours(dir: &std::path::Path, message: &Message) -> Examined {
+    let mut message = message.clone();
+    let mut notes = Vec::new();
+    let domain = author_domain(&message.content);
+    let note = match domain.as_deref().map(|d| (d, keys::load(dir, d))) {
+        None => "not DKIM-signed: no From: address".to_string(),
+        Some((domain, None)) => format!("not DKIM-signed: no key for {domain} in DIR/dkim/"),
+        Some((domain, Some(keys))) => match sign::signatures(keys, domain, &message.content) {
+            Ok(fields) => {
+                let mut content = fields.into_bytes();
+                content.extend_from_slice(&message.content);
+                message.content = content;
+                format!(
+                    "DKIM-signed for {domain} (s={} and s={}, relaxed/relaxed)",
+                    keys::ED25519_SELECTOR,
+                    keys::RSA_SELECTOR
+                )
+            }
+            Err(e) => format!("not DKIM-signed: {e}"),
+        },
+    };
+    notes.push((Step::Mda, note));
+    Examined {
+        message: Some(message),
+        notes,
+    }
+}
+
+/// The domain of the first `From:` address (RFC 5322 section 3.6.2), lower case.
+pub fn author_domain(content: &[u8]) -> Option<String> {
+    let parsed = mail_parser::MessageParser::new().parse_headers(content)?;
+    let from = parsed.from()?.first()?.address()?.to_string();
+    let (_, domain) = from.rsplit_once('@')?;
+    Some(domain.to_ascii_lowercase())
+}
+
+/// Makes the DKIM keys of every local domain that has none yet (on start, with `dkim_sign`).
+pub fn ensure_keys(dir: &std::path::Path, domains: &[String]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for domain in domains {
+        match keys::ensure(dir, domain) {
+            Ok(made) => lines.extend(made.into_iter().map(|m| format!("new DKIM key {m}"))),
+            Err(e) => lines.push(format!("cannot make a DKIM key for {domain}: {e}")),
+        }
+    }
+    lines
+}
