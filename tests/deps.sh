@@ -17,6 +17,7 @@
 #   msmtp, s-nail, mutt, fetchmail, getmail6, mbsync (isync), offlineimap3, and tmux to give
 #            mutt a terminal: real mail programs as users set them up (tests/real_clients.rs)
 #   unshare  (util-linux) a throw-away root to install the Debian package in (tests/package.rs)
+#   dkimverify  dkimpy, an independent DKIM verifier our signatures must pass (tests/mailauth.rs)
 set -euo pipefail
 
 # command to look for, and the Debian package that has it
@@ -37,6 +38,7 @@ wanted=(
     "mbsync isync"
     "offlineimap offlineimap3"
     "unshare util-linux"
+    "dkimverify python3-dkim"
 )
 
 # cargo-deb builds `make deb`'s package (tests/package.rs); it comes from crates.io, not apt,

@@ -29,6 +29,7 @@
 //! - `imap_mime`: ENVELOPE, BODYSTRUCTURE, MIME sections, FETCH macros, small commands
 //! - `imap_search`: SEARCH keys, keywords, UID EXPUNGE, RENAME INBOX, UIDVALIDITY
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
+//! - `mailauth`: DKIM signing checked by dkimpy; SPF, DKIM and DMARC on received mail; hostile records
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 //! - `admin`: `postlab deliver`, `alias`, `user disable | quota`, `check`, `status`
@@ -61,6 +62,7 @@ mod imap_search;
 mod lab;
 mod lessons;
 mod limits;
+mod mailauth;
 mod mua;
 mod outbound;
 mod outbound_dns;

@@ -96,6 +96,17 @@ pub fn run(shared: &Shared, message: &Message, ip: IpAddr, helo: &str) -> Examin
                 .with_txt_cache(&asked),
             )
             .await;
+        // RFC 7489 section 4.2: with a policy record, no aligned pass is a DMARC *fail*.
+        // mail-auth leaves both results at "none" when neither SPF passed nor a signature
+        // verified, which its header would show as dmarc=none; say fail, as the RFC does.
+        let dmarc = if dmarc.dmarc_record().is_some()
+            && *dmarc.spf_result() == DmarcResult::None
+            && *dmarc.dkim_result() == DmarcResult::None
+        {
+            dmarc.with_spf_result(DmarcResult::Fail(mail_auth::Error::NotAligned))
+        } else {
+            dmarc
+        };
         // The header is written here, while the signatures (borrowed from the message) live.
         let from = parsed.from.first().cloned().unwrap_or_default();
         let header = AuthenticationResults::new(hostname)
