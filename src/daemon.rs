@@ -174,6 +174,9 @@ fn changed_settings(running: &Config, fresh: &Config) -> (Vec<&'static str>, Vec
             "shutdown_grace",
             running.shutdown_grace != fresh.shutdown_grace,
         ),
+        ("dkim_sign", running.dkim_sign != fresh.dkim_sign),
+        ("auth_check", running.auth_check != fresh.auth_check),
+        ("dmarc_policy", running.dmarc_enforce != fresh.dmarc_enforce),
     ];
     let restart = [
         (
@@ -194,6 +197,10 @@ fn changed_settings(running: &Config, fresh: &Config) -> (Vec<&'static str>, Vec
             running.relay_timeout != fresh.relay_timeout,
         ),
         ("relay_port", running.relay_port != fresh.relay_port),
+        (
+            "relay_bind_address",
+            running.relay_bind_address != fresh.relay_bind_address,
+        ),
         ("dns_server", running.dns_server != fresh.dns_server),
         (
             "queue_retry_min",

@@ -33,6 +33,7 @@ use mail_auth::{
 
 use super::Examined;
 use crate::address::ReversePath;
+use crate::config::Config;
 use crate::context::Shared;
 use crate::mta::message::Message;
 use crate::transcript::Step;
@@ -42,7 +43,13 @@ use crate::transcript::Step;
 pub const MAX_SIGNATURES: usize = 3;
 
 /// Runs the three checks on a message from `ip`, which said `HELO helo`.
-pub fn run(shared: &Shared, message: &Message, ip: IpAddr, helo: &str) -> Examined {
+pub fn run(
+    shared: &Shared,
+    config: &Config,
+    message: &Message,
+    ip: IpAddr,
+    helo: &str,
+) -> Examined {
     let hostname = shared.config.hostname.as_str();
     let mut notes = Vec::new();
     let mut content = strip_our_results(&message.content, hostname, &mut notes);
@@ -177,7 +184,7 @@ pub fn run(shared: &Shared, message: &Message, ip: IpAddr, helo: &str) -> Examin
         notes.push((Step::Dns, format!("TXT? {}", asked.names().join(", "))));
     }
     let failed = has_record && !passed;
-    let enforce = shared.config.dmarc_enforce;
+    let enforce = config.dmarc_enforce;
     if failed && enforce && policy == Policy::Reject {
         notes.push((
             Step::Mda,

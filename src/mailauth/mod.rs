@@ -51,12 +51,15 @@ pub struct Examined {
     pub notes: Vec<(Step, String)>,
 }
 
-/// Signs or checks `message`, as its origin asks.
+/// Signs or checks `message`, as its origin asks. The settings are the sessions' (SIGHUP
+/// changes `dkim_sign`, `auth_check` and `dmarc_policy` for the next message).
 pub fn examine(shared: &Shared, message: &Message) -> Examined {
-    let config = &shared.config;
+    let config = shared.session_config();
     match &message.origin {
         Origin::Ours if config.dkim_sign => sign_ours(&shared.data.dkim(), message),
-        Origin::Outside { ip, helo } if config.auth_check => check::run(shared, message, *ip, helo),
+        Origin::Outside { ip, helo } if config.auth_check => {
+            check::run(shared, &config, message, *ip, helo)
+        }
         _ => Examined {
             message: Some(message.clone()),
             notes: Vec::new(),
@@ -113,3 +116,6 @@ pub fn ensure_keys(dir: &std::path::Path, domains: &[String]) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests;
