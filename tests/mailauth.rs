@@ -387,3 +387,30 @@ fn dkim_keys_are_private_and_made_once() {
     let (code, _, err) = crate::support::postlab_in(&dir, &["dkim", "show", "not a domain"]);
     assert_eq!(code, 1, "{err}");
 }
+
+#[test]
+fn a_dns_server_that_never_answers_delays_the_checks_a_bounded_time_and_the_mail_is_kept() {
+    // A UDP socket that receives the queries and never replies.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = domain_server(
+        "b.test",
+        &format!(
+            "dns_server = {}\nrelay_networks =\n",
+            silent.local_addr().unwrap()
+        ),
+    );
+    let reply = send(&b, "ceo@bank.test", "ceo@bank.test", "");
+    assert_eq!(reply.code, 250, "{reply:?}");
+    let transcript = b.transcripts();
+    assert!(
+        transcript
+            .contains("SPF, DKIM, DMARC not finished within 15 s (the DNS is slow): not checked"),
+        "{transcript}"
+    );
+    let message = read_new(&b, "bob", 1);
+    assert!(
+        field(&message, "Authentication-Results").is_empty(),
+        "{message}"
+    );
+    b.connect().expect("NOOP", 250);
+}

@@ -15,7 +15,9 @@
 //! them.
 //!
 //! Limits (SECURITY.md): SPF's ten DNS-querying terms and two void lookups (RFC 7208 section
-//! 4.6.4) are mail-auth's; we verify at most [`MAX_SIGNATURES`] DKIM signatures per message.
+//! 4.6.4) are mail-auth's; we verify at most [`MAX_SIGNATURES`] DKIM signatures per message,
+//! and give all the checks of one message [`CHECK_DEADLINE`] (then the message is kept, and
+//! the transcript says it was not checked).
 //! An `Authentication-Results:` that claims to be ours, arriving from outside, is removed
 //! (RFC 8601 section 5: a forged one would be believed by our own users' mail programs).
 
@@ -41,6 +43,11 @@ use crate::transcript::Step;
 /// OpenDKIM's `MaximumSignaturesToVerify` default is 3: each signature costs a DNS lookup and
 /// a public-key operation, and a message with a thousand of them must not cost a thousand.
 pub const MAX_SIGNATURES: usize = 3;
+
+/// All checks of one message together may wait this long for the DNS. Each query already gives
+/// up after the resolver's timeout, but SPF alone may make twenty (ten per identity, RFC 7208
+/// section 4.6.4) and a hostile zone can make each one slow; the client waits meanwhile.
+pub const CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Runs the three checks on a message from `ip`, which said `HELO helo`.
 pub fn run(
@@ -70,7 +77,7 @@ pub fn run(
     };
     let mail_from_domain = sender.rsplit_once('@').map_or(helo, |(_, d)| d).to_string();
     let parsed = AuthenticatedMessage::parse(&content);
-    let result = crate::dns::resolver::block_on(async {
+    let checks = async {
         let spf_helo = authenticator
             .verify_spf(
                 mail_auth::Parameters::new(SpfParameters::verify_ehlo(ip, helo, hostname))
@@ -124,9 +131,23 @@ pub fn run(
             .to_header();
         let dkim_lines: Vec<String> = dkim.iter().map(describe_dkim).collect();
         (spf_helo, spf_mail, Some((header, dkim_lines, dmarc)))
+    };
+    // The timer is made inside the runtime (tokio's timers need one to exist).
+    let result = crate::dns::resolver::block_on(async {
+        tokio::time::timeout(CHECK_DEADLINE, checks).await
     });
     let (spf_helo, spf_mail, rest) = match result {
-        Ok(found) => found,
+        Ok(Ok(found)) => found,
+        Ok(Err(_)) => {
+            notes.push((
+                Step::Mda,
+                format!(
+                    "SPF, DKIM, DMARC not finished within {} s (the DNS is slow): not checked",
+                    CHECK_DEADLINE.as_secs()
+                ),
+            ));
+            return keep(message, content, notes, false);
+        }
         Err(e) => {
             notes.push((Step::Mda, format!("SPF, DKIM, DMARC not checked: {e}")));
             return keep(message, content, notes, false);
