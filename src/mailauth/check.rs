@@ -33,7 +33,7 @@ use mail_auth::{
     ResolverCache, SpfResult, Txt,
 };
 
-use super::Examined;
+use super::{with_content, Examined};
 use crate::address::ReversePath;
 use crate::config::Config;
 use crate::context::Shared;
@@ -65,7 +65,7 @@ pub fn run(
             Step::Mda,
             "SPF, DKIM, DMARC not checked: no DNS resolver".into(),
         ));
-        return keep(message, content, notes, false);
+        return with_content(message, content, notes, false);
     };
     let authenticator = MessageAuthenticator(hickory.clone());
     let asked = Asked::default();
@@ -146,11 +146,11 @@ pub fn run(
                     CHECK_DEADLINE.as_secs()
                 ),
             ));
-            return keep(message, content, notes, false);
+            return with_content(message, content, notes, false);
         }
         Err(e) => {
             notes.push((Step::Mda, format!("SPF, DKIM, DMARC not checked: {e}")));
-            return keep(message, content, notes, false);
+            return with_content(message, content, notes, false);
         }
     };
     notes.push((
@@ -174,7 +174,7 @@ pub fn run(
             Step::Mda,
             "DKIM, DMARC not checked: the header cannot be parsed".into(),
         ));
-        return keep(message, content, notes, false);
+        return with_content(message, content, notes, false);
     };
     if dkim_lines.is_empty() {
         notes.push((
@@ -233,17 +233,7 @@ pub fn run(
     }
     let mut stamped = header.into_bytes();
     stamped.append(&mut content);
-    keep(message, stamped, notes, junk)
-}
-
-fn keep(message: &Message, content: Vec<u8>, notes: Vec<(Step, String)>, junk: bool) -> Examined {
-    let mut kept = message.clone();
-    kept.content = content;
-    kept.junk = junk;
-    Examined {
-        message: Some(kept),
-        notes,
-    }
+    with_content(message, stamped, notes, junk)
 }
 
 /// `pass`, `fail` …: the result names RFC 8601 section 2.7.2 gives.

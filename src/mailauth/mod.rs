@@ -70,29 +70,48 @@ pub fn examine(shared: &Shared, message: &Message) -> Examined {
 /// DKIM-signs for the domain of the `From:` address when it is one of ours and has keys
 /// (RFC 7489 section 3.1: DMARC wants the signing domain to match the author's).
 fn sign_ours(dir: &std::path::Path, message: &Message) -> Examined {
-    let mut message = message.clone();
-    let mut notes = Vec::new();
     let domain = author_domain(&message.content);
-    let note = match domain.as_deref().map(|d| (d, keys::load(dir, d))) {
-        None => "not DKIM-signed: no From: address".to_string(),
-        Some((domain, None)) => format!("not DKIM-signed: no key for {domain} in DIR/dkim/"),
-        Some((domain, Some(keys))) => match sign::signatures(keys, domain, &message.content) {
-            Ok(fields) => {
-                let mut content = fields.into_bytes();
+    let signed = match domain.as_deref().map(|d| (d, keys::load(dir, d))) {
+        None => Err("not DKIM-signed: no From: address".to_string()),
+        Some((domain, None)) => Err(format!("not DKIM-signed: no key for {domain} in DIR/dkim/")),
+        Some((domain, Some(keys))) => sign::signatures(keys, domain, &message.content)
+            .map(|fields| {
+                let mut content = Vec::with_capacity(fields.len() + message.content.len());
+                content.extend_from_slice(fields.as_bytes());
                 content.extend_from_slice(&message.content);
-                message.content = content;
-                format!(
+                let note = format!(
                     "DKIM-signed for {domain} (s={} and s={}, relaxed/relaxed)",
                     keys::ED25519_SELECTOR,
                     keys::RSA_SELECTOR
-                )
-            }
-            Err(e) => format!("not DKIM-signed: {e}"),
-        },
+                );
+                (content, note)
+            })
+            .map_err(|e| format!("not DKIM-signed: {e}")),
     };
-    notes.push((Step::Mda, note));
+    match signed {
+        Ok((content, note)) => with_content(message, content, vec![(Step::Mda, note)], false),
+        Err(note) => Examined {
+            message: Some(message.clone()),
+            notes: vec![(Step::Mda, note)],
+        },
+    }
+}
+
+/// The message with new content; the old content is not copied (a message may be large).
+fn with_content(
+    message: &Message,
+    content: Vec<u8>,
+    notes: Vec<(Step, String)>,
+    junk: bool,
+) -> Examined {
     Examined {
-        message: Some(message),
+        message: Some(Message {
+            envelope: message.envelope.clone(),
+            received: message.received.clone(),
+            content,
+            origin: message.origin.clone(),
+            junk,
+        }),
         notes,
     }
 }
