@@ -414,3 +414,32 @@ fn a_dns_server_that_never_answers_delays_the_checks_a_bounded_time_and_the_mail
     );
     b.connect().expect("NOOP", 250);
 }
+
+#[test]
+fn a_backup_keeps_the_dkim_keys_so_a_restore_matches_the_published_records() {
+    let dir = temp_dir("keys-backup");
+    fs::write(dir.join("users"), "alice:{PLAIN}alice-password\n").unwrap();
+    let published = dkim_show(&dir, "a.test");
+    let archive = temp_dir("keys-archive").join("backup.tar.gz");
+    let archive = archive.to_str().unwrap();
+    let (code, out, err) = crate::support::postlab_in(&dir, &["backup", archive]);
+    assert_eq!(code, 0, "{out}{err}");
+    let restored = temp_dir("keys-restored").join("data");
+    let (code, out, err) = crate::support::postlab(
+        &["restore", archive, "--data", restored.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let again = dkim_show(&restored, "a.test");
+    assert!(!again.contains("made now"), "the keys came back: {again}");
+    assert_eq!(
+        published
+            .lines()
+            .filter(|l| !l.starts_with(';'))
+            .collect::<Vec<_>>(),
+        again
+            .lines()
+            .filter(|l| !l.starts_with(';'))
+            .collect::<Vec<_>>()
+    );
+}
