@@ -21,27 +21,13 @@
 //! (a check says `temperror`; the message is kept), keys that cannot be read (the message goes
 //! unsigned, and the transcript says why).
 
-use std::net::IpAddr;
-
 use crate::context::Shared;
-use crate::mta::message::Message;
+use crate::mta::message::{Message, Origin};
 use crate::transcript::Step;
 
 pub mod check;
 pub mod keys;
 pub mod sign;
-
-/// Who handed us a message, as far as checking and signing care.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Origin {
-    /// One of ours: a logged-in user, or a client in `relay_networks`. Signed.
-    Ours,
-    /// Another server, on port 25 from outside `relay_networks`. Checked.
-    Outside { ip: IpAddr, helo: String },
-    /// Made here (a bounce): neither.
-    #[default]
-    Here,
-}
 
 /// What [`examine`] decided.
 pub struct Examined {

@@ -116,7 +116,7 @@ pub fn build(
     };
     let received = format!("Received: by {hostname} (postlab) id {bounce_id}; {now}\r\n");
     Some(Message {
-        origin: crate::mailauth::Origin::Here,
+        origin: super::message::Origin::Here,
         junk: false,
         envelope,
         received,

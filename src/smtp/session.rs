@@ -554,9 +554,9 @@ impl Session {
         }
         // src/mailauth/: our users' mail is signed, other servers' mail is checked.
         let origin = if self.may_relay() {
-            crate::mailauth::Origin::Ours
+            crate::mta::message::Origin::Ours
         } else {
-            crate::mailauth::Origin::Outside {
+            crate::mta::message::Origin::Outside {
                 ip: self.peer.ip(),
                 helo: self.client_name.clone(),
             }
