@@ -176,7 +176,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "dkim_sign",
         default: "no",
-        help: "DKIM-sign (RFC 6376, rsa-sha256 and ed25519-sha256) mail from logged-in users and relay_networks\nbefore it is queued. Keys are made per local domain in DIR/dkim/ on start; `postlab dkim show\nDOMAIN` prints the DNS record to publish (lesson 15).",
+        help: "DKIM-sign (RFC 6376, rsa-sha256 and ed25519-sha256) mail from logged-in users and relay_networks\nthat goes to another server, before it is queued. Keys are made per local domain in DIR/dkim/ on start; `postlab dkim show\nDOMAIN` prints the DNS record to publish (lesson 15).",
     },
     Setting {
         key: "auth_check",

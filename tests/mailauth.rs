@@ -205,6 +205,15 @@ fn signed_mail_passes_dkimpy_and_the_receiver_then_fails_when_changed_in_transit
         assert!(transcript.contains(line), "{line} not in:\n{transcript}");
     }
     assert!(a.transcripts().contains("DKIM-signed for a.test"));
+    // Mail that stays on a.test is not signed: a signature is for another server.
+    let reply = client.send_mail(
+        "alice@a.test",
+        &["alice@a.test"],
+        "From: Alice <alice@a.test>\r\nTo: <alice@a.test>\r\nSubject: a note to self\r\n\r\nx\r\n",
+    );
+    assert_eq!(reply.code, 250, "{reply:?}");
+    let local = read_new(&a, "alice", 1);
+    assert!(field(&local, "DKIM-Signature").is_empty(), "{local}");
 
     // The independent verifier: dkimpy checks both signatures (ed25519 first, then rsa).
     assert_eq!(dkimpy_verifies(&message, &records, 0), "True");
