@@ -614,6 +614,7 @@ mod tests {
             let mut config = Config::defaults();
             let value = match setting.key {
                 "dns_server" => "127.0.0.1:10053",
+                "relay_bind_address" => "127.0.0.11",
                 _ if setting.default.is_empty() => "example.org",
                 _ => setting.default,
             };
