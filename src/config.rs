@@ -198,6 +198,21 @@ pub const SETTINGS: &[Setting] = &[
         default: "",
         help: "Address the web listener binds to. Empty: loopback only (`listen` if it is a loopback address, else 127.0.0.1).\nAny other address is served over HTTPS only, with the server's TLS certificate.",
     },
+    Setting {
+        key: "dkim_sign",
+        default: "no",
+        help: "DKIM-sign (RFC 6376, rsa-sha256 and ed25519-sha256) mail from logged-in users and relay_networks\nthat goes to another server, before it is queued. Keys are made per local domain in DIR/dkim/ on start; `postlab dkim show\nDOMAIN` prints the DNS record to publish (lesson 15).",
+    },
+    Setting {
+        key: "auth_check",
+        default: "yes",
+        help: "Check SPF (RFC 7208), DKIM and DMARC (RFC 7489) on mail from other servers (port 25, outside\nrelay_networks) and write the results into an Authentication-Results: header (RFC 8601).",
+    },
+    Setting {
+        key: "dmarc_policy",
+        default: "report",
+        help: "What a failed DMARC check does. report: only the header and the transcript say so; enforce:\nthe sender domain's policy is followed (p=reject: 550 5.7.1; p=quarantine: into the Junk folder).",
+    },
 ];
 
 /// Everything `postlab serve` needs to know, after defaults, file and flags are merged.
@@ -245,6 +260,12 @@ pub struct Config {
     pub web: bool,
     /// `None`: loopback only. Set, and not loopback: HTTPS.
     pub web_listen: Option<IpAddr>,
+    /// DKIM-sign mail from our own users (`src/mailauth/`).
+    pub dkim_sign: bool,
+    /// SPF, DKIM and DMARC on mail from other servers.
+    pub auth_check: bool,
+    /// Follow the sender domain's DMARC policy (`enforce`), or only report it.
+    pub dmarc_enforce: bool,
 }
 
 /// An IP network such as `127.0.0.0/8` or `::1/128`.
@@ -350,6 +371,9 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             web: true,
             web_listen: None,
+            dkim_sign: false,
+            auth_check: true,
+            dmarc_enforce: false,
         }
     }
 
@@ -456,6 +480,15 @@ impl Config {
                         .parse()
                         .map_err(|_| format!("{key}: '{value}' is not an IP address"))?,
                 )
+            }
+            "dkim_sign" => self.dkim_sign = yes_no(key, value)?,
+            "auth_check" => self.auth_check = yes_no(key, value)?,
+            "dmarc_policy" => {
+                self.dmarc_enforce = match value {
+                    "report" => false,
+                    "enforce" => true,
+                    _ => return Err(format!("{key}: say report or enforce")),
+                }
             }
             _ => return Err(format!("unknown setting '{key}'")),
         }

@@ -174,6 +174,9 @@ fn changed_settings(running: &Config, fresh: &Config) -> (Vec<&'static str>, Vec
             "shutdown_grace",
             running.shutdown_grace != fresh.shutdown_grace,
         ),
+        ("dkim_sign", running.dkim_sign != fresh.dkim_sign),
+        ("auth_check", running.auth_check != fresh.auth_check),
+        ("dmarc_policy", running.dmarc_enforce != fresh.dmarc_enforce),
     ];
     let restart = [
         (

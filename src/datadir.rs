@@ -75,6 +75,10 @@ impl DataDir {
     pub fn transcripts(&self) -> PathBuf {
         self.root.join("transcripts")
     }
+    /// DKIM keys per domain (`src/mailauth/keys.rs`).
+    pub fn dkim(&self) -> PathBuf {
+        self.root.join("dkim")
+    }
     pub fn run(&self) -> PathBuf {
         self.root.join("run")
     }

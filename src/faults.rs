@@ -7,6 +7,7 @@
 //! rcpt       nobody@lab2.test   550 5.1.1 no such user         (the sender gets a bounce)
 //! data       *                  delay 30s                      (a slow server)
 //! data       *@lab2.test        452 4.3.1 disk full            (refused after the content)
+//! data       *@lab2.test        tamper                         (the body changed on the way)
 //! dns        lab3.test          timeout                        (step 4 fails for now)
 //! dns        lab3.test          nxdomain                       (step 4 fails for good)
 //! connect    lab3.test          refuse                         (step 5 cannot connect)
@@ -43,6 +44,8 @@ pub enum Action {
     },
     /// Wait this long before answering.
     Delay(Duration),
+    /// data: change the body as if on the way here, before DKIM is checked (lesson 15).
+    Tamper,
     /// DNS: no answer in time (temporary).
     Timeout,
     /// DNS: the domain does not exist (permanent).
@@ -154,13 +157,16 @@ fn parse_rule(line: usize, text: &str) -> Result<Rule, String> {
             }
         }
         (Step::Data, ["delay", time]) => Action::Delay(duration(time)?),
+        (Step::Data, ["tamper"]) => Action::Tamper,
         (Step::Dns, ["timeout"]) => Action::Timeout,
         (Step::Dns, ["nxdomain"]) => Action::NxDomain,
         (Step::Connect, ["refuse"]) => Action::Refuse,
         _ => {
             return Err(match step {
                 Step::Rcpt => "rcpt rules answer with a reply: CODE X.Y.Z TEXT (4xx or 5xx)".into(),
-                Step::Data => "data rules answer with CODE X.Y.Z TEXT, or 'delay 30s'".into(),
+                Step::Data => {
+                    "data rules answer with CODE X.Y.Z TEXT, or say 'delay 30s' or 'tamper'".into()
+                }
                 Step::Dns => "dns rules say 'timeout' or 'nxdomain'".into(),
                 Step::Connect => "connect rules say 'refuse'".into(),
             })

@@ -197,8 +197,17 @@ fn start(lab: &Lab, count: usize) -> Result<String, String> {
             "lab{n}       MX    10 mx.lab{n}\nmx.lab{n}    A     {}",
             lab.address(n)
         );
+        zone.push_str(&authenticity_records(
+            &lab.server_dir(n),
+            n,
+            lab.address(n),
+        )?);
     }
     fs::write(lab.dir.join("lab.zone"), zone).map_err(|e| e.to_string())?;
+    if lab.netns {
+        // The lab DNS runs as the lab's user, and every file is made 0600 (umask 077).
+        netns::hand_over(&lab.dir.join("lab.zone"), netns::owner())?;
+    }
     let dns_log = fs::File::create(lab.dir.join("dns.log")).map_err(|e| e.to_string())?;
     let dns = lab
         .command(&exe, "dns")
@@ -217,7 +226,9 @@ fn start(lab: &Lab, count: usize) -> Result<String, String> {
         let dir = lab.server_dir(n);
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut settings = format!(
-            "{}\n# Set by `postlab lab up`:\nhostname = mx.lab{n}.test\ndomains = lab{n}.test\nlisten = {}\nport_offset = {}\ndns_server = {dns_ip}:{dns_port}\nrelay_port = {}\nqueue_retry_min = {}\nqueue_retry_max = {}\n",
+            "{}\n# Set by `postlab lab up`:\nhostname = mx.lab{n}.test\ndomains = lab{n}.test\nlisten = {}\nport_offset = {}\ndns_server = {dns_ip}:{dns_port}\nrelay_port = {}\nqueue_retry_min = {}\nqueue_retry_max = {}\n\
+             # Lesson 15: every port-25 client is another server and is checked; ours is signed.\n\
+             relay_networks =\ndkim_sign = yes\n",
             config::default_file_text(),
             lab.address(n),
             lab.port_offset,
@@ -285,6 +296,31 @@ fn start(lab: &Lab, count: usize) -> Result<String, String> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(table(lab, count))
+}
+
+/// Lesson 15: who may send as `labN.test`. SPF (RFC 7208) for the domain and for the server's
+/// HELO name lists the server's own address; DMARC (RFC 7489) asks for p=reject; and the DKIM
+/// keys (RFC 6376) made here in `labN/dkim/` are published, so lab mail is signed and checked.
+fn authenticity_records(dir: &Path, n: usize, ip: Ipv4Addr) -> Result<String, String> {
+    let domain = format!("lab{n}.test");
+    let dkim = dir.join("dkim");
+    crate::mailauth::keys::ensure(&dkim, &domain)?;
+    let mut text = format!(
+        "lab{n}       TXT   \"v=spf1 ip4:{ip} -all\"\n\
+         mx.lab{n}    TXT   \"v=spf1 ip4:{ip} -all\"\n\
+         _dmarc.lab{n} TXT  \"v=DMARC1; p=reject\"\n"
+    );
+    for (name, record) in crate::mailauth::keys::txt_records(&dkim, &domain)
+        .ok_or_else(|| format!("cannot read the DKIM keys in {}", dkim.display()))?
+    {
+        let _ = writeln!(
+            text,
+            "{name} TXT {}",
+            crate::mailauth::keys::zone_strings(&record)
+        );
+    }
+    text.push('\n');
+    Ok(text)
 }
 
 /// What is where, and lines to try.

@@ -33,6 +33,7 @@ pub mod ids;
 pub mod imap;
 pub mod lab;
 pub mod lesson;
+pub mod mailauth;
 pub mod mailbox;
 pub mod mda;
 pub mod mta;

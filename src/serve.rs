@@ -170,6 +170,12 @@ impl Server {
             Ok(n) => log::warn!("mailboxes: removed {n} unfinished deliveries left in tmp/ by a crash (never acknowledged)"),
             Err(e) => log::error!("mailboxes: cannot clean tmp/: {e}"),
         }
+        if config.dkim_sign {
+            // Issue 20: a key per local domain on first start (`postlab dkim show` prints it).
+            for line in crate::mailauth::ensure_keys(&data.dkim(), &config.domains) {
+                log::warn!("dkim: {line}");
+            }
+        }
         let faults = FaultFile::new(&data.root().join("faults"));
         let addresses = listeners
             .iter()

@@ -22,6 +22,7 @@
 #   ip, tc   (iproute2) the lab's network namespaces, links and delays (tests/lab_netns.rs)
 #   chromium, chromedriver (chromium-driver)  a real browser, headless, driven over WebDriver:
 #            logs in to the webmail, watches the journey board (tests/web.rs)
+#   dkimverify  dkimpy, an independent DKIM verifier our signatures must pass (tests/mailauth.rs)
 set -euo pipefail
 
 # command to look for, and the Debian package that has it
@@ -48,6 +49,7 @@ wanted=(
     "tc iproute2"
     "chromium chromium"
     "chromedriver chromium-driver"
+    "dkimverify python3-dkim"
 )
 
 # cargo-deb builds `make deb`'s package (tests/package.rs); it comes from crates.io, not apt,

@@ -16,7 +16,7 @@ use crate::support::{postlab, temp_dir, Setup, SmtpClient, TestServer, BIN};
 /// The subcommands of `postlab` (a second word that is one of these makes a line a command).
 const SUBCOMMANDS: &[&str] = &[
     "serve", "user", "alias", "deliver", "backup", "restore", "check", "status", "trace", "queue",
-    "dns", "send", "fetch", "fault", "watch", "lab", "lesson",
+    "dns", "send", "fetch", "fault", "watch", "lab", "lesson", "dkim",
 ];
 
 /// The pages students and teachers follow: every lesson, both languages. (The README also

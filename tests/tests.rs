@@ -41,6 +41,7 @@
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
 //! - `lab_netns`: `postlab lab up --netns` (root): hosts in network namespaces, `lab cut` and
 //!   `lab heal` with nothing lost or doubled, `lab down` after `kill -9`
+//! - `mailauth`: DKIM signing checked by dkimpy; SPF, DKIM and DMARC on received mail; hostile records
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 //! - `accounts`: the login throttle, `user del/add` and old mail, arguments written into files
@@ -87,6 +88,7 @@ mod lab_netns;
 mod lesson_cli;
 mod lessons;
 mod limits;
+mod mailauth;
 mod mua;
 mod outbound;
 mod outbound_dns;

@@ -80,7 +80,12 @@ pub fn bench_server(name: &str, sessions: usize, level: &str) -> (std::path::Pat
     std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").expect("write users");
     std::fs::write(
         dir.join("postlab.conf"),
-        format!("max_connections = {}\n", sessions + 10),
+        // POSTLAB_BENCH_CONFIG adds settings, e.g. `dkim_sign = yes` to measure signing.
+        format!(
+            "max_connections = {}\n{}\n",
+            sessions + 10,
+            std::env::var("POSTLAB_BENCH_CONFIG").unwrap_or_default()
+        ),
     )
     .expect("write postlab.conf");
     let server = Postlab::start(

@@ -47,7 +47,7 @@ pub fn main(args: &[String]) -> i32 {
     let opts = super::options();
     let brief = "usage: postlab backup FILE [--data DIR]\n\n\
                  Write the mailboxes (with their flags), the queue, users, aliases, transport,\n\
-                 settings and tls/ to FILE (tar + gzip, with SHA-256 checksums), while the\n\
+                 settings, tls/ and dkim/ to FILE (tar + gzip, with SHA-256 checksums), while the\n\
                  server runs. Restore with `postlab restore FILE --data DIR`.";
     let m = match super::parse(&opts, args, brief, 2) {
         Ok(m) => m,
@@ -145,6 +145,8 @@ pub fn write(data: &DataDir, target: &Path) -> io::Result<Summary> {
             }
         }
         tree(&mut writer, root, "tls")?;
+        // The DKIM keys: a restore that made new ones would not match the published records.
+        tree(&mut writer, root, "dkim")?;
         writer.dir("mail")?;
         mail_tree(&mut writer, root, "mail")?;
         queue(&mut writer, root)?;

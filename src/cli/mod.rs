@@ -12,6 +12,7 @@
 //! | `mua.rs` | `send`, `fetch` (our mail client) |
 //! | `classroom.rs` | `fault`, `watch`, `lab` |
 //! | `lesson.rs` | `lesson` (start, reset, list, check) |
+//! | `dkim.rs` | `dkim show` |
 //! | `../admin/` | `backup`, `restore`, `check`, `status`, `deliver`, `alias` |
 
 use std::io::Write as _;
@@ -48,6 +49,7 @@ usage:
                  [--server HOST:PORT] [--verbose]      compose and submit a message (body on stdin)
   postlab lab    up [N] | down | status  [--dir DIR] [--port-offset N]   a mini internet: N servers + DNS
   postlab watch  [--data DIR] [--all] [--no-color]   the transcripts live, each step in its colour
+  postlab dkim   show DOMAIN [--data DIR]     the DNS records that publish DOMAIN's DKIM keys
   postlab fault  add STEP PATTERN ACTION… | list | clear   [--data DIR]   failures on purpose
   postlab lesson list | start N | reset | check N [--json]   [--dir DIR]   a lesson's starting state
   postlab fetch  list | read N | delete N  --user U [--password P] [--pop3 | --imap] [--server HOST:PORT] [--verbose]
@@ -87,6 +89,7 @@ pub fn main(args: Vec<String>) -> i32 {
         "watch" => watch(rest),
         "lab" => lab(rest),
         "lesson" => lesson(rest),
+        "dkim" => dkim(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             0
@@ -132,6 +135,7 @@ fn fail(message: impl std::fmt::Display) -> i32 {
 }
 
 mod classroom;
+mod dkim;
 mod lesson;
 mod mta;
 mod mua;
@@ -139,6 +143,7 @@ mod server;
 mod user;
 
 use classroom::{fault, lab, watch};
+use dkim::dkim;
 use lesson::lesson;
 use mta::{dns, queue, trace};
 use mua::{fetch, send};

@@ -78,6 +78,13 @@ pub trait Resolve: Send + Sync {
         let lines = explain(domain, &lookup);
         (lookup, lines)
     }
+
+    /// The hickory resolver behind this door, for the TXT lookups of SPF, DKIM and DMARC
+    /// (`src/mailauth/`), run with [`resolver::block_on`]. `None` for a resolver that asks no
+    /// DNS (a test double): the checks are then skipped, and the transcript says so.
+    fn hickory(&self) -> Option<&hickory_resolver::TokioResolver> {
+        None
+    }
 }
 
 /// A resolver whose answers are written in advance: for tests of the queue, which should not

@@ -123,6 +123,16 @@ impl Resolve for DnsResolver {
         lines.extend(explain(domain, &lookup));
         (lookup, lines)
     }
+
+    fn hickory(&self) -> Option<&TokioResolver> {
+        Some(&self.inner)
+    }
+}
+
+/// Runs other lookups (SPF, DKIM and DMARC's, `src/mailauth/`) on the same runtime as the MX
+/// lookups, so they too are blocking calls for a connection thread.
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, String> {
+    Ok(runtime()?.block_on(future))
 }
 
 /// The one runtime every lookup runs on, made on first use.

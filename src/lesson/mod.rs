@@ -65,6 +65,10 @@ pub const PAGES: &[(&str, &str)] = &[
         "14-network-faults.md",
         include_str!("../../lessons/14-network-faults.md"),
     ),
+    (
+        "15-who-sent-this.md",
+        include_str!("../../lessons/15-who-sent-this.md"),
+    ),
 ];
 
 /// Every folder name a lesson may make, for `lesson reset`.

@@ -117,8 +117,12 @@ pub fn stage(
     let accounts = message.envelope.local_accounts();
     let mut staged = Vec::with_capacity(accounts.len());
     for account in accounts {
-        let result = Maildir::create(&maildir_path(mail_root, account))
-            .and_then(|maildir| maildir.stage(&parts, hostname));
+        // DMARC quarantine (src/mailauth/) files the copy into the account's Junk folder.
+        let mut path = maildir_path(mail_root, account);
+        if message.junk {
+            path.push(".Junk");
+        }
+        let result = Maildir::create(&path).and_then(|maildir| maildir.stage(&parts, hostname));
         match result {
             Ok(file) => staged.push((account.to_string(), file)),
             Err(e) => {

@@ -17,34 +17,55 @@ use super::message::Message;
 use super::queue::{Entry, Queue};
 use crate::address::Address;
 use crate::context::Shared;
+use crate::mailauth;
 use crate::mda::{self, Failure};
+use crate::transcript::Step;
 
 /// What became of the message.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Safe on disk: delivered to these mailboxes, queued for these remote recipients.
+    /// Safe on disk: delivered to these mailboxes, queued for these remote recipients; what
+    /// SPF, DKIM and DMARC found, or that it was signed (`notes`, for the transcript).
     Accepted {
         delivered: Vec<(String, PathBuf)>,
         queued: Vec<Address>,
+        notes: Vec<(Step, String)>,
     },
+    /// Refused for good: DMARC failed and the sender's domain asks for p=reject
+    /// (`dmarc_policy = enforce`). Nothing was kept.
+    Refused(Vec<(Step, String)>),
     /// Not kept; the client should try again later.
     Transient(Failure),
 }
 
 /// Delivers the local copies and queues the remote ones, as one step.
 pub fn accept(shared: &Shared, message: &Message) -> Outcome {
+    // Signed if it is ours, checked (SPF, DKIM, DMARC) if another server sent it.
+    let mailauth::Examined { message, notes } = mailauth::examine(shared, message);
+    let Some(message) = message else {
+        return Outcome::Refused(notes);
+    };
     if let Err(failure) =
-        mda::check_quotas(&shared.data.mail(), &shared.accounts.current(), message)
+        mda::check_quotas(&shared.data.mail(), &shared.accounts.current(), &message)
     {
         return Outcome::Transient(failure);
     }
-    store(
+    match store(
         &shared.data.mail(),
         &shared.queue,
         &shared.config.hostname,
-        message,
+        &message,
         || shared.wake_queue(),
-    )
+    ) {
+        Outcome::Accepted {
+            delivered, queued, ..
+        } => Outcome::Accepted {
+            delivered,
+            queued,
+            notes,
+        },
+        other => other,
+    }
 }
 
 /// The same, with its parts given separately (bounces use it without a running server).
@@ -89,6 +110,7 @@ pub fn store(
         Ok(delivered) => Outcome::Accepted {
             delivered,
             queued: remote,
+            notes: Vec::new(),
         },
         Err(failure) => Outcome::Transient(failure),
     }

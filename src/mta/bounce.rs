@@ -129,6 +129,8 @@ pub fn build(
     };
     let received = format!("Received: by {hostname} (postlab) id {bounce_id}; {now}\r\n");
     Some(Message {
+        origin: super::message::Origin::Here,
+        junk: false,
         envelope,
         received,
         content: body,

@@ -74,4 +74,20 @@ pub struct Message {
     pub received: String,
     /// The content as the client sent it, dot-unstuffed, lines ending in CRLF.
     pub content: Vec<u8>,
+    /// Who handed it over: decides whether it is DKIM-signed or checked (`src/mailauth/`).
+    pub origin: Origin,
+    /// DMARC asked for quarantine (`dmarc_policy = enforce`): local copies go to Junk.
+    pub junk: bool,
+}
+
+/// Who handed us a message, as far as checking and signing care.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// One of ours: a logged-in user, or a client in `relay_networks`. Signed.
+    Ours,
+    /// Another server, on port 25 from outside `relay_networks`. Checked.
+    Outside { ip: std::net::IpAddr, helo: String },
+    /// Made here (a bounce): neither.
+    #[default]
+    Here,
 }

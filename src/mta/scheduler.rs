@@ -519,10 +519,10 @@ fn send_bounce(
             &entry.id,
             &format!("bounce {bounce_id} sent to <{sender}>"),
         ),
-        accept::Outcome::Transient(e) => transcript.event(
+        other => transcript.event(
             Step::Relay,
             &entry.id,
-            &format!("bounce to <{sender}> failed: {e:?}"),
+            &format!("bounce to <{sender}> failed: {other:?}"),
         ),
     }
 }

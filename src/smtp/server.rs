@@ -267,7 +267,7 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
                 }
             }
         }
-        Effect::Deliver(message) => {
+        Effect::Deliver(mut message) => {
             let faults = shared.faults.current();
             let recipients: Vec<String> = message
                 .envelope
@@ -294,6 +294,15 @@ fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Sh
                         let next =
                             session.fault_reply(&message.envelope.id, rule, *code, status, text);
                         return carry_out(chat, session, next, shared);
+                    }
+                    crate::faults::Action::Tamper => {
+                        // A line added to the body, as a careless server on the way might.
+                        message
+                            .content
+                            .extend_from_slice(b"(changed on the way)\r\n");
+                        let text = format!("{}: the body was changed in transit", rule.label());
+                        chat.transcript
+                            .event(Step::Mta, &message.envelope.id, &text);
                     }
                     _ => {}
                 }

@@ -117,3 +117,14 @@ pub fn bad_address(error: AddressError, sender: bool, usage: &'static str) -> Re
         _ => reply,
     }
 }
+
+/// RFC 7489 section 6.7 and 10.3: DMARC failed and the author's domain publishes p=reject
+/// (`dmarc_policy = enforce`); 550 5.7.1 is what RFC 7372 section 3.1 names for it.
+pub fn dmarc_rejected() -> Reply {
+    Reply::new(
+        550,
+        Some(Status(5, 7, 1)),
+        "Rejected by DMARC policy of the sender's domain".to_string(),
+    )
+    .hint("SPF and DKIM both failed for the From: domain, and its _dmarc record says p=reject")
+}

@@ -109,10 +109,21 @@ impl Session {
                 received.push_str(&field);
             }
         }
+        // src/mailauth/: our users' mail is signed, other servers' mail is checked.
+        let origin = if self.may_relay() {
+            crate::mta::message::Origin::Ours
+        } else {
+            crate::mta::message::Origin::Outside {
+                ip: self.peer.ip(),
+                helo: self.client_name.clone(),
+            }
+        };
         let message = Message {
             envelope,
             received,
             content: data.content,
+            origin,
+            junk: false,
         };
         Output {
             replies: Vec::new(),
@@ -131,7 +142,16 @@ impl Session {
             text,
         };
         let reply = match outcome {
-            accept::Outcome::Accepted { delivered, queued } => {
+            accept::Outcome::Refused(notes) => {
+                events.extend(notes.into_iter().map(|(step, text)| event(step, text)));
+                reply::dmarc_rejected()
+            }
+            accept::Outcome::Accepted {
+                delivered,
+                queued,
+                notes,
+            } => {
+                events.extend(notes.into_iter().map(|(step, text)| event(step, text)));
                 for (account, path) in delivered {
                     events.push(event(
                         Step::Mailbox,
