@@ -26,6 +26,25 @@ fn run(command: &mut Command) -> String {
     text
 }
 
+/// Runs a client that reads the message on its standard input; panics with what it printed
+/// unless it succeeded.
+fn run_with_input(command: &mut Command, input: &[u8]) {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?} (tests/deps.sh installs it): {e}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Writes a client's configuration file, readable by its owner only (msmtp and fetchmail
 /// refuse a password file others can read).
 fn config_file(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -66,27 +85,12 @@ fn msmtp_submits_with_starttls_and_auth_checking_the_certificate() {
             cert(&server)
         ),
     );
-    let mut child = Command::new("msmtp")
-        .arg("-C")
-        .arg(&rc)
-        .arg("bob@localhost")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("msmtp");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"Subject: via msmtp\n\nhello from msmtp\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    run_with_input(
+        Command::new("msmtp")
+            .arg("-C")
+            .arg(&rc)
+            .arg("bob@localhost"),
+        b"Subject: via msmtp\n\nhello from msmtp\n",
     );
     let mail = wait_for_mail(&server, "bob", "hello from msmtp");
     assert!(mail.contains("with ESMTPSA"), "{mail}");
@@ -110,25 +114,7 @@ fn s_nail_sends_with_starttls_and_auth() {
         .arg(format!("-Stls-ca-file={}", cert(&server)))
         .args(["-Stls-ca-no-defaults", "-Ssmtp-auth=plain"])
         .args(["-r", "alice@localhost", "-s", "via s-nail", "bob@localhost"]);
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("s-nail");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hello from s-nail\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_with_input(&mut command, b"hello from s-nail\n");
     wait_for_mail(&server, "bob", "hello from s-nail");
 }
 
@@ -243,28 +229,13 @@ fn mutt_sends_over_submission_and_reads_over_imaps_in_a_terminal() {
         ),
     );
     // Sending needs no terminal: mutt's batch mode.
-    let mut child = Command::new("mutt")
-        .arg("-n")
-        .arg("-F")
-        .arg(&rc)
-        .args(["-s", "via mutt", "bob@localhost"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mutt");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hello from mutt\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    run_with_input(
+        Command::new("mutt")
+            .arg("-n")
+            .arg("-F")
+            .arg(&rc)
+            .args(["-s", "via mutt", "bob@localhost"]),
+        b"hello from mutt\n",
     );
     wait_for_mail(&server, "bob", "hello from mutt");
     // Reading is what a person does: mutt in a terminal (tmux), its index read off the screen.
