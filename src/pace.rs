@@ -435,20 +435,20 @@ impl Read for PacedTcp {
                     self.clocks.received(&buf[..n]);
                     return Ok(n);
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue
-                }
+                Err(e) if is_wait(&e) => continue,
                 Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// A read or write that only waited (the socket's timeout, or a signal): look at the clocks
+/// and try again.
+fn is_wait(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 impl Write for PacedTcp {
@@ -464,16 +464,7 @@ impl Write for PacedTcp {
             }
             match self.stream.write(buf) {
                 Ok(n) => return Ok(n),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue
-                }
+                Err(e) if is_wait(&e) => continue,
                 Err(e) => return Err(e),
             }
         }

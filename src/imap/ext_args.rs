@@ -111,16 +111,7 @@ pub fn list(c: &mut Cursor) -> Parsed<ListArgs> {
 /// `list-select-opts = "(" [list-select-opt *(SP list-select-opt)] ")"`; RECURSIVEMATCH
 /// needs a base option beside it (§6: `(RECURSIVEMATCH)` alone is not allowed).
 fn select_options(c: &mut Cursor, query: &mut ListQuery) -> Parsed<()> {
-    c.expect("(")?;
-    let mut count = 0;
-    while !c.eat(")") {
-        if count > 0 {
-            c.sp()?;
-        }
-        count += 1;
-        if count > MAX_OPTIONS {
-            return expected("at most 8 selection options");
-        }
+    parenthesised(c, MAX_OPTIONS, "at most 8 selection options", |c| {
         match c.atom()?.to_ascii_uppercase().as_str() {
             "SUBSCRIBED" => query.subscribed = true,
             // §3.1: there are no remote folders here, so REMOTE changes nothing.
@@ -129,7 +120,8 @@ fn select_options(c: &mut Cursor, query: &mut ListQuery) -> Parsed<()> {
             "SPECIAL-USE" => query.special_use = true,
             _ => return expected("SUBSCRIBED, REMOTE, RECURSIVEMATCH or SPECIAL-USE"),
         }
-    }
+        Ok(())
+    })?;
     if query.recursive && !query.subscribed && !query.special_use {
         return expected("RECURSIVEMATCH together with SUBSCRIBED or SPECIAL-USE");
     }
@@ -139,16 +131,7 @@ fn select_options(c: &mut Cursor, query: &mut ListQuery) -> Parsed<()> {
 /// `list-return-opts = "RETURN" SP "(" [return-option *(SP return-option)] ")"`, with RFC
 /// 5819's `"STATUS" SP "(" status-att *(SP status-att) ")"`.
 fn return_options(c: &mut Cursor, query: &mut ListQuery) -> Parsed<()> {
-    c.expect("(")?;
-    let mut count = 0;
-    while !c.eat(")") {
-        if count > 0 {
-            c.sp()?;
-        }
-        count += 1;
-        if count > MAX_OPTIONS {
-            return expected("at most 8 return options");
-        }
+    parenthesised(c, MAX_OPTIONS, "at most 8 return options", |c| {
         match c.atom()?.to_ascii_uppercase().as_str() {
             "CHILDREN" => query.return_children = true,
             "SUBSCRIBED" => query.return_subscribed = true,
@@ -164,6 +147,29 @@ fn return_options(c: &mut Cursor, query: &mut ListQuery) -> Parsed<()> {
             }
             _ => return expected("CHILDREN, SUBSCRIBED, SPECIAL-USE or STATUS (…)"),
         }
+        Ok(())
+    })
+}
+
+/// `"(" [item *(SP item)] ")"`: each item read by `item`, at most `max` of them (past that,
+/// BAD with `too_many`), so a list of thousands costs no more than a few.
+fn parenthesised(
+    c: &mut Cursor,
+    max: usize,
+    too_many: &str,
+    mut item: impl FnMut(&mut Cursor) -> Parsed<()>,
+) -> Parsed<()> {
+    c.expect("(")?;
+    let mut count = 0;
+    while !c.eat(")") {
+        if count > 0 {
+            c.sp()?;
+        }
+        count += 1;
+        if count > max {
+            return expected(too_many);
+        }
+        item(c)?;
     }
     Ok(())
 }
@@ -190,20 +196,11 @@ pub fn set_quota(c: &mut Cursor) -> Parsed<String> {
     c.sp()?;
     let root = c.astring()?;
     c.sp()?;
-    c.expect("(")?;
-    let mut count = 0;
-    while !c.eat(")") {
-        if count > 0 {
-            c.sp()?;
-        }
-        count += 1;
-        if count > MAX_RESOURCES {
-            return expected("at most 8 resources");
-        }
+    parenthesised(c, MAX_RESOURCES, "at most 8 resources", |c| {
         c.atom()?;
         c.sp()?;
-        number64(c)?;
-    }
+        number64(c).map(|_| ())
+    })?;
     Ok(root)
 }
 
