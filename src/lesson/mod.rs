@@ -81,9 +81,9 @@ const ACCOUNTS: &[(&str, &str)] = &[("alice", "alice-password"), ("bob", "bob-pa
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
     pub folder: &'static str,
-    pub hostname: &'static str,
+    pub hostname: String,
     /// Empty: the defaults (localhost and the hostname).
-    pub domains: Vec<&'static str>,
+    pub domains: Vec<String>,
     pub port_offset: u16,
     pub accounts: Vec<(&'static str, &'static str)>,
     /// Extra `key = value` lines for postlab.conf.
@@ -130,7 +130,7 @@ pub fn servers(number: usize) -> Vec<Server> {
     if domains.is_empty() {
         return vec![Server {
             folder: "var",
-            hostname: "mail.school.test",
+            hostname: "mail.school.test".into(),
             domains: Vec::new(),
             port_offset: 10000,
             accounts,
@@ -147,12 +147,12 @@ pub fn servers(number: usize) -> Vec<Server> {
         }];
     }
     // The page's `<!-- servers: … -->` names the two domains (a.test and b.test, or the lab's).
-    let first = leak(domains.first().map_or("a.test", String::as_str));
-    let second = leak(domains.get(1).map_or("b.test", String::as_str));
+    let first = domains.first().map_or("a.test", String::as_str);
+    let second = domains.get(1).map_or("b.test", String::as_str);
     let mut a = Server {
         folder: "var-a",
-        hostname: leak(&format!("mx.{first}")),
-        domains: vec![first],
+        hostname: format!("mx.{first}"),
+        domains: vec![first.to_string()],
         port_offset: 10000,
         accounts: accounts.clone(),
         settings: Vec::new(),
@@ -160,8 +160,8 @@ pub fn servers(number: usize) -> Vec<Server> {
     };
     let mut b = Server {
         folder: "var-b",
-        hostname: leak(&format!("mx.{second}")),
-        domains: vec![second],
+        hostname: format!("mx.{second}"),
+        domains: vec![second.to_string()],
         port_offset: 20000,
         accounts,
         settings: Vec::new(),
@@ -170,24 +170,12 @@ pub fn servers(number: usize) -> Vec<Server> {
     if number == 11 {
         // Lesson 11 greylists carol@slow.b.test: mx.b.test must own that domain and carol,
         // and mx.a.test must retry within seconds, not minutes.
-        b.domains.push("slow.b.test");
+        b.domains.push("slow.b.test".into());
         b.accounts.push(("carol", "carol-password"));
         a.settings.push(("queue_retry_min", "10"));
         a.settings.push(("queue_retry_max", "60"));
     }
     vec![a, b]
-}
-
-/// A page's domain as the `&'static str` a [`Server`] holds. The pages are compiled in and
-/// name a handful of domains, so the few octets kept for the life of the command are nothing.
-fn leak(text: &str) -> &'static str {
-    match text {
-        "a.test" => "a.test",
-        "b.test" => "b.test",
-        "mx.a.test" => "mx.a.test",
-        "mx.b.test" => "mx.b.test",
-        other => Box::leak(other.to_string().into_boxed_str()),
-    }
 }
 
 /// The transport map of `server`: every other server's domains, to its SMTP port.
