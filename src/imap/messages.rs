@@ -11,7 +11,6 @@
 //! S: a6 OK EXPUNGE completed
 //! ```
 
-use std::fs;
 use std::rc::Rc;
 
 use super::command::{Command, StoreMode};
@@ -96,21 +95,33 @@ impl Session {
     ) -> Vec<Response> {
         self.no_expunge_now = !uid;
         let view = self.view();
+        // The view brought up to date first (flags changed and messages gone or arrived,
+        // with EXPUNGE only for UID SEARCH, §7.4.1): keys on flags are answered
+        // from it without touching every message's file.
+        let mut out = match view.sync(uid) {
+            Ok(news) => news,
+            Err(e) => return vec![r::disk_error(tag, &e)],
+        };
         let largest_seq = view.messages.len() as u32;
         let largest_uid = view.messages.last().map(|m| m.uid).unwrap_or(0);
+        let dated = uses_dates(key);
         let mut found: Vec<u32> = Vec::new();
         for i in 0..view.messages.len() {
-            // RFC 2180 §4.1.3: a message another session expunged is left out of the result.
-            let entry = match view.current(i) {
-                Ok(Some(entry)) => entry,
-                Ok(None) => continue,
-                Err(e) => return vec![r::disk_error(tag, &e)],
-            };
-            // The file may be renamed again by now: read_now looks it up by its unique name.
-            let time = match read_now(&view.maildir, &entry, false) {
-                Ok(Some((_, time))) => time,
-                Ok(None) => continue,
-                Err(e) => return vec![r::disk_error(tag, &e)],
+            // RFC 2180 §4.3: a message another session expunged is left out of the result.
+            if view.messages[i].gone {
+                continue;
+            }
+            let entry = view.messages[i].entry.clone();
+            // INTERNALDATE is the file's time, read only for a key on it; the file may be
+            // renamed again by now: read_now looks it up by its unique name.
+            let time = if dated {
+                match read_now(&view.maildir, &entry, false) {
+                    Ok(Some((_, time))) => time,
+                    Ok(None) => continue,
+                    Err(e) => return vec![r::disk_error(tag, &e)],
+                }
+            } else {
+                std::time::UNIX_EPOCH
             };
             let m = &view.messages[i];
             // The file is read only if a key looks at the content, and then once.
@@ -152,7 +163,9 @@ impl Session {
                 line
             }),
         };
-        vec![Response::data(data), Response::ok(tag, "SEARCH completed")]
+        out.push(Response::data(data));
+        out.push(Response::ok(tag, "SEARCH completed"));
+        out
     }
 
     /// RFC 3501 §6.4.5 FETCH.
@@ -456,7 +469,7 @@ impl Session {
             let _turn = lock::folder(view.maildir.root());
             for &i in &chosen {
                 match view.current(i) {
-                    Ok(Some(entry)) => match fs::remove_file(&entry.path) {
+                    Ok(Some(entry)) => match view.maildir.remove(&entry) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                         Err(e) => return vec![r::disk_error(tag, &e)],
@@ -488,7 +501,7 @@ fn remove_deleted(view: &mut Selected, only: Option<&SequenceSet>) -> std::io::R
             continue;
         };
         if Flags::from_maildir(&entry.flags).has(flags::DELETED) {
-            match fs::remove_file(&entry.path) {
+            match view.maildir.remove(&entry) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
@@ -496,6 +509,18 @@ fn remove_deleted(view: &mut Selected, only: Option<&SequenceSet>) -> std::io::R
         }
     }
     Ok(())
+}
+
+/// Whether a search key looks at INTERNALDATE (BEFORE, ON, SINCE), which costs a look at
+/// every message's file.
+fn uses_dates(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Before(_) | SearchKey::On(_) | SearchKey::Since(_) => true,
+        SearchKey::And(keys) => keys.iter().any(uses_dates),
+        SearchKey::Or(a, b) => uses_dates(a) || uses_dates(b),
+        SearchKey::Not(k) => uses_dates(k),
+        _ => false,
+    }
 }
 
 /// `1,3,5` (RFC 4315 `uid-set`; ranges are allowed but not needed).

@@ -124,6 +124,8 @@ pub struct Selected {
     /// The modification times of `new/` and `cur/` at the last full scan, when they were old
     /// enough to be trusted: see [`Selected::sync`].
     trusted_dirs: Option<(SystemTime, SystemTime)>,
+    /// The generation of the shared listing (`uids::Listing`) the view was last compared with.
+    synced: Option<u64>,
 }
 
 impl Selected {
@@ -139,6 +141,7 @@ impl Selected {
             messages: Vec::new(),
             keywords: Vec::new(),
             trusted_dirs: None,
+            synced: None,
         };
         selected.sync(true)?;
         Ok(selected)
@@ -165,7 +168,7 @@ impl Selected {
         // A read-write session claims the recent messages (`mailbox::uids`); a read-only one
         // shows the unclaimed ones as recent and leaves them for the next SELECT.
         let (numbered, recent_from) = if self.read_only {
-            let numbered = uids::scan(&self.maildir)?;
+            let numbered = uids::scan_shared(&self.maildir)?;
             let from = numbered.first_recent;
             (numbered, from)
         } else {
@@ -179,10 +182,30 @@ impl Selected {
         self.keywords = keywords;
         self.validity = numbered.validity;
         self.next_uid = numbered.next;
-        let mut on_disk: std::collections::HashMap<u32, Entry> =
-            numbered.messages.into_iter().collect();
-        for message in &mut self.messages {
-            message.gone = !on_disk.contains_key(&message.uid);
+        // The view and the listing are both in UID order. If the view was last compared with
+        // this listing a few edits ago, only the messages those edits touched are looked at;
+        // otherwise one walk over the two side by side pairs every message with its file.
+        let on_disk = &numbered.messages;
+        let edited = self.synced.and_then(|g| numbered.edited_since(g));
+        self.synced = Some(numbered.generation);
+        let find = |uid: u32| on_disk.binary_search_by_key(&uid, |(u, _)| *u).ok();
+        match &edited {
+            Some(uids) => {
+                for uid in uids {
+                    if let Some(i) = self.index_of(*uid) {
+                        self.messages[i].gone = find(*uid).is_none();
+                    }
+                }
+            }
+            None => {
+                let mut j = 0;
+                for message in &mut self.messages {
+                    while j < on_disk.len() && on_disk[j].0 < message.uid {
+                        j += 1;
+                    }
+                    message.gone = on_disk.get(j).is_none_or(|(uid, _)| *uid != message.uid);
+                }
+            }
         }
         if may_expunge {
             for i in (0..self.messages.len()).rev() {
@@ -192,25 +215,56 @@ impl Selected {
                 }
             }
         }
-        for (i, message) in self.messages.iter_mut().enumerate() {
-            if let Some(entry) = on_disk.remove(&message.uid) {
-                if entry.flags != message.entry.flags {
-                    message.flags = Flags::from_maildir(&entry.flags);
-                    out.push(Response::data(format!(
-                        "{} FETCH (FLAGS {})",
-                        i + 1,
-                        flags::flag_list(&entry.flags, &self.keywords, message.recent)
-                    )));
+        let to_compare: Vec<(usize, usize)> = match &edited {
+            Some(uids) => {
+                let mut pairs: Vec<(usize, usize)> = uids
+                    .iter()
+                    .filter_map(|uid| Some((self.index_of(*uid)?, find(*uid)?)))
+                    .collect();
+                pairs.sort_unstable();
+                pairs.dedup();
+                pairs
+            }
+            None => {
+                let mut pairs = Vec::with_capacity(self.messages.len());
+                let mut j = 0;
+                for (i, message) in self.messages.iter().enumerate() {
+                    while j < on_disk.len() && on_disk[j].0 < message.uid {
+                        j += 1;
+                    }
+                    if on_disk.get(j).is_some_and(|(uid, _)| *uid == message.uid) {
+                        pairs.push((i, j));
+                    }
                 }
-                message.entry = entry;
+                pairs
+            }
+        };
+        for (i, j) in to_compare {
+            let message = &mut self.messages[i];
+            let entry = &on_disk[j].1;
+            if entry.flags != message.entry.flags {
+                message.flags = Flags::from_maildir(&entry.flags);
+                out.push(Response::data(format!(
+                    "{} FETCH (FLAGS {})",
+                    i + 1,
+                    flags::flag_list(&entry.flags, &self.keywords, message.recent)
+                )));
+            }
+            // The same UID is the same unique name, so the path differs only with the flags,
+            // the folder (new/ or cur/), or a name in cur/ that lacked its `:2,`.
+            if entry.flags != message.entry.flags
+                || entry.is_new != message.entry.is_new
+                || entry.path.as_os_str().len() != message.entry.path.as_os_str().len()
+            {
+                message.entry = (**entry).clone();
             }
         }
         let last_uid = self.messages.last().map(|m| m.uid).unwrap_or(0);
-        let mut arrived: Vec<(u32, Entry)> = on_disk
-            .into_iter()
-            .filter(|(uid, _)| *uid > last_uid)
+        let first_arrived = on_disk.partition_point(|(uid, _)| *uid <= last_uid);
+        let mut arrived: Vec<(u32, Entry)> = on_disk[first_arrived..]
+            .iter()
+            .map(|(uid, entry)| (*uid, (**entry).clone()))
             .collect();
-        arrived.sort_by_key(|(uid, _)| *uid);
         let count_before = self.messages.len();
         let mut recent = 0;
         if !self.read_only && arrived.iter().any(|(_, e)| e.is_new) {
@@ -243,6 +297,11 @@ impl Selected {
             }
         }
         Ok(out)
+    }
+
+    /// The index of the message with `uid` in the view.
+    fn index_of(&self, uid: u32) -> Option<usize> {
+        self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
     }
 
     fn dir_times(&self) -> Option<(SystemTime, SystemTime)> {

@@ -158,9 +158,25 @@ impl Maildir {
             .join("cur")
             .join(format!("{}:2,{flags}", entry.unique));
         if target != entry.path {
+            // The cache of listings (`uids`) follows a rename within `cur/`; a move out of
+            // `new/` changes `new/`, which it notices by itself.
+            let before = super::uids::cur_stamp(&self.root);
             fs::rename(&entry.path, &target)?;
+            if entry.path.parent() == target.parent() {
+                super::uids::renamed(&self.root, before, &entry.unique, &target, &flags);
+            } else {
+                super::uids::forget(&self.root);
+            }
         }
         Ok(target)
+    }
+
+    /// Removes a message's file (an expunge), telling the cache of listings (`uids`).
+    pub fn remove(&self, entry: &Entry) -> io::Result<()> {
+        let before = super::uids::cur_stamp(&self.root);
+        fs::remove_file(&entry.path)?;
+        super::uids::removed(&self.root, before, &entry.unique);
+        Ok(())
     }
 
     /// Finds a message by its unique name wherever it is now: `new/UNIQUE`, or
@@ -247,6 +263,10 @@ impl Staged {
         let cur_dir = self.new_dir.with_file_name("cur");
         let target = cur_dir.join(format!("{}:2,{letters}", self.unique()));
         fs::rename(&self.tmp, &target)?;
+        // A new name in `cur/`: the cached listing (`uids`) would not show it.
+        if let Some(root) = cur_dir.parent() {
+            super::uids::forget(root);
+        }
         durable::sync_dir(&cur_dir)?;
         Ok(target)
     }

@@ -164,6 +164,8 @@ pub fn remove(root: &Path, messages: &[&Message]) -> Vec<(PathBuf, io::Error)> {
             Err(e) => failed.push((message.path.clone(), e)),
         }
     }
+    // Removals the cached listing of `uids` does not follow: it is read again.
+    super::uids::forget(root);
     if let Err(e) = durable::sync_dir(&root.join("cur")) {
         failed.push((root.join("cur"), e));
     }

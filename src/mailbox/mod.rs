@@ -54,6 +54,13 @@
 //!   given once, UIDVALIDITY is written when the folder is created (or first seen) and never
 //!   handed out again, and the first read-write session to look after a message arrives claims
 //!   it as recent, however it arrived — so exactly one session reports it (RFC 3501 §2.3.2).
+//! - **A folder's listing is kept in memory and follows this server's own changes** ([`uids`]):
+//!   reused while the modification times of `new/`, `cur/` and the uidlist say nothing
+//!   changed; a flag change or expunge made under the folder's lock edits it in place (the
+//!   [`Maildir`] methods that rename and remove tell it), any other change of ours drops it,
+//!   and a listing edited while `cur/` was busy is read from disk again once `cur/` settles,
+//!   so a rename by another program is never hidden for long. Sessions share the listing and
+//!   compare it with their view in one walk, in UID order.
 //! - **Nothing is skipped in silence, nothing is invented.** A command on a message another
 //!   session expunged answers what it can and ends in `NO [EXPUNGEISSUED]` (RFC 2180 §4.1,
 //!   RFC 5530); a COPY of a set with such a message copies nothing. Never an empty body, a

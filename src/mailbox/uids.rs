@@ -34,6 +34,16 @@
 //! times). Changes too recent to be told apart from a second change in the same clock tick are
 //! never trusted to the cache, the same caution git takes with "racy" files.
 //!
+//! Except this server's own changes to `cur/`: a flag change or an expunge by a session of this
+//! process happens under the folder's lock, and [`Maildir`] tells the cache about it
+//! ([`renamed`], [`removed`]), which edits the cached listing in place instead of throwing it
+//! away. While sessions keep changing flags, `cur/` never settles, and without this every
+//! command would read the whole folder again. Such an edited listing is *provisional*: it is
+//! trusted only while its `cur/` time is the one recorded right after the edit, and once that
+//! time has settled it is read from disk once more, which catches a rename by another program
+//! made in the same clock tick as ours. Any other change to `cur/` by this process (a message
+//! added by APPEND or COPY, a removal by POP3) drops the listing ([`forget`]).
+//!
 //! What can go wrong: a damaged file. It is then replaced by a fresh list with a new
 //! UIDVALIDITY, which is exactly what the RFC asks when UIDs cannot be kept: clients see the
 //! new value and forget their cache.
@@ -42,8 +52,8 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::durable;
@@ -57,7 +67,15 @@ pub const FILE: &str = "postlab-uidlist";
 static LOCK: Mutex<()> = Mutex::new(());
 
 /// The last scan of each folder, with the modification times it was made from.
-static CACHE: Mutex<Option<HashMap<std::path::PathBuf, (Stamps, Numbered)>>> = Mutex::new(None);
+static CACHE: Mutex<Option<HashMap<std::path::PathBuf, Cached>>> = Mutex::new(None);
+
+/// One folder's listing in the cache.
+struct Cached {
+    stamps: Stamps,
+    listing: Arc<Listing>,
+    /// Made or edited while `cur/` was not settled: see the module comment.
+    provisional: bool,
+}
 
 /// At most this many folders are remembered; past it the cache starts again.
 const CACHE_FOLDERS: usize = 256;
@@ -80,20 +98,99 @@ fn stamps(maildir: &Maildir) -> Stamps {
 /// so 50 ms is plenty where times carry fractions of a second; a file system that keeps whole
 /// seconds only needs a full second.
 fn settled(stamps: &Stamps) -> bool {
-    let now = SystemTime::now();
-    stamps[..2].iter().all(|s| {
-        s.is_some_and(|t| {
-            let fine = t
-                .duration_since(UNIX_EPOCH)
-                .is_ok_and(|d| d.subsec_nanos() != 0);
-            let quiet = if fine {
-                std::time::Duration::from_millis(50)
-            } else {
-                std::time::Duration::from_secs(1)
-            };
-            now.duration_since(t).is_ok_and(|age| age >= quiet)
-        })
+    stamps[..2].iter().all(|s| settled_one(*s))
+}
+
+fn settled_one(stamp: Option<SystemTime>) -> bool {
+    stamp.is_some_and(|t| {
+        let fine = t
+            .duration_since(UNIX_EPOCH)
+            .is_ok_and(|d| d.subsec_nanos() != 0);
+        let quiet = if fine {
+            std::time::Duration::from_millis(50)
+        } else {
+            std::time::Duration::from_secs(1)
+        };
+        SystemTime::now()
+            .duration_since(t)
+            .is_ok_and(|age| age >= quiet)
     })
+}
+
+/// The modification time of a folder's `cur/`, for [`renamed`] and [`removed`].
+pub fn cur_stamp(root: &Path) -> Option<SystemTime> {
+    fs::metadata(root.join("cur"))
+        .and_then(|m| m.modified())
+        .ok()
+}
+
+/// Edits the cached listing of the folder at `root` after this process changed `cur/` under
+/// the folder's lock: `before` is `cur/`'s time just before the change. If the listing was
+/// not current then, or `edit` cannot apply the change, it is dropped instead.
+fn edit_cached(
+    root: &Path,
+    before: Option<SystemTime>,
+    edit: impl FnOnce(&mut Listing) -> Option<u32>,
+) {
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(map) = cache.as_mut() else {
+        return;
+    };
+    let Some(cached) = map.get_mut(root) else {
+        return;
+    };
+    let after = cur_stamp(root);
+    if before.is_none() || cached.stamps[1] != before || after.is_none() {
+        map.remove(root);
+        return;
+    }
+    // Shared with sessions that are reading it: they keep their copy, the cache gets a new one
+    // (a copy of the pointers to the entries, not of the entries).
+    let listing = Arc::make_mut(&mut cached.listing);
+    let Some(uid) = edit(listing) else {
+        map.remove(root);
+        return;
+    };
+    listing.note_edit(uid);
+    cached.stamps[1] = after;
+    cached.provisional = true;
+}
+
+/// This process renamed message `unique` to `path` (in `cur/`, flags `flags`).
+pub fn renamed(root: &Path, before: Option<SystemTime>, unique: &str, path: &Path, flags: &str) {
+    edit_cached(root, before, |listing| {
+        let (uid, entry) = listing
+            .messages
+            .iter_mut()
+            .find(|(_, e)| e.unique == unique)?;
+        *entry = Arc::new(Entry {
+            path: path.to_path_buf(),
+            flags: flags.to_string(),
+            is_new: false,
+            ..(**entry).clone()
+        });
+        Some(*uid)
+    });
+}
+
+/// This process removed message `unique` from `cur/` (an expunge). The list file keeps its
+/// line until the next full scan, which drops the lines of files that are gone.
+pub fn removed(root: &Path, before: Option<SystemTime>, unique: &str) {
+    edit_cached(root, before, |listing| {
+        let i = listing
+            .messages
+            .iter()
+            .position(|(_, e)| e.unique == unique)?;
+        Some(listing.messages.remove(i).0)
+    });
+}
+
+/// Drops the cached listing of the folder at `root`: this process changed it in a way the
+/// cache does not follow (a message added to `cur/`, a removal outside IMAP).
+pub fn forget(root: &Path) {
+    if let Some(map) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        map.remove(root);
+    }
 }
 
 /// A folder's messages with their UIDs, in UID order.
@@ -107,6 +204,88 @@ pub struct Numbered {
     pub messages: Vec<(u32, Entry)>,
 }
 
+/// [`Numbered`] as the cache keeps and shares it: each entry behind its own pointer, so that
+/// the cache's edit of one message while sessions read the listing copies pointers only.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub validity: u32,
+    pub next: u32,
+    pub first_recent: u32,
+    /// In UID order.
+    pub messages: Vec<(u32, Arc<Entry>)>,
+    /// Names this state of the listing: no other state of any listing has the same number,
+    /// and every edit gives it a greater one.
+    pub generation: u64,
+    /// The edits since generation `base`: the generation each made and the UID it changed
+    /// (or removed), oldest first. A session that compared its view with the listing at a
+    /// generation from `base` on only needs to look at these UIDs ([`Listing::edited_since`]).
+    edits: Vec<(u64, u32)>,
+    base: u64,
+}
+
+/// Where generations come from.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// At most this many edits are kept per listing; a session further behind compares all.
+const EDITS_KEPT: usize = 1024;
+
+impl Listing {
+    fn from(numbered: Numbered) -> Listing {
+        let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
+        Listing {
+            generation,
+            edits: Vec::new(),
+            base: generation,
+            validity: numbered.validity,
+            next: numbered.next,
+            first_recent: numbered.first_recent,
+            messages: numbered
+                .messages
+                .into_iter()
+                .map(|(uid, entry)| (uid, Arc::new(entry)))
+                .collect(),
+        }
+    }
+
+    fn note_edit(&mut self, uid: u32) {
+        self.generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
+        if self.edits.len() >= EDITS_KEPT {
+            let dropped = self.edits.drain(..EDITS_KEPT / 2).next_back();
+            self.base = dropped.map_or(self.base, |(generation, _)| generation);
+        }
+        self.edits.push((self.generation, uid));
+    }
+
+    /// The UIDs edited since this listing was at `generation` (some perhaps more than once),
+    /// or `None` when that is not known: another listing, or further back than the edits kept.
+    pub fn edited_since(&self, generation: u64) -> Option<Vec<u32>> {
+        if generation < self.base || generation > self.generation {
+            return None;
+        }
+        Some(
+            self.edits
+                .iter()
+                .filter(|(g, _)| *g > generation)
+                .map(|(_, uid)| *uid)
+                .collect(),
+        )
+    }
+
+    /// A copy of its own.
+    pub fn numbered(&self) -> Numbered {
+        Numbered {
+            validity: self.validity,
+            next: self.next,
+            first_recent: self.first_recent,
+            messages: self
+                .messages
+                .iter()
+                .map(|(uid, entry)| (*uid, (**entry).clone()))
+                .collect(),
+        }
+    }
+}
+
 /// The list as stored: validity, next UID, and UID per unique name.
 struct List {
     validity: u32,
@@ -118,6 +297,11 @@ struct List {
 /// Scans `maildir`, gives UIDs to messages that have none, forgets the ones that are gone,
 /// and saves the list if anything changed.
 pub fn scan(maildir: &Maildir) -> io::Result<Numbered> {
+    scan_shared(maildir).map(|listing| listing.numbered())
+}
+
+/// [`scan`] without a copy: the listing as the cache holds it, shared.
+pub fn scan_shared(maildir: &Maildir) -> io::Result<Arc<Listing>> {
     // The folder's lock first: no session of this server renames a file while the directory
     // is listed, so a listing never misses a message being renamed (a readdir running beside a
     // rename may see neither name), which would forget its UID.
@@ -138,12 +322,13 @@ pub fn ensure(maildir: &Maildir) -> io::Result<()> {
 /// Like [`scan`], and claims the recent messages for the caller (see the module comment).
 /// Returns the folder and the first UID of the caller's claim: messages from it up are
 /// `\Recent` in the caller's session and in no other read-write session.
-pub fn claim_recent(maildir: &Maildir) -> io::Result<(Numbered, u32)> {
+pub fn claim_recent(maildir: &Maildir) -> io::Result<(Arc<Listing>, u32)> {
     let _turn = super::lock::folder(maildir.root());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let numbered = scan_locked(maildir)?;
     if numbered.first_recent >= numbered.next {
-        return Ok((numbered.clone(), numbered.next));
+        let next = numbered.next;
+        return Ok((numbered, next));
     }
     // Read the list again from disk (not the cache) before changing it.
     let path = maildir.root().join(FILE);
@@ -151,7 +336,7 @@ pub fn claim_recent(maildir: &Maildir) -> io::Result<(Numbered, u32)> {
     let from = numbered.first_recent;
     numbered.first_recent = numbered.next;
     save(maildir, &path, &list_of(&numbered))?;
-    Ok((numbered, from))
+    Ok((Arc::new(Listing::from(numbered)), from))
 }
 
 /// The list as it is saved, from a folder's numbered messages.
@@ -169,27 +354,41 @@ fn list_of(numbered: &Numbered) -> List {
 }
 
 /// [`scan`] for a caller that holds [`LOCK`].
-fn scan_locked(maildir: &Maildir) -> io::Result<Numbered> {
+fn scan_locked(maildir: &Maildir) -> io::Result<Arc<Listing>> {
     let before = stamps(maildir);
-    if settled(&before) {
+    // `new/` must always be settled: deliveries add to it without the folder's lock. A
+    // provisional listing is good while `cur/` is still busy, and is read again once it is not.
+    if settled_one(before[0]) {
         let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((stamps, numbered)) = cache.as_ref().and_then(|c| c.get(maildir.root())) {
-            if *stamps == before {
-                return Ok(numbered.clone());
+        if let Some(cached) = cache.as_ref().and_then(|c| c.get(maildir.root())) {
+            let trusted = if cached.provisional {
+                !settled_one(before[1])
+            } else {
+                settled(&before)
+            };
+            if cached.stamps == before && trusted {
+                return Ok(cached.listing.clone());
             }
         }
     }
-    let numbered = scan_now(maildir)?;
+    let listing = Arc::new(Listing::from(scan_now(maildir)?));
     let after = stamps(maildir);
-    if settled(&after) && after[..2] == before[..2] {
+    // Listed under the folder's lock, so no change by this process ran beside the listing;
+    // with `cur/` not yet settled the listing is provisional.
+    if settled_one(after[0]) && after[..2] == before[..2] && after[1].is_some() {
         let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
         let map = cache.get_or_insert_with(HashMap::new);
         if map.len() >= CACHE_FOLDERS {
             map.clear();
         }
-        map.insert(maildir.root().to_path_buf(), (after, numbered.clone()));
+        let cached = Cached {
+            stamps: after,
+            listing: listing.clone(),
+            provisional: !settled(&after),
+        };
+        map.insert(maildir.root().to_path_buf(), cached);
     }
-    Ok(numbered)
+    Ok(listing)
 }
 
 /// The scan itself (the caller holds [`LOCK`]).
@@ -294,9 +493,7 @@ fn read(path: &Path) -> Result<List, ()> {
 /// Writes the list and forgets the cached scan of its folder: the file's modification time
 /// alone could miss a second write in the same clock tick.
 fn save(maildir: &Maildir, path: &Path, list: &List) -> io::Result<()> {
-    if let Some(map) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-        map.remove(maildir.root());
-    }
+    forget(maildir.root());
     let mut text = format!("{} {} {}\n", list.validity, list.next, list.first_recent);
     for (uid, name) in &list.uids {
         text.push_str(&format!("{uid} {name}\n"));
@@ -335,6 +532,92 @@ mod tests {
         let after = scan(&maildir).unwrap();
         assert_eq!(after.messages[0].1.flags, "S");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Sets the modification time of `root/sub`.
+    fn touch(root: &Path, sub: &str, time: SystemTime) {
+        fs::File::open(root.join(sub))
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+    }
+
+    #[test]
+    fn an_own_flag_change_edits_the_cached_listing_and_a_settled_one_is_read_again() {
+        let dir = std::env::temp_dir().join(format!("postlab-uids-edit-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let maildir = Maildir::create(&dir).unwrap();
+        maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
+        maildir.deliver(&[b"two\r\n"], "mx.test").unwrap();
+        for (_, entry) in scan(&maildir).unwrap().messages {
+            maildir.set_flags(&entry, "").unwrap();
+        }
+        // Times that are settled and not: long past, and one in the future.
+        let past = SystemTime::now() - std::time::Duration::from_secs(10);
+        let busy = SystemTime::now() + std::time::Duration::from_secs(3600);
+        touch(&dir, "new", past);
+        touch(&dir, "cur", busy);
+        // Listed while cur/ is still busy: cached, provisional.
+        let listed = scan(&maildir).unwrap();
+        let cached = |f: &dyn Fn(&mut Cached)| {
+            let mut cache = CACHE.lock().unwrap();
+            f(cache.as_mut().unwrap().get_mut(maildir.root()).unwrap())
+        };
+        cached(&|c| assert!(c.provisional));
+        // A flag change by this process edits the listing in place, with cur/'s new time.
+        let first = &listed.messages[0].1;
+        let moved = maildir.set_flags(first, "S").unwrap();
+        cached(&|c| {
+            assert_eq!(c.stamps[1], cur_stamp(&dir));
+            assert_eq!(c.listing.messages[0].1.path, moved);
+            assert_eq!(c.listing.messages[0].1.flags, "S");
+        });
+        // While cur/ is busy (a time not yet settled, here one in the future) the listing is
+        // served as it is: a rename behind its back, with the time put back, is not seen…
+        touch(&dir, "cur", busy);
+        cached(&|c| c.stamps[1] = Some(busy));
+        let second = &listed.messages[1].1;
+        let behind = dir.join("cur").join(format!("{}:2,F", second.unique));
+        fs::rename(&second.path, &behind).unwrap();
+        touch(&dir, "cur", busy);
+        assert_eq!(scan(&maildir).unwrap().messages[1].1.flags, "");
+        // … and once the time has settled it is read again from disk.
+        touch(&dir, "cur", past);
+        cached(&|c| c.stamps[1] = Some(past));
+        assert_eq!(scan(&maildir).unwrap().messages[1].1.flags, "F");
+        cached(&|c| assert!(!c.provisional));
+        // An expunge by this process takes the message out of the listing.
+        let entry = scan(&maildir).unwrap().messages[1].1.clone();
+        maildir.remove(&entry).unwrap();
+        cached(&|c| assert_eq!(c.listing.messages.len(), 1));
+        assert_eq!(scan(&maildir).unwrap().messages.len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_listing_names_the_uids_edited_since_a_generation_while_it_kept_them() {
+        let mut listing = Listing::from(Numbered {
+            validity: 1,
+            next: 1,
+            first_recent: 1,
+            messages: Vec::new(),
+        });
+        let start = listing.generation;
+        listing.note_edit(7);
+        let after_first = listing.generation;
+        listing.note_edit(9);
+        assert_eq!(listing.edited_since(start), Some(vec![7, 9]));
+        assert_eq!(listing.edited_since(after_first), Some(vec![9]));
+        assert_eq!(listing.edited_since(listing.generation), Some(vec![]));
+        // Another listing's generation, or one from before the edits kept: compare all.
+        assert_eq!(listing.edited_since(start - 1), None);
+        for uid in 0..EDITS_KEPT as u32 {
+            listing.note_edit(uid);
+        }
+        assert_eq!(listing.edited_since(after_first), None);
+        let recent = listing.generation;
+        listing.note_edit(3);
+        assert_eq!(listing.edited_since(recent), Some(vec![3]));
     }
 
     #[test]
