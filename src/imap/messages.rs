@@ -102,20 +102,27 @@ impl Session {
             Ok(news) => news,
             Err(e) => return vec![r::disk_error(tag, &e)],
         };
+        let view = &*view;
         let largest_seq = view.messages.len() as u32;
         let largest_uid = view.messages.last().map(|m| m.uid).unwrap_or(0);
-        let dated = uses_dates(key);
+        let dated = uses(key, &|k| {
+            matches!(
+                k,
+                SearchKey::Before(_) | SearchKey::On(_) | SearchKey::Since(_)
+            )
+        });
+        let with_keywords = uses(key, &|k| matches!(k, SearchKey::Keyword(_)));
         let mut found: Vec<u32> = Vec::new();
-        for i in 0..view.messages.len() {
+        for (i, m) in view.messages.iter().enumerate() {
             // RFC 2180 §4.3: a message another session expunged is left out of the result.
-            if view.messages[i].gone {
+            if m.gone {
                 continue;
             }
-            let entry = view.messages[i].entry.clone();
+            let entry = &m.entry;
             // INTERNALDATE is the file's time, read only for a key on it; the file may be
             // renamed again by now: read_now looks it up by its unique name.
             let time = if dated {
-                match read_now(&view.maildir, &entry, false) {
+                match read_now(&view.maildir, entry, false) {
                     Ok(Some((_, time))) => time,
                     Ok(None) => continue,
                     Err(e) => return vec![r::disk_error(tag, &e)],
@@ -123,13 +130,12 @@ impl Session {
             } else {
                 std::time::UNIX_EPOCH
             };
-            let m = &view.messages[i];
             // The file is read only if a key looks at the content, and then once.
             let mut cache: Option<Rc<Vec<u8>>> = None;
             let maildir = &view.maildir;
             let mut content = || {
                 if cache.is_none() {
-                    cache = read_now(maildir, &entry, true)
+                    cache = read_now(maildir, entry, true)
                         .ok()
                         .flatten()
                         .map(|(c, _)| Rc::new(c));
@@ -145,7 +151,11 @@ impl Session {
                 uid: m.uid,
                 flags: m.flags,
                 recent: m.recent,
-                keywords: keywords::names_of(&view.keywords, &m.entry.flags),
+                keywords: if with_keywords {
+                    keywords::names_of(&view.keywords, &m.entry.flags)
+                } else {
+                    Vec::new()
+                },
                 size: m.entry.size,
                 day,
                 largest_seq,
@@ -511,16 +521,16 @@ fn remove_deleted(view: &mut Selected, only: Option<&SequenceSet>) -> std::io::R
     Ok(())
 }
 
-/// Whether a search key looks at INTERNALDATE (BEFORE, ON, SINCE), which costs a look at
-/// every message's file.
-fn uses_dates(key: &SearchKey) -> bool {
-    match key {
-        SearchKey::Before(_) | SearchKey::On(_) | SearchKey::Since(_) => true,
-        SearchKey::And(keys) => keys.iter().any(uses_dates),
-        SearchKey::Or(a, b) => uses_dates(a) || uses_dates(b),
-        SearchKey::Not(k) => uses_dates(k),
-        _ => false,
-    }
+/// Whether a search key has a part that `wanted` picks, such as a key on INTERNALDATE
+/// (BEFORE, ON, SINCE), which costs a look at every message's file.
+fn uses(key: &SearchKey, wanted: &dyn Fn(&SearchKey) -> bool) -> bool {
+    wanted(key)
+        || match key {
+            SearchKey::And(keys) => keys.iter().any(|k| uses(k, wanted)),
+            SearchKey::Or(a, b) => uses(a, wanted) || uses(b, wanted),
+            SearchKey::Not(k) => uses(k, wanted),
+            _ => false,
+        }
 }
 
 /// `1,3,5` (RFC 4315 `uid-set`; ranges are allowed but not needed).
