@@ -435,7 +435,10 @@ pub(super) fn store_copies(
     let mut staged = staged.into_iter();
     for (one, letters) in staged.by_ref() {
         uniques.push(one.unique());
-        match one.commit_with_flags(&letters) {
+        let done = one.commit_with_flags(&letters);
+        // New names in cur/: the cached listing would not show them (`uids`).
+        uids::forget(maildir.root());
+        match done {
             Ok(path) => committed.push(path),
             Err(e) => {
                 staged.for_each(|(s, _)| Staged::abort(s));

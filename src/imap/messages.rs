@@ -25,7 +25,7 @@ use super::selected::{flag_announcements, internal_date, read_now, Selected};
 use super::session::{Session, State};
 use super::syntax::SequenceSet;
 use crate::mailbox::folder::FolderError;
-use crate::mailbox::{keywords, lock};
+use crate::mailbox::{keywords, lock, uids};
 
 impl Session {
     fn view(&mut self) -> &mut Selected {
@@ -479,7 +479,7 @@ impl Session {
             let _turn = lock::folder(view.maildir.root());
             for &i in &chosen {
                 match view.current(i) {
-                    Ok(Some(entry)) => match view.maildir.remove(&entry) {
+                    Ok(Some(entry)) => match uids::remove(&view.maildir, &entry) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                         Err(e) => return vec![r::disk_error(tag, &e)],
@@ -511,7 +511,7 @@ fn remove_deleted(view: &mut Selected, only: Option<&SequenceSet>) -> std::io::R
             continue;
         };
         if Flags::from_maildir(&entry.flags).has(flags::DELETED) {
-            match view.maildir.remove(&entry) {
+            match uids::remove(&view.maildir, &entry) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),

@@ -272,7 +272,7 @@ impl Selected {
             // session may have moved one first; then it is in cur/ already, which is the point.
             let _turn = lock::folder(self.maildir.root());
             for (_, entry) in arrived.iter_mut().filter(|(_, e)| e.is_new) {
-                if let Ok(path) = self.maildir.set_flags(entry, &entry.flags) {
+                if let Ok(path) = uids::set_flags(&self.maildir, entry, &entry.flags) {
                     entry.path = path;
                     entry.is_new = false;
                 }
@@ -345,7 +345,7 @@ impl Selected {
         let Some(entry) = self.current(index)? else {
             return Ok(false);
         };
-        let path = match self.maildir.set_flags(&entry, &letters) {
+        let path = match uids::set_flags(&self.maildir, &entry, &letters) {
             Ok(path) => path,
             // Only a program outside this server can rename it while we hold the lock.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

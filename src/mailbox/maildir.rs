@@ -147,7 +147,8 @@ impl Maildir {
     }
 
     /// Moves a message to `cur/` with the given flags (`cur/UNIQUE:2,FLAGS`), the way a mail
-    /// client marks it as seen by the server. Returns the new path.
+    /// client marks it as seen by the server. Returns the new path. The server's sessions call
+    /// it through `uids::set_flags`, which keeps the cached listing in step.
     pub fn set_flags(&self, entry: &Entry, flags: &str) -> io::Result<PathBuf> {
         let mut letters: Vec<char> = flags.chars().collect();
         letters.sort_unstable();
@@ -158,25 +159,9 @@ impl Maildir {
             .join("cur")
             .join(format!("{}:2,{flags}", entry.unique));
         if target != entry.path {
-            // The cache of listings (`uids`) follows a rename within `cur/`; a move out of
-            // `new/` changes `new/`, which it notices by itself.
-            let before = super::uids::cur_stamp(&self.root);
             fs::rename(&entry.path, &target)?;
-            if entry.path.parent() == target.parent() {
-                super::uids::renamed(&self.root, before, &entry.unique, &target, &flags);
-            } else {
-                super::uids::forget(&self.root);
-            }
         }
         Ok(target)
-    }
-
-    /// Removes a message's file (an expunge), telling the cache of listings (`uids`).
-    pub fn remove(&self, entry: &Entry) -> io::Result<()> {
-        let before = super::uids::cur_stamp(&self.root);
-        fs::remove_file(&entry.path)?;
-        super::uids::removed(&self.root, before, &entry.unique);
-        Ok(())
     }
 
     /// Finds a message by its unique name wherever it is now: `new/UNIQUE`, or
@@ -263,10 +248,6 @@ impl Staged {
         let cur_dir = self.new_dir.with_file_name("cur");
         let target = cur_dir.join(format!("{}:2,{letters}", self.unique()));
         fs::rename(&self.tmp, &target)?;
-        // A new name in `cur/`: the cached listing (`uids`) would not show it.
-        if let Some(root) = cur_dir.parent() {
-            super::uids::forget(root);
-        }
         durable::sync_dir(&cur_dir)?;
         Ok(target)
     }

@@ -56,8 +56,8 @@
 //!   it as recent, however it arrived — so exactly one session reports it (RFC 3501 §2.3.2).
 //! - **A folder's listing is kept in memory and follows this server's own changes** ([`uids`]):
 //!   reused while the modification times of `new/`, `cur/` and the uidlist say nothing
-//!   changed; a flag change or expunge made under the folder's lock edits it in place (the
-//!   [`Maildir`] methods that rename and remove tell it), any other change of ours drops it,
+//!   changed; a flag change or expunge made under the folder's lock edits it in place (they
+//!   go through [`uids::set_flags`] and [`uids::remove`]), any other change of ours drops it,
 //!   and a listing edited while `cur/` was busy is read from disk again once `cur/` settles,
 //!   so a rename by another program is never hidden for long. Sessions share the listing and
 //!   compare it with their view in one walk, in UID order.

@@ -35,8 +35,8 @@
 //! never trusted to the cache, the same caution git takes with "racy" files.
 //!
 //! Except this server's own changes to `cur/`: a flag change or an expunge by a session of this
-//! process happens under the folder's lock, and [`Maildir`] tells the cache about it
-//! ([`renamed`], [`removed`]), which edits the cached listing in place instead of throwing it
+//! process happens under the folder's lock and goes through [`set_flags`] and [`remove`] here,
+//! which edit the cached listing in place instead of throwing it
 //! away. While sessions keep changing flags, `cur/` never settles, and without this every
 //! command would read the whole folder again. Such an edited listing is *provisional*: it is
 //! trusted only while its `cur/` time is the one recorded right after the edit, and once that
@@ -156,8 +156,37 @@ fn edit_cached(
     cached.provisional = true;
 }
 
+/// [`Maildir::set_flags`], and the cached listing follows: a rename within `cur/` edits it, a
+/// move out of `new/` changes `new/`, which drops it. The caller holds the folder's lock.
+pub fn set_flags(maildir: &Maildir, entry: &Entry, flags: &str) -> io::Result<std::path::PathBuf> {
+    let before = cur_stamp(maildir.root());
+    let target = maildir.set_flags(entry, flags)?;
+    if target != entry.path {
+        if entry.path.parent() == target.parent() {
+            let letters = target
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.split_once(":2,"))
+                .map_or(String::new(), |(_, letters)| letters.to_string());
+            renamed(maildir.root(), before, &entry.unique, &target, &letters);
+        } else {
+            forget(maildir.root());
+        }
+    }
+    Ok(target)
+}
+
+/// Removes a message's file (an expunge; the caller holds the folder's lock), and the cached
+/// listing follows.
+pub fn remove(maildir: &Maildir, entry: &Entry) -> io::Result<()> {
+    let before = cur_stamp(maildir.root());
+    fs::remove_file(&entry.path)?;
+    removed(maildir.root(), before, &entry.unique);
+    Ok(())
+}
+
 /// This process renamed message `unique` to `path` (in `cur/`, flags `flags`).
-pub fn renamed(root: &Path, before: Option<SystemTime>, unique: &str, path: &Path, flags: &str) {
+fn renamed(root: &Path, before: Option<SystemTime>, unique: &str, path: &Path, flags: &str) {
     edit_cached(root, before, |listing| {
         let (uid, entry) = listing
             .messages
@@ -175,7 +204,7 @@ pub fn renamed(root: &Path, before: Option<SystemTime>, unique: &str, path: &Pat
 
 /// This process removed message `unique` from `cur/` (an expunge). The list file keeps its
 /// line until the next full scan, which drops the lines of files that are gone.
-pub fn removed(root: &Path, before: Option<SystemTime>, unique: &str) {
+fn removed(root: &Path, before: Option<SystemTime>, unique: &str) {
     edit_cached(root, before, |listing| {
         let i = listing
             .messages
@@ -528,7 +557,7 @@ mod tests {
         // A flag change renames in cur/: seen at once too.
         std::thread::sleep(std::time::Duration::from_millis(80));
         let entry = scan(&maildir).unwrap().messages[0].1.clone();
-        maildir.set_flags(&entry, "S").unwrap();
+        set_flags(&maildir, &entry, "S").unwrap();
         let after = scan(&maildir).unwrap();
         assert_eq!(after.messages[0].1.flags, "S");
         fs::remove_dir_all(&dir).unwrap();
@@ -566,7 +595,7 @@ mod tests {
         cached(&|c| assert!(c.provisional));
         // A flag change by this process edits the listing in place, with cur/'s new time.
         let first = &listed.messages[0].1;
-        let moved = maildir.set_flags(first, "S").unwrap();
+        let moved = set_flags(&maildir, first, "S").unwrap();
         cached(&|c| {
             assert_eq!(c.stamps[1], cur_stamp(&dir));
             assert_eq!(c.listing.messages[0].1.path, moved);
@@ -588,7 +617,7 @@ mod tests {
         cached(&|c| assert!(!c.provisional));
         // An expunge by this process takes the message out of the listing.
         let entry = scan(&maildir).unwrap().messages[1].1.clone();
-        maildir.remove(&entry).unwrap();
+        remove(&maildir, &entry).unwrap();
         cached(&|c| assert_eq!(c.listing.messages.len(), 1));
         assert_eq!(scan(&maildir).unwrap().messages.len(), 1);
         fs::remove_dir_all(&dir).unwrap();
