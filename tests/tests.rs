@@ -43,6 +43,7 @@
 //!   `lab heal` with nothing lost or doubled, `lab down` after `kill -9`
 //! - `mailauth`: DKIM signing checked by dkimpy; SPF, DKIM and DMARC on received mail; hostile records
 //! - `lessons`: every transcript in `lessons/` replayed against a server
+//! - `lesson_parity`: each Indonesian page has the English page's steps, questions and blocks, and keeps the glossary
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 //! - `accounts`: the login throttle, `user del/add` and old mail, arguments written into files
 //!   and headers, alias expansion (issue 14)
@@ -86,6 +87,7 @@ mod imap_sessions;
 mod lab;
 mod lab_netns;
 mod lesson_cli;
+mod lesson_parity;
 mod lessons;
 mod limits;
 mod mailauth;
