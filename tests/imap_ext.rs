@@ -716,3 +716,22 @@ fn hostile_multiappend_is_refused_and_the_server_goes_on() {
         "{r:?}"
     );
 }
+
+#[test]
+fn status_size_and_deleted_count_the_folder() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    assert!(c.cmd("c CAPABILITY")[0].contains(" STATUS=SIZE"));
+    fill(&mut c, "INBOX", 3);
+    c.cmd("s SELECT INBOX");
+    c.cmd("x STORE 2 +FLAGS.SILENT (\\Deleted)");
+    // RFC 8438 §2: SIZE is the sum of the messages' RFC822.SIZE.
+    let sizes: u64 = (1..=3)
+        .map(|i| format!("Subject: message {i}\r\n\r\nbody {i}\r\n").len() as u64)
+        .sum();
+    assert_eq!(
+        c.cmd("t STATUS INBOX (MESSAGES SIZE DELETED)")[0],
+        format!("* STATUS \"INBOX\" (MESSAGES 3 SIZE {sizes} DELETED 1)")
+    );
+    refused_and_still_serving(&mut c, &["h STATUS INBOX (SIZES)"]);
+}

@@ -84,6 +84,7 @@ mod imap_quota;
 mod imap_search;
 mod imap_sequence;
 mod imap_sessions;
+mod imap_utf8;
 mod lab;
 mod lab_netns;
 mod lesson_cli;

@@ -13,6 +13,10 @@ pub enum StatusItem {
     UidNext,
     UidValidity,
     Unseen,
+    /// RFC 8438 STATUS=SIZE: the folder's total size in octets (the sum of RFC822.SIZE).
+    Size,
+    /// RFC 9051 §6.3.11: how many messages carry `\Deleted`.
+    Deleted,
 }
 
 /// `"(" status-att *(SP status-att) ")"` (also in LIST's `RETURN (STATUS (…))`, RFC 5819)
@@ -26,7 +30,11 @@ pub fn status_items(c: &mut Cursor) -> Parsed<Vec<StatusItem>> {
             "UIDNEXT" => StatusItem::UidNext,
             "UIDVALIDITY" => StatusItem::UidValidity,
             "UNSEEN" => StatusItem::Unseen,
-            _ => return expected("MESSAGES, RECENT, UIDNEXT, UIDVALIDITY or UNSEEN"),
+            "SIZE" => StatusItem::Size,
+            "DELETED" => StatusItem::Deleted,
+            _ => {
+                return expected("MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, SIZE or DELETED")
+            }
         };
         items.push(item);
         if c.eat(")") {

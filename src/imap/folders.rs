@@ -192,14 +192,14 @@ impl Session {
             // §6.3.9: with `%`, a subscribed `pl.a.b` that the pattern cannot reach shows its
             // unsubscribed parent `pl.a` that it can, flagged \Noselect (a MUST).
             for name in listed.clone() {
-                if matches(full.as_bytes(), name.as_bytes()) {
+                if self.name_matches(&full, &name) {
                     continue;
                 }
                 let mut end = name.len();
                 while let Some(dot) = name[..end].rfind(DELIMITER) {
                     end = dot;
                     let parent = &name[..end];
-                    if matches(full.as_bytes(), parent.as_bytes()) {
+                    if self.name_matches(&full, parent) {
                         if !listed.iter().any(|n| n == parent)
                             && !parents.iter().any(|p| p == parent)
                         {
@@ -216,7 +216,7 @@ impl Session {
             let matching = if name == "INBOX" {
                 matches(full.to_ascii_uppercase().as_bytes(), b"INBOX")
             } else {
-                matches(full.as_bytes(), name.as_bytes())
+                self.name_matches(&full, name)
             };
             if !matching {
                 continue;
@@ -240,7 +240,7 @@ impl Session {
             out.push(Response::data(format!(
                 "{word} ({}) \"{DELIMITER}\" {}",
                 attributes.join(" "),
-                quote(name)
+                quote(&self.wire_name(name))
             )));
         }
         out.push(Response::ok(tag, &format!("{word} completed")));
@@ -290,11 +290,23 @@ impl Session {
                         .filter(|(_, e)| !Flags::from_maildir(&e.flags).has(flags::SEEN))
                         .count()
                 ),
+                StatusItem::Size => format!(
+                    "SIZE {}",
+                    numbered.messages.iter().map(|(_, e)| e.size).sum::<u64>()
+                ),
+                StatusItem::Deleted => format!(
+                    "DELETED {}",
+                    numbered
+                        .messages
+                        .iter()
+                        .filter(|(_, e)| Flags::from_maildir(&e.flags).has(flags::DELETED))
+                        .count()
+                ),
             })
             .collect();
         Ok(Response::data(format!(
             "STATUS {} ({})",
-            quote(&name),
+            quote(&self.wire_name(&name)),
             values.join(" ")
         )))
     }

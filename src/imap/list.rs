@@ -66,7 +66,7 @@ impl Session {
                 if name == "INBOX" {
                     matches(f.to_ascii_uppercase().as_bytes(), b"INBOX")
                 } else {
-                    matches(f.as_bytes(), name.as_bytes())
+                    self.name_matches(f, name)
                 }
             })
         };
@@ -143,7 +143,7 @@ impl Session {
             let mut line = format!(
                 "LIST ({}) \"{DELIMITER}\" {}",
                 attributes.join(" "),
-                quote(name)
+                quote(&self.wire_name(name))
             );
             if query.recursive && chosen_below(false) {
                 line.push_str(&format!(" (\"CHILDINFO\" ({}))", childinfo.join(" ")));

@@ -67,3 +67,4 @@ pub mod selected;
 pub mod server;
 pub mod session;
 pub mod syntax;
+pub mod utf8;

@@ -29,6 +29,7 @@ use std::time::Duration;
 use super::command::{Command, CommandError, Tagged};
 use super::response::{self as r, Response};
 use super::selected::Selected;
+use super::utf8;
 use crate::accounts::{login, Directory};
 use crate::config::Config;
 use crate::mailbox::folder::Folders;
@@ -113,6 +114,8 @@ pub struct Session {
     tls_available: bool,
     /// The connection is encrypted (after STARTTLS, or on the IMAPS port).
     tls: bool,
+    /// `ENABLE UTF8=ACCEPT` was given: folder names travel in UTF-8 (`utf8.rs`).
+    pub(super) utf8: bool,
 }
 
 /// RFC 3501 §6: which commands each state allows.
@@ -194,6 +197,7 @@ impl Session {
             login_event: None,
             login_delay: Duration::ZERO,
             no_expunge_now: false,
+            utf8: false,
             tls_available: false,
             tls: false,
         }
@@ -286,6 +290,14 @@ impl Session {
                 &format!("Not allowed in the {}", state_name(self.state)),
             )]);
         }
+        let command = if self.utf8 {
+            match utf8::names_to_stored(command) {
+                Ok(command) => command,
+                Err(why) => return Output::new(vec![Response::bad(&tag, why)]),
+            }
+        } else {
+            command
+        };
         let mut out = self.dispatch(&tag, command);
         // Before the tagged reply, tell the client what changed in its folder (RFC 3501 §5.2).
         // Not during IDLE's start or a command that ends the session.
@@ -369,11 +381,7 @@ impl Session {
                 Response::data("NAMESPACE ((\"\" \".\")) NIL NIL"),
                 Response::ok(tag, "NAMESPACE completed"),
             ],
-            Command::Enable(_) => vec![
-                // RFC 5161 §3.2: capabilities we cannot enable are simply not listed.
-                Response::data("ENABLED"),
-                Response::ok(tag, "ENABLE completed"),
-            ],
+            Command::Enable(names) => self.enable(tag, &names),
             Command::Idle => {
                 let mut out = Output::new(vec![Response::Continue("idling".into())]);
                 out.effect = Effect::Idle {
@@ -387,6 +395,44 @@ impl Session {
             other => self.folder_command(tag, other),
         };
         Output::new(responses)
+    }
+
+    /// RFC 5161 ENABLE: switches on the extensions named that postlab has and that change
+    /// how the server talks; the others are simply not listed in `* ENABLED` (§3.2).
+    fn enable(&mut self, tag: &str, names: &[String]) -> Vec<Response> {
+        let mut enabled: Vec<&str> = Vec::new();
+        for name in names {
+            // RFC 6855 §3: valid only in the authenticated state, i.e. before a SELECT.
+            if name == "UTF8=ACCEPT" && self.state == State::Authenticated {
+                self.utf8 = true;
+                if !enabled.contains(&"UTF8=ACCEPT") {
+                    enabled.push("UTF8=ACCEPT");
+                }
+            }
+        }
+        let line = if enabled.is_empty() {
+            "ENABLED".to_string()
+        } else {
+            format!("ENABLED {}", enabled.join(" "))
+        };
+        vec![Response::data(line), Response::ok(tag, "ENABLE completed")]
+    }
+
+    /// A stored folder name as this client reads it: UTF-8 after `ENABLE UTF8=ACCEPT`,
+    /// else the stored modified UTF-7 as it is.
+    pub(super) fn wire_name(&self, stored: &str) -> String {
+        if self.utf8 {
+            utf8::to_wire(stored)
+        } else {
+            stored.to_string()
+        }
+    }
+
+    /// Whether a LIST/LSUB pattern (reference and pattern joined) matches a stored name. A
+    /// UTF8=ACCEPT client's pattern is matched against the decoded name: modified UTF-7 of
+    /// a prefix is not a prefix of the encoded whole (`日*` against `&ZeVnLIqe-`).
+    pub(super) fn name_matches(&self, pattern: &str, stored: &str) -> bool {
+        super::folders::matches(pattern.as_bytes(), self.wire_name(stored).as_bytes())
     }
 
     /// RFC 3501 §6.2.3 LOGIN.
