@@ -76,8 +76,23 @@ fn help(words: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-/// Finds what is wrong with one command line of a page, if anything.
+/// Finds what is wrong with one command line of a page, if anything. Each command of a
+/// pipeline or a list (`echo … | ./postlab deliver bob`, `a && b`, `a; b`, a continuation
+/// line that starts with `|`) is checked on its own, with a leading `sudo` left out.
 fn problems_of(line: &str, helps: &mut HashMap<Vec<String>, (i32, String)>) -> Vec<String> {
+    let segments: Vec<&str> = line
+        .split(['|', ';', '&'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    segments
+        .iter()
+        .flat_map(|s| problems_of_one(s.strip_prefix("sudo ").unwrap_or(s), helps))
+        .collect()
+}
+
+/// What is wrong with one simple command (no pipe or list).
+fn problems_of_one(line: &str, helps: &mut HashMap<Vec<String>, (i32, String)>) -> Vec<String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let Some((&program, rest)) = words.split_first() else {
         return Vec::new();
@@ -178,6 +193,17 @@ fn the_walk_catches_what_does_not_exist() {
     assert!(!problems_of("./postlab user passwd bob --pasword x", &mut helps).is_empty());
     assert!(!problems_of("./postlab user rename bob", &mut helps).is_empty());
     assert!(!problems_of("./postlab mailq", &mut helps).is_empty());
+    // Inside a pipeline, a list, a continuation line or after sudo (lesson 13 once piped into
+    // a bare `postlab deliver`).
+    assert!(!problems_of("echo hi | postlab deliver bob", &mut helps).is_empty());
+    assert!(!problems_of("| postlab deliver bob", &mut helps).is_empty());
+    assert!(!problems_of("./postlab lab down && ./postlab mailq", &mut helps).is_empty());
+    assert!(!problems_of("sudo ./postlab lab upp 3", &mut helps).is_empty());
+    assert!(problems_of(
+        "echo hi | ./postlab deliver --user bob --data var",
+        &mut helps
+    )
+    .is_empty());
     // Program output that starts with the name is not a command.
     assert!(problems_of("postlab is running, pid 4242", &mut helps).is_empty());
 }
