@@ -54,11 +54,32 @@ pub fn parse_keys(c: &mut Cursor) -> Parsed<SearchKey> {
     while c.eat(" ") {
         keys.push(search_key(c, 0)?);
     }
-    Ok(if keys.len() == 1 {
+    let key = if keys.len() == 1 {
         keys.remove(0)
     } else {
         SearchKey::And(keys)
-    })
+    };
+    if key.count() > MAX_KEYS {
+        return expected("at most 256 search keys");
+    }
+    Ok(key)
+}
+
+/// Every key is tried on every message, and TEXT or BODY reads the whole message, so the
+/// work of one SEARCH grows as keys × messages × size. A real client's search has a few
+/// dozen keys at most (a filter's OR chain); a 64 KiB line could carry 16,000.
+const MAX_KEYS: usize = 256;
+
+impl SearchKey {
+    /// How many keys this is, counting every key inside AND, OR and NOT.
+    fn count(&self) -> usize {
+        match self {
+            SearchKey::And(keys) => keys.iter().map(SearchKey::count).sum(),
+            SearchKey::Or(a, b) => 1 + a.count() + b.count(),
+            SearchKey::Not(k) => 1 + k.count(),
+            _ => 1,
+        }
+    }
 }
 
 /// Deep nesting of NOT/OR/parentheses is refused rather than allowed to exhaust the stack.
