@@ -31,6 +31,7 @@ use super::response::{self as r, Response};
 use super::selected::Selected;
 use crate::accounts::{login, Directory};
 use crate::config::Config;
+use crate::hints::Hint;
 use crate::mailbox::folder::Folders;
 use crate::pace::Cut;
 
@@ -274,7 +275,8 @@ impl Session {
                 return Output::new(vec![Response::bad(
                     &tag,
                     &format!("Unknown command {name}"),
-                )])
+                )
+                .hint(Hint::ImapCapability)])
             }
             Err(CommandError::Syntax { tag, message }) => {
                 return Output::new(vec![Response::bad(&tag, &message)])
