@@ -13,7 +13,19 @@
 //! RFC 1939 §3, RFC 3501 §7), and clients or peers read only those. A hint is a [`Hint`], never
 //! a string, so a reply cannot carry a hint that exists in one language only: the catalogue
 //! below takes exactly two texts for each name, and `.hint(…)` in the reply catalogues of
-//! `smtp`, `pop3` and `imap` takes only a `Hint`.
+//! `smtp`, `pop3` and `imap` takes only a `Hint`. Free text does not compile:
+//!
+//! ```compile_fail
+//! use postlab::imap::response::Response;
+//! Response::bad("a1", "Unknown command").hint("a hint in one language only");
+//! ```
+//!
+//! while a name from the catalogue does:
+//!
+//! ```
+//! use postlab::imap::response::Response;
+//! Response::bad("a1", "Unknown command").hint(postlab::hints::Hint::ImapCapability);
+//! ```
 //!
 //! Indonesian style (the glossary of `lessons/id/README.md`): formal "Anda"; kotak surat,
 //! pengguna, kata sandi, klien, antrean, perintah, balasan; protocol words (`MAIL FROM`,
@@ -99,7 +111,7 @@ catalogue! {
     VrfyVague => "VRFY is answered vaguely on purpose: spammers used it to harvest addresses",
         "VRFY sengaja dijawab samar: dahulu pengirim spam memakainya untuk mengumpulkan alamat";
     ExpnOff => "mailing-list members are private; servers turn EXPN off",
-        "anggota milis bersifat pribadi; server menonaktifkan EXPN";
+        "anggota milis bersifat pribadi; server umumnya menonaktifkan EXPN";
     HelpAlone => "HELP alone lists the commands",
         "HELP tanpa argumen menampilkan daftar perintah";
 
