@@ -378,3 +378,33 @@ fn lesson_check_grades_the_work_of_commands_and_files() {
     assert!(out.contains("\"done\":4,\"of\":7"), "{out}");
     let _ = fs::remove_dir_all(&root);
 }
+
+/// Lesson 10's parts that its transcript blocks cannot show, done over a real socket as the
+/// page says: the stranger's relay refused (relay_networks emptied, server restarted), and a
+/// smuggled message with bare LFs refused as a whole.
+#[test]
+fn lesson_check_sees_the_attacks_of_lesson_10() {
+    let root = temp_dir("lesson-check-10");
+    assert_eq!(lesson(&root, &["start", "10"]).0, 0);
+    let conf = root.join("var/postlab.conf");
+    let mut text = fs::read_to_string(&conf).unwrap();
+    text.push_str("relay_networks =\n");
+    fs::write(&conf, text).unwrap();
+    let server = TestServer::start_in(root.join("var"), &Setup::default());
+    let mut smtp = SmtpClient::connect(server.smtp);
+    smtp.expect("HELO laptop", 250);
+    smtp.expect("MAIL FROM:<alice@localhost>", 250);
+    smtp.expect("RCPT TO:<someone@example.com>", 554);
+    smtp.expect("RSET", 250);
+    smtp.expect("MAIL FROM:<alice@localhost>", 250);
+    smtp.expect("RCPT TO:<bob@localhost>", 250);
+    smtp.expect("DATA", 354);
+    smtp.send_raw(b"Subject: sneaky\n\nline one\n.\nMAIL FROM:<x@y>\r\n.\r\n");
+    assert_eq!(smtp.read_reply().code, 550);
+    let (_, out, _) = lesson(&root, &["check", "10"]);
+    assert!(out.contains("lesson 10: 2 of 8 tasks done"), "{out}");
+    assert!(out.contains("yes  part 1: as a stranger"), "{out}");
+    assert!(out.contains("yes  part 3: a smuggled message"), "{out}");
+    drop(server);
+    let _ = fs::remove_dir_all(&root);
+}

@@ -55,8 +55,8 @@ fn security(work: &Work) -> Vec<Item> {
                 && !pop3.contains("bob-password"),
         ),
         item(
-            "part 6: guessing slowed down by the login throttle (waiting … before answering)",
-            var.said.all.contains("before answering"),
+            "part 6: POP3 guessing slowed down by the login throttle (failed logins … waiting)",
+            pop3.contains("failed logins from") && pop3.contains("before answering"),
         ),
     ]
 }
