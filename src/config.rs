@@ -13,6 +13,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::hints::Hints;
+
 /// One setting as it appears in `postlab.conf`: its key, default and meaning.
 /// This table is the single place a setting is described; the default file is written from it.
 pub struct Setting {
@@ -106,7 +108,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "hints",
         default: "yes",
-        help: "yes: error replies carry a one-line hint for students (what to type instead). no: plain replies.",
+        help: "en (or yes): error replies carry a one-line hint for students (what to type instead).\nid: the same hints in Bahasa Indonesia (petunjuk: …). no: plain replies. Only the hint\nis translated; codes and reply texts are the protocol's.",
     },
     Setting {
         key: "recipient_delimiter",
@@ -236,7 +238,7 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     pub busy_timeout: Duration,
     pub min_data_rate: u64,
-    pub hints: bool,
+    pub hints: Hints,
     pub recipient_delimiter: Option<char>,
     pub relay_networks: Vec<Network>,
     pub relay_port: u16,
@@ -349,7 +351,7 @@ impl Config {
             max_connections_per_ip: 20,
             busy_timeout: Duration::from_secs(10),
             min_data_rate: 500,
-            hints: true,
+            hints: Hints::English,
             recipient_delimiter: Some('+'),
             relay_networks: ["127.0.0.0/8", "::1/128"]
                 .into_iter()
@@ -425,7 +427,10 @@ impl Config {
                 self.busy_timeout = Duration::from_secs(number::<u64>(key, value)?.max(1))
             }
             "min_data_rate" => self.min_data_rate = number(key, value)?,
-            "hints" => self.hints = yes_no(key, value)?,
+            "hints" => {
+                self.hints = Hints::parse(value)
+                    .ok_or_else(|| format!("{key}: say yes, no, en or id, not '{value}'"))?
+            }
             "recipient_delimiter" => {
                 let mut chars = value.chars();
                 self.recipient_delimiter = match (chars.next(), chars.next()) {
@@ -722,7 +727,16 @@ mod tests {
             .unwrap();
         assert_eq!(config.hostname, "mx.example");
         assert_eq!(config.domains, vec!["example.org", "example.net"]);
-        assert!(!config.hints);
+        assert_eq!(config.hints, Hints::Off);
+        for (value, hints) in [
+            ("yes", Hints::English),
+            ("en", Hints::English),
+            ("id", Hints::Indonesian),
+        ] {
+            config.set("hints", value).unwrap();
+            assert_eq!(config.hints, hints, "{value}");
+        }
+        assert!(config.set("hints", "fr").is_err());
     }
 
     #[test]

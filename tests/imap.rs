@@ -147,7 +147,10 @@ fn login_states_and_errors() {
         "{r:?}"
     );
     let r = c.cmd("a2 FROB");
-    assert_eq!(r[0], "a2 BAD [CLIENTBUG] Unknown command FROB");
+    assert_eq!(
+        r[0],
+        "a2 BAD [CLIENTBUG] Unknown command FROB (hint: CAPABILITY lists what this server offers)"
+    );
     let r = c.cmd("a3 LOGIN bob wrong");
     assert_eq!(
         r[0],

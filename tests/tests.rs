@@ -6,6 +6,7 @@
 //! - `spoofing`: a login binds the sender on every port; the Received line names the account
 //! - `delivery`: what lands in the Maildir, routing, aliases, relay refusal
 //! - `faults`: failures on purpose (`DIR/faults`), marked as injected
+//! - `hints`: the student hints in English and Bahasa Indonesia (`hints = en | id`), and SIGHUP
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
 //! - `busy`: the busy clocks against slow clients (slowloris), and the quiet clocks for students
 //! - `hostile`: a table of hostile inputs for SMTP, POP3 and IMAP, one row each
@@ -71,6 +72,7 @@ mod disk_full;
 mod dns;
 mod durability;
 mod faults;
+mod hints;
 mod hostile;
 mod house;
 mod imap;

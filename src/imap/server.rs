@@ -28,6 +28,7 @@ use super::framing::{self, LiteralProblem, Part};
 use super::response::{self as r, Response};
 use super::session::{Effect, LoginEvent, Output, Session, State};
 use crate::context::Shared;
+use crate::hints::Hints;
 use crate::ids::SessionId;
 use crate::net::{self, Conn, Line};
 use crate::pace::Cut;
@@ -45,6 +46,8 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 pub struct Chat {
     pub conn: Conn,
     pub transcript: Transcript,
+    /// Student hints after a failed command's text, and in which language (`src/hints.rs`).
+    pub hints: Hints,
 }
 
 impl Chat {
@@ -85,8 +88,9 @@ impl Chat {
                 }
             }
             _ => {
-                self.transcript.server(Step::Access, &response.log_line());
-                response.write(&mut |bytes| conn.send(bytes));
+                self.transcript
+                    .server(Step::Access, &response.log_line_with(self.hints));
+                response.write_with(self.hints, &mut |bytes| conn.send(bytes));
             }
         }
     }
@@ -122,11 +126,17 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         Step::Access,
         &format!("connect from {peer} to {service} {local}"),
     );
-    let mut chat = Chat { conn, transcript };
+    let hints = shared.session_config().hints;
+    let mut chat = Chat {
+        conn,
+        transcript,
+        hints,
+    };
     let tls = shared.tls.as_deref();
     if implicit_tls {
         let port = shared.port_of("imap").unwrap_or(143).to_string();
-        let hint = String::from_utf8_lossy(&r::plain_text_on_tls_port(&port).wire()).into_owned();
+        let hint = r::plain_text_on_tls_port(&port).wire_with(hints);
+        let hint = String::from_utf8_lossy(&hint).into_owned();
         if !tls::handshake_implicit(
             &mut chat.conn,
             &mut chat.transcript,

@@ -32,6 +32,7 @@ use super::selected::Selected;
 use super::utf8;
 use crate::accounts::{login, Directory};
 use crate::config::Config;
+use crate::hints::Hint;
 use crate::mailbox::folder::Folders;
 use crate::pace::Cut;
 
@@ -278,7 +279,8 @@ impl Session {
                 return Output::new(vec![Response::bad(
                     &tag,
                     &format!("Unknown command {name}"),
-                )])
+                )
+                .hint(Hint::ImapCapability)])
             }
             Err(CommandError::Syntax { tag, message }) => {
                 return Output::new(vec![Response::bad(&tag, &message)])
