@@ -92,7 +92,7 @@ clean:
 
 ## fuzz: each fuzz target (fuzz/README.md) for FUZZ_SECONDS; not part of `make test`
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS = smtp_command smtp_session smtp_data pop3_command imap_command imap_framing mime_structure queue_file redact mailauth_header
+FUZZ_TARGETS = smtp_command smtp_session smtp_data pop3_command imap_command imap_framing mime_structure queue_file redact mailauth_header folder_name
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 	for t in $(FUZZ_TARGETS); do \
