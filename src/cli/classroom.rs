@@ -120,6 +120,9 @@ pub(super) fn watch(args: &[String]) -> i32 {
 
 pub(super) fn lab(args: &[String]) -> i32 {
     use crate::lab::{self, Lab};
+    if args.first().is_some_and(|a| a == "class") {
+        return super::class::lab_class(&args[1..]);
+    }
     let mut opts = Options::new();
     opts.optopt("", "dir", "the lab's folder (default ./lab)", "DIR");
     opts.optopt(
