@@ -230,6 +230,12 @@ fn accept(class: &Arc<Class>, listener: TcpListener) {
         std::thread::spawn(move || {
             let reply = serve(&class, &mut stream, peer);
             let _ = stream.write_all(format!("{reply}\r\n").as_bytes());
+            // What the client sent past the reply (a long line's rest) is read and dropped
+            // for a second, so that closing does not reset the connection before the client
+            // has read why.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+            let _ = std::io::copy(&mut (&stream).take(64 * 1024), &mut std::io::sink());
             class.active.fetch_sub(1, Ordering::SeqCst);
         });
     }
