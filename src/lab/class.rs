@@ -276,19 +276,21 @@ pub fn zone_text(
     );
     for s in students {
         let (n, ip) = (&s.name, s.address);
-        let _ = write!(
-            text,
-            "{n}    MX    10 mx.{n}\n\
-             mx.{n} A     {ip}\n\
-             {n}    TXT   \"v=spf1 ip4:{ip} -all\"\n\
-             mx.{n} TXT   \"v=spf1 ip4:{ip} -all\"\n\
-             _dmarc.{n} TXT \"v=DMARC1; p=reject\"\n"
-        );
-        for (selector, record) in read_keys(dir, n) {
-            let _ = writeln!(
-                text,
-                "{selector}._domainkey.{n} TXT {}",
-                crate::mailauth::keys::zone_strings(&record)
+        let mut record = |owner: String, data: String| {
+            let _ = writeln!(text, "{owner:<32} {data}");
+        };
+        record(n.clone(), format!("MX    10 mx.{n}"));
+        record(format!("mx.{n}"), format!("A     {ip}"));
+        record(n.clone(), format!("TXT   \"v=spf1 ip4:{ip} -all\""));
+        record(format!("mx.{n}"), format!("TXT   \"v=spf1 ip4:{ip} -all\""));
+        record(format!("_dmarc.{n}"), "TXT   \"v=DMARC1; p=reject\"".into());
+        for (selector, record_text) in read_keys(dir, n) {
+            record(
+                format!("{selector}._domainkey.{n}"),
+                format!(
+                    "TXT   {}",
+                    crate::mailauth::keys::zone_strings(&record_text)
+                ),
             );
         }
         text.push('\n');
@@ -373,5 +375,32 @@ mod tests {
         assert!(check_dkim("x", "v=DKIM1; k=rsa; p=ab\nmx A 1.2.3.4").is_err());
         assert!(check_dkim("X.y", "v=DKIM1; k=rsa; p=ab").is_err());
         assert!(check_dkim("x", "v=spf1 +all").is_err());
+    }
+
+    #[test]
+    fn the_zone_written_from_a_roster_reads_back() {
+        let students = read_roster("ani 192.168.5.23\nbudi 192.168.5.24\n").0;
+        let teacher = "192.168.5.10".parse().unwrap();
+        let text = zone_text(
+            "class.test",
+            7,
+            teacher,
+            &students,
+            Path::new("/nonexistent"),
+        );
+        let zone = crate::dns::zone::Zone::parse(&text, "class.zone").unwrap();
+        let mx: Vec<String> = zone
+            .records
+            .iter()
+            .filter(|r| r.record_type() == hickory_server::proto::rr::RecordType::MX)
+            .map(|r| format!("{} {}", r.name, r.data))
+            .collect();
+        assert_eq!(
+            mx,
+            [
+                "ani.class.test. 10 mx.ani.class.test.",
+                "budi.class.test. 10 mx.budi.class.test."
+            ]
+        );
     }
 }
