@@ -157,7 +157,7 @@ fn class_code(dir: &std::path::Path) -> Result<String, String> {
 fn banner(class: &Class, register: SocketAddr, dns: SocketAddr) -> String {
     let h = &class.host;
     format!(
-        "postlab lab class: the zone {zone} for {net}/{prefix}, data in {dir}\n\n\
+        "The class host: the zone {zone} for {net}/{prefix}, data in {dir}\n\n\
          \x20 DNS           {dns}   (UDP and TCP; zone in {dir}/class.zone)\n\
          \x20 registration  {register}   class code {code}\n\n\
          Each student runs, on a laptop in {net}/{prefix}:\n\

@@ -134,7 +134,7 @@ pub fn join(join: &Join) -> Result<String, String> {
         return Err(e);
     }
     let mut text = format!(
-        "postlab lab class: {domain} on {address}, data in {}\n",
+        "Joined the class: {domain} on {address}, data in {}\n",
         data.display()
     );
     if let Some(reply) = registered {
