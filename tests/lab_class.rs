@@ -381,6 +381,15 @@ fn a_class_of_three_laptops_mails_every_pair_once_through_the_teachers_dns() {
          printf '\\r\\n' >&3; timeout 5 cat <&3",
     );
     assert!(long.contains("500 5.5.2"), "{long}");
+    let lines = visitor_sh(
+        &room,
+        "exec 3<>/dev/tcp/203.0.113.10/10054; IFS= read -r -t 5 g <&3; \
+         for i in $(seq 9); do printf 'JOIN dewi ABCD-EFGH\\r\\n' >&3; done; timeout 5 cat <&3",
+    );
+    assert!(
+        lines.contains("501 5.5.4 a request has at most 8 lines"),
+        "{lines}"
+    );
     let many = visitor_sh(
         &room,
         "for i in $(seq 21); do exec 3<>/dev/tcp/203.0.113.10/10054 || continue; IFS= read -r -t 5 g <&3; echo \"$g\"; \

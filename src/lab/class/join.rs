@@ -106,7 +106,8 @@ pub fn join(join: &Join) -> Result<String, String> {
         crate::config::default_file_text(),
         25 + offset,
     );
-    fs::write(data.join("postlab.conf"), settings).map_err(|e| e.to_string())?;
+    durable::write_atomically(&data.join("postlab.conf"), settings.as_bytes())
+        .map_err(|e| e.to_string())?;
     let mut passwords = String::new();
     if !data.join("users").exists() {
         let mut users = Users::default();
