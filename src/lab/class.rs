@@ -35,6 +35,7 @@ use crate::config::Network;
 
 pub mod host;
 mod join;
+mod reply;
 pub use host::host;
 pub use join::{join, leave, status, Join};
 

@@ -28,7 +28,8 @@
 //! counts), so guessing the code would take longer than the universe has; a request is at
 //! most [`MAX_LINES`] lines of [`MAX_LINE`] octets and must be complete within
 //! [`REQUEST_TIME`]; at most [`MAX_AT_ONCE`] requests are served at once, and the roster
-//! holds at most [`MAX_STUDENTS`]. Past a limit the reply says which (421, 500, 501, 452).
+//! holds at most [`MAX_STUDENTS`]. Past a limit the reply says which (421, 500, 501, 452;
+//! every reply is in `reply.rs`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -38,6 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use super::reply::Reply;
 use super::{check_dkim, check_name, read_roster, write_roster, zone_text, Student};
 use crate::config::Network;
 use crate::dns::zone::{Zone, Zones};
@@ -242,16 +244,15 @@ fn accept(class: &Arc<Class>, listener: TcpListener) {
 }
 
 /// May this address make a request now? The network, the number at once, the rate.
-fn admit(class: &Class, peer: IpAddr) -> Result<(), String> {
+fn admit(class: &Class, peer: IpAddr) -> Result<(), Reply> {
     let h = &class.host;
     if !h.network.contains(peer) {
-        return Err(format!(
-            "550 5.7.1 only {}/{} may register in this class",
-            h.network.addr, h.network.prefix
-        ));
+        return Err(Reply::OutsideNetwork {
+            network: format!("{}/{}", h.network.addr, h.network.prefix),
+        });
     }
     if class.active.load(Ordering::SeqCst) >= MAX_AT_ONCE {
-        return Err("421 4.7.0 too many registrations at once, try again in a moment".into());
+        return Err(Reply::TooManyAtOnce);
     }
     let mut rate = class.rate.lock().unwrap_or_else(|e| e.into_inner());
     let now = Instant::now();
@@ -259,7 +260,7 @@ fn admit(class: &Class, peer: IpAddr) -> Result<(), String> {
         rate.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
     }
     if rate.len() >= MAX_COUNTED && !rate.contains_key(&peer) {
-        return Err("421 4.7.0 too many addresses are registering, try again in a minute".into());
+        return Err(Reply::TooManyAddresses);
     }
     let (start, count) = rate.entry(peer).or_insert((now, 0));
     if now.duration_since(*start) >= Duration::from_secs(60) {
@@ -267,44 +268,40 @@ fn admit(class: &Class, peer: IpAddr) -> Result<(), String> {
     }
     *count += 1;
     if *count > PER_MINUTE {
-        return Err(format!(
-            "421 4.7.0 more than {PER_MINUTE} requests a minute from {peer}, wait a minute"
-        ));
+        return Err(Reply::TooFast { peer });
     }
     Ok(())
 }
 
-/// One request, greeting to reply. Returns the reply line.
-fn serve(class: &Class, stream: &mut TcpStream, peer: IpAddr) -> String {
-    let greeting = format!(
-        "220 {} registration, postlab lab class: JOIN NAME CODE or LEAVE NAME CODE, then DKIM lines, then END\r\n",
-        class.host.zone
-    );
-    if stream.write_all(greeting.as_bytes()).is_err() {
-        return String::new();
-    }
+/// One request, greeting to reply.
+fn serve(class: &Class, stream: &mut TcpStream, peer: IpAddr) -> Reply {
+    let greeting = Reply::Ready {
+        zone: class.host.zone.clone(),
+    };
     let deadline = Instant::now() + REQUEST_TIME;
-    let Ok(reader) = stream.try_clone() else {
-        return "421 4.3.0 cannot read the request".into();
+    let reader = match stream.write_all(format!("{greeting}\r\n").as_bytes()) {
+        Ok(()) => stream.try_clone(),
+        Err(e) => Err(e),
+    };
+    let Ok(reader) = reader else {
+        return Reply::TooSlow;
     };
     let mut reader = BufReader::new(reader);
     let mut lines = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return "421 4.4.2 the request took too long".into();
+            return Reply::TooSlow;
         }
         let mut line = Vec::new();
         match (&mut reader)
             .take(MAX_LINE as u64 + 1)
             .read_until(b'\n', &mut line)
         {
-            Ok(0) => return "501 5.5.4 the request ended before END".into(),
-            Ok(_) if !line.ends_with(b"\n") => {
-                return format!("500 5.5.2 a line longer than {MAX_LINE} octets")
-            }
+            Ok(0) => return Reply::Syntax("the request ended before END".into()),
+            Ok(_) if !line.ends_with(b"\n") => return Reply::LineTooLong,
             Ok(_) => {}
-            Err(_) => return "421 4.4.2 the request took too long".into(),
+            Err(_) => return Reply::TooSlow,
         }
         let line = String::from_utf8_lossy(&line).trim_end().to_string();
         if line.eq_ignore_ascii_case("END") {
@@ -312,7 +309,7 @@ fn serve(class: &Class, stream: &mut TcpStream, peer: IpAddr) -> String {
         }
         lines.push(line);
         if lines.len() >= MAX_LINES {
-            return format!("501 5.5.4 a request has at most {MAX_LINES} lines");
+            return Reply::TooManyLines;
         }
     }
     let reply = decide(class, &lines, peer);
@@ -328,21 +325,22 @@ fn serve(class: &Class, stream: &mut TcpStream, peer: IpAddr) -> String {
 }
 
 /// The answer to a whole request: JOIN or LEAVE, checked, and the roster changed.
-fn decide(class: &Class, lines: &[String], peer: IpAddr) -> String {
+fn decide(class: &Class, lines: &[String], peer: IpAddr) -> Reply {
+    let usage = || Reply::Syntax("say JOIN NAME CODE or LEAVE NAME CODE, then END".into());
     let Some(first) = lines.first() else {
-        return "501 5.5.4 say JOIN NAME CODE or LEAVE NAME CODE before END".into();
+        return usage();
     };
     let words: Vec<&str> = first.split_whitespace().collect();
     let (join, name, code) = match words.as_slice() {
         [verb, name, code] if verb.eq_ignore_ascii_case("JOIN") => (true, *name, *code),
         [verb, name, code] if verb.eq_ignore_ascii_case("LEAVE") => (false, *name, *code),
-        _ => return "501 5.5.4 say JOIN NAME CODE or LEAVE NAME CODE".into(),
+        _ => return usage(),
     };
     if let Err(e) = check_name(name) {
-        return format!("501 5.5.4 {e}");
+        return Reply::Syntax(e);
     }
     if !same(code, &class.code) {
-        return "535 5.7.8 that is not the class code (the teacher's screen shows it)".into();
+        return Reply::WrongCode;
     }
     let mut keys = Vec::new();
     for line in &lines[1..] {
@@ -353,38 +351,39 @@ fn decide(class: &Class, lines: &[String], peer: IpAddr) -> String {
         match record {
             Some(pair) if join && keys.len() < 4 => keys.push(pair),
             _ => {
-                return "501 5.5.4 after JOIN come at most 4 lines DKIM SELECTOR v=DKIM1; k=…; p=…"
-                    .into()
+                return Reply::Syntax(
+                    "after JOIN come at most 4 lines DKIM SELECTOR v=DKIM1; k=…; p=…".into(),
+                )
             }
         }
     }
     let IpAddr::V4(address) = peer else {
-        return "550 5.7.1 register over IPv4".into();
+        return Reply::NotIpv4;
     };
-    let zone = &class.host.zone;
+    let domain = format!("{name}.{}", class.host.zone);
     let dir = &class.host.dir;
     let mut roster = class.roster.lock().unwrap_or_else(|e| e.into_inner());
     let text = std::fs::read_to_string(dir.join("roster")).unwrap_or_default();
     let (mut students, _) = read_roster(&text);
     let held = students.iter().position(|s| s.name == name);
     if let Some(other) = held.map(|i| &students[i]).filter(|s| s.address != address) {
-        return format!(
-            "550 5.7.1 {name}.{zone} is taken by {}: choose another name",
-            other.address
-        );
+        return Reply::Taken {
+            domain,
+            by: other.address,
+        };
     }
     if join {
         if let Some(other) = students
             .iter()
             .find(|s| s.address == address && s.name != name)
         {
-            return format!(
-                "550 5.7.1 {address} is already {}.{zone}: postlab lab class leave first",
-                other.name
-            );
+            return Reply::HasName {
+                address,
+                domain: format!("{}.{}", other.name, class.host.zone),
+            };
         }
         if held.is_none() && students.len() >= MAX_STUDENTS {
-            return format!("452 4.5.3 the class is full ({MAX_STUDENTS} students)");
+            return Reply::Full;
         }
         if held.is_none() {
             students.push(Student {
@@ -395,28 +394,29 @@ fn decide(class: &Class, lines: &[String], peer: IpAddr) -> String {
         let key_text: String = keys.iter().map(|(s, r)| format!("{s} {r}\n")).collect();
         let path = dir.join("keys").join(name);
         if let Err(e) = durable::write_atomically(&path, key_text.as_bytes()) {
-            return format!("451 4.3.0 cannot write {}: {e}", path.display());
+            return Reply::Failed(format!("cannot write {}: {e}", path.display()));
         }
     } else if held.is_none() {
-        return format!("250 {name}.{zone} was not in the class");
+        return Reply::NotInClass { domain };
     } else {
         students.retain(|s| s.name != name);
         let _ = std::fs::remove_file(dir.join("keys").join(name));
     }
     let path = dir.join("roster");
     if let Err(e) = durable::write_atomically(&path, write_roster(&students).as_bytes()) {
-        return format!("451 4.3.0 cannot write {}: {e}", path.display());
+        return Reply::Failed(format!("cannot write {}: {e}", path.display()));
     }
     if let Err(e) = reload(class, &mut roster) {
-        return format!("451 4.3.0 the zone cannot be served: {e}");
+        return Reply::Failed(format!("the zone cannot be served: {e}"));
     }
     if join {
-        format!(
-            "250 {name}.{zone} is {address}: MX 10 mx.{name}.{zone}, {} DKIM key(s)",
-            keys.len()
-        )
+        Reply::Joined {
+            domain,
+            address,
+            keys: keys.len(),
+        }
     } else {
-        format!("250 {name}.{zone} left the class")
+        Reply::Left { domain }
     }
 }
 
