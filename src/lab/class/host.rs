@@ -228,8 +228,10 @@ fn accept(class: &Arc<Class>, listener: TcpListener) {
             continue;
         }
         class.active.fetch_add(1, Ordering::SeqCst);
-        let class = Arc::clone(class);
-        std::thread::spawn(move || {
+        let worker = Arc::clone(class);
+        // A thread that cannot be made drops this client (and its place), never the listener.
+        let spawned = std::thread::Builder::new().spawn(move || {
+            let class = worker;
             let reply = serve(&class, &mut stream, peer);
             let _ = stream.write_all(format!("{reply}\r\n").as_bytes());
             // What the client sent past the reply (a long line's rest) is read and dropped
@@ -240,6 +242,13 @@ fn accept(class: &Arc<Class>, listener: TcpListener) {
             let _ = std::io::copy(&mut (&stream).take(64 * 1024), &mut std::io::sink());
             class.active.fetch_sub(1, Ordering::SeqCst);
         });
+        if let Err(e) = spawned {
+            class.active.fetch_sub(1, Ordering::SeqCst);
+            println!(
+                "{} {peer} dropped: no thread for it ({e})",
+                crate::clock::now().stamp()
+            );
+        }
     }
 }
 
