@@ -30,6 +30,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
+use std::time::Duration;
 
 use crate::config::Network;
 
@@ -47,6 +48,21 @@ pub const DNS_PORT: u16 = 53;
 
 /// The teacher's registration port, before the port offset: the one after DNS's (10054).
 pub const REGISTER_PORT: u16 = 54;
+
+// The registration's limits (`class/host.rs` enforces them, `class/reply.rs` names them).
+
+/// Requests one address may make in a minute.
+pub const PER_MINUTE: u32 = 10;
+/// Lines in one request: the command, up to four DKIM records, END, and a little room.
+pub const MAX_LINES: usize = 8;
+/// Octets in one line: an RSA-2048 DKIM record is about 420.
+pub const MAX_LINE: usize = 1024;
+/// How long a whole request may take, from the greeting to END.
+pub const REQUEST_TIME: Duration = Duration::from_secs(10);
+/// Requests served at the same time.
+pub const MAX_AT_ONCE: usize = 16;
+/// Students in one roster.
+pub const MAX_STUDENTS: usize = 254;
 
 /// Names a roster must never hand out: the zone's own (`ns`), and the files beside the
 /// students' folders in the class folder.

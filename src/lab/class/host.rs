@@ -24,11 +24,11 @@
 //! # Limits (one hostile laptop on the classroom's network)
 //!
 //! Only addresses in the class network are served; the class code (40 random bits, shown at
-//! start) must match; each address may make [`PER_MINUTE`] requests a minute (a wrong code
+//! start) must match; each address may make [`PER_MINUTE`](super::PER_MINUTE) requests a minute (a wrong code
 //! counts), so guessing the code would take longer than the universe has; a request is at
-//! most [`MAX_LINES`] lines of [`MAX_LINE`] octets and must be complete within
-//! [`REQUEST_TIME`]; at most [`MAX_AT_ONCE`] requests are served at once, and the roster
-//! holds at most [`MAX_STUDENTS`]. Past a limit the reply says which (421, 500, 501, 452;
+//! most [`MAX_LINES`](super::MAX_LINES) lines of [`MAX_LINE`](super::MAX_LINE) octets and must be complete within
+//! [`REQUEST_TIME`](super::REQUEST_TIME); at most [`MAX_AT_ONCE`](super::MAX_AT_ONCE) requests are served at once, and the roster
+//! holds at most [`MAX_STUDENTS`](super::MAX_STUDENTS). Past a limit the reply says which (421, 500, 501, 452;
 //! every reply is in `reply.rs`).
 
 use std::collections::HashMap;
@@ -41,22 +41,11 @@ use std::time::{Duration, Instant};
 
 use super::reply::Reply;
 use super::{check_dkim, check_name, read_roster, write_roster, zone_text, Student};
+use super::{MAX_AT_ONCE, MAX_LINE, MAX_LINES, MAX_STUDENTS, PER_MINUTE, REQUEST_TIME};
 use crate::config::Network;
 use crate::dns::zone::{Zone, Zones};
 use crate::mailbox::durable;
 
-/// Requests one address may make in a minute.
-pub const PER_MINUTE: u32 = 10;
-/// Lines in one request: the command, up to four DKIM records, END, and a little room.
-pub const MAX_LINES: usize = 8;
-/// Octets in one line: an RSA-2048 DKIM record is about 420.
-pub const MAX_LINE: usize = 1024;
-/// How long a whole request may take, from the greeting to END.
-pub const REQUEST_TIME: Duration = Duration::from_secs(10);
-/// Requests served at the same time.
-pub const MAX_AT_ONCE: usize = 16;
-/// Students in one roster.
-pub const MAX_STUDENTS: usize = 254;
 /// Addresses the rate counter remembers.
 const MAX_COUNTED: usize = 4096;
 

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::host::{MAX_LINE, MAX_LINES, MAX_STUDENTS, PER_MINUTE};
+use super::{MAX_LINE, MAX_LINES, MAX_STUDENTS, PER_MINUTE};
 
 /// One answer of the registration (`src/lab/class/host.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
