@@ -465,3 +465,80 @@ fn a_class_of_three_laptops_mails_every_pair_once_through_the_teachers_dns() {
     let (_, list) = crate::support::netns::ip(&["netns", "list"]);
     assert!(!list.contains("plclass-"), "{list}");
 }
+
+/// Without root or namespaces: a class refuses a network that is not a classroom's, and a
+/// student's server refuses to listen on every address or to follow a teacher on the internet.
+#[test]
+fn a_class_refuses_public_networks_and_listening_everywhere() {
+    let dir = temp_dir("class-refusals").join("class");
+    let d = dir.to_str().unwrap();
+    let run = |args: &[&str]| crate::support::postlab(args, "");
+    let (code, _, err) = run(&[
+        "lab",
+        "class",
+        "host",
+        "--network",
+        "8.8.8.0/24",
+        "--dir",
+        d,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is not a private network (RFC 1918"), "{err}");
+    let (code, _, err) = run(&[
+        "lab",
+        "class",
+        "host",
+        "--network",
+        "192.168.0.0/8",
+        "--dir",
+        d,
+    ]);
+    assert_eq!(code, 1, "192.0.0.0/8 is mostly public: {err}");
+    let join = |teacher: &str, listen: &str| {
+        run(&[
+            "lab",
+            "class",
+            "join",
+            "ani",
+            "--teacher",
+            teacher,
+            "--listen",
+            listen,
+            "--code",
+            "ABCD-EFGH",
+            "--dir",
+            d,
+        ])
+    };
+    let (code, _, err) = join("8.8.8.8", "192.168.5.23");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--teacher 8.8.8.8 is not an address on a classroom network"),
+        "{err}"
+    );
+    for listen in ["0.0.0.0", "127.0.0.1", "8.8.4.4"] {
+        let (code, _, err) = join("192.168.5.10", listen);
+        assert_eq!(code, 1, "{listen}: {err}");
+        assert!(
+            err.contains(&format!(
+                "{listen} is not an address on a classroom network"
+            )),
+            "{err}"
+        );
+    }
+    let (code, _, err) = run(&[
+        "lab",
+        "class",
+        "join",
+        "Ani!",
+        "--teacher",
+        "192.168.5.10",
+        "--code",
+        "X",
+        "--dir",
+        d,
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot be a class name"), "{err}");
+    assert!(!dir.exists(), "nothing was made");
+}
