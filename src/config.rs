@@ -120,6 +120,11 @@ pub const SETTINGS: &[Setting] = &[
         default: "127.0.0.0/8, ::1/128",
         help: "Clients in these networks may send mail to other domains without logging in.\nEveryone else must authenticate (AUTH) first: postlab is never an open relay. Empty: nobody.",
     },
+    Setting {
+        key: "relay_to",
+        default: "",
+        help: "The only domains (each with its subdomains) mail is relayed to, e.g. class.test for a class on a\nshared network (`postlab lab class join`). Empty: any domain.",
+    },
         Setting {
         key: "dns_server",
         default: "",
@@ -241,6 +246,8 @@ pub struct Config {
     pub hints: Hints,
     pub recipient_delimiter: Option<char>,
     pub relay_networks: Vec<Network>,
+    /// `relay_to`: relaying only to these domains and below; empty, to any.
+    pub relay_to: Vec<String>,
     pub relay_port: u16,
     pub relay_source: RelaySource,
     /// `None`: the system resolver. See [`crate::dns::DnsResolver::from_config`].
@@ -357,6 +364,7 @@ impl Config {
                 .into_iter()
                 .filter_map(Network::parse)
                 .collect(),
+            relay_to: Vec::new(),
             relay_port: 25,
             relay_source: RelaySource::Listen,
             dns_server: None,
@@ -448,6 +456,13 @@ impl Config {
                 }
                 self.relay_networks = networks;
             }
+            "relay_to" => {
+                self.relay_to = value
+                    .split([',', ' '])
+                    .filter(|d| !d.is_empty())
+                    .map(|d| d.trim_matches('.').to_ascii_lowercase())
+                    .collect()
+            }
             "relay_port" => self.relay_port = number(key, value)?,
             "relay_source" => {
                 self.relay_source = match value {
@@ -529,6 +544,19 @@ impl Config {
     /// May a client at `ip` send to other domains without logging in?
     pub fn is_trusted_network(&self, ip: IpAddr) -> bool {
         self.relay_networks.iter().any(|n| n.contains(ip))
+    }
+
+    /// May mail be relayed to `domain` (`relay_to`)? An address literal (`[192.0.2.1]`) is
+    /// under no domain, so a restricted server never relays to one.
+    pub fn may_relay_to(&self, domain: &str) -> bool {
+        let domain = domain.to_ascii_lowercase();
+        self.relay_to.is_empty()
+            || self.relay_to.iter().any(|top| {
+                domain == *top
+                    || domain
+                        .strip_suffix(top.as_str())
+                        .is_some_and(|rest| rest.ends_with('.'))
+            })
     }
 
     /// Is `domain` one of ours? Domains compare without regard to case (RFC 5321 §2.4).

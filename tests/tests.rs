@@ -42,6 +42,8 @@
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
 //! - `lab_netns`: `postlab lab up --netns` (root): hosts in network namespaces, `lab cut` and
 //!   `lab heal` with nothing lost or doubled, `lab down` after `kill -9`
+//! - `lab_class` (root): `postlab lab class`, a teacher and three students' laptops as network
+//!   namespaces: registration, MX through the teacher's DNS, no open relay, no open resolver
 //! - `mailauth`: DKIM signing checked by dkimpy; SPF, DKIM and DMARC on received mail; hostile records
 //! - `lessons`: every transcript in `lessons/` replayed against a server
 //! - `lesson_parity`: each Indonesian page has the English page's steps, questions and blocks, and keeps the glossary
@@ -88,6 +90,7 @@ mod imap_sequence;
 mod imap_sessions;
 mod imap_utf8;
 mod lab;
+mod lab_class;
 mod lab_netns;
 mod lesson_cli;
 mod lesson_parity;

@@ -26,6 +26,16 @@ pub fn relay_denied(address: &str) -> Reply {
     .hint(Hint::OwnDomainsOnly)
 }
 
+/// `relay_to` (a class server on a shared network) leaves this domain out.
+pub fn outside_relay_to(address: &str) -> Reply {
+    Reply::new(
+        554,
+        Some(Status(5, 7, 1)),
+        format!("<{address}>: this server relays to its class's domains only"),
+    )
+    .hint("relay_to in postlab.conf lists the domains it sends to")
+}
+
 /// 5.4.6: a routing loop (RFC 3463 §3.5).
 pub fn alias_loop(address: &str) -> Reply {
     Reply::new(

@@ -178,6 +178,10 @@ fn rejection_reply(to: &Address, rejection: &Rejection) -> (Reply, String) {
             reply::relay_denied(&address),
             "another domain, and this client may not relay".into(),
         ),
+        Rejection::OutsideRelayTo => (
+            reply::outside_relay_to(&address),
+            "another domain, outside relay_to".into(),
+        ),
         Rejection::AliasLoop => (reply::alias_loop(&address), "the aliases loop".into()),
         Rejection::BadAlias(why) => (
             reply::alias_misconfigured(&address, why),
