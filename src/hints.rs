@@ -120,6 +120,8 @@ catalogue! {
         "perintah postlab user list menampilkan akun yang ada";
     OwnDomainsOnly => "this server only accepts mail for its own domains from you",
         "dari Anda, server ini hanya menerima surat untuk domainnya sendiri";
+    RelayToOnly => "relay_to in postlab.conf lists the domains it sends to",
+        "relay_to di postlab.conf memuat daftar domain tujuan yang dilayani server ini";
     AliasLoop => "the aliases file points these names at each other",
         "berkas aliases membuat nama-nama ini saling menunjuk";
     FixAliases => "the administrator must fix the aliases file (postlab check)",

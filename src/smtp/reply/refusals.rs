@@ -33,7 +33,7 @@ pub fn outside_relay_to(address: &str) -> Reply {
         Some(Status(5, 7, 1)),
         format!("<{address}>: this server relays to its class's domains only"),
     )
-    .hint("relay_to in postlab.conf lists the domains it sends to")
+    .hint(Hint::RelayToOnly)
 }
 
 /// 5.4.6: a routing loop (RFC 3463 §3.5).
