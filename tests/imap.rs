@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use crate::support::{wait_for, Setup, TestServer, DEADLINE};
+use crate::support::{python, wait_for, Setup, TestServer, DEADLINE};
 
 /// A bare IMAP client: send exact bytes, read lines.
 pub struct Imap {
@@ -490,17 +490,7 @@ print("ok")
         sip = smtp.ip(),
         sport = smtp.port()
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ok",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(python(&script).trim(), "ok");
 }
 
 #[test]

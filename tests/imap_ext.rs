@@ -4,7 +4,7 @@
 //! grammar (answered BAD, the server going on).
 
 use crate::imap::Imap;
-use crate::support::TestServer;
+use crate::support::{python, TestServer};
 
 /// Appends `count` small messages to `folder` with LITERAL+, one command each.
 fn fill(c: &mut Imap, folder: &str, count: usize) {
@@ -125,17 +125,7 @@ print("ok")
         ip = imap.ip(),
         port = imap.port(),
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ok",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(python(&script).trim(), "ok");
 }
 
 #[test]
@@ -444,17 +434,7 @@ print("ok")
         ip = imap.ip(),
         port = imap.port(),
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ok",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(python(&script).trim(), "ok");
 }
 
 #[test]
@@ -563,17 +543,7 @@ print("ok")
         ip = imap.ip(),
         port = imap.port(),
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ok",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(python(&script).trim(), "ok");
 }
 
 #[test]

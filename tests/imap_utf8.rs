@@ -3,7 +3,7 @@
 //! imaplib, which switches to UTF-8 after `enable("UTF8=ACCEPT")`, works with both.
 
 use crate::imap::Imap;
-use crate::support::TestServer;
+use crate::support::{python, TestServer};
 
 #[test]
 fn enabled_client_names_folders_in_utf8_and_others_see_modified_utf7() {
@@ -116,14 +116,6 @@ m.logout()
         ip = imap.ip(),
         port = imap.port()
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python(&script);
     assert!(server.dir.join("mail/bob/.&ZeVnLIqe-").join("cur").is_dir());
 }

@@ -116,11 +116,5 @@ address in that network only, and relaying to class domains only.";
             return 2;
         }
     };
-    match result {
-        Ok(text) => {
-            println!("{}", text.trim_end());
-            0
-        }
-        Err(e) => fail(e),
-    }
+    report(result)
 }

@@ -191,11 +191,5 @@ pub(super) fn lab(args: &[String]) -> i32 {
             return 2;
         }
     };
-    match result {
-        Ok(text) => {
-            println!("{}", text.trim_end());
-            0
-        }
-        Err(e) => fail(e),
-    }
+    report(result)
 }

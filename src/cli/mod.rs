@@ -136,6 +136,17 @@ fn fail(message: impl std::fmt::Display) -> i32 {
     1
 }
 
+/// Prints what a subcommand made of it (exit 0), or its error (exit 1).
+fn report(result: Result<String, String>) -> i32 {
+    match result {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
 mod class;
 mod classroom;
 mod dkim;

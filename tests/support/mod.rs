@@ -473,3 +473,19 @@ impl Drop for LabDns {
         }
     }
 }
+
+/// Runs a Python script (a real client: smtplib, poplib, imaplib), fails the test with its
+/// error output if it fails, and returns what it printed.
+pub fn python(script: &str) -> String {
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
