@@ -113,6 +113,11 @@ pub enum Command {
         /// RFC 4731 `RETURN (…)`: answer with ESEARCH instead of SEARCH.
         ret: Option<ReturnOptions>,
     },
+    /// A SEARCH in a charset postlab does not know: `NO [BADCHARSET]` (RFC 3501 §6.4.4), not
+    /// BAD; with SAVE it still empties `$` (RFC 9051 §6.4.4.1, RFC 5182 example 5).
+    SearchBadCharset {
+        save: bool,
+    },
     Fetch {
         uid: bool,
         set: SequenceSet,
@@ -334,15 +339,19 @@ fn id(c: &mut Cursor) -> Parsed<Command> {
 fn search(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     c.sp()?;
     let ret = esearch::parse_return(c)?;
+    let mut known_charset = true;
     if c.eat("CHARSET ") {
         let charset = c.astring()?;
         // RFC 3501 §6.4.4: US-ASCII must be supported; UTF-8 is its superset and harmless.
-        if !charset.eq_ignore_ascii_case("US-ASCII") && !charset.eq_ignore_ascii_case("UTF-8") {
-            return expected("CHARSET US-ASCII or UTF-8");
-        }
+        known_charset =
+            charset.eq_ignore_ascii_case("US-ASCII") || charset.eq_ignore_ascii_case("UTF-8");
         c.sp()?;
     }
     let key = search::parse_keys(c)?;
+    if !known_charset {
+        let save = ret.is_some_and(|options| options.save);
+        return Ok(Command::SearchBadCharset { save });
+    }
     Ok(Command::Search { uid, key, ret })
 }
 

@@ -99,18 +99,26 @@ impl Session {
             .folders()
             .maildir(name)
             .and_then(|(name, maildir)| Ok(Selected::open(name, maildir, read_only)?));
-        let selected = match opened {
+        let mut selected = match opened {
             Ok(selected) => selected,
             Err(e) => return vec![r::folder_error(tag, e)],
         };
         // SELECT counts the messages it claimed, EXAMINE the ones nobody has claimed yet.
         let recent = selected.messages.iter().filter(|m| m.recent).count();
         let mut out = flag_announcements(&selected.keywords, read_only);
-        out.extend([
-            Response::data(format!("{} EXISTS", selected.messages.len())),
-            Response::data(format!("{recent} RECENT")),
-        ]);
-        if let Some(n) = selected.first_unseen() {
+        out.push(Response::data(format!(
+            "{} EXISTS",
+            selected.messages.len()
+        )));
+        // IMAP4rev2 (RFC 9051 §6.3.2, Appendix E 10–12): a LIST of the folder instead of
+        // RECENT and [UNSEEN n].
+        if self.rev2 {
+            selected.follow_rev2();
+            out.push(self.select_list(&selected.name));
+        } else {
+            out.push(Response::data(format!("{recent} RECENT")));
+        }
+        if let Some(n) = selected.first_unseen().filter(|_| !self.rev2) {
             out.push(Response::data(format!(
                 "OK [UNSEEN {n}] First unseen message"
             )));

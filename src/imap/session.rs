@@ -116,6 +116,8 @@ pub struct Session {
     tls: bool,
     /// `ENABLE UTF8=ACCEPT` was given: folder names travel in UTF-8 (`utf8.rs`).
     pub(super) utf8: bool,
+    /// `ENABLE IMAP4rev2` was accepted: RFC 9051's rules (`rev2.rs`).
+    pub(super) rev2: bool,
 }
 
 /// RFC 3501 §6: which commands each state allows.
@@ -149,6 +151,7 @@ fn allowed(state: State, command: &Command) -> bool {
         | Expunge
         | UidExpunge(_)
         | Search { .. }
+        | SearchBadCharset { .. }
         | Fetch { .. }
         | Store { .. }
         | Copy { .. }
@@ -198,6 +201,7 @@ impl Session {
             login_delay: Duration::ZERO,
             no_expunge_now: false,
             utf8: false,
+            rev2: false,
             tls_available: false,
             tls: false,
         }
@@ -228,10 +232,10 @@ impl Session {
     }
 
     pub fn capabilities(&self) -> String {
-        let mut caps = r::capabilities(
+        let mut caps = super::rev2::advertise(r::capabilities(
             self.state == State::NotAuthenticated,
             self.plaintext_allowed(),
-        );
+        ));
         if self.state == State::NotAuthenticated && self.tls_available && !self.tls {
             caps.push_str(" STARTTLS");
         }
@@ -298,6 +302,9 @@ impl Session {
         } else {
             command
         };
+        if let Some(why) = self.rev2.then(|| super::rev2::refusal(&command)).flatten() {
+            return Output::new(vec![Response::bad(&tag, why)]);
+        }
         let mut out = self.dispatch(&tag, command);
         // Before the tagged reply, tell the client what changed in its folder (RFC 3501 §5.2).
         // Not during IDLE's start or a command that ends the session.
@@ -407,6 +414,13 @@ impl Session {
                 self.utf8 = true;
                 if !enabled.contains(&"UTF8=ACCEPT") {
                     enabled.push("UTF8=ACCEPT");
+                }
+            }
+            // RFC 9051 §6.3.1: only when IMAP4rev2 is advertised; else ignored (`rev2.rs`).
+            if name == "IMAP4REV2" && self.state == State::Authenticated && super::rev2::offered() {
+                self.switch_to_rev2();
+                if !enabled.contains(&"IMAP4rev2") {
+                    enabled.push("IMAP4rev2");
                 }
             }
         }
