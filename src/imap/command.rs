@@ -474,6 +474,18 @@ mod tests {
                 },
             ),
             ("a ID (\"name\" \"mutt\" \"version\" NIL)", Command::Id),
+            (
+                "a SEARCH RETURN (SAVE) CHARSET KOI8-R TEXT {2+}\r\nXX",
+                Command::SearchBadCharset { save: true },
+            ),
+            (
+                "a UID COPY $ Trash",
+                Command::Copy {
+                    uid: true,
+                    set: SequenceSet::saved_result(),
+                    mailbox: "Trash".into(),
+                },
+            ),
         ];
         for (line, want) in table {
             assert_eq!(ok(line), want, "{line}");
@@ -511,6 +523,8 @@ mod tests {
             "a SEARCH OR (FROM \"x\" SINCE 1-Jan-2026) NOT UID 1:3,5 LARGER 10",
             "a APPEND Sent (\\Seen) \"01-Jan-2026 00:00:00 +0000\" {3+}\r\nabc",
             "a STORE 1 +FLAGS.SILENT (\\Deleted $Junk)",
+            "a SEARCH RETURN (SAVE MIN) CHARSET KOI8-R OR $ NOT UID $ TEXT {2+}\r\nXX",
+            "a UID MOVE $ Trash",
         ];
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move || {
