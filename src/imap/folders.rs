@@ -117,11 +117,11 @@ impl Session {
             out.push(self.select_list(&selected.name));
         } else {
             out.push(Response::data(format!("{recent} RECENT")));
-        }
-        if let Some(n) = selected.first_unseen().filter(|_| !self.rev2) {
-            out.push(Response::data(format!(
-                "OK [UNSEEN {n}] First unseen message"
-            )));
+            if let Some(n) = selected.first_unseen() {
+                out.push(Response::data(format!(
+                    "OK [UNSEEN {n}] First unseen message"
+                )));
+            }
         }
         out.push(Response::data(format!(
             "OK [UIDVALIDITY {}] UIDs valid",

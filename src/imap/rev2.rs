@@ -28,11 +28,12 @@
 //!
 //! | item | difference | here |
 //! |---|---|---|
-//! | 1 | 64-bit sizes (`number64`) | not done: sizes stay 32-bit (a message is at most `max_message_size`) |
+//! | 1 | 64-bit sizes (`number64`) | not done: LARGER, SMALLER and literal sizes are read as 32-bit numbers (a message is at most `max_message_size` anyway) |
 //! | 2 | NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, ENABLE, IDLE, SASL-IR, LIST-EXTENDED, LIST-STATUS, MOVE, LITERAL- folded in | offered in both revisions ([`REQUIRED`]; LITERAL+ covers LITERAL-, RFC 7888 §4) |
 //! | 2 | the FETCH side of BINARY | not here yet: the reason IMAP4rev2 is not advertised |
 //! | 3 | STATUS SIZE and DELETED | offered in both |
 //! | 4 | SEARCH answers ESEARCH (§6.4.4, §7.3.4) | done: no RETURN means `RETURN (ALL)` |
+//! | 7 | COPYUID for MOVE and UID MOVE | already so in both (`messages.rs`) |
 //! | 8 | COPY/MOVE to a missing folder: `NO [TRYCREATE]` | already so in both |
 //! | 9 | `[CLOSED]` on a re-SELECT | not here (CONDSTORE/QRESYNC's work) |
 //! | 10 | SELECT/EXAMINE send `* LIST` of the folder (§6.3.2) | done |
@@ -45,9 +46,10 @@
 //! | 19 | LSUB deprecated | kept working |
 //! | 21 | every unsolicited FETCH carries UID (§7.5.2) | done (`selected.rs`) |
 //! | 24 | UTF-8 in response text after ENABLE | nothing to do: postlab's texts are ASCII |
+//! | 27 | SCRAM-SHA-256 instead of DIGEST-MD5 | not offered: AUTH=PLAIN (the one rev2 requires, §7.2.2) over TLS or loopback |
 //!
-//! Items 5–7, 13, 14, 20, 22, 23 and 25–30 clarify the RFC's text, its ABNF or security advice and
-//! change nothing on the wire for postlab.
+//! Items 5, 6, 13, 14, 20, 22, 23, 25, 26 and 28–30 clarify the RFC's text, its ABNF or its
+//! security advice, and change nothing on the wire for postlab.
 
 use super::command::Command;
 use super::esearch::ReturnOptions;
