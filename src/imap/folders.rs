@@ -90,6 +90,14 @@ impl Session {
         result.unwrap_or_else(|e| vec![r::folder_error(tag, e)])
     }
 
+    /// Whether a LIST/LSUB pattern (reference and pattern joined) matches a stored name. A
+    /// UTF8=ACCEPT client's pattern is matched against the decoded name: modified UTF-7 of
+    /// a prefix is not a prefix of the encoded whole (`日*` against `&ZeVnLIqe-`). Here, not
+    /// in `session.rs`, so that the session never reaches back to this file (`tests/house.rs`).
+    pub(super) fn name_matches(&self, pattern: &str, stored: &str) -> bool {
+        matches(pattern.as_bytes(), self.wire_name(stored).as_bytes())
+    }
+
     /// RFC 3501 §6.3.1 SELECT and §6.3.2 EXAMINE (read-only).
     fn select(&mut self, tag: &str, name: &str, read_only: bool) -> Vec<Response> {
         // A SELECT always leaves the current folder, even when it fails (§6.3.1).

@@ -143,9 +143,29 @@ fn asks_recent(key: &SearchKey) -> bool {
     }
 }
 
+/// The session's doors to this file: methods, so that `session.rs` never names this file,
+/// which names it (`tests/house.rs`).
 impl Session {
-    /// `ENABLE IMAP4rev2` was accepted: rev2's rules from now on, UTF-8 folder names among
-    /// them (Appendix E, 16).
+    /// `caps` with IMAP4rev2 beside IMAP4rev1, once it is offered.
+    pub(super) fn with_rev2(&self, caps: String) -> String {
+        advertise(caps)
+    }
+
+    /// `ENABLE IMAP4rev2`: switches to rev2's rules if rev2 is offered; false if not, and
+    /// then the name is ignored (RFC 5161 §3.1).
+    pub(super) fn enable_rev2(&mut self) -> bool {
+        if offered() {
+            self.switch_to_rev2();
+        }
+        offered()
+    }
+
+    /// Why the command is BAD under rev2's rules ([`refusal`]), if rev2 is on.
+    pub(super) fn rev2_refusal(&self, command: &Command) -> Option<&'static str> {
+        self.rev2.then(|| refusal(command)).flatten()
+    }
+
+    /// rev2's rules from now on, UTF-8 folder names among them (Appendix E, 16).
     pub(super) fn switch_to_rev2(&mut self) {
         self.rev2 = true;
         self.utf8 = true;

@@ -16,12 +16,12 @@
 //! How each rule of §6.4.4.1 is met:
 //!
 //! - `$` before any SAVE, and after SELECT, EXAMINE, CLOSE or UNSELECT, is the empty set: the
-//!   result lives in the view ([`Selected::saved`]), which those commands replace or drop.
+//!   result lives in the view (`Selected::saved`), which those commands replace or drop.
 //! - An expunged message leaves the set: a UID is never given again in a folder (RFC 3501
 //!   §2.3.1.1), so the UID of an expunged message names nothing any more. (A new UIDVALIDITY
 //!   would give UIDs again: the set remembers its UIDVALIDITY and is empty under another.)
 //! - `$` names the same messages in FETCH and in UID FETCH (the RFC's implementation note):
-//!   [`SavedResult::indexes`] gives positions in the view, and in a SEARCH key `$` becomes
+//!   [`SavedResult::indexes`] gives positions in the view (`Selected::resolve`), and in a SEARCH key `$` becomes
 //!   `UID <the saved UIDs>` ([`substitute`]).
 //! - SAVE beside MIN or MAX saves what table 4 says ([`saved_part`]); SAVE alone sends no
 //!   ESEARCH response at all ([`answers`]).
@@ -30,7 +30,6 @@
 
 use super::esearch::ReturnOptions;
 use super::search::SearchKey;
-use super::selected::Selected;
 use super::syntax::{SeqNumber, SequenceSet};
 
 /// The saved result: UIDs of one UIDVALIDITY.
@@ -78,13 +77,12 @@ impl SavedResult {
         }
     }
 
-    /// The positions in `view` of the saved messages still there.
-    pub fn indexes(&self, view: &Selected) -> Vec<usize> {
-        let set = self.set(view.validity);
-        view.messages
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| set.contains(m.uid, 0))
+    /// The positions of the saved messages among `uids` (a view's, in order) of a folder
+    /// whose UIDVALIDITY is `validity`.
+    pub fn indexes(&self, validity: u32, uids: impl Iterator<Item = u32>) -> Vec<usize> {
+        let set = self.set(validity);
+        uids.enumerate()
+            .filter(|&(_, uid)| set.contains(uid, 0))
             .map(|(i, _)| i)
             .collect()
     }

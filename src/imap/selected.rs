@@ -326,7 +326,8 @@ impl Selected {
     pub fn resolve(&self, set: &super::syntax::SequenceSet, by_uid: bool) -> Vec<usize> {
         if set.is_saved_result() {
             // RFC 5182 `$`: the same messages whether the command counts UIDs or not.
-            return self.saved.indexes(self);
+            let uids = self.messages.iter().map(|m| m.uid);
+            return self.saved.indexes(self.validity, uids);
         }
         let largest_uid = self.messages.last().map(|m| m.uid).unwrap_or(0);
         let count = self.messages.len() as u32;

@@ -232,7 +232,7 @@ impl Session {
     }
 
     pub fn capabilities(&self) -> String {
-        let mut caps = super::rev2::advertise(r::capabilities(
+        let mut caps = self.with_rev2(r::capabilities(
             self.state == State::NotAuthenticated,
             self.plaintext_allowed(),
         ));
@@ -302,7 +302,7 @@ impl Session {
         } else {
             command
         };
-        if let Some(why) = self.rev2.then(|| super::rev2::refusal(&command)).flatten() {
+        if let Some(why) = self.rev2_refusal(&command) {
             return Output::new(vec![Response::bad(&tag, why)]);
         }
         let mut out = self.dispatch(&tag, command);
@@ -417,11 +417,9 @@ impl Session {
                 }
             }
             // RFC 9051 §6.3.1: only when IMAP4rev2 is advertised; else ignored (`rev2.rs`).
-            if name == "IMAP4REV2" && self.state == State::Authenticated && super::rev2::offered() {
-                self.switch_to_rev2();
-                if !enabled.contains(&"IMAP4rev2") {
-                    enabled.push("IMAP4rev2");
-                }
+            let rev2 = name == "IMAP4REV2" && self.state == State::Authenticated;
+            if rev2 && self.enable_rev2() && !enabled.contains(&"IMAP4rev2") {
+                enabled.push("IMAP4rev2");
             }
         }
         let line = if enabled.is_empty() {
@@ -440,13 +438,6 @@ impl Session {
         } else {
             stored.to_string()
         }
-    }
-
-    /// Whether a LIST/LSUB pattern (reference and pattern joined) matches a stored name. A
-    /// UTF8=ACCEPT client's pattern is matched against the decoded name: modified UTF-7 of
-    /// a prefix is not a prefix of the encoded whole (`日*` against `&ZeVnLIqe-`).
-    pub(super) fn name_matches(&self, pattern: &str, stored: &str) -> bool {
-        super::folders::matches(pattern.as_bytes(), self.wire_name(stored).as_bytes())
     }
 
     /// RFC 3501 §6.2.3 LOGIN.
