@@ -146,7 +146,8 @@ fn hostile_esearch_is_refused_and_the_server_goes_on() {
             "h SEARCH RETURN (MIN 99999999999999999999) ALL",
             "h UID SEARCH RETURN (MIN) 1:99999999999999999999",
             "h SEARCH RETURN (MIN ALL",
-            "h SEARCH RETURN (SAVE) ALL",
+            // SAVE is known since SEARCHRES (tests/imap_rev2.rs); PARTIAL (RFC 9394) is not.
+            "h SEARCH RETURN (PARTIAL 1:10) ALL",
             "h SEARCH RETURN MIN ALL",
             "h SEARCH RETURN (MIN)",
             &deep,

@@ -37,6 +37,8 @@
 //! - `imap_sequence`: a huge, messy sequence set over 2,000 messages, answered right
 //! - `imap_conformance`: SENT* dates, address comments and routes, LSUB parents, FLAGS, 8-bit
 //! - `imap_ext`: issue 17's extensions: ESEARCH, LIST-EXTENDED, LIST-STATUS, QUOTA, MULTIAPPEND, with the RFCs' examples and hostile rows
+//! - `imap_rev2`: SEARCHRES (`$`) with RFC 9051 §6.4.4.4's examples and hostile rows; `ENABLE IMAP4rev2`
+//!   honoured exactly when advertised; the rev2 keywords
 //! - `imap_sessions`: several sessions on one mailbox (issue 15): no change lost, nothing invented
 //! - `imap_concurrency`: IMAP, SMTP and POP3 threads at random on one account, checked against a model
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
@@ -85,6 +87,7 @@ mod imap_folders;
 mod imap_limits;
 mod imap_mime;
 mod imap_quota;
+mod imap_rev2;
 mod imap_search;
 mod imap_sequence;
 mod imap_sessions;

@@ -113,6 +113,11 @@ pub enum Command {
         /// RFC 4731 `RETURN (…)`: answer with ESEARCH instead of SEARCH.
         ret: Option<ReturnOptions>,
     },
+    /// A SEARCH in a charset postlab does not know: `NO [BADCHARSET]` (RFC 3501 §6.4.4), not
+    /// BAD; with SAVE it still empties `$` (RFC 9051 §6.4.4.1, RFC 5182 example 5).
+    SearchBadCharset {
+        save: bool,
+    },
     Fetch {
         uid: bool,
         set: SequenceSet,
@@ -334,15 +339,19 @@ fn id(c: &mut Cursor) -> Parsed<Command> {
 fn search(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     c.sp()?;
     let ret = esearch::parse_return(c)?;
+    let mut known_charset = true;
     if c.eat("CHARSET ") {
         let charset = c.astring()?;
         // RFC 3501 §6.4.4: US-ASCII must be supported; UTF-8 is its superset and harmless.
-        if !charset.eq_ignore_ascii_case("US-ASCII") && !charset.eq_ignore_ascii_case("UTF-8") {
-            return expected("CHARSET US-ASCII or UTF-8");
-        }
+        known_charset =
+            charset.eq_ignore_ascii_case("US-ASCII") || charset.eq_ignore_ascii_case("UTF-8");
         c.sp()?;
     }
     let key = search::parse_keys(c)?;
+    if !known_charset {
+        let save = ret.is_some_and(|options| options.save);
+        return Ok(Command::SearchBadCharset { save });
+    }
     Ok(Command::Search { uid, key, ret })
 }
 
@@ -465,6 +474,18 @@ mod tests {
                 },
             ),
             ("a ID (\"name\" \"mutt\" \"version\" NIL)", Command::Id),
+            (
+                "a SEARCH RETURN (SAVE) CHARSET KOI8-R TEXT {2+}\r\nXX",
+                Command::SearchBadCharset { save: true },
+            ),
+            (
+                "a UID COPY $ Trash",
+                Command::Copy {
+                    uid: true,
+                    set: SequenceSet::saved_result(),
+                    mailbox: "Trash".into(),
+                },
+            ),
         ];
         for (line, want) in table {
             assert_eq!(ok(line), want, "{line}");
@@ -502,6 +523,8 @@ mod tests {
             "a SEARCH OR (FROM \"x\" SINCE 1-Jan-2026) NOT UID 1:3,5 LARGER 10",
             "a APPEND Sent (\\Seen) \"01-Jan-2026 00:00:00 +0000\" {3+}\r\nabc",
             "a STORE 1 +FLAGS.SILENT (\\Deleted $Junk)",
+            "a SEARCH RETURN (SAVE MIN) CHARSET KOI8-R OR $ NOT UID $ TEXT {2+}\r\nXX",
+            "a UID MOVE $ Trash",
         ];
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move || {

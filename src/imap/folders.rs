@@ -90,6 +90,14 @@ impl Session {
         result.unwrap_or_else(|e| vec![r::folder_error(tag, e)])
     }
 
+    /// Whether a LIST/LSUB pattern (reference and pattern joined) matches a stored name. A
+    /// UTF8=ACCEPT client's pattern is matched against the decoded name: modified UTF-7 of
+    /// a prefix is not a prefix of the encoded whole (`日*` against `&ZeVnLIqe-`). Here, not
+    /// in `session.rs`, so that the session never reaches back to this file (`tests/house.rs`).
+    pub(super) fn name_matches(&self, pattern: &str, stored: &str) -> bool {
+        matches(pattern.as_bytes(), self.wire_name(stored).as_bytes())
+    }
+
     /// RFC 3501 §6.3.1 SELECT and §6.3.2 EXAMINE (read-only).
     fn select(&mut self, tag: &str, name: &str, read_only: bool) -> Vec<Response> {
         // A SELECT always leaves the current folder, even when it fails (§6.3.1).
@@ -99,21 +107,29 @@ impl Session {
             .folders()
             .maildir(name)
             .and_then(|(name, maildir)| Ok(Selected::open(name, maildir, read_only)?));
-        let selected = match opened {
+        let mut selected = match opened {
             Ok(selected) => selected,
             Err(e) => return vec![r::folder_error(tag, e)],
         };
         // SELECT counts the messages it claimed, EXAMINE the ones nobody has claimed yet.
         let recent = selected.messages.iter().filter(|m| m.recent).count();
         let mut out = flag_announcements(&selected.keywords, read_only);
-        out.extend([
-            Response::data(format!("{} EXISTS", selected.messages.len())),
-            Response::data(format!("{recent} RECENT")),
-        ]);
-        if let Some(n) = selected.first_unseen() {
-            out.push(Response::data(format!(
-                "OK [UNSEEN {n}] First unseen message"
-            )));
+        out.push(Response::data(format!(
+            "{} EXISTS",
+            selected.messages.len()
+        )));
+        // IMAP4rev2 (RFC 9051 §6.3.2, Appendix E 10–12): a LIST of the folder instead of
+        // RECENT and [UNSEEN n].
+        if self.rev2 {
+            selected.follow_rev2();
+            out.push(self.select_list(&selected.name));
+        } else {
+            out.push(Response::data(format!("{recent} RECENT")));
+            if let Some(n) = selected.first_unseen() {
+                out.push(Response::data(format!(
+                    "OK [UNSEEN {n}] First unseen message"
+                )));
+            }
         }
         out.push(Response::data(format!(
             "OK [UIDVALIDITY {}] UIDs valid",

@@ -22,6 +22,7 @@ use super::flags::{self, Flags};
 use super::folders::NewMessage;
 use super::response::{self as r, Response, Status};
 use super::search::{Candidate, SearchKey};
+use super::searchres;
 use super::selected::{flag_announcements, internal_date, read_now, Selected};
 use super::session::{Session, State};
 use super::syntax::SequenceSet;
@@ -58,6 +59,12 @@ impl Session {
             Command::Expunge => self.expunge(tag, None),
             Command::UidExpunge(set) => self.expunge(tag, Some(set)),
             Command::Search { uid, key, ret } => self.search(tag, uid, &key, ret),
+            Command::SearchBadCharset { save } => {
+                if save {
+                    self.view().saved = searchres::SavedResult::default();
+                }
+                vec![r::bad_charset(tag)]
+            }
             Command::Fetch { uid, set, items } => self.fetch(tag, uid, &set, items),
             Command::Store {
                 uid,
@@ -95,7 +102,17 @@ impl Session {
         ret: Option<ReturnOptions>,
     ) -> Vec<Response> {
         self.no_expunge_now = !uid;
+        // IMAP4rev2 answers every SEARCH with ESEARCH, ALL when no RETURN (RFC 9051 §6.4.4).
+        let ret = ret.or(self.rev2.then(super::rev2::plain_search));
+        let save = ret.is_some_and(|options| options.save);
         let view = self.view();
+        // `$` is the result saved before this SEARCH, even one that saves anew (RFC 5182).
+        let key = &searchres::substitute(key, &view.saved, view.validity);
+        if save {
+            // RFC 9051 §6.4.4.1: a SEARCH with SAVE that fails (NO) leaves `$` empty.
+            view.saved = searchres::SavedResult::default();
+        }
+        let mut found_uids: Vec<u32> = Vec::new();
         let largest_seq = view.messages.len() as u32;
         let largest_uid = view.messages.last().map(|m| m.uid).unwrap_or(0);
         let mut found: Vec<u32> = Vec::new();
@@ -143,16 +160,26 @@ impl Session {
             };
             if key.matches(&mut candidate) {
                 found.push(if uid { m.uid } else { i as u32 + 1 });
+                if save {
+                    found_uids.push(m.uid);
+                }
             }
         }
         let data = match ret {
-            Some(options) => esearch::response(tag, uid, options, &found),
-            None => found.iter().fold("SEARCH".to_string(), |mut line, n| {
+            Some(options) if save => {
+                let part = searchres::saved_part(options, &found_uids);
+                view.saved = searchres::SavedResult::of(&part, view.validity);
+                searchres::answers(options).then(|| esearch::response(tag, uid, options, &found))
+            }
+            Some(options) => Some(esearch::response(tag, uid, options, &found)),
+            None => Some(found.iter().fold("SEARCH".to_string(), |mut line, n| {
                 line.push_str(&format!(" {n}"));
                 line
-            }),
+            })),
         };
-        vec![Response::data(data), Response::ok(tag, "SEARCH completed")]
+        let mut out: Vec<Response> = data.into_iter().map(Response::data).collect();
+        out.push(Response::ok(tag, "SEARCH completed"));
+        out
     }
 
     /// RFC 3501 §6.4.5 FETCH.

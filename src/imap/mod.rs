@@ -30,6 +30,8 @@
 //! | `fetch_args.rs`, `search.rs` | the FETCH items and SEARCH keys |
 //! | `ext_args.rs` | the grammars of LIST-EXTENDED, STATUS items, QUOTA, MULTIAPPEND |
 //! | `esearch.rs` | SEARCH RETURN (…) and its ESEARCH answer (RFC 4731) |
+//! | `searchres.rs` | SEARCH RETURN (SAVE) and `$`, the saved result (RFC 5182) |
+//! | `rev2.rs` | IMAP4rev2 (RFC 9051) after `ENABLE IMAP4rev2`: which differences are done |
 //! | `session.rs` | the state machine: states, login, dispatch |
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
 //! | `append.rs` | APPEND's grammar, MULTIAPPEND all or nothing (RFC 3502) |
@@ -62,7 +64,9 @@ pub mod list;
 pub mod messages;
 pub mod quota;
 pub mod response;
+pub mod rev2;
 pub mod search;
+pub mod searchres;
 pub mod selected;
 pub mod server;
 pub mod session;

@@ -274,7 +274,7 @@ impl Response {
 /// client whether a password may be sent here (RFC 3501 §6.2.3, RFC 2595 §3.2).
 pub fn capabilities(before_login: bool, plaintext_allowed: bool) -> String {
     let mut caps = String::from(
-        "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE MULTIAPPEND UTF8=ACCEPT STATUS=SIZE",
+        "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE MULTIAPPEND UTF8=ACCEPT STATUS=SIZE SEARCHRES",
     );
     if before_login {
         caps.push_str(if plaintext_allowed {
@@ -339,6 +339,16 @@ pub fn read_only(tag: &str) -> Response {
 /// RFC 3501 §6.3.11, §6.4.7: the target folder does not exist, and CREATE would help.
 pub fn try_create(tag: &str) -> Response {
     Response::no(tag, "TRYCREATE", "No such folder; CREATE it first")
+}
+
+/// RFC 3501 §6.4.4 (and §7.1 BADCHARSET): a SEARCH charset we cannot read; the code lists
+/// the ones we can.
+pub fn bad_charset(tag: &str) -> Response {
+    Response::no(
+        tag,
+        "BADCHARSET (US-ASCII UTF-8)",
+        "Only US-ASCII and UTF-8 can be searched",
+    )
 }
 
 /// RFC 5530 §3 SERVERBUG: the disk failed us, not the client.

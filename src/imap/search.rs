@@ -99,7 +99,10 @@ fn search_key(c: &mut Cursor, depth: usize) -> Parsed<SearchKey> {
         }
         return Ok(And(keys));
     }
-    if c.peek().is_some_and(|b| b.is_ascii_digit() || b == b'*') {
+    // `$` (RFC 5182): the saved result, as a set of messages like any other.
+    if c.peek()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'*' || b == b'$')
+    {
         return Ok(Sequence(c.sequence_set()?));
     }
     let name = c.atom()?.to_ascii_uppercase();

@@ -124,6 +124,11 @@ pub struct Selected {
     /// The modification times of `new/` and `cur/` at the last full scan, when they were old
     /// enough to be trusted: see [`Selected::sync`].
     trusted_dirs: Option<(SystemTime, SystemTime)>,
+    /// RFC 5182: the saved result of the last `SEARCH RETURN (SAVE)` in this folder, for `$`.
+    /// It lives and dies with the view, so SELECT, EXAMINE, CLOSE and UNSELECT reset it.
+    pub saved: super::searchres::SavedResult,
+    /// IMAP4rev2 rules (`rev2.rs`): no \Recent, and UID in every unsolicited FETCH.
+    pub(super) rev2: bool,
 }
 
 impl Selected {
@@ -139,6 +144,8 @@ impl Selected {
             messages: Vec::new(),
             keywords: Vec::new(),
             trusted_dirs: None,
+            saved: super::searchres::SavedResult::default(),
+            rev2: false,
         };
         selected.sync(true)?;
         Ok(selected)
@@ -196,8 +203,13 @@ impl Selected {
             if let Some(entry) = on_disk.remove(&message.uid) {
                 if entry.flags != message.entry.flags {
                     message.flags = Flags::from_maildir(&entry.flags);
+                    // RFC 9051 §7.5.2: an unsolicited FETCH carries the UID under rev2.
+                    let uid = match self.rev2 {
+                        true => format!(" UID {}", message.uid),
+                        false => String::new(),
+                    };
                     out.push(Response::data(format!(
-                        "{} FETCH (FLAGS {})",
+                        "{} FETCH (FLAGS {}{uid})",
                         i + 1,
                         flags::flag_list(&entry.flags, &self.keywords, message.recent)
                     )));
@@ -225,7 +237,8 @@ impl Selected {
             }
         }
         for (uid, entry) in arrived {
-            let is_recent = uid >= recent_from;
+            // IMAP4rev2 has no \Recent (RFC 9051 Appendix E, 12).
+            let is_recent = uid >= recent_from && !self.rev2;
             recent += usize::from(is_recent);
             self.messages.push(Message {
                 uid,
@@ -311,6 +324,11 @@ impl Selected {
 
     /// Sequence numbers (1-based) and indexes of the messages a set names.
     pub fn resolve(&self, set: &super::syntax::SequenceSet, by_uid: bool) -> Vec<usize> {
+        if set.is_saved_result() {
+            // RFC 5182 `$`: the same messages whether the command counts UIDs or not.
+            let uids = self.messages.iter().map(|m| m.uid);
+            return self.saved.indexes(self.validity, uids);
+        }
         let largest_uid = self.messages.last().map(|m| m.uid).unwrap_or(0);
         let count = self.messages.len() as u32;
         self.messages

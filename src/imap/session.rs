@@ -117,6 +117,8 @@ pub struct Session {
     tls: bool,
     /// `ENABLE UTF8=ACCEPT` was given: folder names travel in UTF-8 (`utf8.rs`).
     pub(super) utf8: bool,
+    /// `ENABLE IMAP4rev2` was accepted: RFC 9051's rules (`rev2.rs`).
+    pub(super) rev2: bool,
 }
 
 /// RFC 3501 §6: which commands each state allows.
@@ -150,6 +152,7 @@ fn allowed(state: State, command: &Command) -> bool {
         | Expunge
         | UidExpunge(_)
         | Search { .. }
+        | SearchBadCharset { .. }
         | Fetch { .. }
         | Store { .. }
         | Copy { .. }
@@ -199,6 +202,7 @@ impl Session {
             login_delay: Duration::ZERO,
             no_expunge_now: false,
             utf8: false,
+            rev2: false,
             tls_available: false,
             tls: false,
         }
@@ -229,10 +233,10 @@ impl Session {
     }
 
     pub fn capabilities(&self) -> String {
-        let mut caps = r::capabilities(
+        let mut caps = self.with_rev2(r::capabilities(
             self.state == State::NotAuthenticated,
             self.plaintext_allowed(),
-        );
+        ));
         if self.state == State::NotAuthenticated && self.tls_available && !self.tls {
             caps.push_str(" STARTTLS");
         }
@@ -300,6 +304,9 @@ impl Session {
         } else {
             command
         };
+        if let Some(why) = self.rev2_refusal(&command) {
+            return Output::new(vec![Response::bad(&tag, why)]);
+        }
         let mut out = self.dispatch(&tag, command);
         // Before the tagged reply, tell the client what changed in its folder (RFC 3501 §5.2).
         // Not during IDLE's start or a command that ends the session.
@@ -410,6 +417,11 @@ impl Session {
                 if !enabled.contains(&"UTF8=ACCEPT") {
                     enabled.push("UTF8=ACCEPT");
                 }
+            }
+            // RFC 9051 §6.3.1: only when IMAP4rev2 is advertised; else ignored (`rev2.rs`).
+            let rev2 = name == "IMAP4REV2" && self.state == State::Authenticated;
+            if rev2 && self.enable_rev2() && !enabled.contains(&"IMAP4rev2") {
+                enabled.push("IMAP4rev2");
             }
         }
         let line = if enabled.is_empty() {
