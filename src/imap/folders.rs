@@ -263,13 +263,6 @@ impl Session {
         Ok(out)
     }
 
-    /// Whether a LIST/LSUB pattern (reference and pattern joined) matches a stored name. A
-    /// UTF8=ACCEPT client's pattern is matched against the decoded name: modified UTF-7 of
-    /// a prefix is not a prefix of the encoded whole (`日*` against `&ZeVnLIqe-`).
-    pub(super) fn name_matches(&self, pattern: &str, stored: &str) -> bool {
-        matches(pattern.as_bytes(), self.wire_name(stored).as_bytes())
-    }
-
     /// RFC 3501 §6.3.10 STATUS.
     fn status(
         &self,
