@@ -11,6 +11,7 @@
 //! The FETCH and SEARCH arguments have grammars of their own in `fetch_args.rs` and
 //! `search.rs`.
 
+use super::condstore::{self, FetchModifiers, SelectParams};
 use super::esearch::{self, ReturnOptions};
 pub use super::ext_args::StatusItem;
 use super::ext_args::{self, AppendMessage, ListArgs, ListQuery};
@@ -56,6 +57,12 @@ pub enum Command {
     // Authenticated (§6.3).
     Select(String),
     Examine(String),
+    /// SELECT or EXAMINE with RFC 7162 parameters: `(CONDSTORE)`, `(QRESYNC (…))`.
+    SelectWith {
+        mailbox: String,
+        read_only: bool,
+        params: SelectParams,
+    },
     Create(String),
     Delete(String),
     Rename(String, String),
@@ -117,6 +124,8 @@ pub enum Command {
         uid: bool,
         set: SequenceSet,
         items: Vec<FetchItem>,
+        /// RFC 7162 `(CHANGEDSINCE n [VANISHED])`.
+        modifiers: FetchModifiers,
     },
     Store {
         uid: bool,
@@ -124,6 +133,8 @@ pub enum Command {
         mode: StoreMode,
         silent: bool,
         flags: Vec<String>,
+        /// RFC 7162 `(UNCHANGEDSINCE n)`.
+        unchanged_since: Option<u64>,
     },
     Copy {
         uid: bool,
@@ -190,8 +201,8 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "ID" => id(c),
         "LOGIN" => login(c),
         "AUTHENTICATE" => authenticate(c),
-        "SELECT" => mailbox_arg(c).map(Command::Select),
-        "EXAMINE" => mailbox_arg(c).map(Command::Examine),
+        "SELECT" => select(c, false),
+        "EXAMINE" => select(c, true),
         "CREATE" => mailbox_arg(c).map(Command::Create),
         "DELETE" => mailbox_arg(c).map(Command::Delete),
         "RENAME" => mailbox_arg(c).and_then(|from| Ok(Command::Rename(from, mailbox_arg(c)?))),
@@ -220,6 +231,26 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "COPY" => copy(c, false, false),
         "MOVE" => copy(c, false, true),
         _ => return None,
+    })
+}
+
+/// `select = "SELECT" SP mailbox [select-params]` (EXAMINE the same; RFC 4466 §2.1 params,
+/// RFC 7162's CONDSTORE and QRESYNC among them: `condstore.rs`)
+fn select(c: &mut Cursor, read_only: bool) -> Parsed<Command> {
+    c.sp()?;
+    let mailbox = c.mailbox()?;
+    if !c.eat(" ") {
+        return Ok(if read_only {
+            Command::Examine(mailbox)
+        } else {
+            Command::Select(mailbox)
+        });
+    }
+    let params = condstore::select_params(c)?;
+    Ok(Command::SelectWith {
+        mailbox,
+        read_only,
+        params,
     })
 }
 
@@ -353,7 +384,13 @@ fn fetch(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     let set = c.sequence_set()?;
     c.sp()?;
     let items = fetch_args::parse_items(c)?;
-    Ok(Command::Fetch { uid, set, items })
+    let modifiers = condstore::fetch_modifiers(c, uid)?;
+    Ok(Command::Fetch {
+        uid,
+        set,
+        items,
+        modifiers,
+    })
 }
 
 /// `store = "STORE" SP sequence-set SP store-att-flags`;
@@ -362,6 +399,7 @@ fn store(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     c.sp()?;
     let set = c.sequence_set()?;
     c.sp()?;
+    let unchanged_since = condstore::store_modifier(c)?;
     let mode = if c.eat("+") {
         StoreMode::Add
     } else if c.eat("-") {
@@ -387,6 +425,7 @@ fn store(c: &mut Cursor, uid: bool) -> Parsed<Command> {
         mode,
         silent,
         flags,
+        unchanged_since,
     })
 }
 
@@ -453,6 +492,7 @@ mod tests {
                     mode: StoreMode::Add,
                     silent: true,
                     flags: vec!["\\Seen".into(), "\\Deleted".into()],
+                    unchanged_since: None,
                 },
             ),
             (
@@ -502,6 +542,10 @@ mod tests {
             "a SEARCH OR (FROM \"x\" SINCE 1-Jan-2026) NOT UID 1:3,5 LARGER 10",
             "a APPEND Sent (\\Seen) \"01-Jan-2026 00:00:00 +0000\" {3+}\r\nabc",
             "a STORE 1 +FLAGS.SILENT (\\Deleted $Junk)",
+            "a SELECT INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500 15000,22500)))",
+            "a UID FETCH 300:500 (FLAGS MODSEQ) (CHANGEDSINCE 12345 VANISHED)",
+            "a STORE 7,5,9 (UNCHANGEDSINCE 320162338) +FLAGS.SILENT (\\Deleted)",
+            "a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338",
         ];
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move || {

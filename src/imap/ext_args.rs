@@ -13,6 +13,8 @@ pub enum StatusItem {
     UidNext,
     UidValidity,
     Unseen,
+    /// RFC 7162 §3.1.7.
+    HighestModSeq,
 }
 
 /// `"(" status-att *(SP status-att) ")"` (also in LIST's `RETURN (STATUS (…))`, RFC 5819)
@@ -26,7 +28,10 @@ pub fn status_items(c: &mut Cursor) -> Parsed<Vec<StatusItem>> {
             "UIDNEXT" => StatusItem::UidNext,
             "UIDVALIDITY" => StatusItem::UidValidity,
             "UNSEEN" => StatusItem::Unseen,
-            _ => return expected("MESSAGES, RECENT, UIDNEXT, UIDVALIDITY or UNSEEN"),
+            "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
+            _ => {
+                return expected("MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN or HIGHESTMODSEQ")
+            }
         };
         items.push(item);
         if c.eat(")") {

@@ -42,11 +42,13 @@
 //! | `flags.rs` | system flags ↔ Maildir letters |
 //! | `auth.rs` | SASL PLAIN |
 //! | `response.rs` | every response, on the wire and in the transcript |
+//! | `condstore.rs` | CONDSTORE and QRESYNC (RFC 7162): MODSEQ, CHANGEDSINCE, VANISHED |
 
 pub mod address;
 pub mod append;
 pub mod auth;
 pub mod command;
+pub mod condstore;
 #[cfg(test)]
 mod dialogue_tests;
 pub mod envelope;

@@ -109,6 +109,8 @@ pub struct Session {
     pub login_delay: Duration,
     /// The command being answered may not report expunges (FETCH, STORE, SEARCH: §7.4.1).
     pub(super) no_expunge_now: bool,
+    /// What of CONDSTORE/QRESYNC this session turned on (RFC 7162, `condstore.rs`).
+    pub(super) tracking: super::condstore::Tracking,
     /// A certificate is loaded, so STARTTLS can be offered.
     tls_available: bool,
     /// The connection is encrypted (after STARTTLS, or on the IMAPS port).
@@ -123,6 +125,7 @@ fn allowed(state: State, command: &Command) -> bool {
         Login { .. } | Authenticate { .. } | StartTls => state == State::NotAuthenticated,
         Select(_)
         | Examine(_)
+        | SelectWith { .. }
         | Create(_)
         | Delete(_)
         | Rename(..)
@@ -194,6 +197,7 @@ impl Session {
             login_event: None,
             login_delay: Duration::ZERO,
             no_expunge_now: false,
+            tracking: Default::default(),
             tls_available: false,
             tls: false,
         }
@@ -369,11 +373,7 @@ impl Session {
                 Response::data("NAMESPACE ((\"\" \".\")) NIL NIL"),
                 Response::ok(tag, "NAMESPACE completed"),
             ],
-            Command::Enable(_) => vec![
-                // RFC 5161 §3.2: capabilities we cannot enable are simply not listed.
-                Response::data("ENABLED"),
-                Response::ok(tag, "ENABLE completed"),
-            ],
+            Command::Enable(names) => self.enable(tag, &names),
             Command::Idle => {
                 let mut out = Output::new(vec![Response::Continue("idling".into())]);
                 out.effect = Effect::Idle {

@@ -604,7 +604,7 @@ mod tests {
         maildir.set_flags(&second, "").unwrap();
         assert_eq!(scan(&maildir).unwrap().highest_modseq, 3);
         // An expunge: remembered with its MODSEQ, across a fresh read of the file.
-        fs::remove_file(&c.messages[0].1.path.with_file_name(format!("{unique}:2,S"))).unwrap();
+        fs::remove_file(c.messages[0].1.path.with_file_name(format!("{unique}:2,S"))).unwrap();
         let d = scan(&maildir).unwrap();
         assert_eq!(d.highest_modseq, 4);
         assert_eq!(*d.expunged, vec![(1, 4)]);
