@@ -234,6 +234,10 @@ impl Session {
         let needs_file = needs_content || items.contains(&FetchItem::InternalDate);
         let view = self.view();
         let mut chosen = view.resolve(set, uid);
+        // A CONDSTORE-aware client gets flags and MODSEQ that belong together: the folder's
+        // lock is held from the listing that gives the MODSEQs until the flags are read
+        // (only the listing and file names: the content is read after, as it is sent).
+        let _turn = tracking.then(|| lock::folder(view.maildir.root()));
         if tracking {
             // The MODSEQs as they are now, another session's changes included.
             match uids::scan(&view.maildir) {
