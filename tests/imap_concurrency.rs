@@ -343,11 +343,9 @@ impl Session {
                     (Some(uid), Some(m)) if m > mark => {
                         found.insert(uid);
                     }
-                    (Some(uid), Some(m)) if l.contains(" FLAGS (") && !l.contains("BODY") => {
-                        // An answer to CHANGEDSINCE (not news of a change) at or below it.
-                        if !self.view.contains(&uid) || m <= mark {
-                            self.fail(&format!("{l}: at or below CHANGEDSINCE {mark}"));
-                        }
+                    // An answer to CHANGEDSINCE, or news of a change: never at or below it.
+                    (Some(_), Some(_)) => {
+                        self.fail(&format!("{l}: at or below CHANGEDSINCE {mark}"))
                     }
                     _ => {}
                 }
