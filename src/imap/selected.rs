@@ -301,7 +301,17 @@ impl Selected {
             return Ok(None);
         }
         if message.entry.path.exists() {
-            return Ok(Some(message.entry.clone()));
+            // The name holds the flags: a command that followed a rename here (SEARCH,
+            // EXPUNGE) kept the new path without taking its flags into the view, so the
+            // flags are read from the name, never from the view's copy.
+            let mut entry = message.entry.clone();
+            let name = entry
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("");
+            entry.flags = name.split_once(":2,").map_or("", |(_, f)| f).to_string();
+            return Ok(Some(entry));
         }
         match self.maildir.find(&message.entry.unique)? {
             Some(entry) => {
