@@ -32,11 +32,12 @@
 //! (EARLIER) lists every UID of its set that is not in the folder (§3.2.6), cut down by the
 //! sequence match data when the client sends it (§3.2.5.2).
 
+use super::flags::Flags;
 use super::response::{self as r, Response};
 use super::selected::Selected;
 use super::session::Session;
 use super::syntax::{expected, Cursor, Parsed};
-use crate::mailbox::uids::MAX_MODSEQ;
+use crate::mailbox::uids::{self, MAX_MODSEQ};
 
 /// What a session has turned on, in the order they build on each other.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -429,6 +430,41 @@ impl Session {
         }
         let at = out.len().saturating_sub(1);
         out.splice(at..at, news);
+        out
+    }
+
+    /// For the messages that failed UNCHANGEDSINCE and whose change the client has not
+    /// heard of: their flags and MODSEQ now, so it need not ask (RFC 7162 §3.1.3, Example 10).
+    pub(super) fn modified_news(
+        &mut self,
+        modified: &[usize],
+        now: Option<&uids::Numbered>,
+    ) -> Vec<Response> {
+        let Some(view) = self.selected.as_mut() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for &i in modified {
+            let Some(modseq) = now.and_then(|n| n.modseq_of(view.messages[i].uid)) else {
+                continue;
+            };
+            if modseq == view.messages[i].modseq {
+                continue;
+            }
+            let Ok(Some(entry)) = view.current(i) else {
+                continue;
+            };
+            let m = &mut view.messages[i];
+            m.modseq = modseq;
+            m.flags = Flags::from_maildir(&entry.flags);
+            m.entry.flags = entry.flags;
+            let uid = m.uid;
+            out.push(Response::data(format!(
+                "{} FETCH (UID {uid} MODSEQ ({modseq}) FLAGS {})",
+                i + 1,
+                view.flag_list(i)
+            )));
+        }
         out
     }
 }

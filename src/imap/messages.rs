@@ -515,35 +515,6 @@ impl Session {
         out
     }
 
-    /// For the messages that failed UNCHANGEDSINCE and whose change the client has not
-    /// heard of: their flags and MODSEQ now, so it need not ask (RFC 7162 §3.1.3, Example 10).
-    fn modified_news(&mut self, modified: &[usize], now: Option<&uids::Numbered>) -> Vec<Response> {
-        let view = self.view();
-        let mut out = Vec::new();
-        for &i in modified {
-            let Some(modseq) = now.and_then(|n| n.modseq_of(view.messages[i].uid)) else {
-                continue;
-            };
-            if modseq == view.messages[i].modseq {
-                continue;
-            }
-            let Ok(Some(entry)) = view.current(i) else {
-                continue;
-            };
-            let m = &mut view.messages[i];
-            m.modseq = modseq;
-            m.flags = Flags::from_maildir(&entry.flags);
-            m.entry.flags = entry.flags;
-            let uid = m.uid;
-            out.push(Response::data(format!(
-                "{} FETCH (UID {uid} MODSEQ ({modseq}) FLAGS {})",
-                i + 1,
-                view.flag_list(i)
-            )));
-        }
-        out
-    }
-
     /// RFC 3501 §6.4.7 COPY and RFC 6851 MOVE, answered with RFC 4315's COPYUID.
     fn copy(
         &mut self,
