@@ -80,6 +80,11 @@ fn a_dialogue_through_the_states() {
     );
     assert_eq!(say(&mut s, "a6 UNSELECT"), ["a6 OK UNSELECT completed"]);
     assert_eq!(s.state, State::Authenticated);
+    // RFC 5161 §3.2: what cannot be enabled is not listed; RFC 7162's CONDSTORE can.
+    assert_eq!(
+        say(&mut s, "a7 ENABLE CONDSTORE X-UNKNOWN"),
+        ["* ENABLED CONDSTORE", "a7 OK ENABLE completed"]
+    );
     assert_eq!(
         say(&mut s, "a7 ENABLE CONDSTORE"),
         ["* ENABLED", "a7 OK ENABLE completed"]
