@@ -11,7 +11,7 @@
 //! The FETCH and SEARCH arguments have grammars of their own in `fetch_args.rs` and
 //! `search.rs`.
 
-use super::condstore::{self, FetchModifiers, SelectParams};
+use super::condstore_args::{self as condstore, FetchModifiers, SelectParams};
 use super::esearch::{self, ReturnOptions};
 pub use super::ext_args::StatusItem;
 use super::ext_args::{self, AppendMessage, ListArgs, ListQuery};

@@ -15,7 +15,8 @@ use std::fs;
 use std::rc::Rc;
 
 use super::command::{Command, StoreMode};
-use super::condstore::{self, FetchModifiers, Tracking};
+use super::condstore::{self, Tracking};
+use super::condstore_args::{self, FetchModifiers};
 use super::esearch::{self, ReturnOptions};
 use super::fetch::{self, Known};
 use super::fetch_args::FetchItem;
@@ -255,7 +256,7 @@ impl Session {
                 if !gone.is_empty() {
                     out.push(Response::data(format!(
                         "VANISHED (EARLIER) {}",
-                        condstore::set_text(&gone)
+                        condstore_args::set_text(&gone)
                     )));
                 }
             }
@@ -499,7 +500,7 @@ impl Session {
             numbers.sort_unstable();
             format!(
                 "MODIFIED {}",
-                condstore::set_text(&condstore::ranges_of(numbers))
+                condstore_args::set_text(&condstore_args::ranges_of(numbers))
             )
         });
         out.push(match (code, missing) {

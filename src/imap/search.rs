@@ -155,7 +155,7 @@ fn search_key(c: &mut Cursor, depth: usize) -> Parsed<SearchKey> {
                 Smaller(n)
             }
         }
-        "MODSEQ" => ModSeq(super::condstore::search_modseq(c)?),
+        "MODSEQ" => ModSeq(super::condstore_args::search_modseq(c)?),
         "UID" => {
             c.sp()?;
             Uid(c.sequence_set()?)

@@ -24,7 +24,7 @@
 use std::fs;
 use std::time::{Duration, SystemTime};
 
-use super::condstore::{self, Tracking};
+use super::condstore_args::{self as condstore, Tracking};
 use super::flags::{self, Flags};
 use super::response::Response;
 use crate::clock::Civil;

@@ -110,7 +110,7 @@ pub struct Session {
     /// The command being answered may not report expunges (FETCH, STORE, SEARCH: §7.4.1).
     pub(super) no_expunge_now: bool,
     /// What of CONDSTORE/QRESYNC this session turned on (RFC 7162, `condstore.rs`).
-    pub(super) tracking: super::condstore::Tracking,
+    pub(super) tracking: super::condstore_args::Tracking,
     /// A certificate is loaded, so STARTTLS can be offered.
     tls_available: bool,
     /// The connection is encrypted (after STARTTLS, or on the IMAPS port).
