@@ -239,6 +239,14 @@ impl Session {
         // lock is held from the listing that gives the MODSEQs until the flags are read
         // (only the listing and file names: the content is read after, as it is sent).
         let _turn = tracking.then(|| lock::folder(view.maildir.root()));
+        // A keyword another session just created: the client hears the new FLAGS first
+        // (RFC 3501 §7.2.6), and the message's FLAGS below name it (else a flag would appear
+        // later under the same MODSEQ).
+        let table = keywords::load(view.maildir.root());
+        if table.len() > view.keywords.len() && view.validity != 0 {
+            out.extend(flag_announcements(&table, view.read_only));
+        }
+        view.keywords = table;
         if tracking {
             // The MODSEQs as they are now, another session's changes included.
             match uids::scan(&view.maildir) {
