@@ -446,3 +446,30 @@ m.logout()
         "{text}"
     );
 }
+
+/// Found by the MODSEQ model of `imap_concurrency`: a keyword another session has just created
+/// was left out of a FETCH's FLAGS (this session's table did not know it yet), and appeared
+/// later under the same MODSEQ. The FETCH now announces the new keyword first (RFC 3501
+/// §7.2.6) and shows it.
+#[test]
+fn a_keyword_made_by_another_session_is_in_the_first_fetch_that_shows_the_message() {
+    let server = TestServer::start();
+    let mut a = Imap::login(server.addr("imap"), "bob");
+    fill(&mut a, 1);
+    a.cmd("e ENABLE CONDSTORE");
+    a.cmd("s SELECT INBOX");
+    let mut b = Imap::login(server.addr("imap"), "bob");
+    b.cmd("s SELECT INBOX");
+    b.cmd("x STORE 1 +FLAGS ($Fresh)");
+    let r = a.cmd("f FETCH 1 (FLAGS MODSEQ)");
+    let flags = r
+        .iter()
+        .position(|l| l.starts_with("* FLAGS (") && l.contains("$Fresh"));
+    let fetch = r
+        .iter()
+        .position(|l| l.starts_with("* 1 FETCH (FLAGS (") && l.contains("$Fresh) MODSEQ ("));
+    assert!(
+        matches!((flags, fetch), (Some(f), Some(g)) if f < g),
+        "{r:?}"
+    );
+}
