@@ -62,6 +62,11 @@ bench-pop3:
 bench-imap:
 	bash benches/dovecot/imap.sh 10000 $(SIZE) 3
 
+## bench-imap-sync: a QRESYNC resync after 100 changes on 10,000 messages, postlab beside a private Dovecot (needs root)
+.PHONY: bench-imap-sync
+bench-imap-sync:
+	bash benches/dovecot/imap_sync.sh 10000 3
+
 ## soak-imap: the IMAP concurrency checker of `make test` (20 s there) for minutes:
 ## make soak-imap SOAK_SECS=600 [SEED=N to repeat a run]
 SOAK_SECS ?= 300

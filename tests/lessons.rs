@@ -7,7 +7,10 @@
 //!
 //! - `C: text` is sent, with CRLF;
 //! - `S: text` must be the next line the server sends, exactly, except that `…` stands for any
-//!   text (a queue id, a date, a size).
+//!   text (a queue id, a date, a size);
+//! - `⟨name⟩` in an `S:` line stands for a number the student notes down (a UIDVALIDITY, a
+//!   MODSEQ), and in a later `C:` line of the same page for that number, typed back: the page
+//!   says so in its text. (Before a `⟨name⟩` an `S:` line is matched exactly, without `…`.)
 //!
 //! Each lesson runs on the folders `postlab lesson start N` makes, exactly as a student's do:
 //! `var` for most lessons, with the accounts `alice` (password `alice-password`) and `bob`
@@ -104,7 +107,52 @@ fn matches(pattern: &str, actual: &str) -> bool {
     rest.is_empty()
 }
 
-fn replay(server: &TestServer, block: &Block, origin: &str) {
+/// Matches `pattern` with its `⟨name⟩` numbers noted in `noted` (see the module comment).
+fn matches_noting(
+    pattern: &str,
+    actual: &str,
+    noted: &mut std::collections::HashMap<String, String>,
+) -> bool {
+    let (mut pattern, mut rest) = (pattern, actual);
+    while let Some(at) = pattern.find('⟨') {
+        let Some(close) = pattern[at..].find('⟩').map(|c| at + c) else {
+            return false;
+        };
+        let Some(after) = rest.strip_prefix(&pattern[..at]) else {
+            return false;
+        };
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        if digits.is_empty() {
+            return false;
+        }
+        let name = &pattern[at + '⟨'.len_utf8()..close];
+        rest = &after[digits.len()..];
+        noted.insert(name.to_string(), digits);
+        pattern = &pattern[close + '⟩'.len_utf8()..];
+    }
+    matches(pattern, rest)
+}
+
+/// A `C:` line with the numbers noted before typed in for their `⟨name⟩`.
+fn typed(line: &str, noted: &std::collections::HashMap<String, String>, origin: &str) -> String {
+    let mut out = line.to_string();
+    while let Some(at) = out.find('⟨') {
+        let close = out[at..].find('⟩').map(|c| at + c).unwrap_or(out.len());
+        let name = &out[at + '⟨'.len_utf8()..close];
+        let value = noted
+            .get(name)
+            .unwrap_or_else(|| panic!("{origin}: ⟨{name}⟩ typed before the server said it"));
+        out = format!("{}{value}{}", &out[..at], &out[close + '⟩'.len_utf8()..]);
+    }
+    out
+}
+
+fn replay(
+    server: &TestServer,
+    block: &Block,
+    origin: &str,
+    noted: &mut std::collections::HashMap<String, String>,
+) {
     let stream = std::net::TcpStream::connect(server.addr(&block.service)).unwrap();
     stream
         .set_read_timeout(Some(crate::support::DEADLINE))
@@ -113,7 +161,7 @@ fn replay(server: &TestServer, block: &Block, origin: &str) {
     let mut writer = stream;
     for line in &block.lines {
         if let Some(sent) = line.strip_prefix("C:") {
-            let sent = sent.strip_prefix(' ').unwrap_or(sent);
+            let sent = typed(sent.strip_prefix(' ').unwrap_or(sent), noted, origin);
             std::io::Write::write_all(&mut writer, format!("{sent}\r\n").as_bytes()).unwrap();
         } else if let Some(expected) = line
             .strip_prefix("S: ")
@@ -129,7 +177,7 @@ fn replay(server: &TestServer, block: &Block, origin: &str) {
             );
             let actual = actual.trim_end_matches("\r\n");
             assert!(
-                matches(expected, actual),
+                matches_noting(expected, actual, noted),
                 "{origin}: expected\n  S: {expected}\nbut the server said\n  S: {actual}"
             );
         } else if !line.trim().is_empty() {
@@ -313,6 +361,7 @@ fn run_lesson(root: &Path, file: &Path) -> usize {
         return 0;
     }
     let servers = start_lesson_servers(root, number, &text);
+    let mut noted = std::collections::HashMap::new();
     for (i, block) in blocks.iter().enumerate() {
         let origin = format!("{} block {}", file.display(), i + 1);
         let wanted = block.domain.clone().unwrap_or_default();
@@ -321,7 +370,7 @@ fn run_lesson(root: &Path, file: &Path) -> usize {
             .find(|(d, _)| *d == wanted)
             .unwrap_or_else(|| panic!("{origin}: no server for '{wanted}'"))
             .1;
-        replay(server, block, &origin);
+        replay(server, block, &origin, &mut noted);
     }
     // What the page's own transcripts do is what `lesson check` grades: a student who typed
     // them has exactly those tasks done ([`GRADED`]). The queue relays and bounces on its own
@@ -423,6 +472,17 @@ fn the_wildcard_matches_as_documented() {
     assert!(matches("a … b … c", "a x b y c"));
     assert!(!matches("250 Ok", "250 Ok!"));
     assert!(!matches("a … b", "a x c"));
+    let mut noted = std::collections::HashMap::new();
+    assert!(matches_noting(
+        "* OK [UIDVALIDITY ⟨v⟩] UIDs …",
+        "* OK [UIDVALIDITY 1795012345] UIDs valid",
+        &mut noted
+    ));
+    assert!(!matches_noting("* OK [X ⟨w⟩]", "* OK [X abc]", &mut noted));
+    assert_eq!(
+        typed("a SELECT (⟨v⟩)", &noted, "test"),
+        "a SELECT (1795012345)"
+    );
 }
 
 #[test]
@@ -434,7 +494,7 @@ fn a_lesson_that_drifts_is_caught() {
         lines: vec!["S: 220 something else".into()],
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        replay(&server, &block, "drift")
+        replay(&server, &block, "drift", &mut Default::default())
     }));
     assert!(result.is_err());
     // The helper client still works against the same server.

@@ -39,6 +39,8 @@
 //! - `imap_ext`: issue 17's extensions: ESEARCH, LIST-EXTENDED, LIST-STATUS, QUOTA, MULTIAPPEND, with the RFCs' examples and hostile rows
 //! - `imap_rev2`: SEARCHRES (`$`) with RFC 9051 §6.4.4.4's examples and hostile rows; `ENABLE IMAP4rev2`
 //!   honoured exactly when advertised; the rev2 keywords
+//! - `imap_condstore`: CONDSTORE and QRESYNC (RFC 7162): the RFC's examples, a phone resyncing after
+//!   another session's changes, MODSEQ across a restart, hostile rows, imaplib
 //! - `imap_sessions`: several sessions on one mailbox (issue 15): no change lost, nothing invented
 //! - `imap_concurrency`: IMAP, SMTP and POP3 threads at random on one account, checked against a model
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
@@ -81,6 +83,7 @@ mod hostile;
 mod house;
 mod imap;
 mod imap_concurrency;
+mod imap_condstore;
 mod imap_conformance;
 mod imap_ext;
 mod imap_folders;

@@ -11,6 +11,7 @@
 //! The FETCH and SEARCH arguments have grammars of their own in `fetch_args.rs` and
 //! `search.rs`.
 
+use super::condstore_args::{self as condstore, FetchModifiers, SelectParams};
 use super::esearch::{self, ReturnOptions};
 pub use super::ext_args::StatusItem;
 use super::ext_args::{self, AppendMessage, ListArgs, ListQuery};
@@ -56,6 +57,12 @@ pub enum Command {
     // Authenticated (§6.3).
     Select(String),
     Examine(String),
+    /// SELECT or EXAMINE with RFC 7162 parameters: `(CONDSTORE)`, `(QRESYNC (…))`.
+    SelectWith {
+        mailbox: String,
+        read_only: bool,
+        params: SelectParams,
+    },
     Create(String),
     Delete(String),
     Rename(String, String),
@@ -122,6 +129,8 @@ pub enum Command {
         uid: bool,
         set: SequenceSet,
         items: Vec<FetchItem>,
+        /// RFC 7162 `(CHANGEDSINCE n [VANISHED])`.
+        modifiers: FetchModifiers,
     },
     Store {
         uid: bool,
@@ -129,6 +138,8 @@ pub enum Command {
         mode: StoreMode,
         silent: bool,
         flags: Vec<String>,
+        /// RFC 7162 `(UNCHANGEDSINCE n)`.
+        unchanged_since: Option<u64>,
     },
     Copy {
         uid: bool,
@@ -195,8 +206,8 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "ID" => id(c),
         "LOGIN" => login(c),
         "AUTHENTICATE" => authenticate(c),
-        "SELECT" => mailbox_arg(c).map(Command::Select),
-        "EXAMINE" => mailbox_arg(c).map(Command::Examine),
+        "SELECT" => select(c, false),
+        "EXAMINE" => select(c, true),
         "CREATE" => mailbox_arg(c).map(Command::Create),
         "DELETE" => mailbox_arg(c).map(Command::Delete),
         "RENAME" => mailbox_arg(c).and_then(|from| Ok(Command::Rename(from, mailbox_arg(c)?))),
@@ -225,6 +236,26 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "COPY" => copy(c, false, false),
         "MOVE" => copy(c, false, true),
         _ => return None,
+    })
+}
+
+/// `select = "SELECT" SP mailbox [select-params]` (EXAMINE the same; RFC 4466 §2.1 params,
+/// RFC 7162's CONDSTORE and QRESYNC among them: `condstore.rs`)
+fn select(c: &mut Cursor, read_only: bool) -> Parsed<Command> {
+    c.sp()?;
+    let mailbox = c.mailbox()?;
+    if !c.eat(" ") {
+        return Ok(if read_only {
+            Command::Examine(mailbox)
+        } else {
+            Command::Select(mailbox)
+        });
+    }
+    let params = condstore::select_params(c)?;
+    Ok(Command::SelectWith {
+        mailbox,
+        read_only,
+        params,
     })
 }
 
@@ -362,7 +393,13 @@ fn fetch(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     let set = c.sequence_set()?;
     c.sp()?;
     let items = fetch_args::parse_items(c)?;
-    Ok(Command::Fetch { uid, set, items })
+    let modifiers = condstore::fetch_modifiers(c, uid)?;
+    Ok(Command::Fetch {
+        uid,
+        set,
+        items,
+        modifiers,
+    })
 }
 
 /// `store = "STORE" SP sequence-set SP store-att-flags`;
@@ -371,6 +408,7 @@ fn store(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     c.sp()?;
     let set = c.sequence_set()?;
     c.sp()?;
+    let unchanged_since = condstore::store_modifier(c)?;
     let mode = if c.eat("+") {
         StoreMode::Add
     } else if c.eat("-") {
@@ -396,6 +434,7 @@ fn store(c: &mut Cursor, uid: bool) -> Parsed<Command> {
         mode,
         silent,
         flags,
+        unchanged_since,
     })
 }
 
@@ -462,6 +501,7 @@ mod tests {
                     mode: StoreMode::Add,
                     silent: true,
                     flags: vec!["\\Seen".into(), "\\Deleted".into()],
+                    unchanged_since: None,
                 },
             ),
             (
@@ -525,6 +565,10 @@ mod tests {
             "a STORE 1 +FLAGS.SILENT (\\Deleted $Junk)",
             "a SEARCH RETURN (SAVE MIN) CHARSET KOI8-R OR $ NOT UID $ TEXT {2+}\r\nXX",
             "a UID MOVE $ Trash",
+            "a SELECT INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500 15000,22500)))",
+            "a UID FETCH 300:500 (FLAGS MODSEQ) (CHANGEDSINCE 12345 VANISHED)",
+            "a STORE 7,5,9 (UNCHANGEDSINCE 320162338) +FLAGS.SILENT (\\Deleted)",
+            "a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338",
         ];
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move || {

@@ -17,6 +17,8 @@ pub enum StatusItem {
     Size,
     /// RFC 9051 §6.3.11: how many messages carry `\Deleted`.
     Deleted,
+    /// RFC 7162 §3.1.7.
+    HighestModSeq,
 }
 
 /// `"(" status-att *(SP status-att) ")"` (also in LIST's `RETURN (STATUS (…))`, RFC 5819)
@@ -32,9 +34,10 @@ pub fn status_items(c: &mut Cursor) -> Parsed<Vec<StatusItem>> {
             "UNSEEN" => StatusItem::Unseen,
             "SIZE" => StatusItem::Size,
             "DELETED" => StatusItem::Deleted,
-            _ => {
-                return expected("MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, SIZE or DELETED")
-            }
+            "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
+            _ => return expected(
+                "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, SIZE, DELETED or HIGHESTMODSEQ",
+            ),
         };
         items.push(item);
         if c.eat(")") {

@@ -191,6 +191,8 @@ pub struct Known {
     pub flags: String,
     pub size: u64,
     pub internal_date: String,
+    /// RFC 7162 MODSEQ.
+    pub modseq: u64,
 }
 
 /// One message's FETCH response, decided when the command runs (flags set, numbers fixed) and
@@ -331,6 +333,7 @@ pub fn render(
         let text = match item {
             FetchItem::Flags => format!("{space}FLAGS {}", known.flags),
             FetchItem::Uid => format!("{space}UID {}", known.uid),
+            FetchItem::ModSeq => format!("{space}MODSEQ ({})", known.modseq),
             FetchItem::Rfc822Size => format!("{space}RFC822.SIZE {}", known.size),
             FetchItem::InternalDate => {
                 format!("{space}INTERNALDATE \"{}\"", known.internal_date)

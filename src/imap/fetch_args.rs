@@ -29,6 +29,8 @@ pub enum FetchItem {
     Rfc822,
     Rfc822Header,
     Rfc822Text,
+    /// RFC 7162 §3.1.4.2 `MODSEQ`.
+    ModSeq,
 }
 
 /// `section-spec = section-msgtext / (section-part ["." section-text])`
@@ -62,7 +64,11 @@ impl FetchItem {
     pub fn needs_content(&self) -> bool {
         !matches!(
             self,
-            FetchItem::Flags | FetchItem::Uid | FetchItem::Rfc822Size | FetchItem::InternalDate
+            FetchItem::Flags
+                | FetchItem::Uid
+                | FetchItem::Rfc822Size
+                | FetchItem::InternalDate
+                | FetchItem::ModSeq
         )
     }
 }
@@ -114,6 +120,7 @@ fn fetch_att(c: &mut Cursor) -> Parsed<FetchItem> {
         ("RFC822", Rfc822),
         ("BODYSTRUCTURE", BodyStructure),
         ("UID", Uid),
+        ("MODSEQ", ModSeq),
     ];
     for (name, item) in simple {
         if c.eat(name) {

@@ -39,6 +39,11 @@ impl Session {
         let result = match command {
             Command::Select(name) => return self.select(tag, &name, false),
             Command::Examine(name) => return self.select(tag, &name, true),
+            Command::SelectWith {
+                mailbox,
+                read_only,
+                params,
+            } => return self.select_with(tag, &mailbox, read_only, params),
             Command::Create(name) => match self.too_many_folders(tag) {
                 Some(refusal) => Ok(vec![refusal]),
                 None => self.folders().create(&name).map(|()| done("CREATE")),
@@ -99,7 +104,16 @@ impl Session {
     }
 
     /// RFC 3501 §6.3.1 SELECT and §6.3.2 EXAMINE (read-only).
-    fn select(&mut self, tag: &str, name: &str, read_only: bool) -> Vec<Response> {
+    pub(super) fn select(&mut self, tag: &str, name: &str, read_only: bool) -> Vec<Response> {
+        // RFC 7162 §3.2.11: leaving a folder for another says so, `* OK [CLOSED]`.
+        let closed = self.selected.is_some().then(|| {
+            Response::status(
+                "*",
+                super::response::Status::Ok,
+                Some("CLOSED"),
+                "Previous folder closed",
+            )
+        });
         // A SELECT always leaves the current folder, even when it fails (§6.3.1).
         self.selected = None;
         self.state = State::Authenticated;
@@ -109,11 +123,18 @@ impl Session {
             .and_then(|(name, maildir)| Ok(Selected::open(name, maildir, read_only)?));
         let mut selected = match opened {
             Ok(selected) => selected,
-            Err(e) => return vec![r::folder_error(tag, e)],
+            Err(e) => {
+                return closed
+                    .into_iter()
+                    .chain([r::folder_error(tag, e)])
+                    .collect()
+            }
         };
+        selected.tracking = self.tracking;
         // SELECT counts the messages it claimed, EXAMINE the ones nobody has claimed yet.
         let recent = selected.messages.iter().filter(|m| m.recent).count();
-        let mut out = flag_announcements(&selected.keywords, read_only);
+        let mut out: Vec<Response> = closed.into_iter().collect();
+        out.extend(flag_announcements(&selected.keywords, read_only));
         out.push(Response::data(format!(
             "{} EXISTS",
             selected.messages.len()
@@ -139,6 +160,9 @@ impl Session {
             "OK [UIDNEXT {}] Predicted next UID",
             selected.next_uid
         )));
+        if self.tracking != super::condstore::Tracking::Off {
+            out.push(super::condstore::highest_line(&selected));
+        }
         let (code, what) = if read_only {
             ("READ-ONLY", "EXAMINE")
         } else {
@@ -265,15 +289,22 @@ impl Session {
 
     /// RFC 3501 §6.3.10 STATUS.
     fn status(
-        &self,
+        &mut self,
         tag: &str,
         name: &str,
         items: &[StatusItem],
     ) -> Result<Vec<Response>, FolderError> {
-        Ok(vec![
+        // RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command.
+        let mut out = if items.contains(&StatusItem::HighestModSeq) {
+            self.condstore_on()
+        } else {
+            Vec::new()
+        };
+        out.extend([
             self.status_line(name, items)?,
             Response::ok(tag, "STATUS completed"),
-        ])
+        ]);
+        Ok(out)
     }
 
     /// `* STATUS name (…)` for STATUS, and for LIST's `RETURN (STATUS …)` (RFC 5819).
@@ -298,6 +329,7 @@ impl Session {
                 ),
                 StatusItem::UidNext => format!("UIDNEXT {}", numbered.next),
                 StatusItem::UidValidity => format!("UIDVALIDITY {}", numbered.validity),
+                StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", numbered.highest_modseq),
                 StatusItem::Unseen => format!(
                     "UNSEEN {}",
                     numbered

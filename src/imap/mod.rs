@@ -44,11 +44,15 @@
 //! | `flags.rs` | system flags ↔ Maildir letters |
 //! | `auth.rs` | SASL PLAIN |
 //! | `response.rs` | every response, on the wire and in the transcript |
+//! | `condstore.rs` | CONDSTORE and QRESYNC (RFC 7162): MODSEQ, CHANGEDSINCE, VANISHED |
+//! | `condstore_args.rs` | RFC 7162 grammar: mod-sequences, SELECT/FETCH/STORE/SEARCH modifiers |
 
 pub mod address;
 pub mod append;
 pub mod auth;
 pub mod command;
+pub mod condstore;
+pub mod condstore_args;
 #[cfg(test)]
 mod dialogue_tests;
 pub mod envelope;

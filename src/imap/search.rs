@@ -46,6 +46,21 @@ pub enum SearchKey {
     Smaller(u32),
     Uid(SequenceSet),
     Sequence(SequenceSet),
+    /// RFC 7162 §3.1.5: a MODSEQ at least this.
+    ModSeq(u64),
+}
+
+impl SearchKey {
+    /// Does the search use MODSEQ (so the answer ends with `(MODSEQ n)`, RFC 7162 §3.1.6)?
+    pub fn uses_modseq(&self) -> bool {
+        match self {
+            SearchKey::ModSeq(_) => true,
+            SearchKey::And(keys) => keys.iter().any(SearchKey::uses_modseq),
+            SearchKey::Or(a, b) => a.uses_modseq() || b.uses_modseq(),
+            SearchKey::Not(k) => k.uses_modseq(),
+            _ => false,
+        }
+    }
 }
 
 /// `1*(SP search-key)` after the command name: the keys, ANDed.
@@ -164,6 +179,7 @@ fn search_key(c: &mut Cursor, depth: usize) -> Parsed<SearchKey> {
                 Smaller(n)
             }
         }
+        "MODSEQ" => ModSeq(super::condstore_args::search_modseq(c)?),
         "UID" => {
             c.sp()?;
             Uid(c.sequence_set()?)
@@ -195,6 +211,7 @@ pub struct Candidate<'a> {
     pub day: i64,
     pub largest_seq: u32,
     pub largest_uid: u32,
+    pub modseq: u64,
     pub content: &'a mut dyn FnMut() -> Option<std::rc::Rc<Vec<u8>>>,
 }
 
@@ -215,6 +232,7 @@ impl SearchKey {
             Larger(n) => m.size > u64::from(*n),
             Smaller(n) => m.size < u64::from(*n),
             Uid(set) => set.contains(m.uid, m.largest_uid),
+            ModSeq(n) => m.modseq >= *n,
             Sequence(set) => set.contains(m.seq, m.largest_seq),
             Header(field, text) => (m.content)().is_some_and(|c| header_contains(&c, field, text)),
             Address(field, text) => {

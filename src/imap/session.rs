@@ -111,6 +111,8 @@ pub struct Session {
     pub login_delay: Duration,
     /// The command being answered may not report expunges (FETCH, STORE, SEARCH: §7.4.1).
     pub(super) no_expunge_now: bool,
+    /// What of CONDSTORE/QRESYNC this session turned on (RFC 7162, `condstore.rs`).
+    pub(super) tracking: super::condstore_args::Tracking,
     /// A certificate is loaded, so STARTTLS can be offered.
     tls_available: bool,
     /// The connection is encrypted (after STARTTLS, or on the IMAPS port).
@@ -129,6 +131,7 @@ fn allowed(state: State, command: &Command) -> bool {
         Login { .. } | Authenticate { .. } | StartTls => state == State::NotAuthenticated,
         Select(_)
         | Examine(_)
+        | SelectWith { .. }
         | Create(_)
         | Delete(_)
         | Rename(..)
@@ -203,6 +206,7 @@ impl Session {
             no_expunge_now: false,
             utf8: false,
             rev2: false,
+            tracking: Default::default(),
             tls_available: false,
             tls: false,
         }
@@ -410,7 +414,14 @@ impl Session {
     /// how the server talks; the others are simply not listed in `* ENABLED` (§3.2).
     fn enable(&mut self, tag: &str, names: &[String]) -> Vec<Response> {
         let mut enabled: Vec<&str> = Vec::new();
+        let tracking_before = self.tracking;
         for name in names {
+            if let Some(listed) = self.enable_tracking(name, tracking_before) {
+                if listed && !enabled.contains(&name.as_str()) {
+                    enabled.push(name.as_str());
+                }
+                continue;
+            }
             // RFC 6855 §3: valid only in the authenticated state, i.e. before a SELECT.
             if name == "UTF8=ACCEPT" && self.state == State::Authenticated {
                 self.utf8 = true;

@@ -103,6 +103,23 @@ impl SequenceSet {
         in_ranges || in_star
     }
 
+    /// The set as sorted, merged ranges, with `*` standing for `largest` (RFC 7162's
+    /// VANISHED walks the UIDs of a set: `condstore.rs`).
+    pub fn resolved(&self, largest: u32) -> Vec<(u32, u32)> {
+        let mut ranges = self.ranges.to_vec();
+        if let Some((low, high)) = self.star {
+            ranges.push((low.min(largest), high.max(largest)));
+        }
+        SequenceSet::new(
+            ranges
+                .into_iter()
+                .map(|(a, b)| (SeqNumber::Value(a), SeqNumber::Value(b)))
+                .collect(),
+        )
+        .ranges
+        .to_vec()
+    }
+
     /// How many numeric intervals remain after normalising (for tests and limits).
     pub fn intervals(&self) -> usize {
         self.ranges.len() + usize::from(self.star.is_some())

@@ -59,6 +59,18 @@
 //!   RFC 5530); a COPY of a set with such a message copies nothing. Never an empty body, a
 //!   1970 date or an OK for a change that did not happen.
 //!
+//! - **Mod-sequences come from listings** (RFC 7162, [`uids`]): each message has a MODSEQ and
+//!   the folder a HIGHESTMODSEQ, kept in the uidlist with the flags each message had when last
+//!   listed, and the last expunged UIDs with theirs. A listing under the folder's lock that
+//!   finds something new gives it HIGHESTMODSEQ + 1: a message seen for the first time (so
+//!   delivery, which takes no lock, needs none for this either), flags that differ from the
+//!   recorded ones, a message gone. A STORE lists the folder after its renames, under the
+//!   same lock, so each STORE gets its own new value. A flag change made outside postlab's
+//!   locks (POP3 of another server, a Maildir tool renaming `:2,S` to `:2,FS`) is detected the
+//!   same way, at the next listing by any session, and bumped then: a CONDSTORE client sees it
+//!   as a change with a MODSEQ above the one it knew, never a silent one. What such a program
+//!   changes and changes back between two listings is not seen (the name is what it was).
+//!
 //! The price of locks in memory: a second program changing the Maildir (another server, a
 //! Maildir tool) does not take them. The unique-name lookups still keep postlab correct
 //! against renames it did not make; a change that races exactly with such a program's rename

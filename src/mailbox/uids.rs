@@ -7,10 +7,38 @@
 //!
 //! ```text
 //! mail/bob/postlab-uidlist
-//! 1795012345 4 3                       ← UIDVALIDITY, the next UID to give, the first recent UID
-//! 1 1795012350.M1P7Q0.mx.test,S=312    ← UID and the message's unique name
-//! 3 1795012399.M5P7Q1.mx.test,S=907
+//! 1795012345 4 3 9 0                           ← UIDVALIDITY, next UID, first recent UID,
+//!                                                 HIGHESTMODSEQ, expunge floor (below)
+//! 1 5 1795012350.M1P7Q0.mx.test,S=312:2,S      ← UID, MODSEQ, unique name and the flags
+//! 3 9 1795012399.M5P7Q1.mx.test,S=907:2,        ← last seen (after `:2,`)
+//! - 2 7                                        ← UID 2 was expunged at MODSEQ 7
 //! ```
+//!
+//! A list written before mod-sequences existed (three numbers in its first line, lines of
+//! `UID NAME`) still loads: every message gets MODSEQ 1 and its flags as they are on disk.
+//!
+//! # Mod-sequences (RFC 7162, CONDSTORE and QRESYNC)
+//!
+//! Every message has a MODSEQ and the folder a HIGHESTMODSEQ, which only grow. They are
+//! given **when a folder is listed** (under its lock), from what the listing finds changed
+//! since the list was written: a message seen for the first time (however it came: SMTP
+//! delivery into `new/` takes no lock and needs none), a message whose flags after `:2,` are
+//! not the ones recorded (a STORE of this server, POP3, or another program renaming the file
+//! outside postlab's locks), and a message that is gone (expunged by anyone). One listing
+//! that finds changes takes HIGHESTMODSEQ + 1 and gives it to all of them: RFC 7162 §3.1
+//! asks a new value per STORE, which a STORE gets because it lists the folder after its
+//! renames, under the lock. A flag set twice between two listings counts once; a flag set
+//! and cleared again between two listings is not seen at all (the file name is what it was):
+//! only another program can do that, since every session of this server lists after it
+//! changes anything.
+//!
+//! Expunged UIDs are remembered with their MODSEQ, so that QRESYNC can answer "what vanished
+//! since n" (`VANISHED (EARLIER)`, RFC 7162 §3.2.5.1, §3.2.6). At most [`MAX_EXPUNGED`] are
+//! kept, the newest; the MODSEQ of the newest one forgotten is the *expunge floor*. A client
+//! asking about changes since a MODSEQ below the floor gets every UID of its set that is no
+//! longer in the folder, as §3.2.6 asks of a server that has forgotten ("MUST behave as if it
+//! was requested to report all expunged messages"), which is also right for a client that
+//! missed a change.
 //!
 //! The list is written when the folder is first looked at, empty or not (and when it is
 //! created), so a folder's UIDVALIDITY is handed out once and never again (§2.3.1.1).
@@ -43,7 +71,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::durable;
@@ -58,6 +86,11 @@ static LOCK: Mutex<()> = Mutex::new(());
 
 /// The last scan of each folder, with the modification times it was made from.
 static CACHE: Mutex<Option<HashMap<std::path::PathBuf, (Stamps, Numbered)>>> = Mutex::new(None);
+
+/// At most this many expunged UIDs are remembered per folder for QRESYNC (module comment).
+/// Ten thousand lines of `- UID MODSEQ` at most (runs of UIDs share a line): small beside a
+/// big folder's own list, and more expunges than a phone misses in months.
+pub const MAX_EXPUNGED: usize = 10_000;
 
 /// At most this many folders are remembered; past it the cache starts again.
 const CACHE_FOLDERS: usize = 256;
@@ -105,14 +138,42 @@ pub struct Numbered {
     /// Messages from this UID up are recent: no read-write session has claimed them yet.
     pub first_recent: u32,
     pub messages: Vec<(u32, Entry)>,
+    /// The MODSEQ of each message of `messages`, at the same index (RFC 7162 §3.1).
+    pub modseqs: Vec<u64>,
+    /// The folder's HIGHESTMODSEQ: the largest MODSEQ given, to a message or an expunge.
+    pub highest_modseq: u64,
+    /// Expunged UIDs with the MODSEQ of their expunge, oldest first (module comment).
+    pub expunged: Arc<Vec<(u32, u64)>>,
+    /// Expunges with a MODSEQ up to this one may have been forgotten; 0: none was.
+    pub expunge_floor: u64,
 }
 
-/// The list as stored: validity, next UID, and UID per unique name.
+impl Numbered {
+    /// The MODSEQ of the message with `uid`, if it is in the folder.
+    pub fn modseq_of(&self, uid: u32) -> Option<u64> {
+        let at = self.messages.binary_search_by_key(&uid, |(u, _)| *u).ok()?;
+        self.modseqs.get(at).copied()
+    }
+}
+
+/// One message as the list remembers it.
+struct Known {
+    uid: u32,
+    modseq: u64,
+    /// The flag letters last seen; `None` in a list from before mod-sequences.
+    flags: Option<String>,
+    unique: String,
+}
+
+/// The list as stored (see the module comment for the file).
 struct List {
     validity: u32,
     next: u32,
     first_recent: u32,
-    uids: Vec<(u32, String)>,
+    highest: u64,
+    floor: u64,
+    known: Vec<Known>,
+    expunged: Vec<(u32, u64)>,
 }
 
 /// Scans `maildir`, gives UIDs to messages that have none, forgets the ones that are gone,
@@ -160,11 +221,20 @@ fn list_of(numbered: &Numbered) -> List {
         validity: numbered.validity,
         next: numbered.next,
         first_recent: numbered.first_recent,
-        uids: numbered
+        highest: numbered.highest_modseq,
+        floor: numbered.expunge_floor,
+        known: numbered
             .messages
             .iter()
-            .map(|(uid, e)| (*uid, e.unique.clone()))
+            .zip(&numbered.modseqs)
+            .map(|((uid, e), modseq)| Known {
+                uid: *uid,
+                modseq: *modseq,
+                flags: Some(e.flags.clone()),
+                unique: e.unique.clone(),
+            })
             .collect(),
+        expunged: numbered.expunged.to_vec(),
     }
 }
 
@@ -192,7 +262,8 @@ fn scan_locked(maildir: &Maildir) -> io::Result<Numbered> {
     Ok(numbered)
 }
 
-/// The scan itself (the caller holds [`LOCK`]).
+/// The scan itself (the caller holds [`LOCK`]): UIDs for new messages, and a new MODSEQ for
+/// everything changed since the list was written (module comment).
 fn scan_now(maildir: &Maildir) -> io::Result<Numbered> {
     let entries = maildir.scan()?;
     let path = maildir.root().join(FILE);
@@ -202,38 +273,83 @@ fn scan_now(maildir: &Maildir) -> io::Result<Numbered> {
         Ok(list) => (list, false),
         Err(()) => (fresh(()), true),
     };
-    let known: HashMap<&str, u32> = list.uids.iter().map(|(u, n)| (n.as_str(), *u)).collect();
+    // The one new MODSEQ of this listing, used only if something changed.
+    let modseq = list.highest + 1;
+    let mut bumped = false;
+    let mut known: HashMap<&str, &Known> =
+        list.known.iter().map(|k| (k.unique.as_str(), k)).collect();
     let mut messages = Vec::with_capacity(entries.len());
+    let mut modseqs = Vec::with_capacity(entries.len());
     let mut fresh_ones = Vec::new();
     for entry in entries {
-        match known.get(entry.unique.as_str()) {
-            Some(&uid) => messages.push((uid, entry)),
+        match known.remove(entry.unique.as_str()) {
+            Some(k) => {
+                let seq = match &k.flags {
+                    Some(flags) if *flags == entry.flags => k.modseq,
+                    // Flags changed since the last listing, by anyone: a new MODSEQ.
+                    Some(_) => {
+                        bumped = true;
+                        modseq
+                    }
+                    // A list from before mod-sequences: the flags are recorded as they are.
+                    None => {
+                        changed = true;
+                        k.modseq
+                    }
+                };
+                messages.push((k.uid, entry));
+                modseqs.push(seq);
+            }
             None => fresh_ones.push(entry),
         }
     }
-    if messages.len() != list.uids.len() {
-        changed = true;
+    // What the list knew and the folder no longer has was expunged (RFC 7162 §3.2).
+    let mut gone: Vec<u32> = known.values().map(|k| k.uid).collect();
+    gone.sort_unstable();
+    if !gone.is_empty() {
+        bumped = true;
+        list.expunged
+            .extend(gone.into_iter().map(|uid| (uid, modseq)));
+        if list.expunged.len() > MAX_EXPUNGED {
+            let forget = list.expunged.len() - MAX_EXPUNGED;
+            list.floor = list.expunged[..forget]
+                .iter()
+                .map(|(_, m)| *m)
+                .fold(list.floor, u64::max);
+            list.expunged.drain(..forget);
+        }
     }
-    // New arrivals get UIDs in scan order, which is delivery order (oldest first).
+    // New arrivals get UIDs in scan order, which is delivery order (oldest first), and the
+    // new MODSEQ (RFC 7162 §3.1: higher than every other in the folder).
     for entry in fresh_ones {
         messages.push((list.next, entry));
+        modseqs.push(modseq);
         list.next += 1;
-        changed = true;
+        bumped = true;
     }
-    messages.sort_by_key(|(uid, _)| *uid);
-    if changed {
-        list.uids = messages
-            .iter()
-            .map(|(uid, e)| (*uid, e.unique.clone()))
-            .collect();
-        save(maildir, &path, &list)?;
+    let mut order: Vec<usize> = (0..messages.len()).collect();
+    order.sort_by_key(|&i| messages[i].0);
+    let (messages, modseqs): (Vec<_>, Vec<_>) = order
+        .into_iter()
+        .map(|i| (messages[i].clone(), modseqs[i]))
+        .unzip();
+    if bumped {
+        list.highest = modseq;
     }
-    Ok(Numbered {
+    let numbered = Numbered {
         validity: list.validity,
         next: list.next,
         first_recent: list.first_recent,
         messages,
-    })
+        modseqs,
+        highest_modseq: list.highest,
+        expunged: Arc::new(list.expunged),
+        expunge_floor: list.floor,
+    };
+    if changed || bumped {
+        save(maildir, &path, &list_of(&numbered))?;
+    }
+    Ok(numbered)
 }
 
 /// The last UIDVALIDITY handed out by this process.
@@ -257,7 +373,10 @@ fn fresh(_: ()) -> List {
         validity: now.max(previous + 1),
         next: 1,
         first_recent: 1,
-        uids: Vec::new(),
+        highest: 1,
+        floor: 0,
+        known: Vec::new(),
+        expunged: Vec::new(),
     }
 }
 
@@ -265,41 +384,121 @@ fn fresh(_: ()) -> List {
 fn read(path: &Path) -> Result<List, ()> {
     let text = fs::read_to_string(path).map_err(|_| ())?;
     let mut lines = text.lines();
-    let mut header = lines.next().ok_or(())?.split(' ');
-    let mut number = || -> Result<u32, ()> { header.next().ok_or(())?.parse().map_err(|_| ()) };
-    let validity = number()?;
-    let next = number()?;
+    let header: Vec<&str> = lines.next().ok_or(())?.split(' ').collect();
+    let number = |i: usize| -> Result<u64, ()> { header.get(i).ok_or(())?.parse().map_err(|_| ()) };
+    let validity = u32::try_from(number(0)?).map_err(|_| ())?;
+    let next = u32::try_from(number(1)?).map_err(|_| ())?;
     // Lists written before the recent number existed: nothing is recent.
-    let first_recent = number().unwrap_or(next).min(next);
-    let mut uids = Vec::new();
+    let first_recent = number(2)
+        .ok()
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(next)
+        .min(next);
+    // Lists written before mod-sequences: every message starts at MODSEQ 1.
+    let with_modseqs = header.len() >= 5;
+    let (highest, floor) = if with_modseqs {
+        (number(3)?, number(4)?)
+    } else {
+        (1, 0)
+    };
+    if validity == 0 || next == 0 || highest == 0 || highest > MAX_MODSEQ || floor > highest {
+        return Err(());
+    }
+    let (mut known, mut expunged) = (Vec::new(), Vec::new());
     for line in lines {
-        let (uid, name) = line.split_once(' ').ok_or(())?;
+        if let Some(rest) = line.strip_prefix("- ") {
+            let (uids, modseq) = rest.split_once(' ').ok_or(())?;
+            let modseq: u64 = modseq.parse().map_err(|_| ())?;
+            let (low, high) = uids.split_once(':').unwrap_or((uids, uids));
+            let (low, high): (u32, u32) =
+                (low.parse().map_err(|_| ())?, high.parse().map_err(|_| ())?);
+            if low == 0 || low > high || high >= next || modseq > highest {
+                return Err(());
+            }
+            // Checked before the run is spread out: a damaged line cannot ask for billions.
+            if expunged.len() + (high - low) as usize >= MAX_EXPUNGED {
+                return Err(());
+            }
+            expunged.extend((low..=high).map(|uid| (uid, modseq)));
+            continue;
+        }
+        let (uid, rest) = line.split_once(' ').ok_or(())?;
         let uid: u32 = uid.parse().map_err(|_| ())?;
         if uid == 0 || uid >= next {
             return Err(());
         }
-        uids.push((uid, name.to_string()));
+        let (modseq, name) = if with_modseqs {
+            let (modseq, name) = rest.split_once(' ').ok_or(())?;
+            (modseq.parse::<u64>().map_err(|_| ())?, name)
+        } else {
+            (1, rest)
+        };
+        if modseq == 0 || modseq > highest {
+            return Err(());
+        }
+        let (unique, flags) = match (with_modseqs, name.split_once(":2,")) {
+            (true, Some((unique, flags))) => (unique, Some(flags.to_string())),
+            (true, None) => return Err(()),
+            (false, _) => (name, None),
+        };
+        known.push(Known {
+            uid,
+            modseq,
+            flags,
+            unique: unique.to_string(),
+        });
     }
-    if validity == 0 || next == 0 {
+    if expunged.len() > MAX_EXPUNGED {
         return Err(());
     }
     Ok(List {
         validity,
         next,
         first_recent,
-        uids,
+        highest,
+        floor,
+        known,
+        expunged,
     })
 }
+
+/// RFC 7162 §7: a mod-sequence is a positive 63-bit number.
+pub const MAX_MODSEQ: u64 = i64::MAX as u64;
 
 /// Writes the list and forgets the cached scan of its folder: the file's modification time
 /// alone could miss a second write in the same clock tick.
 fn save(maildir: &Maildir, path: &Path, list: &List) -> io::Result<()> {
+    use std::fmt::Write as _;
     if let Some(map) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
         map.remove(maildir.root());
     }
-    let mut text = format!("{} {} {}\n", list.validity, list.next, list.first_recent);
-    for (uid, name) in &list.uids {
-        text.push_str(&format!("{uid} {name}\n"));
+    let mut text = format!(
+        "{} {} {} {} {}\n",
+        list.validity, list.next, list.first_recent, list.highest, list.floor
+    );
+    for k in &list.known {
+        let flags = k.flags.as_deref().unwrap_or("");
+        let _ = writeln!(text, "{} {} {}:2,{flags}", k.uid, k.modseq, k.unique);
+    }
+    // Runs of consecutive UIDs expunged at one MODSEQ share a line: `- 5:9 17`.
+    let mut i = 0;
+    while i < list.expunged.len() {
+        let (low, modseq) = list.expunged[i];
+        let mut high = low;
+        while list
+            .expunged
+            .get(i + 1)
+            .is_some_and(|&(u, m)| m == modseq && Some(u) == high.checked_add(1))
+        {
+            high += 1;
+            i += 1;
+        }
+        let _ = if high == low {
+            writeln!(text, "- {low} {modseq}")
+        } else {
+            writeln!(text, "- {low}:{high} {modseq}")
+        };
+        i += 1;
     }
     durable::write_atomically(path, text.as_bytes())
 }
@@ -376,6 +575,65 @@ mod tests {
             "a damaged list gets a new UIDVALIDITY"
         );
         assert_eq!(c.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn modseqs_grow_with_arrivals_flag_changes_and_expunges_and_old_lists_load() {
+        let dir = std::env::temp_dir().join(format!("postlab-uids-modseq-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let maildir = Maildir::create(&dir).unwrap();
+        // A list from before mod-sequences, naming one message.
+        let first = maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
+        let unique = first.file_name().unwrap().to_str().unwrap().to_string();
+        fs::write(dir.join(FILE), format!("1700000000 2 2\n1 {unique}\n")).unwrap();
+        let a = scan(&maildir).unwrap();
+        assert_eq!(a.validity, 1_700_000_000, "the old list is kept");
+        assert_eq!((a.modseqs.clone(), a.highest_modseq), (vec![1], 1));
+        // An arrival: a new MODSEQ for it only.
+        maildir.deliver(&[b"two\r\n"], "mx.test").unwrap();
+        let b = scan(&maildir).unwrap();
+        assert_eq!((b.modseqs.clone(), b.highest_modseq), (vec![1, 2], 2));
+        // A flag change by anyone (here straight on disk): a new MODSEQ for that message.
+        let entry = b.messages[0].1.clone();
+        maildir.set_flags(&entry, "S").unwrap();
+        let c = scan(&maildir).unwrap();
+        assert_eq!((c.modseqs.clone(), c.highest_modseq), (vec![3, 2], 3));
+        // The same flags again change nothing; new/ to cur/ with no flags is no change either.
+        let second = c.messages[1].1.clone();
+        maildir.set_flags(&second, "").unwrap();
+        assert_eq!(scan(&maildir).unwrap().highest_modseq, 3);
+        // An expunge: remembered with its MODSEQ, across a fresh read of the file.
+        fs::remove_file(c.messages[0].1.path.with_file_name(format!("{unique}:2,S"))).unwrap();
+        let d = scan(&maildir).unwrap();
+        assert_eq!(d.highest_modseq, 4);
+        assert_eq!(*d.expunged, vec![(1, 4)]);
+        let text = fs::read_to_string(dir.join(FILE)).unwrap();
+        assert!(text.starts_with("1700000000 3 2 4 0\n"), "{text}");
+        assert!(text.contains("\n- 1 4\n"), "{text}");
+        let reread = read(&dir.join(FILE)).unwrap();
+        assert_eq!((reread.highest, reread.expunged), (4, vec![(1, 4)]));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn damaged_modseq_lines_are_refused_and_runs_are_bounded() {
+        let dir = std::env::temp_dir().join(format!("postlab-uids-bad-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(FILE);
+        for bad in [
+            "1 5 5 3 0\n- 1:4294967294 2\n",
+            "1 5 5 3 0\n1 4 x:2,\n",
+            "1 5 5 9223372036854775808 0\n",
+            "1 5 5 3 0\n1 3 x\n",
+            "1 5 5 3 4\n",
+        ] {
+            fs::write(&path, bad).unwrap();
+            assert!(read(&path).is_err(), "{bad:?}");
+        }
+        fs::write(&path, "1 9 5 3 0\n- 1:4 2\n").unwrap();
+        assert_eq!(read(&path).unwrap().expunged.len(), 4);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
