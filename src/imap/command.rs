@@ -16,7 +16,9 @@ pub use super::ext_args::StatusItem;
 use super::ext_args::{self, AppendMessage, ListArgs, ListQuery};
 use super::fetch_args::{self, FetchItem};
 use super::search::{self, SearchKey};
+use super::sort::{self as sorting, Criterion};
 use super::syntax::{expected, Cursor, Parsed, SequenceSet};
+use super::thread::Algorithm;
 
 /// A command and the tag the client gave it.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +114,21 @@ pub enum Command {
         key: SearchKey,
         /// RFC 4731 `RETURN (…)`: answer with ESEARCH instead of SEARCH.
         ret: Option<ReturnOptions>,
+    },
+    /// RFC 5256 SORT, with RFC 5267's RETURN options (ESORT).
+    Sort {
+        uid: bool,
+        criteria: Vec<Criterion>,
+        charset: String,
+        key: SearchKey,
+        ret: Option<ReturnOptions>,
+    },
+    /// RFC 5256 THREAD.
+    Thread {
+        uid: bool,
+        algorithm: Algorithm,
+        charset: String,
+        key: SearchKey,
     },
     Fetch {
         uid: bool,
@@ -215,6 +232,8 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "UNSELECT" => Ok(Command::Unselect),
         "EXPUNGE" => Ok(Command::Expunge),
         "SEARCH" => search(c, false),
+        "SORT" => sort(c, false),
+        "THREAD" => thread(c, false),
         "FETCH" => fetch(c, false),
         "STORE" => store(c, false),
         "COPY" => copy(c, false, false),
@@ -223,14 +242,16 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
     })
 }
 
-/// `uid = "UID" SP ("COPY" / "MOVE" / "FETCH" / "SEARCH" / "STORE" / "EXPUNGE") …`
-/// (RFC 3501 §6.4.8, RFC 6851, RFC 4315 §2.1)
+/// `uid = "UID" SP ("COPY" / "MOVE" / "FETCH" / "SEARCH" / "STORE" / "EXPUNGE" / "SORT" /
+/// "THREAD") …` (RFC 3501 §6.4.8, RFC 6851, RFC 4315 §2.1, RFC 5256 §5)
 fn uid_command(c: &mut Cursor) -> Parsed<Command> {
     c.sp()?;
     let name = c.atom()?.to_ascii_uppercase();
     match name.as_str() {
         "FETCH" => fetch(c, true),
         "SEARCH" => search(c, true),
+        "SORT" => sort(c, true),
+        "THREAD" => thread(c, true),
         "STORE" => store(c, true),
         "COPY" => copy(c, true, false),
         "MOVE" => copy(c, true, true),
@@ -238,7 +259,7 @@ fn uid_command(c: &mut Cursor) -> Parsed<Command> {
             c.sp()?;
             Ok(Command::UidExpunge(c.sequence_set()?))
         }
-        _ => expected("FETCH, SEARCH, STORE, COPY, MOVE or EXPUNGE after UID"),
+        _ => expected("FETCH, SEARCH, SORT, THREAD, STORE, COPY, MOVE or EXPUNGE after UID"),
     }
 }
 
@@ -344,6 +365,46 @@ fn search(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     }
     let key = search::parse_keys(c)?;
     Ok(Command::Search { uid, key, ret })
+}
+
+/// `sort = ["UID" SP] "SORT" [sort-return-opts] SP sort-criteria SP search-criteria`;
+/// `search-criteria = charset 1*(SP search-key)` (RFC 5256 §5, RFC 5267 §3.2)
+fn sort(c: &mut Cursor, uid: bool) -> Parsed<Command> {
+    c.sp()?;
+    let ret = esearch::parse_return(c)?;
+    let criteria = sorting::parse_criteria(c)?;
+    c.sp()?;
+    let charset = sorting::parse_charset(c)?;
+    c.sp()?;
+    let key = search::parse_keys(c)?;
+    Ok(Command::Sort {
+        uid,
+        criteria,
+        charset,
+        key,
+        ret,
+    })
+}
+
+/// `thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria`;
+/// `thread-alg = "ORDEREDSUBJECT" / "REFERENCES" / thread-alg-ext` (RFC 5256 §5)
+fn thread(c: &mut Cursor, uid: bool) -> Parsed<Command> {
+    c.sp()?;
+    let algorithm = match c.atom()?.to_ascii_uppercase().as_str() {
+        "ORDEREDSUBJECT" => Algorithm::OrderedSubject,
+        "REFERENCES" => Algorithm::References,
+        _ => return expected("a threading algorithm: ORDEREDSUBJECT or REFERENCES"),
+    };
+    c.sp()?;
+    let charset = sorting::parse_charset(c)?;
+    c.sp()?;
+    let key = search::parse_keys(c)?;
+    Ok(Command::Thread {
+        uid,
+        algorithm,
+        charset,
+        key,
+    })
 }
 
 /// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /

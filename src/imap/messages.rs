@@ -58,6 +58,7 @@ impl Session {
             Command::Expunge => self.expunge(tag, None),
             Command::UidExpunge(set) => self.expunge(tag, Some(set)),
             Command::Search { uid, key, ret } => self.search(tag, uid, &key, ret),
+            Command::Sort { .. } | Command::Thread { .. } => self.sort_or_thread(tag, command),
             Command::Fetch { uid, set, items } => self.fetch(tag, uid, &set, items),
             Command::Store {
                 uid,

@@ -30,6 +30,9 @@
 //! | `fetch_args.rs`, `search.rs` | the FETCH items and SEARCH keys |
 //! | `ext_args.rs` | the grammars of LIST-EXTENDED, STATUS items, QUOTA, MULTIAPPEND |
 //! | `esearch.rs` | SEARCH RETURN (…) and its ESEARCH answer (RFC 4731) |
+//! | `sort.rs`, `base_subject.rs` | SORT's keys and order, the base subject (RFC 5256, ESORT RFC 5267) |
+//! | `thread.rs` | THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256) |
+//! | `sorting.rs` | SORT and THREAD in the session: search, cached facts, answer |
 //! | `session.rs` | the state machine: states, login, dispatch |
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
 //! | `append.rs` | APPEND's grammar, MULTIAPPEND all or nothing (RFC 3502) |
@@ -46,6 +49,7 @@
 pub mod address;
 pub mod append;
 pub mod auth;
+pub mod base_subject;
 pub mod command;
 #[cfg(test)]
 mod dialogue_tests;
@@ -66,4 +70,7 @@ pub mod search;
 pub mod selected;
 pub mod server;
 pub mod session;
+pub mod sort;
+mod sorting;
 pub mod syntax;
+pub mod thread;

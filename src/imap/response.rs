@@ -224,7 +224,7 @@ impl Response {
 /// client whether a password may be sent here (RFC 3501 §6.2.3, RFC 2595 §3.2).
 pub fn capabilities(before_login: bool, plaintext_allowed: bool) -> String {
     let mut caps = String::from(
-        "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE MULTIAPPEND",
+        "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE MULTIAPPEND SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT",
     );
     if before_login {
         caps.push_str(if plaintext_allowed {

@@ -109,6 +109,8 @@ pub struct Session {
     pub login_delay: Duration,
     /// The command being answered may not report expunges (FETCH, STORE, SEARCH: §7.4.1).
     pub(super) no_expunge_now: bool,
+    /// What SORT and THREAD read from each message, kept for the session (`sort.rs`).
+    pub(super) sort_cache: super::sort::FactsCache,
     /// A certificate is loaded, so STARTTLS can be offered.
     tls_available: bool,
     /// The connection is encrypted (after STARTTLS, or on the IMAPS port).
@@ -146,6 +148,8 @@ fn allowed(state: State, command: &Command) -> bool {
         | Expunge
         | UidExpunge(_)
         | Search { .. }
+        | Sort { .. }
+        | Thread { .. }
         | Fetch { .. }
         | Store { .. }
         | Copy { .. }
@@ -194,6 +198,7 @@ impl Session {
             login_event: None,
             login_delay: Duration::ZERO,
             no_expunge_now: false,
+            sort_cache: Default::default(),
             tls_available: false,
             tls: false,
         }
