@@ -59,6 +59,11 @@ pub enum Command {
     Select(String),
     Examine(String),
     Create(String),
+    /// RFC 6154 §3 CREATE-SPECIAL-USE: `CREATE name (USE (\Drafts))`.
+    CreateSpecialUse {
+        name: String,
+        uses: Vec<String>,
+    },
     Delete(String),
     Rename(String, String),
     Subscribe(String),
@@ -209,7 +214,7 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "AUTHENTICATE" => authenticate(c),
         "SELECT" => mailbox_arg(c).map(Command::Select),
         "EXAMINE" => mailbox_arg(c).map(Command::Examine),
-        "CREATE" => mailbox_arg(c).map(Command::Create),
+        "CREATE" => create(c),
         "DELETE" => mailbox_arg(c).map(Command::Delete),
         "RENAME" => mailbox_arg(c).and_then(|from| Ok(Command::Rename(from, mailbox_arg(c)?))),
         "SUBSCRIBE" => mailbox_arg(c).map(Command::Subscribe),
@@ -279,6 +284,35 @@ fn authenticate(c: &mut Cursor) -> Parsed<Command> {
     let mechanism = c.atom()?.to_ascii_uppercase();
     let initial = if c.eat(" ") { Some(c.atom()?) } else { None };
     Ok(Command::Authenticate { mechanism, initial })
+}
+
+/// Use attributes in one CREATE: six exist (RFC 6154 §2).
+const MAX_USES: usize = 8;
+
+/// `create = "CREATE" SP mailbox [create-params]`; `create-params = SP "(" create-param *(SP
+/// create-param) ")"`; `create-param =/ "USE" SP "(" [use-attr *(SP use-attr)] ")"` (RFC 4466
+/// §2.2, RFC 6154 §6). USE is the one parameter there is.
+fn create(c: &mut Cursor) -> Parsed<Command> {
+    c.sp()?;
+    let name = c.mailbox()?;
+    if !c.eat(" (") {
+        return Ok(Command::Create(name));
+    }
+    let mut uses = Vec::new();
+    loop {
+        if !c.atom()?.eq_ignore_ascii_case("USE") {
+            return expected("USE (…) as the CREATE parameter");
+        }
+        c.sp()?;
+        uses.extend(c.flag_list()?);
+        if uses.len() > MAX_USES {
+            return expected("at most 8 special uses");
+        }
+        if c.eat(")") {
+            return Ok(Command::CreateSpecialUse { name, uses });
+        }
+        c.sp()?;
+    }
 }
 
 /// `list = "LIST" SP mailbox SP list-mailbox` (LSUB the same)

@@ -126,6 +126,7 @@ fn allowed(state: State, command: &Command) -> bool {
         Select(_)
         | Examine(_)
         | Create(_)
+        | CreateSpecialUse { .. }
         | Delete(_)
         | Rename(..)
         | Subscribe(_)
