@@ -36,6 +36,8 @@
 //! - `imap_sequence`: a huge, messy sequence set over 2,000 messages, answered right
 //! - `imap_conformance`: SENT* dates, address comments and routes, LSUB parents, FLAGS, 8-bit
 //! - `imap_ext`: issue 17's extensions: ESEARCH, LIST-EXTENDED, LIST-STATUS, QUOTA, MULTIAPPEND, with the RFCs' examples and hostile rows
+//! - `imap_sort`: SORT, THREAD, ESORT, BINARY, CREATE-SPECIAL-USE and TRYCREATE before the
+//!   literal (issue 17), with the RFCs' examples, imaplib, a 10,000-deep thread and hostile rows
 //! - `imap_sessions`: several sessions on one mailbox (issue 15): no change lost, nothing invented
 //! - `imap_concurrency`: IMAP, SMTP and POP3 threads at random on one account, checked against a model
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
@@ -83,6 +85,7 @@ mod imap_quota;
 mod imap_search;
 mod imap_sequence;
 mod imap_sessions;
+mod imap_sort;
 mod lab;
 mod lab_netns;
 mod lesson_cli;

@@ -169,6 +169,9 @@ impl Session {
         if uid && !items.contains(&FetchItem::Uid) {
             items.insert(0, FetchItem::Uid);
         }
+        if let Some(refusal) = self.binary_refusal(tag, uid, set, &items) {
+            return vec![refusal];
+        }
         let sets_seen = items.iter().any(FetchItem::sets_seen);
         let needs_content = items.iter().any(|item| {
             !matches!(

@@ -40,6 +40,7 @@
 //! | `list.rs` | LIST-EXTENDED, SPECIAL-USE selection and LIST-STATUS (RFC 5258, 6154, 5819) |
 //! | `selected.rs` | the selected folder's numbering, and news of changes |
 //! | `fetch.rs`, `envelope.rs` | FETCH answers: sections, ENVELOPE, BODYSTRUCTURE |
+//! | `binary.rs` | BINARY[…], BINARY.SIZE: parts decoded, literal8 (RFC 3516) |
 //! | `header.rs` | a message's header block: where it ends, its fields |
 //! | `address.rs` | address fields (RFC 5322 §3.4) for ENVELOPE and SEARCH FROM/TO |
 //! | `flags.rs` | system flags ↔ Maildir letters |
@@ -50,6 +51,7 @@ pub mod address;
 pub mod append;
 pub mod auth;
 pub mod base_subject;
+pub mod binary;
 pub mod command;
 #[cfg(test)]
 mod dialogue_tests;
