@@ -19,7 +19,8 @@
 //! Reading a message's header for these facts is most of a SORT's cost, so [`Facts`] are
 //! kept per session ([`FactsCache`], keyed by the message's unique Maildir name, whose
 //! content never changes) and the second SORT of a folder opens no message file. Each fact is
-//! bounded in size (see the constants), so the cache costs at most about 1.5 KiB a message.
+//! bounded in size (see the constants), an entry is at most about 1.5 KiB, and the cache at
+//! most [`MAX_CACHE_BYTES`].
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -264,17 +265,32 @@ pub fn message_ids(value: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
     })
 }
 
-/// The facts read so far in this session. Bounded by the number of messages the sessions'
-/// folders hold, each entry by the `MAX_…` constants above; cleared when it passes
-/// [`MAX_CACHED`] entries, so a session going through many large folders starts afresh.
+/// The facts read so far in this session, by unique Maildir name. Bounded in bytes
+/// ([`MAX_CACHE_BYTES`], each entry at most about 1.5 KiB by the `MAX_…` limits above):
+/// when full it starts again, so a session going through many large folders pays with
+/// re-reading, never with memory.
 #[derive(Default)]
 pub struct FactsCache {
     pub ids: IdHasher,
     entries: HashMap<String, Facts>,
+    bytes: usize,
 }
 
-/// Entries before the cache starts again (about 150 MiB at the worst, 15 MiB typically).
-pub const MAX_CACHED: usize = 100_000;
+/// What the cache may hold per session: 10,000 typical messages take about 2 MiB.
+pub const MAX_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+impl Facts {
+    /// About how much memory these facts take, with their key and the table's overhead.
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Facts>()
+            + self.subject.len()
+            + self.from.len()
+            + self.to.len()
+            + self.cc.len()
+            + self.references.len() * 8
+            + 64
+    }
+}
 
 impl FactsCache {
     pub fn get(&self, unique: &str) -> Option<&Facts> {
@@ -282,9 +298,12 @@ impl FactsCache {
     }
 
     pub fn put(&mut self, unique: &str, facts: Facts) {
-        if self.entries.len() >= MAX_CACHED {
+        let size = facts.footprint() + unique.len();
+        if self.bytes + size > MAX_CACHE_BYTES {
             self.entries.clear();
+            self.bytes = 0;
         }
+        self.bytes += size;
         self.entries.insert(unique.to_string(), facts);
     }
 }
@@ -405,6 +424,18 @@ mod tests {
         let many: String = (0..100_000).map(|i| format!("<{i}@x> ")).collect();
         let f = facts(&format!("References: {many}\r\n\r\n"));
         assert_eq!(f.references.len(), MAX_REFERENCES);
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let mut cache = FactsCache::default();
+        let f = facts("Subject: x\r\n\r\n");
+        for i in 0..300_000 {
+            cache.put(&format!("unique-{i}"), f.clone());
+        }
+        assert!(cache.bytes <= MAX_CACHE_BYTES);
+        assert!(cache.entries.len() < 300_000);
+        assert!(cache.get("unique-299999").is_some());
     }
 
     /// RFC 5256 §3's example A283 in spirit: SUBJECT, then REVERSE DATE within a subject.
