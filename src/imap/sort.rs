@@ -25,6 +25,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
+use std::rc::Rc;
 
 use super::base_subject::base_subject;
 use super::syntax::{expected, Cursor, Parsed};
@@ -272,7 +273,8 @@ pub fn message_ids(value: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
 #[derive(Default)]
 pub struct FactsCache {
     pub ids: IdHasher,
-    entries: HashMap<String, Facts>,
+    /// Shared with the command that reads them, so a SORT copies no strings.
+    entries: HashMap<String, Rc<Facts>>,
     bytes: usize,
 }
 
@@ -293,11 +295,11 @@ impl Facts {
 }
 
 impl FactsCache {
-    pub fn get(&self, unique: &str) -> Option<&Facts> {
+    pub fn get(&self, unique: &str) -> Option<&Rc<Facts>> {
         self.entries.get(unique)
     }
 
-    pub fn put(&mut self, unique: &str, facts: Facts) {
+    pub fn put(&mut self, unique: &str, facts: Rc<Facts>) {
         let size = facts.footprint() + unique.len();
         if self.bytes + size > MAX_CACHE_BYTES {
             self.entries.clear();
@@ -431,7 +433,7 @@ mod tests {
         let mut cache = FactsCache::default();
         let f = facts("Subject: x\r\n\r\n");
         for i in 0..300_000 {
-            cache.put(&format!("unique-{i}"), f.clone());
+            cache.put(&format!("unique-{i}"), Rc::new(f.clone()));
         }
         assert!(cache.bytes <= MAX_CACHE_BYTES);
         assert!(cache.entries.len() < 300_000);

@@ -24,7 +24,7 @@ use super::thread::{self, Item};
 use crate::mailbox::keywords;
 
 /// A match: its index in the view and its facts.
-type Found = (usize, Facts);
+type Found = (usize, Rc<Facts>);
 
 impl Session {
     /// `SORT`, `UID SORT`, `THREAD`, `UID THREAD`.
@@ -129,7 +129,7 @@ impl Session {
                         .duration_since(std::time::UNIX_EPOCH)
                         .map(|d| d.as_secs() as i64)
                         .unwrap_or(0);
-                    let facts = Facts::read(&octets, arrival, &cache.ids);
+                    let facts = Rc::new(Facts::read(&octets, arrival, &cache.ids));
                     cache.put(&entry.unique, facts.clone());
                     content = Some(Rc::new(octets));
                     facts
