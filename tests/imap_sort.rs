@@ -460,3 +460,52 @@ fn append_to_a_missing_folder_is_refused_before_the_literal() {
     c.send(b"hello\r\n");
     assert!(c.until("d").last().unwrap().starts_with("d OK"));
 }
+
+/// A message another session expunged is left out of SORT (RFC 2180 §4.1.3, as SEARCH does),
+/// and the EXPUNGE waits for the next command (RFC 5256 §3). Before it, with the folder's
+/// directories unchanged since a trusted scan, SORT reads no message file at all.
+#[test]
+fn sort_leaves_out_what_another_session_expunged() {
+    let server = TestServer::start();
+    let bob = server.dir.join("mail/bob");
+    for sub in ["new", "cur", "tmp"] {
+        fs::create_dir_all(bob.join(sub)).unwrap();
+    }
+    for day in 1..=3 {
+        let body = message(&format!("m{day}"), "", "same", day);
+        let name = format!(
+            "{}.M{day}P1.mx.test,S={}:2,S",
+            1_700_000_000 + day,
+            body.len()
+        );
+        fs::write(bob.join("cur").join(name), body).unwrap();
+    }
+    // The directories look old, so the first scan is trusted (`selected.rs`).
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    for sub in ["new", "cur"] {
+        fs::File::open(bob.join(sub))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let mut a = Imap::login(server.addr("imap"), "bob");
+    a.cmd("s SELECT INBOX");
+    assert_eq!(
+        a.cmd("a1 SORT (REVERSE DATE) UTF-8 ALL"),
+        ["* SORT 3 2 1", "a1 OK SORT completed"]
+    );
+    let mut b = Imap::login(server.addr("imap"), "bob");
+    b.cmd("s SELECT INBOX");
+    b.cmd("d STORE 2 +FLAGS.SILENT (\\Deleted)");
+    assert!(b.cmd("e EXPUNGE").contains(&"* 2 EXPUNGE".to_string()));
+    assert_eq!(
+        a.cmd("a2 SORT (REVERSE DATE) UTF-8 ALL"),
+        ["* SORT 3 1", "a2 OK SORT completed"]
+    );
+    assert_eq!(
+        a.cmd("a3 THREAD ORDEREDSUBJECT UTF-8 ALL"),
+        ["* THREAD (1 3)", "a3 OK THREAD completed"]
+    );
+    assert!(a.cmd("n NOOP").contains(&"* 2 EXPUNGE".to_string()));
+    assert_eq!(a.cmd("a4 UID SORT (DATE) UTF-8 ALL")[0], "* SORT 1 3");
+}

@@ -114,15 +114,27 @@ impl Session {
         let largest_seq = view.messages.len() as u32;
         let largest_uid = view.messages.last().map(|m| m.uid).unwrap_or(0);
         let mut found = Vec::new();
+        // Each message is looked up on disk (another session may have expunged it: RFC 2180
+        // §4.1.3, as SEARCH does), unless the folder's directories show no change at all.
+        let unchanged = view.unchanged_on_disk();
         for i in 0..view.messages.len() {
-            let Some(entry) = view.current(i)? else {
-                continue;
+            let looked_up;
+            let entry = if unchanged {
+                &view.messages[i].entry
+            } else {
+                match view.current(i)? {
+                    Some(entry) => {
+                        looked_up = entry;
+                        &looked_up
+                    }
+                    None => continue,
+                }
             };
             let mut content: Option<Rc<Vec<u8>>> = None;
             let facts = match cache.get(&entry.unique) {
                 Some(facts) => facts.clone(),
                 None => {
-                    let Some((octets, time)) = read_now(&view.maildir, &entry, true)? else {
+                    let Some((octets, time)) = read_now(&view.maildir, entry, true)? else {
                         continue;
                     };
                     let arrival = time
@@ -139,7 +151,7 @@ impl Session {
             let maildir = &view.maildir;
             let mut read = || {
                 if content.is_none() {
-                    content = read_now(maildir, &entry, true)
+                    content = read_now(maildir, entry, true)
                         .ok()
                         .flatten()
                         .map(|(c, _)| Rc::new(c));
