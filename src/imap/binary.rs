@@ -56,17 +56,26 @@ fn encoding(header: &[u8]) -> Result<Encoding, String> {
     }
 }
 
+/// How to find part `path` of a message: its header and body octets, or `None`. This is
+/// `fetch::part_octets`, handed in by the caller so that this file and `fetch.rs` (which
+/// calls [`answer`]) do not reach into each other (`tests/house.rs`).
+pub type Locate = for<'a> fn(&'a [u8], &[u32]) -> Option<(&'a [u8], &'a [u8])>;
+
 /// Why a part cannot be sent decoded: `NO [UNKNOWN-CTE]` (RFC 3516 §4.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownCte(pub String);
 
 /// The decoded content of part `path` of `raw` (`[]`: the whole message). `Ok(None)`: no such
 /// part, answered NIL as BODY[] answers it.
-pub fn decoded<'a>(raw: &'a [u8], path: &[u32]) -> Result<Option<Cow<'a, [u8]>>, UnknownCte> {
+pub fn decoded<'a>(
+    raw: &'a [u8],
+    path: &[u32],
+    locate: Locate,
+) -> Result<Option<Cow<'a, [u8]>>, UnknownCte> {
     if path.is_empty() {
         return Ok(Some(Cow::Borrowed(raw)));
     }
-    let Some((header, body)) = super::fetch::part_octets(raw, path) else {
+    let Some((header, body)) = locate(raw, path) else {
         return Ok(None);
     };
     let name = || {
@@ -138,11 +147,17 @@ pub fn item_name(size: bool, path: &[u32], partial: Option<(u32, u32)>) -> Strin
 }
 
 /// The pieces of one BINARY or BINARY.SIZE answer, after the space before the item.
-pub fn answer(raw: &[u8], path: &[u32], size: bool, partial: Option<(u32, u32)>) -> Vec<Piece> {
+pub fn answer(
+    raw: &[u8],
+    path: &[u32],
+    size: bool,
+    partial: Option<(u32, u32)>,
+    locate: Locate,
+) -> Vec<Piece> {
     let name = item_name(size, path, partial);
     // The command checked every part's encoding before any answer (see `unknown_cte`); a
     // part that fails now (the file changed meanwhile) is answered NIL.
-    let Ok(Some(content)) = decoded(raw, path) else {
+    let Ok(Some(content)) = decoded(raw, path, locate) else {
         return vec![Piece::Text(format!("{name} NIL"))];
     };
     if size {
@@ -159,8 +174,10 @@ pub fn answer(raw: &[u8], path: &[u32], size: bool, partial: Option<(u32, u32)>)
 
 /// The first part the items ask for whose encoding cannot be undone, if any: RFC 3516 §4.3,
 /// the whole FETCH then fails with `NO [UNKNOWN-CTE]` before anything is sent.
-pub fn unknown_cte(raw: &[u8], parts: &[&[u32]]) -> Option<UnknownCte> {
-    parts.iter().find_map(|path| decoded(raw, path).err())
+pub fn unknown_cte(raw: &[u8], parts: &[&[u32]], locate: Locate) -> Option<UnknownCte> {
+    parts
+        .iter()
+        .find_map(|path| decoded(raw, path, locate).err())
 }
 
 impl Session {
@@ -173,6 +190,7 @@ impl Session {
         uid: bool,
         set: &SequenceSet,
         items: &[FetchItem],
+        locate: Locate,
     ) -> Option<Response> {
         let parts: Vec<&[u32]> = items
             .iter()
@@ -194,7 +212,7 @@ impl Session {
             let Ok(Some((content, _))) = read_now(&view.maildir, &entry, true) else {
                 continue;
             };
-            if let Some(UnknownCte(why)) = unknown_cte(&content, &parts) {
+            if let Some(UnknownCte(why)) = unknown_cte(&content, &parts, locate) {
                 return Some(Response::no(tag, "UNKNOWN-CTE", &why));
             }
         }
@@ -205,6 +223,24 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parts of a one-level multipart, found as `fetch::part_octets` finds them (this
+    /// file may not name fetch.rs, even in tests: `tests/house.rs`).
+    fn locate<'a>(raw: &'a [u8], path: &[u32]) -> Option<(&'a [u8], &'a [u8])> {
+        let message = mail_parser::MessageParser::default().parse(raw)?;
+        let [n] = path else { return None };
+        let mail_parser::PartType::Multipart(children) = &message.parts.first()?.body else {
+            return None;
+        };
+        let id = *children.get((*n as usize).checked_sub(1)?)? as usize;
+        let part = message.parts.get(id)?;
+        let (header, body, end) = (
+            part.offset_header as usize,
+            part.offset_body as usize,
+            part.offset_end as usize,
+        );
+        Some((raw.get(header..body)?, raw.get(body..end)?))
+    }
 
     const MESSAGE: &[u8] =
         b"Subject: parts\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
@@ -218,24 +254,27 @@ AAEC\r\n/w==\r\n\
     #[test]
     fn parts_are_decoded() {
         assert_eq!(
-            decoded(MESSAGE, &[1]).unwrap().unwrap().as_ref(),
+            decoded(MESSAGE, &[1], locate).unwrap().unwrap().as_ref(),
             "café soft break =".as_bytes()
         );
         assert_eq!(
-            decoded(MESSAGE, &[2]).unwrap().unwrap().as_ref(),
+            decoded(MESSAGE, &[2], locate).unwrap().unwrap().as_ref(),
             [0, 1, 2, 255]
         );
-        assert!(decoded(MESSAGE, &[3]).unwrap_err().0.contains("x-uuencode"));
-        assert_eq!(decoded(MESSAGE, &[9]), Ok(None));
-        assert!(unknown_cte(MESSAGE, &[&[1], &[3]]).is_some());
-        assert!(unknown_cte(MESSAGE, &[&[1], &[2]]).is_none());
+        assert!(decoded(MESSAGE, &[3], locate)
+            .unwrap_err()
+            .0
+            .contains("x-uuencode"));
+        assert_eq!(decoded(MESSAGE, &[9], locate), Ok(None));
+        assert!(unknown_cte(MESSAGE, &[&[1], &[3]], locate).is_some());
+        assert!(unknown_cte(MESSAGE, &[&[1], &[2]], locate).is_none());
     }
 
     #[test]
     fn answers_use_literal8_for_nul() {
         let answer_text = |path: &[u32], size, partial| {
             let mut wire = Vec::new();
-            for piece in answer(MESSAGE, path, size, partial) {
+            for piece in answer(MESSAGE, path, size, partial, locate) {
                 piece.write(&mut |b| wire.extend_from_slice(b));
             }
             wire

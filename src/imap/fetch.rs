@@ -376,7 +376,7 @@ pub fn render(
             FetchItem::Binary { part, partial, .. } => {
                 out(Piece::Text(space.to_string()));
                 let content = raw().unwrap_or_default();
-                super::binary::answer(&content, part, false, *partial)
+                super::binary::answer(&content, part, false, *partial, part_octets)
                     .into_iter()
                     .for_each(&mut out);
                 continue;
@@ -384,7 +384,7 @@ pub fn render(
             FetchItem::BinarySize(part) => {
                 out(Piece::Text(space.to_string()));
                 let content = raw().unwrap_or_default();
-                super::binary::answer(&content, part, true, None)
+                super::binary::answer(&content, part, true, None, part_octets)
                     .into_iter()
                     .for_each(&mut out);
                 continue;

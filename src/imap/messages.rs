@@ -169,7 +169,7 @@ impl Session {
         if uid && !items.contains(&FetchItem::Uid) {
             items.insert(0, FetchItem::Uid);
         }
-        if let Some(refusal) = self.binary_refusal(tag, uid, set, &items) {
+        if let Some(refusal) = self.binary_refusal(tag, uid, set, &items, fetch::part_octets) {
             return vec![refusal];
         }
         let sets_seen = items.iter().any(FetchItem::sets_seen);
