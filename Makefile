@@ -57,10 +57,11 @@ POP3_MESSAGES ?= 5000
 bench-pop3:
 	$(CARGO) bench --bench pop3_load -- --messages $(POP3_MESSAGES) --size $(SIZE)
 
-## bench-imap: SELECT and FETCH on 10,000 messages of 4 KiB, postlab beside a private Dovecot (needs root)
+## bench-imap: SELECT and FETCH on 10,000 messages of 4 KiB, then SORT and THREAD (benches/dovecot/sort.sh), postlab beside a private Dovecot (needs root)
 .PHONY: bench-imap
 bench-imap:
 	bash benches/dovecot/imap.sh 10000 $(SIZE) 3
+	bash benches/dovecot/sort.sh 10000 3
 
 ## bench-imap-sync: a QRESYNC resync after 100 changes on 10,000 messages, postlab beside a private Dovecot (needs root)
 .PHONY: bench-imap-sync
@@ -97,7 +98,7 @@ clean:
 
 ## fuzz: each fuzz target (fuzz/README.md) for FUZZ_SECONDS; not part of `make test`
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS = smtp_command smtp_session smtp_data pop3_command imap_command imap_framing mime_structure queue_file redact mailauth_header folder_name
+FUZZ_TARGETS = smtp_command smtp_session smtp_data pop3_command imap_command imap_framing mime_structure queue_file redact mailauth_header folder_name imap_thread
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 	for t in $(FUZZ_TARGETS); do \

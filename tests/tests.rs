@@ -41,6 +41,8 @@
 //!   honoured exactly when advertised; the rev2 keywords
 //! - `imap_condstore`: CONDSTORE and QRESYNC (RFC 7162): the RFC's examples, a phone resyncing after
 //!   another session's changes, MODSEQ across a restart, hostile rows, imaplib
+//! - `imap_sort`: SORT, THREAD, ESORT, BINARY, CREATE-SPECIAL-USE and TRYCREATE before the
+//!   literal (issue 17), with the RFCs' examples, imaplib, a 10,000-deep thread and hostile rows
 //! - `imap_sessions`: several sessions on one mailbox (issue 15): no change lost, nothing invented
 //! - `imap_concurrency`: IMAP, SMTP and POP3 threads at random on one account, checked against a model
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
@@ -94,6 +96,7 @@ mod imap_rev2;
 mod imap_search;
 mod imap_sequence;
 mod imap_sessions;
+mod imap_sort;
 mod imap_utf8;
 mod lab;
 mod lab_class;

@@ -17,7 +17,9 @@ pub use super::ext_args::StatusItem;
 use super::ext_args::{self, AppendMessage, ListArgs, ListQuery};
 use super::fetch_args::{self, FetchItem};
 use super::search::{self, SearchKey};
+use super::sort::{self as sorting, Criterion};
 use super::syntax::{expected, Cursor, Parsed, SequenceSet};
+use super::thread::Algorithm;
 
 /// A command and the tag the client gave it.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +66,11 @@ pub enum Command {
         params: SelectParams,
     },
     Create(String),
+    /// RFC 6154 §3 CREATE-SPECIAL-USE: `CREATE name (USE (\Drafts))`.
+    CreateSpecialUse {
+        name: String,
+        uses: Vec<String>,
+    },
     Delete(String),
     Rename(String, String),
     Subscribe(String),
@@ -124,6 +131,21 @@ pub enum Command {
     /// BAD; with SAVE it still empties `$` (RFC 9051 §6.4.4.1, RFC 5182 example 5).
     SearchBadCharset {
         save: bool,
+    },
+    /// RFC 5256 SORT, with RFC 5267's RETURN options (ESORT).
+    Sort {
+        uid: bool,
+        criteria: Vec<Criterion>,
+        charset: String,
+        key: SearchKey,
+        ret: Option<ReturnOptions>,
+    },
+    /// RFC 5256 THREAD.
+    Thread {
+        uid: bool,
+        algorithm: Algorithm,
+        charset: String,
+        key: SearchKey,
     },
     Fetch {
         uid: bool,
@@ -208,7 +230,7 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "AUTHENTICATE" => authenticate(c),
         "SELECT" => select(c, false),
         "EXAMINE" => select(c, true),
-        "CREATE" => mailbox_arg(c).map(Command::Create),
+        "CREATE" => create(c),
         "DELETE" => mailbox_arg(c).map(Command::Delete),
         "RENAME" => mailbox_arg(c).and_then(|from| Ok(Command::Rename(from, mailbox_arg(c)?))),
         "SUBSCRIBE" => mailbox_arg(c).map(Command::Subscribe),
@@ -231,6 +253,8 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "UNSELECT" => Ok(Command::Unselect),
         "EXPUNGE" => Ok(Command::Expunge),
         "SEARCH" => search(c, false),
+        "SORT" => sort(c, false),
+        "THREAD" => thread(c, false),
         "FETCH" => fetch(c, false),
         "STORE" => store(c, false),
         "COPY" => copy(c, false, false),
@@ -259,14 +283,16 @@ fn select(c: &mut Cursor, read_only: bool) -> Parsed<Command> {
     })
 }
 
-/// `uid = "UID" SP ("COPY" / "MOVE" / "FETCH" / "SEARCH" / "STORE" / "EXPUNGE") …`
-/// (RFC 3501 §6.4.8, RFC 6851, RFC 4315 §2.1)
+/// `uid = "UID" SP ("COPY" / "MOVE" / "FETCH" / "SEARCH" / "STORE" / "EXPUNGE" / "SORT" /
+/// "THREAD") …` (RFC 3501 §6.4.8, RFC 6851, RFC 4315 §2.1, RFC 5256 §5)
 fn uid_command(c: &mut Cursor) -> Parsed<Command> {
     c.sp()?;
     let name = c.atom()?.to_ascii_uppercase();
     match name.as_str() {
         "FETCH" => fetch(c, true),
         "SEARCH" => search(c, true),
+        "SORT" => sort(c, true),
+        "THREAD" => thread(c, true),
         "STORE" => store(c, true),
         "COPY" => copy(c, true, false),
         "MOVE" => copy(c, true, true),
@@ -274,7 +300,7 @@ fn uid_command(c: &mut Cursor) -> Parsed<Command> {
             c.sp()?;
             Ok(Command::UidExpunge(c.sequence_set()?))
         }
-        _ => expected("FETCH, SEARCH, STORE, COPY, MOVE or EXPUNGE after UID"),
+        _ => expected("FETCH, SEARCH, SORT, THREAD, STORE, COPY, MOVE or EXPUNGE after UID"),
     }
 }
 
@@ -294,6 +320,35 @@ fn authenticate(c: &mut Cursor) -> Parsed<Command> {
     let mechanism = c.atom()?.to_ascii_uppercase();
     let initial = if c.eat(" ") { Some(c.atom()?) } else { None };
     Ok(Command::Authenticate { mechanism, initial })
+}
+
+/// Use attributes in one CREATE: six exist (RFC 6154 §2).
+const MAX_USES: usize = 8;
+
+/// `create = "CREATE" SP mailbox [create-params]`; `create-params = SP "(" create-param *(SP
+/// create-param) ")"`; `create-param =/ "USE" SP "(" [use-attr *(SP use-attr)] ")"` (RFC 4466
+/// §2.2, RFC 6154 §6). USE is the one parameter there is.
+fn create(c: &mut Cursor) -> Parsed<Command> {
+    c.sp()?;
+    let name = c.mailbox()?;
+    if !c.eat(" (") {
+        return Ok(Command::Create(name));
+    }
+    let mut uses = Vec::new();
+    loop {
+        if !c.atom()?.eq_ignore_ascii_case("USE") {
+            return expected("USE (…) as the CREATE parameter");
+        }
+        c.sp()?;
+        uses.extend(c.flag_list()?);
+        if uses.len() > MAX_USES {
+            return expected("at most 8 special uses");
+        }
+        if c.eat(")") {
+            return Ok(Command::CreateSpecialUse { name, uses });
+        }
+        c.sp()?;
+    }
 }
 
 /// `list = "LIST" SP mailbox SP list-mailbox` (LSUB the same)
@@ -384,6 +439,46 @@ fn search(c: &mut Cursor, uid: bool) -> Parsed<Command> {
         return Ok(Command::SearchBadCharset { save });
     }
     Ok(Command::Search { uid, key, ret })
+}
+
+/// `sort = ["UID" SP] "SORT" [sort-return-opts] SP sort-criteria SP search-criteria`;
+/// `search-criteria = charset 1*(SP search-key)` (RFC 5256 §5, RFC 5267 §3.2)
+fn sort(c: &mut Cursor, uid: bool) -> Parsed<Command> {
+    c.sp()?;
+    let ret = esearch::parse_return(c)?;
+    let criteria = sorting::parse_criteria(c)?;
+    c.sp()?;
+    let charset = sorting::parse_charset(c)?;
+    c.sp()?;
+    let key = search::parse_keys(c)?;
+    Ok(Command::Sort {
+        uid,
+        criteria,
+        charset,
+        key,
+        ret,
+    })
+}
+
+/// `thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria`;
+/// `thread-alg = "ORDEREDSUBJECT" / "REFERENCES" / thread-alg-ext` (RFC 5256 §5)
+fn thread(c: &mut Cursor, uid: bool) -> Parsed<Command> {
+    c.sp()?;
+    let algorithm = match c.atom()?.to_ascii_uppercase().as_str() {
+        "ORDEREDSUBJECT" => Algorithm::OrderedSubject,
+        "REFERENCES" => Algorithm::References,
+        _ => return expected("a threading algorithm: ORDEREDSUBJECT or REFERENCES"),
+    };
+    c.sp()?;
+    let charset = sorting::parse_charset(c)?;
+    c.sp()?;
+    let key = search::parse_keys(c)?;
+    Ok(Command::Thread {
+        uid,
+        algorithm,
+        charset,
+        key,
+    })
 }
 
 /// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /

@@ -260,7 +260,8 @@ pub fn append(c: &mut Cursor) -> Parsed<(String, Vec<AppendMessage>)> {
     Ok((mailbox, messages))
 }
 
-/// `[flag-list SP] [date-time SP] literal`
+/// `[flag-list SP] [date-time SP] (literal / literal8)`; `literal8 = "~{" number ["+"] "}"
+/// CRLF *OCTET` (RFC 3516 §4.4, RFC 7888): the octets may hold NUL.
 fn message(c: &mut Cursor) -> Parsed<AppendMessage> {
     let flags = if c.peek() == Some(b'(') {
         let flags = c.flag_list()?;
@@ -276,6 +277,7 @@ fn message(c: &mut Cursor) -> Parsed<AppendMessage> {
     } else {
         None
     };
+    c.eat("~");
     if c.peek() != Some(b'{') {
         return expected("the message as a literal, {size} then the octets");
     }

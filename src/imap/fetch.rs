@@ -91,6 +91,16 @@ fn locate_in_message<'a>(raw: &'a [u8], path: &[u32]) -> Option<(&'a [u8], Span,
     locate(raw, path)
 }
 
+/// The header and the body of part `path` of `raw`, as they are on disk (BINARY decodes the
+/// body: `binary.rs`).
+pub fn part_octets<'a>(raw: &'a [u8], path: &[u32]) -> Option<(&'a [u8], &'a [u8])> {
+    let (octets, span, _) = locate(raw, path)?;
+    Some((
+        cut(octets, span.header, span.body),
+        cut(octets, span.body, span.end),
+    ))
+}
+
 /// The octets of a `section` of `raw`, or `None` when the part does not exist.
 pub fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
     section_octets(raw, section).map(Cow::into_owned)
@@ -364,6 +374,22 @@ pub fn render(
                 };
                 out(Piece::Text(format!("{space}{name} ")));
                 out(Piece::Shared { content, range });
+                continue;
+            }
+            FetchItem::Binary { part, partial, .. } => {
+                out(Piece::Text(space.to_string()));
+                let content = raw().unwrap_or_default();
+                super::binary::answer(&content, part, false, *partial, part_octets)
+                    .into_iter()
+                    .for_each(&mut out);
+                continue;
+            }
+            FetchItem::BinarySize(part) => {
+                out(Piece::Text(space.to_string()));
+                let content = raw().unwrap_or_default();
+                super::binary::answer(&content, part, true, None, part_octets)
+                    .into_iter()
+                    .for_each(&mut out);
                 continue;
             }
             FetchItem::Section {

@@ -24,7 +24,7 @@ use super::flags::{self, Flags};
 use super::response::{self as r, quote, Response};
 use super::selected::{flag_announcements, Selected};
 use super::session::{Session, State};
-use crate::mailbox::folder::{self, FolderError, Folders, DELIMITER};
+use crate::mailbox::folder::{FolderError, Folders, DELIMITER};
 use crate::mailbox::maildir::Staged;
 use crate::mailbox::{keywords, lock, uids, Maildir};
 
@@ -47,6 +47,10 @@ impl Session {
             Command::Create(name) => match self.too_many_folders(tag) {
                 Some(refusal) => Ok(vec![refusal]),
                 None => self.folders().create(&name).map(|()| done("CREATE")),
+            },
+            Command::CreateSpecialUse { name, uses } => match self.too_many_folders(tag) {
+                Some(refusal) => Ok(vec![refusal]),
+                None => self.create_special_use(tag, &name, &uses),
             },
             Command::Delete(name) => {
                 if self.selected.as_ref().is_some_and(|s| s.name == name) {
@@ -273,9 +277,7 @@ impl Session {
                 } else {
                     "\\HasNoChildren"
                 });
-                if let Some(special) = folder::special_use(name) {
-                    attributes.push(special);
-                }
+                attributes.extend(self.folders().uses_of(name));
             }
             out.push(Response::data(format!(
                 "{word} ({}) \"{DELIMITER}\" {}",

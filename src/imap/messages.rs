@@ -61,6 +61,7 @@ impl Session {
             Command::Expunge => self.expunge(tag, None),
             Command::UidExpunge(set) => self.expunge(tag, Some(set)),
             Command::Search { uid, key, ret } => self.search(tag, uid, &key, ret),
+            Command::Sort { .. } | Command::Thread { .. } => self.sort_or_thread(tag, command),
             Command::SearchBadCharset { save } => {
                 if save {
                     self.view().saved = searchres::SavedResult::default();
@@ -245,6 +246,9 @@ impl Session {
         // §6.4.8: UID FETCH always answers with the UID.
         if uid && !items.contains(&FetchItem::Uid) {
             items.insert(0, FetchItem::Uid);
+        }
+        if let Some(refusal) = self.binary_refusal(tag, uid, set, &items, fetch::part_octets) {
+            return vec![refusal];
         }
         // RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ; both enable CONDSTORE (§3.1).
         if modifiers.changed_since.is_some() && !items.contains(&FetchItem::ModSeq) {

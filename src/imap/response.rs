@@ -57,6 +57,9 @@ impl Eq for Box<dyn Deferred> {}
 pub enum Piece {
     Text(String),
     Literal(Vec<u8>),
+    /// RFC 3516's `literal8` when the octets hold a NUL (`~{n}`), a plain literal otherwise:
+    /// decoded BINARY content.
+    Literal8(Vec<u8>),
     /// A literal that is a stretch of a message's octets, shared rather than copied: FETCH
     /// `BODY[]` sends the octets it read from the file, and asking for them twice costs nothing
     /// more.
@@ -87,6 +90,11 @@ impl Piece {
                 out(format!("{{{}}}\r\n", bytes.len()).as_bytes());
                 out(bytes);
             }
+            Piece::Literal8(bytes) => {
+                let tilde = if bytes.contains(&0) { "~" } else { "" };
+                out(format!("{tilde}{{{}}}\r\n", bytes.len()).as_bytes());
+                out(bytes);
+            }
             Piece::Shared { content, range } => {
                 let bytes = content.get(range.clone()).unwrap_or_default();
                 out(format!("{{{}}}\r\n", bytes.len()).as_bytes());
@@ -105,7 +113,7 @@ impl Piece {
         let size = match self {
             Piece::Text(t) => return line.push_str(t),
             Piece::Hint(hint) => return line.push_str(&hint.suffix(hints).unwrap_or_default()),
-            Piece::Literal(bytes) => bytes.len(),
+            Piece::Literal(bytes) | Piece::Literal8(bytes) => bytes.len(),
             Piece::Shared { content, range } => content.get(range.clone()).map_or(0, <[u8]>::len),
         };
         line.push_str(&format!("{{{size}}} <{size} octets>"));
@@ -274,7 +282,7 @@ impl Response {
 /// client whether a password may be sent here (RFC 3501 §6.2.3, RFC 2595 §3.2).
 pub fn capabilities(before_login: bool, plaintext_allowed: bool) -> String {
     let mut caps = String::from(
-        "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE MULTIAPPEND UTF8=ACCEPT STATUS=SIZE SEARCHRES CONDSTORE QRESYNC",
+        "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE MULTIAPPEND UTF8=ACCEPT STATUS=SIZE SEARCHRES CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT BINARY CREATE-SPECIAL-USE",
     );
     if before_login {
         caps.push_str(if plaintext_allowed {

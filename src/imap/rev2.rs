@@ -30,12 +30,12 @@
 //! |---|---|---|
 //! | 1 | 64-bit sizes (`number64`) | not done: LARGER, SMALLER and literal sizes are read as 32-bit numbers (a message is at most `max_message_size` anyway) |
 //! | 2 | NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, ENABLE, IDLE, SASL-IR, LIST-EXTENDED, LIST-STATUS, MOVE, LITERAL- folded in | offered in both revisions ([`REQUIRED`]; LITERAL+ covers LITERAL-, RFC 7888 §4) |
-//! | 2 | the FETCH side of BINARY | not here yet: the reason IMAP4rev2 is not advertised |
+//! | 2 | the FETCH side of BINARY | offered in both (`binary.rs`, RFC 3516) |
 //! | 3 | STATUS SIZE and DELETED | offered in both |
 //! | 4 | SEARCH answers ESEARCH (§6.4.4, §7.3.4) | done: no RETURN means `RETURN (ALL)` |
 //! | 7 | COPYUID for MOVE and UID MOVE | already so in both (`messages.rs`) |
 //! | 8 | COPY/MOVE to a missing folder: `NO [TRYCREATE]` | already so in both |
-//! | 9 | `[CLOSED]` on a re-SELECT | not here (CONDSTORE/QRESYNC's work) |
+//! | 9 | `[CLOSED]` on a re-SELECT | done in both (`folders.rs`, as RFC 7162 §3.2.11 asks) |
 //! | 10 | SELECT/EXAMINE send `* LIST` of the folder (§6.3.2) | done |
 //! | 11 | no `[UNSEEN n]` on SELECT | done: left out |
 //! | 12 | no `\Recent`, no `* n RECENT`, no STATUS RECENT, no SEARCH RECENT/NEW/OLD | done: the flag and the response are never sent; the STATUS item and the search keys, absent from the rev2 grammar (§9), get BAD |

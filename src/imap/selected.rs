@@ -297,6 +297,16 @@ impl Selected {
         Ok(out)
     }
 
+    /// Has nothing been added, renamed or removed in `new/` or `cur/` since the last full
+    /// scan, one old enough to be trusted (see [`Selected::sync`])? Then every message of the
+    /// view is on disk where the view says, and a command over the whole folder (SORT,
+    /// THREAD) need not look each one up: two `stat` calls instead of one per message.
+    pub fn unchanged_on_disk(&self) -> bool {
+        self.trusted_dirs
+            .is_some_and(|t| self.dir_times() == Some(t))
+            && !self.messages.iter().any(|m| m.gone)
+    }
+
     fn dir_times(&self) -> Option<(SystemTime, SystemTime)> {
         let time =
             |sub: &str| fs::metadata(self.maildir.root().join(sub)).and_then(|m| m.modified());

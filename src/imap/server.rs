@@ -176,7 +176,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         } else {
             max_literal
         };
-        let Some(read) = watch.read(|| read_command(&mut chat, literal_limit)) else {
+        let Some(read) = watch.read(|| read_command(&mut chat, literal_limit, &session)) else {
             chat.send(&r::shutting_down());
             break;
         };
@@ -218,7 +218,9 @@ enum Got {
 }
 
 /// Reads one whole command with its literals (see `framing`), or an answer that refuses it.
-fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
+/// The session may refuse a synchronizing literal before it is sent (APPEND to a folder that
+/// does not exist: [`Session::refuse_before_literal`]).
+fn read_command(chat: &mut Chat, max_literal: usize, session: &Session) -> std::io::Result<Got> {
     let mut buffer = Vec::new();
     loop {
         let part = framing::read_part(&mut chat.conn, max_literal)?;
@@ -287,6 +289,9 @@ fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
                     )));
                 }
                 if literal.synchronizing {
+                    if let Some(refusal) = session.refuse_before_literal(&buffer) {
+                        return Ok(Got::Refused(refusal));
+                    }
                     chat.send(&Response::Continue(format!(
                         "Ready for {} octets",
                         literal.size

@@ -113,6 +113,8 @@ pub struct Session {
     pub(super) no_expunge_now: bool,
     /// What of CONDSTORE/QRESYNC this session turned on (RFC 7162, `condstore.rs`).
     pub(super) tracking: super::condstore_args::Tracking,
+    /// What SORT and THREAD read from each message, kept for the session (`sort.rs`).
+    pub(super) sort_cache: super::sort::FactsCache,
     /// A certificate is loaded, so STARTTLS can be offered.
     tls_available: bool,
     /// The connection is encrypted (after STARTTLS, or on the IMAPS port).
@@ -133,6 +135,7 @@ fn allowed(state: State, command: &Command) -> bool {
         | Examine(_)
         | SelectWith { .. }
         | Create(_)
+        | CreateSpecialUse { .. }
         | Delete(_)
         | Rename(..)
         | Subscribe(_)
@@ -156,6 +159,8 @@ fn allowed(state: State, command: &Command) -> bool {
         | UidExpunge(_)
         | Search { .. }
         | SearchBadCharset { .. }
+        | Sort { .. }
+        | Thread { .. }
         | Fetch { .. }
         | Store { .. }
         | Copy { .. }
@@ -207,6 +212,7 @@ impl Session {
             utf8: false,
             rev2: false,
             tracking: Default::default(),
+            sort_cache: Default::default(),
             tls_available: false,
             tls: false,
         }

@@ -83,6 +83,7 @@ pub mod lock;
 pub mod maildir;
 pub mod maildrop;
 pub mod quota;
+pub mod special_use;
 pub mod uids;
 
 pub use maildir::Maildir;
