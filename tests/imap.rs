@@ -340,7 +340,7 @@ fn two_sessions_see_each_others_changes_and_new_mail_arrives_during_idle() {
     // No EXPUNGE response, and no invented data: RFC 2180 §4.1.2 lets the server say NO.
     assert_eq!(
         r,
-        ["a2 NO [EXPUNGEISSUED] FETCH: some messages were expunged by another session"]
+        ["a2 NO [EXPUNGEISSUED] FETCH: some of the messages no longer exist, they have been deleted by another session"]
     );
     assert!(has(&a.cmd("a3 NOOP"), "* 1 EXPUNGE"));
 

@@ -1,6 +1,6 @@
 //! Issue 15's smaller conformance findings (from Dovecot's imaptest), each over a real socket:
 //! SENT* dates, addresses with comments and source routes, LSUB's \Noselect parents, untagged
-//! FLAGS for a new keyword, and 8-bit text in BODYSTRUCTURE.
+//! FLAGS for a new keyword, 8-bit text in BODYSTRUCTURE, and a deleted folder's subscription.
 
 use crate::imap::Imap;
 use crate::support::TestServer;
@@ -108,4 +108,25 @@ Content-Disposition: attachment; filename*=utf-8''%C3%A9t%C3%A9.pdf\r\n\r\nAAAA\
     let r = c.cmd("f FETCH 1 BODYSTRUCTURE");
     assert!(r[0].is_ascii(), "{r:?}");
     assert!(has(&r, "\"=?utf-8?b?w6l0w6kucGRm?=\""), "{r:?}");
+}
+
+/// imaptest's listext: DELETE leaves the subscription (RFC 3501 §6.3.6: the server must not
+/// remove a name from the list because its folder is gone), shown as \NonExistent.
+#[test]
+fn a_deleted_folder_stays_subscribed() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    for command in ["c CREATE t.six", "s SUBSCRIBE t.six", "d DELETE t.six"] {
+        let r = c.cmd(command);
+        assert!(r.last().unwrap().contains(" OK"), "{command}: {r:?}");
+    }
+    let r = c.cmd("l LIST (SUBSCRIBED) \"\" t.*");
+    assert_eq!(
+        r,
+        [
+            "* LIST (\\NonExistent \\Subscribed) \".\" \"t.six\"",
+            "l OK LIST completed"
+        ]
+    );
+    assert_eq!(c.cmd("l2 LSUB \"\" t.*")[0], "* LSUB () \".\" \"t.six\"");
 }

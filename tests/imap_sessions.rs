@@ -103,7 +103,7 @@ fn a_message_expunged_elsewhere_is_answered_with_no_never_with_empty_data() {
     assert!(r[0].starts_with("* 2 FETCH (UID 2 BODY"), "{r:?}");
     assert_eq!(
         r[1],
-        "a1 NO [EXPUNGEISSUED] FETCH: some messages were expunged by another session"
+        "a1 NO [EXPUNGEISSUED] FETCH: some of the messages no longer exist, they have been deleted by another session"
     );
     // STORE on it: NO too, and the message that exists is changed.
     let r = a.cmd("a2 STORE 1:2 +FLAGS (\\Answered)");
@@ -116,7 +116,7 @@ fn a_message_expunged_elsewhere_is_answered_with_no_never_with_empty_data() {
         r,
         [
             "* 1 EXPUNGE",
-            "a3 NO [EXPUNGEISSUED] COPY: some messages were expunged by another session"
+            "a3 NO [EXPUNGEISSUED] COPY: some of the messages no longer exist, they have been deleted by another session"
         ]
     );
     assert_eq!(

@@ -366,7 +366,11 @@ pub fn expunge_issued(tag: &str, what: &str) -> Response {
     Response::no(
         tag,
         "EXPUNGEISSUED",
-        &format!("{what}: some messages were expunged by another session"),
+        // In words testers and people recognise: Dovecot says "no longer exist", and imaptest
+        // takes "have been deleted" as the same news for STORE.
+        &format!(
+            "{what}: some of the messages no longer exist, they have been deleted by another session"
+        ),
     )
 }
 

@@ -246,7 +246,9 @@ impl Folders {
             .join(format!("deleted{}", dir_tag(&name)));
         fs::rename(&dir, &doomed)?;
         fs::remove_dir_all(&doomed)?;
-        self.set_subscribed(&name, false)?;
+        // The subscription stays: RFC 3501 §6.3.6 forbids removing a name from the list because
+        // its folder is gone (a folder may be deleted and made again); LIST (SUBSCRIBED) shows
+        // it as \NonExistent (RFC 5258 §3.4) until the client unsubscribes.
         durable::sync_dir(&self.root)?;
         Ok(())
     }
