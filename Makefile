@@ -58,12 +58,19 @@ bench-pop3:
 	$(CARGO) bench --bench pop3_load -- --messages $(POP3_MESSAGES) --size $(SIZE)
 
 ## bench-imap: SELECT and FETCH on 10,000 messages of 4 KiB, then 10 and 50 sessions that stay
-## logged in (random FETCH/STORE/SEARCH/NOOP, BENCH_SECS each), postlab beside a private Dovecot
-## (needs root). Dovecot's imaptest against both: benches/dovecot/imaptest.sh IMAPTEST_SOURCE_DIR
+## logged in (random FETCH/STORE/SEARCH/NOOP, BENCH_SECS each), then SORT and THREAD
+## (benches/dovecot/sort.sh), postlab beside a private Dovecot (needs root).
+## Dovecot's imaptest against both: benches/dovecot/imaptest.sh IMAPTEST_SOURCE_DIR
 BENCH_SECS ?= 20
 .PHONY: bench-imap
 bench-imap:
 	bash benches/dovecot/imap.sh 10000 $(SIZE) 3 20143 $(BENCH_SECS)
+	bash benches/dovecot/sort.sh 10000 3
+
+## bench-imap-sync: a QRESYNC resync after 100 changes on 10,000 messages, postlab beside a private Dovecot (needs root)
+.PHONY: bench-imap-sync
+bench-imap-sync:
+	bash benches/dovecot/imap_sync.sh 10000 3
 
 ## soak-imap: the IMAP concurrency checker of `make test` (20 s there) for minutes:
 ## make soak-imap SOAK_SECS=600 [SEED=N to repeat a run]
@@ -95,7 +102,7 @@ clean:
 
 ## fuzz: each fuzz target (fuzz/README.md) for FUZZ_SECONDS; not part of `make test`
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS = smtp_command smtp_session smtp_data pop3_command imap_command imap_framing mime_structure queue_file redact mailauth_header
+FUZZ_TARGETS = smtp_command smtp_session smtp_data pop3_command imap_command imap_framing mime_structure queue_file redact mailauth_header folder_name imap_thread
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 	for t in $(FUZZ_TARGETS); do \

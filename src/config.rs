@@ -13,6 +13,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::hints::Hints;
+
 /// One setting as it appears in `postlab.conf`: its key, default and meaning.
 /// This table is the single place a setting is described; the default file is written from it.
 pub struct Setting {
@@ -106,7 +108,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "hints",
         default: "yes",
-        help: "yes: error replies carry a one-line hint for students (what to type instead). no: plain replies.",
+        help: "en (or yes): error replies carry a one-line hint for students (what to type instead).\nid: the same hints in Bahasa Indonesia (petunjuk: …). no: plain replies. Only the hint\nis translated; codes and reply texts are the protocol's.",
     },
     Setting {
         key: "recipient_delimiter",
@@ -117,6 +119,11 @@ pub const SETTINGS: &[Setting] = &[
         key: "relay_networks",
         default: "127.0.0.0/8, ::1/128",
         help: "Clients in these networks may send mail to other domains without logging in.\nEveryone else must authenticate (AUTH) first: postlab is never an open relay. Empty: nobody.",
+    },
+    Setting {
+        key: "relay_to",
+        default: "",
+        help: "The only domains (each with its subdomains) mail is relayed to, e.g. class.test for a class on a\nshared network (`postlab lab class join`). Empty: any domain.",
     },
         Setting {
         key: "dns_server",
@@ -236,9 +243,11 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     pub busy_timeout: Duration,
     pub min_data_rate: u64,
-    pub hints: bool,
+    pub hints: Hints,
     pub recipient_delimiter: Option<char>,
     pub relay_networks: Vec<Network>,
+    /// `relay_to`: relaying only to these domains and below; empty, to any.
+    pub relay_to: Vec<String>,
     pub relay_port: u16,
     pub relay_source: RelaySource,
     /// `None`: the system resolver. See [`crate::dns::DnsResolver::from_config`].
@@ -349,12 +358,13 @@ impl Config {
             max_connections_per_ip: 20,
             busy_timeout: Duration::from_secs(10),
             min_data_rate: 500,
-            hints: true,
+            hints: Hints::English,
             recipient_delimiter: Some('+'),
             relay_networks: ["127.0.0.0/8", "::1/128"]
                 .into_iter()
                 .filter_map(Network::parse)
                 .collect(),
+            relay_to: Vec::new(),
             relay_port: 25,
             relay_source: RelaySource::Listen,
             dns_server: None,
@@ -425,7 +435,10 @@ impl Config {
                 self.busy_timeout = Duration::from_secs(number::<u64>(key, value)?.max(1))
             }
             "min_data_rate" => self.min_data_rate = number(key, value)?,
-            "hints" => self.hints = yes_no(key, value)?,
+            "hints" => {
+                self.hints = Hints::parse(value)
+                    .ok_or_else(|| format!("{key}: say yes, no, en or id, not '{value}'"))?
+            }
             "recipient_delimiter" => {
                 let mut chars = value.chars();
                 self.recipient_delimiter = match (chars.next(), chars.next()) {
@@ -442,6 +455,13 @@ impl Config {
                     })?);
                 }
                 self.relay_networks = networks;
+            }
+            "relay_to" => {
+                self.relay_to = value
+                    .split([',', ' '])
+                    .filter(|d| !d.is_empty())
+                    .map(|d| d.trim_matches('.').to_ascii_lowercase())
+                    .collect()
             }
             "relay_port" => self.relay_port = number(key, value)?,
             "relay_source" => {
@@ -524,6 +544,19 @@ impl Config {
     /// May a client at `ip` send to other domains without logging in?
     pub fn is_trusted_network(&self, ip: IpAddr) -> bool {
         self.relay_networks.iter().any(|n| n.contains(ip))
+    }
+
+    /// May mail be relayed to `domain` (`relay_to`)? An address literal (`[192.0.2.1]`) is
+    /// under no domain, so a restricted server never relays to one.
+    pub fn may_relay_to(&self, domain: &str) -> bool {
+        let domain = domain.to_ascii_lowercase();
+        self.relay_to.is_empty()
+            || self.relay_to.iter().any(|top| {
+                domain == *top
+                    || domain
+                        .strip_suffix(top.as_str())
+                        .is_some_and(|rest| rest.ends_with('.'))
+            })
     }
 
     /// Is `domain` one of ours? Domains compare without regard to case (RFC 5321 §2.4).
@@ -722,7 +755,16 @@ mod tests {
             .unwrap();
         assert_eq!(config.hostname, "mx.example");
         assert_eq!(config.domains, vec!["example.org", "example.net"]);
-        assert!(!config.hints);
+        assert_eq!(config.hints, Hints::Off);
+        for (value, hints) in [
+            ("yes", Hints::English),
+            ("en", Hints::English),
+            ("id", Hints::Indonesian),
+        ] {
+            config.set("hints", value).unwrap();
+            assert_eq!(config.hints, hints, "{value}");
+        }
+        assert!(config.set("hints", "fr").is_err());
     }
 
     #[test]

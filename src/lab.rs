@@ -29,6 +29,7 @@ use crate::accounts::{password, Users};
 use crate::config;
 use crate::mailbox::durable;
 
+pub mod class;
 mod netns;
 pub use netns::{cut, delay, NETWORK};
 
@@ -131,6 +132,24 @@ pub fn alive(pid: u32) -> bool {
         && fs::read_to_string(format!("/proc/{pid}/stat"))
             .map(|s| !s.contains(") Z "))
             .unwrap_or(false)
+}
+
+/// Stops these processes: SIGTERM, so each says goodbye to its clients, and after 15 s
+/// SIGKILL for any still there.
+pub(crate) fn stop(pids: &[u32]) {
+    for pid in pids {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for pid in pids {
+        while alive(*pid) {
+            if Instant::now() > deadline {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// Starts `count` servers and the DNS server; returns the table to print.
@@ -397,21 +416,10 @@ pub fn down(lab: &Lab) -> Result<String, String> {
         // only a pid inside the lab's own namespace is stopped, never whatever a file names.
         let host = if name == "DNS" { "dns" } else { name };
         if alive(*pid) && (!lab.netns || netns::holds(lab, host, *pid)) {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
             stopped.push((name.clone(), *pid));
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(15);
-    for (name, pid) in &stopped {
-        while alive(*pid) {
-            if Instant::now() > deadline {
-                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = name;
-    }
+    stop(&stopped.iter().map(|(_, pid)| *pid).collect::<Vec<_>>());
     for n in lab.servers() {
         let _ = fs::remove_file(lab.server_dir(n).join("run/postlab.pid"));
         let _ = fs::remove_file(lab.server_dir(n).join("run/listeners"));

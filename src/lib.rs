@@ -29,6 +29,7 @@ pub mod daemon;
 pub mod datadir;
 pub mod dns;
 pub mod faults;
+pub mod hints;
 pub mod ids;
 pub mod imap;
 pub mod lab;

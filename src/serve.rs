@@ -452,7 +452,9 @@ fn make_room(shared: &Shared, newcomer: IpAddr) -> bool {
 /// fail to start.
 fn refuse(service: Service, stream: &TcpStream) {
     let text = match service {
-        Service::Smtp | Service::Submission => smtp::reply::too_many_connections().render(false),
+        Service::Smtp | Service::Submission => {
+            smtp::reply::too_many_connections().render(crate::hints::Hints::Off)
+        }
         // RFC 2449 §8: SYS/TEMP, a temporary problem on the server's side.
         Service::Pop3 => "-ERR [SYS/TEMP] Too many connections, try again later\r\n".into(),
         // RFC 3501 §7.1.5: a server that will not serve a client greets it with BYE.

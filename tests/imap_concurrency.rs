@@ -15,6 +15,11 @@
 //! - `\Recent` is seen for a UID by one session at most (§2.3.2);
 //! - a `NO [EXPUNGEISSUED]` is only said about a message that is really gone: the NOOP after it
 //!   must report an EXPUNGE;
+//! - mod-sequences (RFC 7162): sessions 0 and 1 are CONDSTORE-aware. For each UID a session's
+//!   MODSEQ never goes backwards, and grows strictly whenever the flags it is shown with
+//!   changed; `UID FETCH 1:* (FLAGS) (CHANGEDSINCE m)` answers at least every message whose
+//!   keyword the session itself changed since it saw MODSEQ m (a message left out must be
+//!   gone: the NOOP after it reports it), and nothing at or below m;
 //! - at the end, with the writers stopped, every session sees the same messages as the disk.
 //!
 //! The random choices come from a seed, printed at the start (`POSTLAB_SEED=N` repeats a run);
@@ -102,6 +107,7 @@ struct Fetched {
     uid: Option<u32>,
     flags: Option<Vec<String>>,
     body: Option<String>,
+    modseq: Option<u64>,
 }
 
 fn parse_fetch(line: &str) -> Option<Fetched> {
@@ -138,11 +144,19 @@ fn parse_fetch(line: &str) -> Option<Fetched> {
                 .collect(),
         )
     });
+    let modseq = text.find("MODSEQ (").and_then(|at| {
+        text[at + 8..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    });
     Some(Fetched {
         seq: n.parse().ok()?,
         uid,
         flags,
         body,
+        modseq,
     })
 }
 
@@ -161,6 +175,16 @@ struct Session {
     /// EXPUNGE responses seen by the last command.
     expunged: usize,
     history: Vec<String>,
+    /// CONDSTORE-aware (ENABLE CONDSTORE at the start).
+    condstore: bool,
+    /// Per UID: the last MODSEQ seen, and the flags (without \Recent) it came with.
+    modseqs: HashMap<u32, (u64, Option<Vec<String>>)>,
+    /// The largest MODSEQ seen in any response.
+    max_seen: u64,
+    /// The MODSEQ of the last CHANGEDSINCE mark, and the UIDs whose keyword this session
+    /// really changed since.
+    mark: Option<u64>,
+    changed: HashSet<u32>,
 }
 
 impl Session {
@@ -267,6 +291,85 @@ impl Session {
                 }
             }
         }
+        if let (Some(modseq), true) = (f.modseq, uid != 0) {
+            self.check_modseq(l, uid, modseq, f.flags.as_ref());
+        }
+    }
+
+    /// RFC 7162 §3.1: a message's MODSEQ never goes backwards, and a change of its flags
+    /// comes with a larger one.
+    fn check_modseq(&mut self, l: &str, uid: u32, modseq: u64, flags: Option<&Vec<String>>) {
+        if !self.condstore {
+            self.fail(&format!("{l}: MODSEQ in a session that never asked for it"));
+        }
+        let flags: Option<Vec<String>> = flags.map(|f| {
+            let mut f: Vec<String> = f.iter().filter(|k| *k != "\\Recent").cloned().collect();
+            f.sort();
+            f
+        });
+        if let Some((was, was_flags)) = self.modseqs.get(&uid) {
+            if modseq < *was {
+                self.fail(&format!("{l}: MODSEQ of UID {uid} went back from {was}"));
+            }
+            if let (Some(now), Some(before)) = (&flags, was_flags) {
+                if now != before && modseq == *was {
+                    self.fail(&format!(
+                        "{l}: UID {uid} changed flags from {before:?} without a new MODSEQ"
+                    ));
+                }
+            }
+        }
+        // A MODSEQ told without FLAGS (a .SILENT STORE) says nothing of the flags it goes with.
+        self.modseqs.insert(uid, (modseq, flags));
+        self.max_seen = self.max_seen.max(modseq);
+    }
+
+    /// RFC 7162 §3.1.4.1: CHANGEDSINCE the mark answers every message this session changed
+    /// since, and only messages changed since; then a new mark.
+    fn changed_since_check(&mut self) {
+        let Some(mark) = self.mark else {
+            self.mark = Some(self.max_seen);
+            self.changed.clear();
+            return;
+        };
+        let r = self.run(
+            &format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {mark})"),
+            true,
+        );
+        let mut found = HashSet::new();
+        for l in &r[..r.len() - 1] {
+            if let Some(f) = parse_fetch(l) {
+                match (f.uid, f.modseq) {
+                    (Some(uid), Some(m)) if m > mark => {
+                        found.insert(uid);
+                    }
+                    // An answer to CHANGEDSINCE, or news of a change: never at or below it.
+                    (Some(_), Some(_)) => {
+                        self.fail(&format!("{l}: at or below CHANGEDSINCE {mark}"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.outcome(&r, true);
+        let missing: Vec<u32> = self
+            .changed
+            .iter()
+            .copied()
+            .filter(|u| !found.contains(u))
+            .collect();
+        if !missing.is_empty() {
+            // Only a message another session expunged may be left out.
+            self.run("NOOP", true);
+            if let Some(uid) = missing.iter().find(|u| self.view.contains(u)) {
+                self.fail(&format!(
+                    "CHANGEDSINCE {mark} left out UID {uid}, whose {} changed since",
+                    self.keyword
+                ));
+            }
+        }
+        self.mark = Some(self.max_seen);
+        self.changed.clear();
     }
 
     /// After a NO [EXPUNGEISSUED]: the NOOP must report a message gone.
@@ -298,8 +401,13 @@ impl Session {
     }
 
     fn step(&mut self, rng: &mut Rng) {
+        let list_all = if self.condstore {
+            "FETCH 1:* (UID FLAGS MODSEQ)"
+        } else {
+            "FETCH 1:* (UID FLAGS)"
+        };
         if self.view.contains(&0) {
-            let r = self.run("FETCH 1:* (UID FLAGS)", false);
+            let r = self.run(list_all, false);
             return self.outcome(&r, false);
         }
         let mut roll = rng.below(100);
@@ -317,12 +425,16 @@ impl Session {
                 let set = rng.below(2) == 0;
                 let sign = if set { '+' } else { '-' };
                 // From now on every FLAGS this session sees must show it so.
-                self.mine.insert(uid, set);
+                if self.mine.insert(uid, set) == Some(!set) && self.mark.is_some() {
+                    self.changed.insert(uid);
+                }
                 let r = self.run(
                     &format!("UID STORE {uid} {sign}FLAGS ({})", self.keyword),
                     true,
                 );
-                let shown = r.iter().any(|l| l.contains(&format!(" UID {uid})")));
+                let shown = r.iter().any(|l| {
+                    l.contains(&format!(" UID {uid})")) || l.contains(&format!("(UID {uid} "))
+                });
                 if r.last().unwrap().contains(" OK ") && !shown {
                     self.fail(&format!("UID STORE {uid} answered OK without its FLAGS"));
                 }
@@ -390,9 +502,10 @@ impl Session {
                 }
             }
             (83..=89, _) => {
-                let r = self.run("FETCH 1:* (UID FLAGS)", false);
+                let r = self.run(list_all, false);
                 self.outcome(&r, false);
             }
+            (90..=94, _) if self.condstore => self.changed_since_check(),
             _ => {
                 let r = self.run("NOOP", true);
                 self.outcome(&r, true);
@@ -536,7 +649,16 @@ fn imap_sessions_deliveries_and_pop3_agree_with_the_model() {
                 model,
                 expunged: 0,
                 history: Vec::new(),
+                condstore: who < 2,
+                modseqs: HashMap::new(),
+                max_seen: 0,
+                mark: None,
+                changed: HashSet::new(),
             };
+            if session.condstore {
+                let r = session.run("ENABLE CONDSTORE", true);
+                session.outcome(&r, true);
+            }
             let r = session.run("SELECT INBOX", true);
             session.outcome(&r, true);
             let guard = StopAll(stop.clone());
@@ -586,6 +708,9 @@ fn imap_sessions_deliveries_and_pop3_agree_with_the_model() {
         session.run("NOOP", true);
         let r = session.run("FETCH 1:* (UID FLAGS)", false);
         session.outcome(&r, false);
+        if session.condstore {
+            session.changed_since_check();
+        }
     }
     let first = sessions[0].view.clone();
     for session in &sessions {

@@ -4,7 +4,7 @@
 //! grammar (answered BAD, the server going on).
 
 use crate::imap::Imap;
-use crate::support::TestServer;
+use crate::support::{python, TestServer};
 
 /// Appends `count` small messages to `folder` with LITERAL+, one command each.
 fn fill(c: &mut Imap, folder: &str, count: usize) {
@@ -125,17 +125,7 @@ print("ok")
         ip = imap.ip(),
         port = imap.port(),
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ok",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(python(&script).trim(), "ok");
 }
 
 #[test]
@@ -156,7 +146,8 @@ fn hostile_esearch_is_refused_and_the_server_goes_on() {
             "h SEARCH RETURN (MIN 99999999999999999999) ALL",
             "h UID SEARCH RETURN (MIN) 1:99999999999999999999",
             "h SEARCH RETURN (MIN ALL",
-            "h SEARCH RETURN (SAVE) ALL",
+            // SAVE is known since SEARCHRES (tests/imap_rev2.rs); PARTIAL (RFC 9394) is not.
+            "h SEARCH RETURN (PARTIAL 1:10) ALL",
             "h SEARCH RETURN MIN ALL",
             "h SEARCH RETURN (MIN)",
             &deep,
@@ -444,17 +435,7 @@ print("ok")
         ip = imap.ip(),
         port = imap.port(),
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ok",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(python(&script).trim(), "ok");
 }
 
 #[test]
@@ -563,17 +544,7 @@ print("ok")
         ip = imap.ip(),
         port = imap.port(),
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ok",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(python(&script).trim(), "ok");
 }
 
 #[test]
@@ -715,4 +686,23 @@ fn hostile_multiappend_is_refused_and_the_server_goes_on() {
         r[0].starts_with("m OK [APPENDUID ") && r[0].ends_with(" 1:2] APPEND completed"),
         "{r:?}"
     );
+}
+
+#[test]
+fn status_size_and_deleted_count_the_folder() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    assert!(c.cmd("c CAPABILITY")[0].contains(" STATUS=SIZE"));
+    fill(&mut c, "INBOX", 3);
+    c.cmd("s SELECT INBOX");
+    c.cmd("x STORE 2 +FLAGS.SILENT (\\Deleted)");
+    // RFC 8438 §2: SIZE is the sum of the messages' RFC822.SIZE.
+    let sizes: u64 = (1..=3)
+        .map(|i| format!("Subject: message {i}\r\n\r\nbody {i}\r\n").len() as u64)
+        .sum();
+    assert_eq!(
+        c.cmd("t STATUS INBOX (MESSAGES SIZE DELETED)")[0],
+        format!("* STATUS \"INBOX\" (MESSAGES 3 SIZE {sizes} DELETED 1)")
+    );
+    refused_and_still_serving(&mut c, &["h STATUS INBOX (SIZES)"]);
 }

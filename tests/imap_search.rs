@@ -191,3 +191,35 @@ fn a_folder_created_again_gets_a_new_uidvalidity() {
     // RFC 3501 §2.3.1.1: UIDs of the old folder must not be mistaken for the new one's.
     assert_ne!(validity(&mut c), first);
 }
+
+/// One SEARCH costs keys × messages × size (TEXT reads each message): a line full of keys is
+/// refused before any message is read, and the session goes on.
+#[test]
+fn a_search_with_more_than_256_keys_is_refused() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    append(
+        &mut c,
+        "",
+        "01-Jan-2024 10:00:00 +0000",
+        "Subject: a\r\n\r\nbody\r\n",
+    );
+    c.cmd("s SELECT INBOX");
+    let keys = |n: usize| vec!["TEXT x"; n].join(" ");
+    assert_eq!(
+        c.cmd(&format!("a SEARCH {}", keys(256))),
+        ["* SEARCH", "a OK SEARCH completed"]
+    );
+    // Nested keys count too: NOT and OR are keys, and so is everything inside them.
+    for line in [
+        format!("h SEARCH {}", keys(257)),
+        format!("h SEARCH OR ({}) ALL", keys(256)),
+    ] {
+        let r = c.cmd(&line);
+        assert!(
+            r.last().unwrap().starts_with("h BAD") && r.last().unwrap().contains("256"),
+            "{r:?}"
+        );
+    }
+    assert_eq!(c.cmd("n NOOP").last().unwrap(), "n OK NOOP completed");
+}

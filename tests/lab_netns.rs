@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
+use crate::support::netns::ip;
 use crate::support::{postlab, queue_id, temp_dir, wait_for, SmtpClient, BIN};
 
 /// One namespaced lab at a time: they share 198.51.100.0/24.
@@ -26,16 +27,6 @@ impl Drop for Running {
             .arg(&self.0)
             .output();
     }
-}
-
-fn ip(args: &[&str]) -> (bool, String) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("these tests need `ip` (iproute2)");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
 }
 
 /// Starts `count` namespaced servers; checks the range was free and is now the lab's.

@@ -76,8 +76,23 @@ fn help(words: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-/// Finds what is wrong with one command line of a page, if anything.
+/// Finds what is wrong with one command line of a page, if anything. Each command of a
+/// pipeline or a list (`echo … | ./postlab deliver bob`, `a && b`, `a; b`, a continuation
+/// line that starts with `|`) is checked on its own, with a leading `sudo` left out.
 fn problems_of(line: &str, helps: &mut HashMap<Vec<String>, (i32, String)>) -> Vec<String> {
+    let segments: Vec<&str> = line
+        .split(['|', ';', '&'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    segments
+        .iter()
+        .flat_map(|s| problems_of_one(s.strip_prefix("sudo ").unwrap_or(s), helps))
+        .collect()
+}
+
+/// What is wrong with one simple command (no pipe or list).
+fn problems_of_one(line: &str, helps: &mut HashMap<Vec<String>, (i32, String)>) -> Vec<String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let Some((&program, rest)) = words.split_first() else {
         return Vec::new();
@@ -178,6 +193,17 @@ fn the_walk_catches_what_does_not_exist() {
     assert!(!problems_of("./postlab user passwd bob --pasword x", &mut helps).is_empty());
     assert!(!problems_of("./postlab user rename bob", &mut helps).is_empty());
     assert!(!problems_of("./postlab mailq", &mut helps).is_empty());
+    // Inside a pipeline, a list, a continuation line or after sudo (lesson 13 once piped into
+    // a bare `postlab deliver`).
+    assert!(!problems_of("echo hi | postlab deliver bob", &mut helps).is_empty());
+    assert!(!problems_of("| postlab deliver bob", &mut helps).is_empty());
+    assert!(!problems_of("./postlab lab down && ./postlab mailq", &mut helps).is_empty());
+    assert!(!problems_of("sudo ./postlab lab upp 3", &mut helps).is_empty());
+    assert!(problems_of(
+        "echo hi | ./postlab deliver --user bob --data var",
+        &mut helps
+    )
+    .is_empty());
     // Program output that starts with the name is not a command.
     assert!(problems_of("postlab is running, pid 4242", &mut helps).is_empty());
 }
@@ -320,9 +346,91 @@ fn lesson_check_sees_what_the_student_did() {
     let (_, out, _) = lesson(&root, &["check", "1", "--json"]);
     assert!(out.starts_with("{\"lesson\":1,"), "{out}");
     assert!(out.contains("\"done\":3,\"of\":3"), "{out}");
-    let (code, _, err) = lesson(&root, &["check", "7"]);
+    // Every lesson has checks; one whose folders were never made has nothing to check.
+    let (code, out, _) = lesson(&root, &["check", "7"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("lesson 7: 0 of 5 tasks done"), "{out}");
+    let (code, _, err) = lesson(&root, &["check", "9"]);
     assert_eq!(code, 1);
-    assert!(err.contains("lessons 1, 2, 3, 4 have"), "{err}");
+    assert!(err.contains("no data folder"), "{err}");
+    drop(server);
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// The lessons with no transcript blocks are graded from what their commands leave on disk:
+/// lesson 5's zone file and settings, lesson 12's restored copy, quota, disabled account and
+/// alias, each done as the page says.
+#[test]
+fn lesson_check_grades_the_work_of_commands_and_files() {
+    let root = temp_dir("lesson-check-files");
+    assert_eq!(lesson(&root, &["start", "5"]).0, 0);
+    let (_, out, _) = lesson(&root, &["check", "5"]);
+    assert!(out.contains("lesson 5: 0 of 4 tasks done"), "{out}");
+    // Step 1: the page's zone, saved as lab.zone; step 8: the two lines in var/postlab.conf.
+    let page = postlab::lesson::page(5).unwrap().1;
+    let zone = page
+        .split("```zone\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    fs::write(root.join("lab.zone"), zone).unwrap();
+    let conf = root.join("var/postlab.conf");
+    let mut text = fs::read_to_string(&conf).unwrap();
+    text.push_str("dns_server = 127.0.0.1:10053\nrelay_port = 20025\n");
+    fs::write(&conf, text).unwrap();
+    let (_, out, _) = lesson(&root, &["check", "5"]);
+    assert!(out.contains("lesson 5: 3 of 4 tasks done"), "{out}");
+    assert!(out.contains("yes  step 1: lab.zone written"), "{out}");
+
+    assert_eq!(lesson(&root, &["start", "12"]).0, 0);
+    let (_, out, _) = lesson(&root, &["check", "12"]);
+    assert!(out.contains("lesson 12: 0 of 7 tasks done"), "{out}");
+    let var = root.join("var");
+    let var = var.to_str().unwrap();
+    let archive = root.join("mail-backup.tgz");
+    let archive = archive.to_str().unwrap();
+    let restored = root.join("var-restored");
+    for args in [
+        vec!["backup", archive, "--data", var],
+        vec!["restore", archive, "--data", restored.to_str().unwrap()],
+        vec!["user", "quota", "bob", "2K", "--data", var],
+        vec!["user", "disable", "alice", "--data", var],
+        vec!["alias", "add", "team", "alice", "bob", "--data", var],
+    ] {
+        let (code, out, err) = postlab(&args, "");
+        assert_eq!(code, 0, "postlab {args:?}: {out}{err}");
+    }
+    let (_, out, _) = lesson(&root, &["check", "12", "--json"]);
+    assert!(out.contains("\"done\":4,\"of\":7"), "{out}");
+    let _ = fs::remove_dir_all(&root);
+}
+
+/// Lesson 10's parts that its transcript blocks cannot show, done over a real socket as the
+/// page says: the stranger's relay refused (relay_networks emptied, server restarted), and a
+/// smuggled message with bare LFs refused as a whole.
+#[test]
+fn lesson_check_sees_the_attacks_of_lesson_10() {
+    let root = temp_dir("lesson-check-10");
+    assert_eq!(lesson(&root, &["start", "10"]).0, 0);
+    let conf = root.join("var/postlab.conf");
+    let mut text = fs::read_to_string(&conf).unwrap();
+    text.push_str("relay_networks =\n");
+    fs::write(&conf, text).unwrap();
+    let server = TestServer::start_in(root.join("var"), &Setup::default());
+    let mut smtp = SmtpClient::connect(server.smtp);
+    smtp.expect("HELO laptop", 250);
+    smtp.expect("MAIL FROM:<alice@localhost>", 250);
+    smtp.expect("RCPT TO:<someone@example.com>", 554);
+    smtp.expect("RSET", 250);
+    smtp.expect("MAIL FROM:<alice@localhost>", 250);
+    smtp.expect("RCPT TO:<bob@localhost>", 250);
+    smtp.expect("DATA", 354);
+    smtp.send_raw(b"Subject: sneaky\n\nline one\n.\nMAIL FROM:<x@y>\r\n.\r\n");
+    assert_eq!(smtp.read_reply().code, 550);
+    let (_, out, _) = lesson(&root, &["check", "10"]);
+    assert!(out.contains("lesson 10: 2 of 8 tasks done"), "{out}");
+    assert!(out.contains("yes  part 1: as a stranger"), "{out}");
+    assert!(out.contains("yes  part 3: a smuggled message"), "{out}");
     drop(server);
     let _ = fs::remove_dir_all(&root);
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{queue_id, wait_for, Setup, TestServer, DEADLINE};
+use crate::support::{python, queue_id, wait_for, Setup, TestServer, DEADLINE};
 
 /// A bare POP3 client: send exact lines, read responses.
 struct Pop3 {
@@ -438,20 +438,6 @@ fn idle_sessions_are_logged_out_without_removing_anything() {
     wait_for("the autologout note", || {
         server.transcripts().contains("autologout").then_some(())
     });
-}
-
-fn python(script: &str) -> String {
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]

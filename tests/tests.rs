@@ -6,6 +6,7 @@
 //! - `spoofing`: a login binds the sender on every port; the Received line names the account
 //! - `delivery`: what lands in the Maildir, routing, aliases, relay refusal
 //! - `faults`: failures on purpose (`DIR/faults`), marked as injected
+//! - `hints`: the student hints in English and Bahasa Indonesia (`hints = en | id`), and SIGHUP
 //! - `limits`: every limit and malformed input, with its reply, and the server going on
 //! - `busy`: the busy clocks against slow clients (slowloris), and the quiet clocks for students
 //! - `hostile`: a table of hostile inputs for SMTP, POP3 and IMAP, one row each
@@ -36,13 +37,22 @@
 //! - `imap_sequence`: a huge, messy sequence set over 2,000 messages, answered right
 //! - `imap_conformance`: SENT* dates, address comments and routes, LSUB parents, FLAGS, 8-bit
 //! - `imap_ext`: issue 17's extensions: ESEARCH, LIST-EXTENDED, LIST-STATUS, QUOTA, MULTIAPPEND, with the RFCs' examples and hostile rows
+//! - `imap_rev2`: SEARCHRES (`$`) with RFC 9051 §6.4.4.4's examples and hostile rows; `ENABLE IMAP4rev2`
+//!   honoured exactly when advertised; the rev2 keywords
+//! - `imap_condstore`: CONDSTORE and QRESYNC (RFC 7162): the RFC's examples, a phone resyncing after
+//!   another session's changes, MODSEQ across a restart, hostile rows, imaplib
+//! - `imap_sort`: SORT, THREAD, ESORT, BINARY, CREATE-SPECIAL-USE and TRYCREATE before the
+//!   literal (issue 17), with the RFCs' examples, imaplib, a 10,000-deep thread and hostile rows
 //! - `imap_sessions`: several sessions on one mailbox (issue 15): no change lost, nothing invented
 //! - `imap_concurrency`: IMAP, SMTP and POP3 threads at random on one account, checked against a model
 //! - `lab`: `postlab lab up/status/down`, a mini internet with DNS
 //! - `lab_netns`: `postlab lab up --netns` (root): hosts in network namespaces, `lab cut` and
 //!   `lab heal` with nothing lost or doubled, `lab down` after `kill -9`
+//! - `lab_class` (root): `postlab lab class`, a teacher and three students' laptops as network
+//!   namespaces: registration, MX through the teacher's DNS, no open relay, no open resolver
 //! - `mailauth`: DKIM signing checked by dkimpy; SPF, DKIM and DMARC on received mail; hostile records
 //! - `lessons`: every transcript in `lessons/` replayed against a server
+//! - `lesson_parity`: each Indonesian page has the English page's steps, questions and blocks, and keeps the glossary
 //! - `pop3`: POP3 by hand, with Python's poplib and with curl (step 7)
 //! - `accounts`: the login throttle, `user del/add` and old mail, arguments written into files
 //!   and headers, alias expansion (issue 14)
@@ -70,22 +80,29 @@ mod disk_full;
 mod dns;
 mod durability;
 mod faults;
+mod hints;
 mod hostile;
 mod house;
 mod imap;
 mod imap_concurrency;
+mod imap_condstore;
 mod imap_conformance;
 mod imap_ext;
 mod imap_folders;
 mod imap_limits;
 mod imap_mime;
 mod imap_quota;
+mod imap_rev2;
 mod imap_search;
 mod imap_sequence;
 mod imap_sessions;
+mod imap_sort;
+mod imap_utf8;
 mod lab;
+mod lab_class;
 mod lab_netns;
 mod lesson_cli;
+mod lesson_parity;
 mod lessons;
 mod limits;
 mod mailauth;

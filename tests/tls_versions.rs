@@ -201,14 +201,14 @@ fn plain_text_on_an_implicit_tls_port_is_told_where_to_go() {
     let line = plain_text_answer(&server, "smtps", Some("EHLO laptop\r\n"));
     assert_eq!(
         line,
-        format!("554 5.7.0 This port speaks TLS from the first octet (SMTPS); for plain text and STARTTLS use port {submission} (submission) or {smtp}\r\n")
+        format!("554 5.7.0 This port speaks TLS from the first octet (SMTPS); for plain text and STARTTLS use port {submission} (submission) or {smtp} (hint: nc and telnet speak plain text; openssl s_client -connect HOST:PORT speaks TLS)\r\n")
     );
     let pop3 = server.addr("pop3").port();
     let line = plain_text_answer(&server, "pop3s", Some("USER bob\r\n"));
-    assert_eq!(line, format!("-ERR This port speaks TLS from the first octet (POP3S); for plain text and STLS use port {pop3}\r\n"));
+    assert_eq!(line, format!("-ERR This port speaks TLS from the first octet (POP3S); for plain text and STLS use port {pop3} (hint: nc and telnet speak plain text; openssl s_client -connect HOST:PORT speaks TLS)\r\n"));
     let imap = server.addr("imap").port();
     let line = plain_text_answer(&server, "imaps", Some("a LOGIN bob x\r\n"));
-    assert_eq!(line, format!("* BYE This port speaks TLS from the first octet (IMAPS); for plain text and STARTTLS use port {imap}\r\n"));
+    assert_eq!(line, format!("* BYE This port speaks TLS from the first octet (IMAPS); for plain text and STARTTLS use port {imap} (hint: nc and telnet speak plain text; openssl s_client -connect HOST:PORT speaks TLS)\r\n"));
     // A client that waits for a greeting (msmtp with STARTTLS set, against 465) hears the same,
     // a few seconds later instead of at the end of the 30-second handshake deadline.
     let line = plain_text_answer(&server, "smtps", None);

@@ -5,5 +5,5 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|message: &[u8]| {
     let _ = postlab::imap::envelope::envelope(message);
     let _ = postlab::imap::envelope::body_structure(message, true);
-    let _ = postlab::imap::fetch::header_fields(message);
+    let _ = postlab::imap::header::header_fields(message);
 });

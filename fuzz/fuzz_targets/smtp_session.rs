@@ -101,7 +101,7 @@ fuzz_target!(|input: &[u8]| {
 /// Every reply: a code from 200 to 599 and no CR or LF inside a line.
 fn check(output: &Output) {
     for reply in &output.replies {
-        let text = reply.render(true);
+        let text = reply.render(postlab::hints::Hints::English);
         assert!(text.ends_with("\r\n"), "{text:?}");
         for line in text.strip_suffix("\r\n").unwrap().split("\r\n") {
             assert!(line.len() >= 3, "{text:?}");

@@ -120,6 +120,9 @@ pub(super) fn watch(args: &[String]) -> i32 {
 
 pub(super) fn lab(args: &[String]) -> i32 {
     use crate::lab::{self, Lab};
+    if args.first().is_some_and(|a| a == "class") {
+        return super::class::lab_class(&args[1..]);
+    }
     let mut opts = Options::new();
     opts.optopt("", "dir", "the lab's folder (default ./lab)", "DIR");
     opts.optopt(
@@ -146,7 +149,8 @@ pub(super) fn lab(args: &[String]) -> i32 {
                  A mini internet on this machine: N mail servers (lab1.test ... labN.test, default 3)
                  on 127.0.0.11, .12, ... and a DNS server on 127.0.0.10 with their MX records.
                  With --netns (root) each is a host of its own on 198.51.100.0/24 with the standard
-                 ports, and `cut lab1 lab2` / `heal lab1 lab2` break and mend the link between two.";
+                 ports, and `cut lab1 lab2` / `heal lab1 lab2` break and mend the link between two.
+                 `postlab lab class --help`: a class across laptops (host, join, leave, status).";
     let m = match parse(&opts, args, brief) {
         Ok(m) => m,
         Err(code) => return code,
@@ -187,11 +191,5 @@ pub(super) fn lab(args: &[String]) -> i32 {
             return 2;
         }
     };
-    match result {
-        Ok(text) => {
-            println!("{}", text.trim_end());
-            0
-        }
-        Err(e) => fail(e),
-    }
+    report(result)
 }

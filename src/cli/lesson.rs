@@ -143,25 +143,18 @@ fn reset(root: &std::path::Path) -> i32 {
 }
 
 fn check(root: &std::path::Path, n: usize, json: bool) -> i32 {
-    let folder = root.join(lesson::servers(n)[0].folder);
-    let Some(items) = lesson::check::run(n, &folder) else {
-        let with: Vec<String> = lesson::check::LESSONS
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
-        return fail(format!(
-            "lesson {n} has no checks yet; lessons {} have",
-            with.join(", ")
-        ));
-    };
-    if !folder.exists() {
+    let folders = lesson::check::folders(n, root);
+    let Some(folder) = folders.iter().find(|f| f.exists()) else {
         return fail(format!(
             "no data folder {}: nothing to check",
-            folder.display()
+            folders[0].display()
         ));
-    }
+    };
+    let Some(items) = lesson::check::run(n, root) else {
+        return fail(format!("lesson {n} has no checks"));
+    };
     if json {
-        print!("{}", lesson::check::json(n, &folder, &items));
+        print!("{}", lesson::check::json(n, folder, &items));
     } else {
         print!("{}", lesson::check::text(n, &items));
     }

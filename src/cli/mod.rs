@@ -11,6 +11,7 @@
 //! | `mta.rs` | `trace`, `queue`, `dns` |
 //! | `mua.rs` | `send`, `fetch` (our mail client) |
 //! | `classroom.rs` | `fault`, `watch`, `lab` |
+//! | `class.rs` | `lab class` (a class across laptops) |
 //! | `lesson.rs` | `lesson` (start, reset, list, check) |
 //! | `dkim.rs` | `dkim show` |
 //! | `../admin/` | `backup`, `restore`, `check`, `status`, `deliver`, `alias` |
@@ -48,6 +49,7 @@ usage:
   postlab send   --from A --to B [--cc C] [--subject S] [--body TEXT] [--attach FILE] [--auth USER:PASS]
                  [--server HOST:PORT] [--verbose]      compose and submit a message (body on stdin)
   postlab lab    up [N] | down | status  [--dir DIR] [--port-offset N]   a mini internet: N servers + DNS
+  postlab lab    class host --network CIDR | join NAME --teacher IP --code CODE | leave | status   across laptops
   postlab watch  [--data DIR] [--all] [--no-color]   the transcripts live, each step in its colour
   postlab dkim   show DOMAIN [--data DIR]     the DNS records that publish DOMAIN's DKIM keys
   postlab fault  add STEP PATTERN ACTION… | list | clear   [--data DIR]   failures on purpose
@@ -134,6 +136,18 @@ fn fail(message: impl std::fmt::Display) -> i32 {
     1
 }
 
+/// Prints what a subcommand made of it (exit 0), or its error (exit 1).
+fn report(result: Result<String, String>) -> i32 {
+    match result {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+mod class;
 mod classroom;
 mod dkim;
 mod lesson;

@@ -23,6 +23,7 @@
 
 use std::iter;
 use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hickory_server::net::runtime::Time;
@@ -39,6 +40,13 @@ const TCP_IDLE: Duration = Duration::from_secs(10);
 /// Runs the server until the process is stopped. Prints `listening on ADDR (UDP and TCP)`
 /// first, with the real port when `listen` asked for port 0.
 pub fn run(zones: Zones, listen: SocketAddr) -> Result<(), String> {
+    serve(Arc::new(RwLock::new(zones)), listen)
+}
+
+/// [`run`] with zones another thread may replace while it serves (`postlab lab class host`
+/// writes a new zone when a student joins): each question is answered from the zones of the
+/// moment.
+pub fn serve(zones: Arc<RwLock<Zones>>, listen: SocketAddr) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -48,7 +56,7 @@ pub fn run(zones: Zones, listen: SocketAddr) -> Result<(), String> {
         let bound = udp
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
-        let names = zones.names();
+        let names = zones.read().unwrap_or_else(|e| e.into_inner()).names();
         let mut server = Server::new(LabHandler { zones });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE, 64);
@@ -87,7 +95,7 @@ async fn bind(
 
 /// Answers every request from the zone, and prints it.
 struct LabHandler {
-    zones: Zones,
+    zones: Arc<RwLock<Zones>>,
 }
 
 #[async_trait::async_trait]
@@ -185,7 +193,8 @@ impl LabHandler {
             );
         }
 
-        match self.zones.answer(&name, rtype) {
+        let zones = self.zones.read().unwrap_or_else(|e| e.into_inner());
+        match zones.answer(&name, rtype) {
             Answer::Refused => failed(
                 ResponseCode::Refused,
                 format!("{question} → REFUSED (not in this server's zones)"),
@@ -218,7 +227,7 @@ impl LabHandler {
                 };
                 // RFC 2308 section 2.2: a NODATA answer carries the SOA, like NXDOMAIN.
                 let soa = if found.is_empty() {
-                    self.zones.zone_of(&name).map(negative_soa)
+                    zones.zone_of(&name).map(negative_soa)
                 } else {
                     None
                 };

@@ -23,9 +23,42 @@ use super::flags::Flags;
 use super::folders::{store_copies, NewMessage};
 use super::response::{self as r, Response, Status};
 use super::session::Session;
+use super::syntax::Cursor;
 use crate::mailbox::folder::FolderError;
 
 impl Session {
+    /// Before `+` invites a synchronizing literal: is this an APPEND to a folder that does not
+    /// exist? Then the answer is `NO [TRYCREATE]` at once, and the client does not send the
+    /// message at all (RFC 3501 §6.3.11 and §7.5; RFC 3502's example A004). `so_far` is the
+    /// command up to the `{n}` that ends its latest line.
+    ///
+    /// ```text
+    /// C: A004 APPEND unknown {329}
+    /// S: A004 NO [TRYCREATE] No such folder; CREATE it first
+    /// ```
+    ///
+    /// Only a literal after the folder name counts: one that is the name itself is taken, and
+    /// the name checked once it is whole. A LITERAL+ literal is on its way already; it is read
+    /// (within the same limits) and the whole command refused as usual.
+    pub fn refuse_before_literal(&self, so_far: &[u8]) -> Option<Response> {
+        let folders = self.folders.as_ref()?;
+        let mut c = Cursor::new(so_far);
+        let tag = c.tag().ok()?;
+        c.sp().ok()?;
+        if !c.atom().ok()?.eq_ignore_ascii_case("APPEND") {
+            return None;
+        }
+        c.sp().ok()?;
+        let mailbox = c.mailbox().ok()?;
+        if c.peek() != Some(b' ') {
+            return None;
+        }
+        match folders.maildir(&mailbox) {
+            Err(FolderError::NotFound) => Some(r::try_create(&tag)),
+            _ => None,
+        }
+    }
+
     /// RFC 3502 MULTIAPPEND: every message stored, or none.
     pub(super) fn multi_append(
         &self,

@@ -11,12 +11,15 @@
 //! The FETCH and SEARCH arguments have grammars of their own in `fetch_args.rs` and
 //! `search.rs`.
 
+use super::condstore_args::{self as condstore, FetchModifiers, SelectParams};
 use super::esearch::{self, ReturnOptions};
 pub use super::ext_args::StatusItem;
 use super::ext_args::{self, AppendMessage, ListArgs, ListQuery};
 use super::fetch_args::{self, FetchItem};
 use super::search::{self, SearchKey};
+use super::sort::{self as sorting, Criterion};
 use super::syntax::{expected, Cursor, Parsed, SequenceSet};
+use super::thread::Algorithm;
 
 /// A command and the tag the client gave it.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +59,18 @@ pub enum Command {
     // Authenticated (§6.3).
     Select(String),
     Examine(String),
+    /// SELECT or EXAMINE with RFC 7162 parameters: `(CONDSTORE)`, `(QRESYNC (…))`.
+    SelectWith {
+        mailbox: String,
+        read_only: bool,
+        params: SelectParams,
+    },
     Create(String),
+    /// RFC 6154 §3 CREATE-SPECIAL-USE: `CREATE name (USE (\Drafts))`.
+    CreateSpecialUse {
+        name: String,
+        uses: Vec<String>,
+    },
     Delete(String),
     Rename(String, String),
     Subscribe(String),
@@ -113,10 +127,32 @@ pub enum Command {
         /// RFC 4731 `RETURN (…)`: answer with ESEARCH instead of SEARCH.
         ret: Option<ReturnOptions>,
     },
+    /// A SEARCH in a charset postlab does not know: `NO [BADCHARSET]` (RFC 3501 §6.4.4), not
+    /// BAD; with SAVE it still empties `$` (RFC 9051 §6.4.4.1, RFC 5182 example 5).
+    SearchBadCharset {
+        save: bool,
+    },
+    /// RFC 5256 SORT, with RFC 5267's RETURN options (ESORT).
+    Sort {
+        uid: bool,
+        criteria: Vec<Criterion>,
+        charset: String,
+        key: SearchKey,
+        ret: Option<ReturnOptions>,
+    },
+    /// RFC 5256 THREAD.
+    Thread {
+        uid: bool,
+        algorithm: Algorithm,
+        charset: String,
+        key: SearchKey,
+    },
     Fetch {
         uid: bool,
         set: SequenceSet,
         items: Vec<FetchItem>,
+        /// RFC 7162 `(CHANGEDSINCE n [VANISHED])`.
+        modifiers: FetchModifiers,
     },
     Store {
         uid: bool,
@@ -124,6 +160,8 @@ pub enum Command {
         mode: StoreMode,
         silent: bool,
         flags: Vec<String>,
+        /// RFC 7162 `(UNCHANGEDSINCE n)`.
+        unchanged_since: Option<u64>,
     },
     Copy {
         uid: bool,
@@ -190,9 +228,9 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "ID" => id(c),
         "LOGIN" => login(c),
         "AUTHENTICATE" => authenticate(c),
-        "SELECT" => mailbox_arg(c).map(Command::Select),
-        "EXAMINE" => mailbox_arg(c).map(Command::Examine),
-        "CREATE" => mailbox_arg(c).map(Command::Create),
+        "SELECT" => select(c, false),
+        "EXAMINE" => select(c, true),
+        "CREATE" => create(c),
         "DELETE" => mailbox_arg(c).map(Command::Delete),
         "RENAME" => mailbox_arg(c).and_then(|from| Ok(Command::Rename(from, mailbox_arg(c)?))),
         "SUBSCRIBE" => mailbox_arg(c).map(Command::Subscribe),
@@ -215,6 +253,8 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
         "UNSELECT" => Ok(Command::Unselect),
         "EXPUNGE" => Ok(Command::Expunge),
         "SEARCH" => search(c, false),
+        "SORT" => sort(c, false),
+        "THREAD" => thread(c, false),
         "FETCH" => fetch(c, false),
         "STORE" => store(c, false),
         "COPY" => copy(c, false, false),
@@ -223,14 +263,36 @@ fn command_body(name: &str, c: &mut Cursor) -> Option<Parsed<Command>> {
     })
 }
 
-/// `uid = "UID" SP ("COPY" / "MOVE" / "FETCH" / "SEARCH" / "STORE" / "EXPUNGE") …`
-/// (RFC 3501 §6.4.8, RFC 6851, RFC 4315 §2.1)
+/// `select = "SELECT" SP mailbox [select-params]` (EXAMINE the same; RFC 4466 §2.1 params,
+/// RFC 7162's CONDSTORE and QRESYNC among them: `condstore.rs`)
+fn select(c: &mut Cursor, read_only: bool) -> Parsed<Command> {
+    c.sp()?;
+    let mailbox = c.mailbox()?;
+    if !c.eat(" ") {
+        return Ok(if read_only {
+            Command::Examine(mailbox)
+        } else {
+            Command::Select(mailbox)
+        });
+    }
+    let params = condstore::select_params(c)?;
+    Ok(Command::SelectWith {
+        mailbox,
+        read_only,
+        params,
+    })
+}
+
+/// `uid = "UID" SP ("COPY" / "MOVE" / "FETCH" / "SEARCH" / "STORE" / "EXPUNGE" / "SORT" /
+/// "THREAD") …` (RFC 3501 §6.4.8, RFC 6851, RFC 4315 §2.1, RFC 5256 §5)
 fn uid_command(c: &mut Cursor) -> Parsed<Command> {
     c.sp()?;
     let name = c.atom()?.to_ascii_uppercase();
     match name.as_str() {
         "FETCH" => fetch(c, true),
         "SEARCH" => search(c, true),
+        "SORT" => sort(c, true),
+        "THREAD" => thread(c, true),
         "STORE" => store(c, true),
         "COPY" => copy(c, true, false),
         "MOVE" => copy(c, true, true),
@@ -238,7 +300,7 @@ fn uid_command(c: &mut Cursor) -> Parsed<Command> {
             c.sp()?;
             Ok(Command::UidExpunge(c.sequence_set()?))
         }
-        _ => expected("FETCH, SEARCH, STORE, COPY, MOVE or EXPUNGE after UID"),
+        _ => expected("FETCH, SEARCH, SORT, THREAD, STORE, COPY, MOVE or EXPUNGE after UID"),
     }
 }
 
@@ -258,6 +320,35 @@ fn authenticate(c: &mut Cursor) -> Parsed<Command> {
     let mechanism = c.atom()?.to_ascii_uppercase();
     let initial = if c.eat(" ") { Some(c.atom()?) } else { None };
     Ok(Command::Authenticate { mechanism, initial })
+}
+
+/// Use attributes in one CREATE: six exist (RFC 6154 §2).
+const MAX_USES: usize = 8;
+
+/// `create = "CREATE" SP mailbox [create-params]`; `create-params = SP "(" create-param *(SP
+/// create-param) ")"`; `create-param =/ "USE" SP "(" [use-attr *(SP use-attr)] ")"` (RFC 4466
+/// §2.2, RFC 6154 §6). USE is the one parameter there is.
+fn create(c: &mut Cursor) -> Parsed<Command> {
+    c.sp()?;
+    let name = c.mailbox()?;
+    if !c.eat(" (") {
+        return Ok(Command::Create(name));
+    }
+    let mut uses = Vec::new();
+    loop {
+        if !c.atom()?.eq_ignore_ascii_case("USE") {
+            return expected("USE (…) as the CREATE parameter");
+        }
+        c.sp()?;
+        uses.extend(c.flag_list()?);
+        if uses.len() > MAX_USES {
+            return expected("at most 8 special uses");
+        }
+        if c.eat(")") {
+            return Ok(Command::CreateSpecialUse { name, uses });
+        }
+        c.sp()?;
+    }
 }
 
 /// `list = "LIST" SP mailbox SP list-mailbox` (LSUB the same)
@@ -334,16 +425,60 @@ fn id(c: &mut Cursor) -> Parsed<Command> {
 fn search(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     c.sp()?;
     let ret = esearch::parse_return(c)?;
+    let mut known_charset = true;
     if c.eat("CHARSET ") {
         let charset = c.astring()?;
         // RFC 3501 §6.4.4: US-ASCII must be supported; UTF-8 is its superset and harmless.
-        if !charset.eq_ignore_ascii_case("US-ASCII") && !charset.eq_ignore_ascii_case("UTF-8") {
-            return expected("CHARSET US-ASCII or UTF-8");
-        }
+        known_charset =
+            charset.eq_ignore_ascii_case("US-ASCII") || charset.eq_ignore_ascii_case("UTF-8");
         c.sp()?;
     }
     let key = search::parse_keys(c)?;
+    if !known_charset {
+        let save = ret.is_some_and(|options| options.save);
+        return Ok(Command::SearchBadCharset { save });
+    }
     Ok(Command::Search { uid, key, ret })
+}
+
+/// `sort = ["UID" SP] "SORT" [sort-return-opts] SP sort-criteria SP search-criteria`;
+/// `search-criteria = charset 1*(SP search-key)` (RFC 5256 §5, RFC 5267 §3.2)
+fn sort(c: &mut Cursor, uid: bool) -> Parsed<Command> {
+    c.sp()?;
+    let ret = esearch::parse_return(c)?;
+    let criteria = sorting::parse_criteria(c)?;
+    c.sp()?;
+    let charset = sorting::parse_charset(c)?;
+    c.sp()?;
+    let key = search::parse_keys(c)?;
+    Ok(Command::Sort {
+        uid,
+        criteria,
+        charset,
+        key,
+        ret,
+    })
+}
+
+/// `thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria`;
+/// `thread-alg = "ORDEREDSUBJECT" / "REFERENCES" / thread-alg-ext` (RFC 5256 §5)
+fn thread(c: &mut Cursor, uid: bool) -> Parsed<Command> {
+    c.sp()?;
+    let algorithm = match c.atom()?.to_ascii_uppercase().as_str() {
+        "ORDEREDSUBJECT" => Algorithm::OrderedSubject,
+        "REFERENCES" => Algorithm::References,
+        _ => return expected("a threading algorithm: ORDEREDSUBJECT or REFERENCES"),
+    };
+    c.sp()?;
+    let charset = sorting::parse_charset(c)?;
+    c.sp()?;
+    let key = search::parse_keys(c)?;
+    Ok(Command::Thread {
+        uid,
+        algorithm,
+        charset,
+        key,
+    })
 }
 
 /// `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /
@@ -353,7 +488,13 @@ fn fetch(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     let set = c.sequence_set()?;
     c.sp()?;
     let items = fetch_args::parse_items(c)?;
-    Ok(Command::Fetch { uid, set, items })
+    let modifiers = condstore::fetch_modifiers(c, uid)?;
+    Ok(Command::Fetch {
+        uid,
+        set,
+        items,
+        modifiers,
+    })
 }
 
 /// `store = "STORE" SP sequence-set SP store-att-flags`;
@@ -362,6 +503,7 @@ fn store(c: &mut Cursor, uid: bool) -> Parsed<Command> {
     c.sp()?;
     let set = c.sequence_set()?;
     c.sp()?;
+    let unchanged_since = condstore::store_modifier(c)?;
     let mode = if c.eat("+") {
         StoreMode::Add
     } else if c.eat("-") {
@@ -387,6 +529,7 @@ fn store(c: &mut Cursor, uid: bool) -> Parsed<Command> {
         mode,
         silent,
         flags,
+        unchanged_since,
     })
 }
 
@@ -453,6 +596,7 @@ mod tests {
                     mode: StoreMode::Add,
                     silent: true,
                     flags: vec!["\\Seen".into(), "\\Deleted".into()],
+                    unchanged_since: None,
                 },
             ),
             (
@@ -465,6 +609,18 @@ mod tests {
                 },
             ),
             ("a ID (\"name\" \"mutt\" \"version\" NIL)", Command::Id),
+            (
+                "a SEARCH RETURN (SAVE) CHARSET KOI8-R TEXT {2+}\r\nXX",
+                Command::SearchBadCharset { save: true },
+            ),
+            (
+                "a UID COPY $ Trash",
+                Command::Copy {
+                    uid: true,
+                    set: SequenceSet::saved_result(),
+                    mailbox: "Trash".into(),
+                },
+            ),
         ];
         for (line, want) in table {
             assert_eq!(ok(line), want, "{line}");
@@ -502,6 +658,12 @@ mod tests {
             "a SEARCH OR (FROM \"x\" SINCE 1-Jan-2026) NOT UID 1:3,5 LARGER 10",
             "a APPEND Sent (\\Seen) \"01-Jan-2026 00:00:00 +0000\" {3+}\r\nabc",
             "a STORE 1 +FLAGS.SILENT (\\Deleted $Junk)",
+            "a SEARCH RETURN (SAVE MIN) CHARSET KOI8-R OR $ NOT UID $ TEXT {2+}\r\nXX",
+            "a UID MOVE $ Trash",
+            "a SELECT INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500 15000,22500)))",
+            "a UID FETCH 300:500 (FLAGS MODSEQ) (CHANGEDSINCE 12345 VANISHED)",
+            "a STORE 7,5,9 (UNCHANGEDSINCE 320162338) +FLAGS.SILENT (\\Deleted)",
+            "a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338",
         ];
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move || {

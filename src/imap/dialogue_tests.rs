@@ -57,7 +57,7 @@ fn a_dialogue_through_the_states() {
     let (mut s, root) = session([127, 0, 0, 1], "states");
     assert_eq!(
         say(&mut s, "a1 CAPABILITY")[0],
-        "* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE MULTIAPPEND AUTH=PLAIN"
+        "* CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE MULTIAPPEND UTF8=ACCEPT STATUS=SIZE SEARCHRES CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT BINARY CREATE-SPECIAL-USE AUTH=PLAIN"
     );
     // SASL-IR: the PLAIN response on the command line (base64 of "\0bob\0pw").
     assert!(say(&mut s, "a2 AUTHENTICATE PLAIN AGJvYgBwdw==")[0].starts_with("a2 OK [CAPABILITY"));
@@ -80,6 +80,11 @@ fn a_dialogue_through_the_states() {
     );
     assert_eq!(say(&mut s, "a6 UNSELECT"), ["a6 OK UNSELECT completed"]);
     assert_eq!(s.state, State::Authenticated);
+    // RFC 5161 §3.2: what cannot be enabled is not listed; RFC 7162's CONDSTORE can.
+    assert_eq!(
+        say(&mut s, "a7 ENABLE CONDSTORE X-UNKNOWN"),
+        ["* ENABLED CONDSTORE", "a7 OK ENABLE completed"]
+    );
     assert_eq!(
         say(&mut s, "a7 ENABLE CONDSTORE"),
         ["* ENABLED", "a7 OK ENABLE completed"]

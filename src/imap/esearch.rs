@@ -22,9 +22,11 @@ pub struct ReturnOptions {
     pub max: bool,
     pub count: bool,
     pub all: bool,
+    /// RFC 5182 SAVE: remember the result for `$` (`searchres.rs`).
+    pub save: bool,
 }
 
-/// Four options exist; a list longer than this is not a client asking for them.
+/// Five options exist; a list longer than this is not a client asking for them.
 const MAX_OPTIONS: usize = 8;
 
 /// `search-return-opts`, the leading SP already read; `None` when the next word is not
@@ -49,7 +51,8 @@ pub fn parse_return(c: &mut Cursor) -> Parsed<Option<ReturnOptions>> {
             "MAX" => options.max = true,
             "COUNT" => options.count = true,
             "ALL" => options.all = true,
-            _ => return expected("MIN, MAX, COUNT or ALL in RETURN (…)"),
+            "SAVE" => options.save = true,
+            _ => return expected("MIN, MAX, COUNT, ALL or SAVE in RETURN (…)"),
         }
     }
     // RFC 4731 §3.1: "RETURN ()" is the same as "RETURN (ALL)".

@@ -13,6 +13,12 @@ pub enum StatusItem {
     UidNext,
     UidValidity,
     Unseen,
+    /// RFC 8438 STATUS=SIZE: the folder's total size in octets (the sum of RFC822.SIZE).
+    Size,
+    /// RFC 9051 §6.3.11: how many messages carry `\Deleted`.
+    Deleted,
+    /// RFC 7162 §3.1.7.
+    HighestModSeq,
 }
 
 /// `"(" status-att *(SP status-att) ")"` (also in LIST's `RETURN (STATUS (…))`, RFC 5819)
@@ -26,7 +32,12 @@ pub fn status_items(c: &mut Cursor) -> Parsed<Vec<StatusItem>> {
             "UIDNEXT" => StatusItem::UidNext,
             "UIDVALIDITY" => StatusItem::UidValidity,
             "UNSEEN" => StatusItem::Unseen,
-            _ => return expected("MESSAGES, RECENT, UIDNEXT, UIDVALIDITY or UNSEEN"),
+            "SIZE" => StatusItem::Size,
+            "DELETED" => StatusItem::Deleted,
+            "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
+            _ => return expected(
+                "MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, SIZE, DELETED or HIGHESTMODSEQ",
+            ),
         };
         items.push(item);
         if c.eat(")") {
@@ -249,7 +260,8 @@ pub fn append(c: &mut Cursor) -> Parsed<(String, Vec<AppendMessage>)> {
     Ok((mailbox, messages))
 }
 
-/// `[flag-list SP] [date-time SP] literal`
+/// `[flag-list SP] [date-time SP] (literal / literal8)`; `literal8 = "~{" number ["+"] "}"
+/// CRLF *OCTET` (RFC 3516 §4.4, RFC 7888): the octets may hold NUL.
 fn message(c: &mut Cursor) -> Parsed<AppendMessage> {
     let flags = if c.peek() == Some(b'(') {
         let flags = c.flag_list()?;
@@ -265,6 +277,7 @@ fn message(c: &mut Cursor) -> Parsed<AppendMessage> {
     } else {
         None
     };
+    c.eat("~");
     if c.peek() != Some(b'{') {
         return expected("the message as a literal, {size} then the octets");
     }

@@ -91,6 +91,16 @@ fn locate_in_message<'a>(raw: &'a [u8], path: &[u32]) -> Option<(&'a [u8], Span,
     locate(raw, path)
 }
 
+/// The header and the body of part `path` of `raw`, as they are on disk (BINARY decodes the
+/// body: `binary.rs`).
+pub fn part_octets<'a>(raw: &'a [u8], path: &[u32]) -> Option<(&'a [u8], &'a [u8])> {
+    let (octets, span, _) = locate(raw, path)?;
+    Some((
+        cut(octets, span.header, span.body),
+        cut(octets, span.body, span.end),
+    ))
+}
+
 /// The octets of a `section` of `raw`, or `None` when the part does not exist.
 pub fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
     section_octets(raw, section).map(Cow::into_owned)
@@ -191,6 +201,8 @@ pub struct Known {
     pub flags: String,
     pub size: u64,
     pub internal_date: String,
+    /// RFC 7162 MODSEQ.
+    pub modseq: u64,
 }
 
 /// One message's FETCH response, decided when the command runs (flags set, numbers fixed) and
@@ -331,6 +343,7 @@ pub fn render(
         let text = match item {
             FetchItem::Flags => format!("{space}FLAGS {}", known.flags),
             FetchItem::Uid => format!("{space}UID {}", known.uid),
+            FetchItem::ModSeq => format!("{space}MODSEQ ({})", known.modseq),
             FetchItem::Rfc822Size => format!("{space}RFC822.SIZE {}", known.size),
             FetchItem::InternalDate => {
                 format!("{space}INTERNALDATE \"{}\"", known.internal_date)
@@ -361,6 +374,22 @@ pub fn render(
                 };
                 out(Piece::Text(format!("{space}{name} ")));
                 out(Piece::Shared { content, range });
+                continue;
+            }
+            FetchItem::Binary { part, partial, .. } => {
+                out(Piece::Text(space.to_string()));
+                let content = raw().unwrap_or_default();
+                super::binary::answer(&content, part, false, *partial, part_octets)
+                    .into_iter()
+                    .for_each(&mut out);
+                continue;
+            }
+            FetchItem::BinarySize(part) => {
+                out(Piece::Text(space.to_string()));
+                let content = raw().unwrap_or_default();
+                super::binary::answer(&content, part, true, None, part_octets)
+                    .into_iter()
+                    .for_each(&mut out);
                 continue;
             }
             FetchItem::Section {

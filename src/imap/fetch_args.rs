@@ -25,10 +25,20 @@ pub enum FetchItem {
         section: Section,
         partial: Option<(u32, u32)>,
     },
+    /// RFC 3516 `BINARY[part]<partial>` or `BINARY.PEEK[…]`: the part decoded (`binary.rs`).
+    Binary {
+        peek: bool,
+        part: Vec<u32>,
+        partial: Option<(u32, u32)>,
+    },
+    /// RFC 3516 `BINARY.SIZE[part]`: the decoded part's size.
+    BinarySize(Vec<u32>),
     /// `RFC822`: the whole message, sets \Seen; answered as `RFC822 {n}`.
     Rfc822,
     Rfc822Header,
     Rfc822Text,
+    /// RFC 7162 §3.1.4.2 `MODSEQ`.
+    ModSeq,
 }
 
 /// `section-spec = section-msgtext / (section-part ["." section-text])`
@@ -54,7 +64,10 @@ impl FetchItem {
     pub fn sets_seen(&self) -> bool {
         matches!(
             self,
-            FetchItem::Section { peek: false, .. } | FetchItem::Rfc822 | FetchItem::Rfc822Text
+            FetchItem::Section { peek: false, .. }
+                | FetchItem::Binary { peek: false, .. }
+                | FetchItem::Rfc822
+                | FetchItem::Rfc822Text
         )
     }
 
@@ -62,7 +75,11 @@ impl FetchItem {
     pub fn needs_content(&self) -> bool {
         !matches!(
             self,
-            FetchItem::Flags | FetchItem::Uid | FetchItem::Rfc822Size | FetchItem::InternalDate
+            FetchItem::Flags
+                | FetchItem::Uid
+                | FetchItem::Rfc822Size
+                | FetchItem::InternalDate
+                | FetchItem::ModSeq
         )
     }
 }
@@ -114,11 +131,15 @@ fn fetch_att(c: &mut Cursor) -> Parsed<FetchItem> {
         ("RFC822", Rfc822),
         ("BODYSTRUCTURE", BodyStructure),
         ("UID", Uid),
+        ("MODSEQ", ModSeq),
     ];
     for (name, item) in simple {
         if c.eat(name) {
             return Ok(item);
         }
+    }
+    if c.eat("BINARY") {
+        return binary(c);
     }
     if c.eat("BODY") {
         let peek = c.eat(".PEEK");
@@ -130,15 +151,7 @@ fn fetch_att(c: &mut Cursor) -> Parsed<FetchItem> {
             };
         }
         let section = section(c)?;
-        let partial = if c.eat("<") {
-            let start = c.number(false)?;
-            c.expect(".")?;
-            let length = c.number(true)?;
-            c.expect(">")?;
-            Some((start, length))
-        } else {
-            None
-        };
+        let partial = partial(c)?;
         return Ok(Section {
             peek,
             section,
@@ -146,6 +159,45 @@ fn fetch_att(c: &mut Cursor) -> Parsed<FetchItem> {
         });
     }
     expected("a FETCH item such as FLAGS, UID, RFC822.SIZE, BODY[] or BODY.PEEK[HEADER]")
+}
+
+/// `"<" number "." nz-number ">"`, if it comes next.
+fn partial(c: &mut Cursor) -> Parsed<Option<(u32, u32)>> {
+    if !c.eat("<") {
+        return Ok(None);
+    }
+    let start = c.number(false)?;
+    c.expect(".")?;
+    let length = c.number(true)?;
+    c.expect(">")?;
+    Ok(Some((start, length)))
+}
+
+/// After `BINARY`: `[".PEEK"] section-binary [partial]` or `".SIZE" section-binary`;
+/// `section-binary = "[" [section-part] "]"` (RFC 3516 §6): part numbers only, no HEADER,
+/// TEXT or MIME (those are never encoded).
+fn binary(c: &mut Cursor) -> Parsed<FetchItem> {
+    let size = c.eat(".SIZE");
+    let peek = !size && c.eat(".PEEK");
+    c.expect("[")?;
+    let mut part = Vec::new();
+    if !c.eat("]") {
+        loop {
+            part.push(c.number(true)?);
+            if c.eat("]") {
+                break;
+            }
+            c.expect(".")?;
+        }
+    }
+    if size {
+        return Ok(FetchItem::BinarySize(part));
+    }
+    Ok(FetchItem::Binary {
+        peek,
+        part,
+        partial: partial(c)?,
+    })
 }
 
 /// `section = "[" [section-spec] "]"`
@@ -237,7 +289,34 @@ mod tests {
                 partial: None,
             }]
         );
-        for bad in ["(ALL)", "BODY[MIME]", "BODY.PEEK", "FROB", "BODY[1.]"] {
+        assert_eq!(
+            items("(BINARY.PEEK[1.2]<0.10> BINARY.SIZE[3] BINARY[])").unwrap(),
+            [
+                FetchItem::Binary {
+                    peek: true,
+                    part: vec![1, 2],
+                    partial: Some((0, 10)),
+                },
+                FetchItem::BinarySize(vec![3]),
+                FetchItem::Binary {
+                    peek: false,
+                    part: vec![],
+                    partial: None,
+                },
+            ]
+        );
+        for bad in [
+            "(ALL)",
+            "BODY[MIME]",
+            "BODY.PEEK",
+            "FROB",
+            "BODY[1.]",
+            "BINARY[1.TEXT]",
+            "BINARY[HEADER]",
+            "BINARY.SIZE[1]<0.1>",
+            "BINARY[0]",
+            "BINARY",
+        ] {
             assert!(items(bad).is_err(), "{bad}");
         }
     }

@@ -22,9 +22,39 @@ use super::ext_args::ListQuery;
 use super::folders::matches;
 use super::response::{quote, Response};
 use super::session::Session;
-use crate::mailbox::folder::{special_use, FolderError, DELIMITER};
+use crate::mailbox::folder::{FolderError, DELIMITER};
+use crate::mailbox::special_use::assignable;
 
 impl Session {
+    /// RFC 6154 §3 CREATE-SPECIAL-USE: a folder made with its special uses, or not at all.
+    /// `\All` and `\Flagged` (virtual folders) and names RFC 6154 does not define are
+    /// refused with `NO [USEATTR]`.
+    pub(super) fn create_special_use(
+        &self,
+        tag: &str,
+        name: &str,
+        uses: &[String],
+    ) -> Result<Vec<Response>, FolderError> {
+        let Some(folders) = self.folders.as_ref() else {
+            return Ok(vec![Response::bad(tag, "No folders")]);
+        };
+        let mut known = Vec::new();
+        for wanted in uses {
+            match assignable(wanted) {
+                Some(attribute) => known.push(attribute),
+                None => {
+                    return Ok(vec![Response::no(
+                        tag,
+                        "USEATTR",
+                        "Special uses a folder can have: \\Archive \\Drafts \\Junk \\Sent \\Trash",
+                    )])
+                }
+            }
+        }
+        folders.create_special(name, &known)?;
+        Ok(vec![Response::ok(tag, "CREATE completed")])
+    }
+
     /// RFC 5258 §3 extended LIST: the names matching any pattern that meet the selection, and
     /// with RECURSIVEMATCH the ones with a selected descendant the patterns miss (§3.5).
     pub(super) fn list_extended(
@@ -66,7 +96,7 @@ impl Session {
                 if name == "INBOX" {
                     matches(f.to_ascii_uppercase().as_bytes(), b"INBOX")
                 } else {
-                    matches(f.as_bytes(), name.as_bytes())
+                    self.name_matches(f, name)
                 }
             })
         };
@@ -74,7 +104,7 @@ impl Session {
         let is_subscribed = |name: &str| subscribed.iter().any(|n| n == name);
         let selected = |name: &str| {
             (!query.subscribed || is_subscribed(name))
-                && (!query.special_use || (exists(name) && special_use(name).is_some()))
+                && (!query.special_use || (exists(name) && !folders.uses_of(name).is_empty()))
         };
         // Every name there is to speak of: folders, subscriptions, and the levels above them.
         let mut base: Vec<String> = names.clone();
@@ -135,7 +165,7 @@ impl Session {
                 });
             }
             if exists(name) {
-                attributes.extend(special_use(name));
+                attributes.extend(folders.uses_of(name));
             }
             if (query.subscribed || query.return_subscribed) && is_subscribed(name) {
                 attributes.push("\\Subscribed");
@@ -143,7 +173,7 @@ impl Session {
             let mut line = format!(
                 "LIST ({}) \"{DELIMITER}\" {}",
                 attributes.join(" "),
-                quote(name)
+                quote(&self.wire_name(name))
             );
             if query.recursive && chosen_below(false) {
                 line.push_str(&format!(" (\"CHILDINFO\" ({}))", childinfo.join(" ")));

@@ -14,6 +14,8 @@
 use std::rc::Rc;
 
 use super::command::{Command, StoreMode};
+use super::condstore::{self, Tracking};
+use super::condstore_args::{self, FetchModifiers};
 use super::esearch::{self, ReturnOptions};
 use super::fetch::{self, Known};
 use super::fetch_args::FetchItem;
@@ -21,6 +23,7 @@ use super::flags::{self, Flags};
 use super::folders::NewMessage;
 use super::response::{self as r, Response, Status};
 use super::search::{Candidate, SearchKey};
+use super::searchres;
 use super::selected::{flag_announcements, internal_date, read_now, Selected};
 use super::session::{Session, State};
 use super::syntax::SequenceSet;
@@ -57,14 +60,27 @@ impl Session {
             Command::Expunge => self.expunge(tag, None),
             Command::UidExpunge(set) => self.expunge(tag, Some(set)),
             Command::Search { uid, key, ret } => self.search(tag, uid, &key, ret),
-            Command::Fetch { uid, set, items } => self.fetch(tag, uid, &set, items),
+            Command::Sort { .. } | Command::Thread { .. } => self.sort_or_thread(tag, command),
+            Command::SearchBadCharset { save } => {
+                if save {
+                    self.view().saved = searchres::SavedResult::default();
+                }
+                vec![r::bad_charset(tag)]
+            }
+            Command::Fetch {
+                uid,
+                set,
+                items,
+                modifiers,
+            } => self.fetch(tag, uid, &set, items, modifiers),
             Command::Store {
                 uid,
                 set,
                 mode,
                 silent,
                 flags,
-            } => self.store(tag, uid, &set, mode, silent, &flags),
+                unchanged_since,
+            } => self.store(tag, uid, &set, (mode, silent, unchanged_since), &flags),
             Command::Copy { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, false),
             Command::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true),
             _ => vec![Response::bad(tag, "Not a message command")],
@@ -79,7 +95,19 @@ impl Session {
             return vec![r::read_only(tag)];
         }
         match remove_deleted(view, only.as_ref()) {
-            Ok(()) => vec![Response::ok(tag, "EXPUNGE completed")],
+            // RFC 7162 §3.2.7, §3.2.9: after ENABLE QRESYNC, the new HIGHESTMODSEQ.
+            Ok(removed) if removed > 0 && self.tracking == Tracking::Qresync => {
+                match uids::scan_shared(&self.view().maildir) {
+                    Ok(numbered) => vec![Response::status(
+                        tag,
+                        Status::Ok,
+                        Some(&format!("HIGHESTMODSEQ {}", numbered.highest_modseq)),
+                        "EXPUNGE completed",
+                    )],
+                    Err(e) => vec![r::disk_error(tag, &e)],
+                }
+            }
+            Ok(_) => vec![Response::ok(tag, "EXPUNGE completed")],
             Err(e) => vec![r::disk_error(tag, &e)],
         }
     }
@@ -94,16 +122,32 @@ impl Session {
         ret: Option<ReturnOptions>,
     ) -> Vec<Response> {
         self.no_expunge_now = !uid;
-        let view = self.view();
-        // The view brought up to date first (flags changed and messages gone or arrived,
-        // with EXPUNGE only for UID SEARCH, §7.4.1): keys on flags are answered
-        // from it without touching every message's file.
-        let mut out = match view.sync(uid) {
-            Ok(news) => news,
-            Err(e) => return vec![r::disk_error(tag, &e)],
+        // IMAP4rev2 answers every SEARCH with ESEARCH, ALL when no RETURN (RFC 9051 §6.4.4).
+        let ret = ret.or(self.rev2.then(super::rev2::plain_search));
+        let save = ret.is_some_and(|options| options.save);
+        let with_modseq = key.uses_modseq();
+        let mut out = if with_modseq {
+            self.condstore_on()
+        } else {
+            Vec::new()
         };
-        let view = &*view;
+        let view = self.view();
+        // The view brought up to date first (flags changed and messages gone or arrived, with
+        // their MODSEQs; EXPUNGE only for UID SEARCH, §7.4.1): keys on flags and MODSEQ are
+        // answered from it without touching every message's file.
+        match view.sync(uid) {
+            Ok(news) => out.extend(news),
+            Err(e) => return vec![r::disk_error(tag, &e)],
+        }
+        // `$` is the result saved before this SEARCH, even one that saves anew (RFC 5182).
+        let key = &searchres::substitute(key, &view.saved, view.validity);
+        if save {
+            // RFC 9051 §6.4.4.1: a SEARCH with SAVE that fails (NO) leaves `$` empty.
+            view.saved = searchres::SavedResult::default();
+        }
+        let mut found_uids: Vec<u32> = Vec::new();
         let largest_seq = view.messages.len() as u32;
+        let mut highest = 0;
         let largest_uid = view.messages.last().map(|m| m.uid).unwrap_or(0);
         let dated = uses(key, &|k| {
             matches!(
@@ -160,48 +204,139 @@ impl Session {
                 day,
                 largest_seq,
                 largest_uid,
+                modseq: m.modseq,
                 content: &mut content,
             };
             if key.matches(&mut candidate) {
                 found.push(if uid { m.uid } else { i as u32 + 1 });
+                highest = highest.max(m.modseq);
+                if save {
+                    found_uids.push(m.uid);
+                }
             }
         }
-        let data = match ret {
-            Some(options) => esearch::response(tag, uid, options, &found),
-            None => found.iter().fold("SEARCH".to_string(), |mut line, n| {
+        let mut data = match ret {
+            Some(options) if save => {
+                let part = searchres::saved_part(options, &found_uids);
+                view.saved = searchres::SavedResult::of(&part, view.validity);
+                searchres::answers(options).then(|| esearch::response(tag, uid, options, &found))
+            }
+            Some(options) => Some(esearch::response(tag, uid, options, &found)),
+            None => Some(found.iter().fold("SEARCH".to_string(), |mut line, n| {
                 line.push_str(&format!(" {n}"));
                 line
-            }),
+            })),
         };
-        out.push(Response::data(data));
+        // RFC 7162 §3.1.6, §3.1.10: the highest MODSEQ of what was found.
+        if let Some(line) = data.as_mut().filter(|_| with_modseq && !found.is_empty()) {
+            line.push_str(&match ret {
+                Some(_) => format!(" MODSEQ {highest}"),
+                None => format!(" (MODSEQ {highest})"),
+            });
+        }
+        out.extend(data.into_iter().map(Response::data));
         out.push(Response::ok(tag, "SEARCH completed"));
         out
     }
 
-    /// RFC 3501 §6.4.5 FETCH.
+    /// RFC 3501 §6.4.5 FETCH, with RFC 7162's MODSEQ item and CHANGEDSINCE/VANISHED.
     fn fetch(
         &mut self,
         tag: &str,
         uid: bool,
         set: &SequenceSet,
         mut items: Vec<FetchItem>,
+        modifiers: FetchModifiers,
     ) -> Vec<Response> {
         self.no_expunge_now = !uid;
+        if modifiers.vanished && self.tracking != Tracking::Qresync {
+            return vec![Response::bad(
+                tag,
+                "VANISHED needs ENABLE QRESYNC first (RFC 7162 §3.2.6)",
+            )];
+        }
         // §6.4.8: UID FETCH always answers with the UID.
         if uid && !items.contains(&FetchItem::Uid) {
             items.insert(0, FetchItem::Uid);
         }
+        if let Some(refusal) = self.binary_refusal(tag, uid, set, &items, fetch::part_octets) {
+            return vec![refusal];
+        }
+        // RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ; both enable CONDSTORE (§3.1).
+        if modifiers.changed_since.is_some() && !items.contains(&FetchItem::ModSeq) {
+            items.push(FetchItem::ModSeq);
+        }
+        let mut out = if items.contains(&FetchItem::ModSeq) {
+            self.condstore_on()
+        } else {
+            Vec::new()
+        };
+        let tracking = self.tracking != Tracking::Off;
         let sets_seen = items.iter().any(FetchItem::sets_seen);
-        let needs_content = items.iter().any(|item| {
-            !matches!(
-                item,
-                FetchItem::Flags | FetchItem::Uid | FetchItem::Rfc822Size | FetchItem::InternalDate
-            )
-        });
+        let needs_content = items.iter().any(FetchItem::needs_content);
         let needs_file = needs_content || items.contains(&FetchItem::InternalDate);
         let view = self.view();
-        let chosen = view.resolve(set, uid);
-        let mut out = Vec::new();
+        let mut chosen = view.resolve(set, uid);
+        // A CONDSTORE-aware client gets flags and MODSEQ that belong together: the folder's
+        // lock is held from the listing that gives the MODSEQs until the flags are read
+        // (only the listing and file names: the content is read after, as it is sent).
+        let _turn = tracking.then(|| lock::folder(view.maildir.root()));
+        // A keyword another session just created: the client hears the new FLAGS first
+        // (RFC 3501 §7.2.6), and the message's FLAGS below name it (else a flag would appear
+        // later under the same MODSEQ).
+        let table = keywords::load(view.maildir.root());
+        if table.len() > view.keywords.len() && view.validity != 0 {
+            out.extend(flag_announcements(&table, view.read_only));
+        }
+        view.keywords = table;
+        if tracking {
+            // The MODSEQs as they are now, another session's changes included.
+            match uids::scan_shared(&view.maildir) {
+                Ok(numbered) => view.learn_modseqs(&numbered, &chosen),
+                Err(e) => return vec![r::disk_error(tag, &e)],
+            }
+        }
+        if let Some(since) = modifiers.changed_since {
+            if modifiers.vanished {
+                // §3.2.6: VANISHED (EARLIER) first, for the UIDs of the set; `*` reaches
+                // the last UID given, so a vanished last message is not missed.
+                let top = view.next_uid.saturating_sub(1);
+                let largest = view.messages.last().map_or(top, |m| m.uid.max(top));
+                let gone = condstore::vanished(view, since, &set.resolved(largest), None);
+                if !gone.is_empty() {
+                    out.push(Response::data(format!(
+                        "VANISHED (EARLIER) {}",
+                        condstore_args::set_text(&gone)
+                    )));
+                }
+            }
+            chosen.retain(|&i| view.messages[i].modseq > since);
+        }
+        let mut seen_now = Vec::new();
+        if sets_seen && !view.read_only {
+            // \Seen for every message that lacks it, under the lock, then their new MODSEQs.
+            let _turn = lock::folder(view.maildir.root());
+            for &i in &chosen {
+                if view.messages[i].flags.has(flags::SEEN) {
+                    continue;
+                }
+                match view.current(i) {
+                    Ok(Some(now)) => match view.store_letters(i, format!("{}S", now.flags)) {
+                        Ok(true) => seen_now.push(i),
+                        Ok(false) => {}
+                        Err(e) => return vec![r::disk_error(tag, &e)],
+                    },
+                    Ok(None) => {}
+                    Err(e) => return vec![r::disk_error(tag, &e)],
+                }
+            }
+            if tracking && !seen_now.is_empty() {
+                match uids::scan_shared(&view.maildir) {
+                    Ok(numbered) => view.learn_modseqs(&numbered, &seen_now),
+                    Err(e) => return vec![r::disk_error(tag, &e)],
+                }
+            }
+        }
         let mut missing = false;
         let missing_cell = Rc::new(std::cell::Cell::new(false));
         for i in chosen {
@@ -215,22 +350,11 @@ impl Session {
                 Err(e) => return vec![r::disk_error(tag, &e)],
             };
             // Flags changed elsewhere are shown in this answer, since we looked.
-            let mut flags_changed = entry.flags != shown;
-            if flags_changed {
+            let mut flags_changed = entry.flags != shown || seen_now.contains(&i);
+            if entry.flags != shown {
                 let message = &mut view.messages[i];
                 message.flags = Flags::from_maildir(&entry.flags);
                 message.entry.flags = entry.flags.clone();
-            }
-            if sets_seen && !view.read_only && !view.messages[i].flags.has(flags::SEEN) {
-                let _turn = lock::folder(view.maildir.root());
-                match view.current(i) {
-                    Ok(Some(now)) => match view.store_letters(i, format!("{}S", now.flags)) {
-                        Ok(stored) => flags_changed |= stored,
-                        Err(e) => return vec![r::disk_error(tag, &e)],
-                    },
-                    Ok(None) => {}
-                    Err(e) => return vec![r::disk_error(tag, &e)],
-                }
             }
             let file = if needs_file {
                 // Only whether it is there, and its time: the content is read as it is sent.
@@ -252,14 +376,23 @@ impl Session {
             let flag_list = view.flag_list(i);
             let m = &view.messages[i];
             let mut wanted = items.clone();
-            if flags_changed && !wanted.contains(&FetchItem::Flags) {
+            flags_changed &= !wanted.contains(&FetchItem::Flags);
+            if flags_changed {
                 wanted.push(FetchItem::Flags);
+                // RFC 7162 §3.2.4: a flag change told to a CONDSTORE-aware client carries
+                // the UID and the MODSEQ.
+                for item in [FetchItem::Uid, FetchItem::ModSeq] {
+                    if tracking && !wanted.contains(&item) {
+                        wanted.push(item);
+                    }
+                }
             }
             let known = Known {
                 uid: m.uid,
                 flags: flag_list,
                 size: m.entry.size,
                 internal_date: internal_date(time),
+                modseq: m.modseq,
             };
             // Rendered as it is sent, one message at a time (see `fetch::Later`): the content
             // is read then, and a message gone by then is left out and makes the tagged NO.
@@ -280,21 +413,27 @@ impl Session {
         out
     }
 
-    /// RFC 3501 §6.4.6 STORE.
+    /// RFC 3501 §6.4.6 STORE, with RFC 7162's UNCHANGEDSINCE (§3.1.3): a message changed
+    /// since that MODSEQ is left alone and named in `[MODIFIED …]`.
     fn store(
         &mut self,
         tag: &str,
         uid: bool,
         set: &SequenceSet,
-        mode: StoreMode,
-        silent: bool,
+        (mode, silent, unchanged_since): (StoreMode, bool, Option<u64>),
         names: &[String],
     ) -> Vec<Response> {
         self.no_expunge_now = !uid;
-        let view = self.view();
-        if view.read_only {
+        if self.view().read_only {
             return vec![r::read_only(tag)];
         }
+        let mut out = if unchanged_since.is_some() {
+            self.condstore_on()
+        } else {
+            Vec::new()
+        };
+        let tracking = self.tracking != Tracking::Off;
+        let view = self.view();
         let given = Flags::from_names(names);
         // Keywords: every name that is not a system flag (`\…`). Removing one never
         // creates it in the folder's table.
@@ -310,14 +449,23 @@ impl Session {
                 Ok(letters) => letters,
                 Err(e) => return vec![r::disk_error(tag, &e)],
             };
-        let mut out = Vec::new();
         let table = keywords::load(view.maildir.root());
         if table.len() > view.keywords.len() {
             // A new keyword: RFC 3501 §7.2.6, the client hears the new FLAGS before using it.
             out.extend(flag_announcements(&table, false));
         }
         view.keywords = table;
+        // The MODSEQs on disk now, under the lock: what UNCHANGEDSINCE compares with.
+        let before = match unchanged_since
+            .map(|_| uids::scan_shared(&view.maildir))
+            .transpose()
+        {
+            Ok(before) => before,
+            Err(e) => return vec![r::disk_error(tag, &e)],
+        };
         let mut missing = false;
+        let mut stored: Vec<(usize, bool)> = Vec::new();
+        let mut modified: Vec<usize> = Vec::new();
         for i in view.resolve(set, uid) {
             let shown = view.messages[i].entry.flags.clone();
             // The flags on disk, not the view's: another session may have changed them, and
@@ -330,6 +478,13 @@ impl Session {
                 }
                 Err(e) => return vec![r::disk_error(tag, &e)],
             };
+            if let (Some(limit), Some(before)) = (unchanged_since, &before) {
+                let modseq = before.modseq_of(view.messages[i].uid);
+                if modseq.unwrap_or(view.messages[i].modseq) > limit {
+                    modified.push(i);
+                    continue;
+                }
+            }
             let old = Flags::from_maildir(&on_disk);
             let old_keywords = flags::keyword_letters(&on_disk);
             let (new, new_keywords) = match mode {
@@ -345,33 +500,68 @@ impl Session {
             };
             let letters = flags::combine(new, &new_keywords, &on_disk);
             match view.store_letters(i, letters) {
-                Ok(true) => {}
-                Ok(false) => {
-                    missing = true;
-                    continue;
-                }
+                Ok(true) => stored.push((i, on_disk != shown)),
+                Ok(false) => missing = true,
                 Err(e) => return vec![r::disk_error(tag, &e)],
             }
-            // §6.4.6: .SILENT drops the echo of this change, but not news of another
-            // session's change the client has not heard of.
-            let m = &view.messages[i];
-            if !silent || on_disk != shown {
-                let uid_part = if uid {
-                    format!(" UID {}", m.uid)
-                } else {
-                    String::new()
-                };
-                out.push(Response::data(format!(
-                    "{} FETCH (FLAGS {}{uid_part})",
-                    i + 1,
-                    flags::flag_list(&m.entry.flags, &view.keywords, m.recent)
-                )));
+        }
+        if tracking {
+            // One listing after the renames gives this STORE its one new MODSEQ (`uids`).
+            let touched: Vec<usize> = stored.iter().map(|(i, _)| *i).collect();
+            match uids::scan_shared(&view.maildir) {
+                Ok(numbered) => view.learn_modseqs(&numbered, &touched),
+                Err(e) => return vec![r::disk_error(tag, &e)],
             }
         }
-        out.push(if missing {
-            r::expunge_issued(tag, "STORE")
-        } else {
-            Response::ok(tag, "STORE completed")
+        for (i, elsewhere) in stored {
+            // §6.4.6: .SILENT drops the echo of this change, but not news of another
+            // session's change the client has not heard of. RFC 7162 §3.1.3: a
+            // CONDSTORE-aware client always hears the new MODSEQ.
+            if silent && !elsewhere && !tracking {
+                continue;
+            }
+            let m = &view.messages[i];
+            let flag_list = flags::flag_list(&m.entry.flags, &view.keywords, m.recent);
+            out.push(Response::data(match (tracking, silent && !elsewhere) {
+                (true, true) => format!("{} FETCH (UID {} MODSEQ ({}))", i + 1, m.uid, m.modseq),
+                (true, false) => format!(
+                    "{} FETCH (UID {} MODSEQ ({}) FLAGS {flag_list})",
+                    i + 1,
+                    m.uid,
+                    m.modseq
+                ),
+                (false, _) if uid => {
+                    format!("{} FETCH (FLAGS {flag_list} UID {})", i + 1, m.uid)
+                }
+                (false, _) => format!("{} FETCH (FLAGS {flag_list})", i + 1),
+            }));
+        }
+        out.extend(self.modified_news(&modified, before.as_deref()));
+        let view = self.view();
+        let code = (!modified.is_empty()).then(|| {
+            let numbers = modified.iter().map(|&i| {
+                if uid {
+                    view.messages[i].uid
+                } else {
+                    i as u32 + 1
+                }
+            });
+            let mut numbers: Vec<u32> = numbers.collect();
+            numbers.sort_unstable();
+            format!(
+                "MODIFIED {}",
+                condstore_args::set_text(&condstore_args::ranges_of(numbers))
+            )
+        });
+        out.push(match (code, missing) {
+            (Some(code), true) => {
+                Response::status(tag, Status::No, Some(&code), "Some messages are gone")
+            }
+            (Some(code), false) => {
+                Response::status(tag, Status::Ok, Some(&code), "Conditional STORE failed")
+            }
+            (None, true) => r::expunge_issued(tag, "STORE"),
+            (None, false) => Response::ok(tag, "STORE completed"),
         });
         out
     }
@@ -500,25 +690,26 @@ impl Session {
 /// Removes the messages with `\Deleted` (of `only`, UIDs, if given) that the view knows,
 /// as the flags are on disk now: a message another session undeleted stays, one it deleted
 /// goes. The sync before the tagged reply reports each removal as EXPUNGE.
-fn remove_deleted(view: &mut Selected, only: Option<&SequenceSet>) -> std::io::Result<()> {
+fn remove_deleted(view: &mut Selected, only: Option<&SequenceSet>) -> std::io::Result<usize> {
     let _turn = lock::folder(view.maildir.root());
     let chosen = match only {
         Some(set) => view.resolve(set, true),
         None => (0..view.messages.len()).collect(),
     };
+    let mut removed = 0;
     for i in chosen {
         let Some(entry) = view.current(i)? else {
             continue;
         };
         if Flags::from_maildir(&entry.flags).has(flags::DELETED) {
             match uids::remove(&view.maildir, &entry) {
-                Ok(()) => {}
+                Ok(()) => removed += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// Whether a search key has a part that `wanted` picks, such as a key on INTERNALDATE

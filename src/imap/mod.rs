@@ -30,6 +30,11 @@
 //! | `fetch_args.rs`, `search.rs` | the FETCH items and SEARCH keys |
 //! | `ext_args.rs` | the grammars of LIST-EXTENDED, STATUS items, QUOTA, MULTIAPPEND |
 //! | `esearch.rs` | SEARCH RETURN (…) and its ESEARCH answer (RFC 4731) |
+//! | `searchres.rs` | SEARCH RETURN (SAVE) and `$`, the saved result (RFC 5182) |
+//! | `rev2.rs` | IMAP4rev2 (RFC 9051) after `ENABLE IMAP4rev2`: which differences are done |
+//! | `sort.rs`, `base_subject.rs` | SORT's keys and order, the base subject (RFC 5256, ESORT RFC 5267) |
+//! | `thread.rs` | THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256) |
+//! | `sorting.rs` | SORT and THREAD in the session: search, cached facts, answer |
 //! | `session.rs` | the state machine: states, login, dispatch |
 //! | `folders.rs`, `messages.rs` | the commands on folders and on messages |
 //! | `append.rs` | APPEND's grammar, MULTIAPPEND all or nothing (RFC 3502) |
@@ -37,16 +42,23 @@
 //! | `list.rs` | LIST-EXTENDED, SPECIAL-USE selection and LIST-STATUS (RFC 5258, 6154, 5819) |
 //! | `selected.rs` | the selected folder's numbering, and news of changes |
 //! | `fetch.rs`, `envelope.rs` | FETCH answers: sections, ENVELOPE, BODYSTRUCTURE |
+//! | `binary.rs` | BINARY[…], BINARY.SIZE: parts decoded, literal8 (RFC 3516) |
 //! | `header.rs` | a message's header block: where it ends, its fields |
 //! | `address.rs` | address fields (RFC 5322 §3.4) for ENVELOPE and SEARCH FROM/TO |
 //! | `flags.rs` | system flags ↔ Maildir letters |
 //! | `auth.rs` | SASL PLAIN |
 //! | `response.rs` | every response, on the wire and in the transcript |
+//! | `condstore.rs` | CONDSTORE and QRESYNC (RFC 7162): MODSEQ, CHANGEDSINCE, VANISHED |
+//! | `condstore_args.rs` | RFC 7162 grammar: mod-sequences, SELECT/FETCH/STORE/SEARCH modifiers |
 
 pub mod address;
 pub mod append;
 pub mod auth;
+pub mod base_subject;
+pub mod binary;
 pub mod command;
+pub mod condstore;
+pub mod condstore_args;
 #[cfg(test)]
 mod dialogue_tests;
 pub mod envelope;
@@ -62,8 +74,14 @@ pub mod list;
 pub mod messages;
 pub mod quota;
 pub mod response;
+pub mod rev2;
 pub mod search;
+pub mod searchres;
 pub mod selected;
 pub mod server;
 pub mod session;
+pub mod sort;
+mod sorting;
 pub mod syntax;
+pub mod thread;
+pub mod utf8;

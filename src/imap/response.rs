@@ -11,11 +11,13 @@
 //!
 //! Response codes in brackets are from RFC 3501 §7.1 and RFC 5530; a client acts on the code,
 //! a human reads the text. Message contents travel as literals (`{342}` CRLF and 342 octets);
-//! the transcript shows their size, not their bytes.
+//! the transcript shows their size, not their bytes. A failed command may carry a hint for
+//! students (`hints` in postlab.conf, from `src/hints.rs`) after its text.
 
 use std::ops::Range;
 use std::rc::Rc;
 
+use crate::hints::{Hint, Hints};
 use crate::mailbox::folder::FolderError;
 
 /// A response decided when its command runs and rendered only as it is sent: one message's
@@ -55,6 +57,9 @@ impl Eq for Box<dyn Deferred> {}
 pub enum Piece {
     Text(String),
     Literal(Vec<u8>),
+    /// RFC 3516's `literal8` when the octets hold a NUL (`~{n}`), a plain literal otherwise:
+    /// decoded BINARY content.
+    Literal8(Vec<u8>),
     /// A literal that is a stretch of a message's octets, shared rather than copied: FETCH
     /// `BODY[]` sends the octets it read from the file, and asking for them twice costs nothing
     /// more.
@@ -62,15 +67,32 @@ pub enum Piece {
         content: Rc<Vec<u8>>,
         range: Range<usize>,
     },
+    /// A student hint at the end of an untagged `BYE`, shown when `hints` is on.
+    Hint(Hint),
 }
 
 impl Piece {
     /// Hands this piece's octets on the wire to `out`, a literal's octets where they lie.
     pub fn write(&self, out: &mut dyn FnMut(&[u8])) {
+        self.write_with(Hints::Off, out)
+    }
+
+    /// [`Piece::write`], a hint in the language of `hints`.
+    pub fn write_with(&self, hints: Hints, out: &mut dyn FnMut(&[u8])) {
         match self {
             Piece::Text(t) => out(t.as_bytes()),
+            Piece::Hint(hint) => {
+                if let Some(suffix) = hint.suffix(hints) {
+                    out(suffix.as_bytes());
+                }
+            }
             Piece::Literal(bytes) => {
                 out(format!("{{{}}}\r\n", bytes.len()).as_bytes());
+                out(bytes);
+            }
+            Piece::Literal8(bytes) => {
+                let tilde = if bytes.contains(&0) { "~" } else { "" };
+                out(format!("{tilde}{{{}}}\r\n", bytes.len()).as_bytes());
                 out(bytes);
             }
             Piece::Shared { content, range } => {
@@ -83,9 +105,15 @@ impl Piece {
 
     /// Adds this piece to a transcript line: a literal by its size only.
     pub fn log(&self, line: &mut String) {
+        self.log_with(Hints::Off, line)
+    }
+
+    /// [`Piece::log`], a hint in the language of `hints`.
+    pub fn log_with(&self, hints: Hints, line: &mut String) {
         let size = match self {
             Piece::Text(t) => return line.push_str(t),
-            Piece::Literal(bytes) => bytes.len(),
+            Piece::Hint(hint) => return line.push_str(&hint.suffix(hints).unwrap_or_default()),
+            Piece::Literal(bytes) | Piece::Literal8(bytes) => bytes.len(),
             Piece::Shared { content, range } => content.get(range.clone()).map_or(0, <[u8]>::len),
         };
         line.push_str(&format!("{{{size}}} <{size} octets>"));
@@ -114,6 +142,8 @@ pub enum Response {
         status: Status,
         code: Option<String>,
         text: String,
+        /// A student hint, written after the text when `hints` is on.
+        hint: Option<Hint>,
     },
 }
 
@@ -129,7 +159,18 @@ impl Response {
             status,
             code: code.map(str::to_string),
             text: text.to_string(),
+            hint: None,
         }
+    }
+
+    /// The same status response with a student hint (a `BYE` gets it after its text too).
+    pub fn hint(mut self, new: Hint) -> Response {
+        match &mut self {
+            Response::Status { hint, .. } => *hint = Some(new),
+            Response::Untagged(pieces) => pieces.push(Piece::Hint(new)),
+            _ => {}
+        }
+        self
     }
 
     pub fn ok(tag: &str, text: &str) -> Response {
@@ -155,19 +196,29 @@ impl Response {
 
     /// The octets sent to the client.
     pub fn wire(&self) -> Vec<u8> {
+        self.wire_with(Hints::Off)
+    }
+
+    /// The octets sent to the client, with the hint in the language of `hints`.
+    pub fn wire_with(&self, hints: Hints) -> Vec<u8> {
         let mut out = Vec::new();
-        self.write(&mut |bytes| out.extend_from_slice(bytes));
+        self.write_with(hints, &mut |bytes| out.extend_from_slice(bytes));
         out
     }
 
     /// Hands the octets on the wire to `out` piece by piece, as they are made: a FETCH response
     /// is rendered now, and each literal goes out from where it lies, never copied whole.
     pub fn write(&self, out: &mut dyn FnMut(&[u8])) {
+        self.write_with(Hints::Off, out)
+    }
+
+    /// [`Response::write`], with the hint (if any) in the language of `hints`.
+    pub fn write_with(&self, hints: Hints, out: &mut dyn FnMut(&[u8])) {
         match self {
             Response::Untagged(pieces) => {
                 out(b"* ");
                 for piece in pieces {
-                    piece.write(out);
+                    piece.write_with(hints, out);
                 }
             }
             Response::Fetch(later) => {
@@ -176,18 +227,23 @@ impl Response {
                     true
                 });
             }
-            _ => out(self.log_line().as_bytes()),
+            _ => out(self.log_line_with(hints).as_bytes()),
         }
         out(b"\r\n");
     }
 
     /// The line written to the transcript: literals shown by their size only.
     pub fn log_line(&self) -> String {
+        self.log_line_with(Hints::Off)
+    }
+
+    /// [`Response::log_line`], with the hint (if any) in the language of `hints`.
+    pub fn log_line_with(&self, hints: Hints) -> String {
         match self {
             Response::Untagged(pieces) => {
                 let mut line = String::from("* ");
                 for piece in pieces {
-                    piece.log(&mut line);
+                    piece.log_with(hints, &mut line);
                 }
                 line
             }
@@ -205,15 +261,17 @@ impl Response {
                 status,
                 code,
                 text,
+                hint,
             } => {
                 let word = match status {
                     Status::Ok => "OK",
                     Status::No => "NO",
                     Status::Bad => "BAD",
                 };
+                let hint = hint.and_then(|h| h.suffix(hints)).unwrap_or_default();
                 match code {
-                    Some(code) => format!("{tag} {word} [{code}] {text}"),
-                    None => format!("{tag} {word} {text}"),
+                    Some(code) => format!("{tag} {word} [{code}] {text}{hint}"),
+                    None => format!("{tag} {word} {text}{hint}"),
                 }
             }
         }
@@ -224,7 +282,7 @@ impl Response {
 /// client whether a password may be sent here (RFC 3501 §6.2.3, RFC 2595 §3.2).
 pub fn capabilities(before_login: bool, plaintext_allowed: bool) -> String {
     let mut caps = String::from(
-        "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE MULTIAPPEND",
+        "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE ESEARCH LIST-EXTENDED LIST-STATUS QUOTA QUOTA=RES-STORAGE MULTIAPPEND UTF8=ACCEPT STATUS=SIZE SEARCHRES CONDSTORE QRESYNC SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT BINARY CREATE-SPECIAL-USE",
     );
     if before_login {
         caps.push_str(if plaintext_allowed {
@@ -255,6 +313,7 @@ pub fn plain_text_on_tls_port(starttls_port: &str) -> Response {
     bye(&format!(
         "This port speaks TLS from the first octet (IMAPS); for plain text and STARTTLS use port {starttls_port}"
     ))
+    .hint(Hint::TlsClientNeeded)
 }
 
 /// The administrator stopped the server (SIGTERM): RFC 3501 §7.1.5, BYE "the server is
@@ -272,6 +331,7 @@ pub fn privacy_required(tag: &str) -> Response {
         "PRIVACYREQUIRED",
         "Passwords are accepted only over TLS or from this machine",
     )
+    .hint(Hint::ImapPrivacy)
 }
 
 /// RFC 5530 §3 AUTHENTICATIONFAILED: the same words whether the user or the password was wrong.
@@ -287,6 +347,16 @@ pub fn read_only(tag: &str) -> Response {
 /// RFC 3501 §6.3.11, §6.4.7: the target folder does not exist, and CREATE would help.
 pub fn try_create(tag: &str) -> Response {
     Response::no(tag, "TRYCREATE", "No such folder; CREATE it first")
+}
+
+/// RFC 3501 §6.4.4 (and §7.1 BADCHARSET): a SEARCH charset we cannot read; the code lists
+/// the ones we can.
+pub fn bad_charset(tag: &str) -> Response {
+    Response::no(
+        tag,
+        "BADCHARSET (US-ASCII UTF-8)",
+        "Only US-ASCII and UTF-8 can be searched",
+    )
 }
 
 /// RFC 5530 §3 SERVERBUG: the disk failed us, not the client.

@@ -46,6 +46,21 @@ pub enum SearchKey {
     Smaller(u32),
     Uid(SequenceSet),
     Sequence(SequenceSet),
+    /// RFC 7162 §3.1.5: a MODSEQ at least this.
+    ModSeq(u64),
+}
+
+impl SearchKey {
+    /// Does the search use MODSEQ (so the answer ends with `(MODSEQ n)`, RFC 7162 §3.1.6)?
+    pub fn uses_modseq(&self) -> bool {
+        match self {
+            SearchKey::ModSeq(_) => true,
+            SearchKey::And(keys) => keys.iter().any(SearchKey::uses_modseq),
+            SearchKey::Or(a, b) => a.uses_modseq() || b.uses_modseq(),
+            SearchKey::Not(k) => k.uses_modseq(),
+            _ => false,
+        }
+    }
 }
 
 /// `1*(SP search-key)` after the command name: the keys, ANDed.
@@ -54,11 +69,32 @@ pub fn parse_keys(c: &mut Cursor) -> Parsed<SearchKey> {
     while c.eat(" ") {
         keys.push(search_key(c, 0)?);
     }
-    Ok(if keys.len() == 1 {
+    let key = if keys.len() == 1 {
         keys.remove(0)
     } else {
         SearchKey::And(keys)
-    })
+    };
+    if key.count() > MAX_KEYS {
+        return expected("at most 256 search keys");
+    }
+    Ok(key)
+}
+
+/// Every key is tried on every message, and TEXT or BODY reads the whole message, so the
+/// work of one SEARCH grows as keys × messages × size. A real client's search has a few
+/// dozen keys at most (a filter's OR chain); a 64 KiB line could carry 16,000.
+const MAX_KEYS: usize = 256;
+
+impl SearchKey {
+    /// How many keys this is, counting every key inside AND, OR and NOT.
+    fn count(&self) -> usize {
+        match self {
+            SearchKey::And(keys) => keys.iter().map(SearchKey::count).sum(),
+            SearchKey::Or(a, b) => 1 + a.count() + b.count(),
+            SearchKey::Not(k) => 1 + k.count(),
+            _ => 1,
+        }
+    }
 }
 
 /// Deep nesting of NOT/OR/parentheses is refused rather than allowed to exhaust the stack.
@@ -78,7 +114,10 @@ fn search_key(c: &mut Cursor, depth: usize) -> Parsed<SearchKey> {
         }
         return Ok(And(keys));
     }
-    if c.peek().is_some_and(|b| b.is_ascii_digit() || b == b'*') {
+    // `$` (RFC 5182): the saved result, as a set of messages like any other.
+    if c.peek()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'*' || b == b'$')
+    {
         return Ok(Sequence(c.sequence_set()?));
     }
     let name = c.atom()?.to_ascii_uppercase();
@@ -140,6 +179,7 @@ fn search_key(c: &mut Cursor, depth: usize) -> Parsed<SearchKey> {
                 Smaller(n)
             }
         }
+        "MODSEQ" => ModSeq(super::condstore_args::search_modseq(c)?),
         "UID" => {
             c.sp()?;
             Uid(c.sequence_set()?)
@@ -171,6 +211,7 @@ pub struct Candidate<'a> {
     pub day: i64,
     pub largest_seq: u32,
     pub largest_uid: u32,
+    pub modseq: u64,
     pub content: &'a mut dyn FnMut() -> Option<std::rc::Rc<Vec<u8>>>,
 }
 
@@ -191,6 +232,7 @@ impl SearchKey {
             Larger(n) => m.size > u64::from(*n),
             Smaller(n) => m.size < u64::from(*n),
             Uid(set) => set.contains(m.uid, m.largest_uid),
+            ModSeq(n) => m.modseq >= *n,
             Sequence(set) => set.contains(m.seq, m.largest_seq),
             Header(field, text) => (m.content)().is_some_and(|c| header_contains(&c, field, text)),
             Address(field, text) => {

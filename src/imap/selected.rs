@@ -24,6 +24,7 @@
 use std::fs;
 use std::time::{Duration, SystemTime};
 
+use super::condstore_args::{self as condstore, Tracking};
 use super::flags::{self, Flags};
 use super::response::Response;
 use crate::clock::Civil;
@@ -40,6 +41,8 @@ pub struct Message {
     pub recent: bool,
     /// Removed from disk, not yet reported with EXPUNGE.
     pub gone: bool,
+    /// Its MODSEQ as this session last told it (RFC 7162; `mailbox::uids`).
+    pub modseq: u64,
 }
 
 /// `26-Nov-2026 15:20:55 +0000` (RFC 3501 `date-time`, without quotes).
@@ -121,11 +124,22 @@ pub struct Selected {
     pub messages: Vec<Message>,
     /// The folder's keyword table (`mailbox::keywords`): index 0 is letter `a`.
     pub keywords: Vec<String>,
+    /// What the session turned on of CONDSTORE/QRESYNC (`condstore.rs`).
+    pub tracking: Tracking,
+    /// The folder's HIGHESTMODSEQ, expunges remembered and their floor, at the last sync.
+    pub highest_modseq: u64,
+    pub expunged: std::sync::Arc<Vec<(u32, u64)>>,
+    pub expunge_floor: u64,
     /// The modification times of `new/` and `cur/` at the last full scan, when they were old
     /// enough to be trusted: see [`Selected::sync`].
     trusted_dirs: Option<(SystemTime, SystemTime)>,
     /// The generation of the shared listing (`uids::Listing`) the view was last compared with.
     synced: Option<u64>,
+    /// RFC 5182: the saved result of the last `SEARCH RETURN (SAVE)` in this folder, for `$`.
+    /// It lives and dies with the view, so SELECT, EXAMINE, CLOSE and UNSELECT reset it.
+    pub saved: super::searchres::SavedResult,
+    /// IMAP4rev2 rules (`rev2.rs`): no \Recent, and UID in every unsolicited FETCH.
+    pub(super) rev2: bool,
 }
 
 impl Selected {
@@ -140,8 +154,14 @@ impl Selected {
             next_uid: 1,
             messages: Vec::new(),
             keywords: Vec::new(),
+            tracking: Tracking::Off,
+            highest_modseq: 0,
+            expunged: Default::default(),
+            expunge_floor: 0,
             trusted_dirs: None,
             synced: None,
+            saved: super::searchres::SavedResult::default(),
+            rev2: false,
         };
         selected.sync(true)?;
         Ok(selected)
@@ -182,6 +202,9 @@ impl Selected {
         self.keywords = keywords;
         self.validity = numbered.validity;
         self.next_uid = numbered.next;
+        self.highest_modseq = numbered.highest_modseq;
+        self.expunged = numbered.expunged.clone();
+        self.expunge_floor = numbered.expunge_floor;
         // The view and the listing are both in UID order. If the view was last compared with
         // this listing a few edits ago, only the messages those edits touched are looked at;
         // otherwise one walk over the two side by side pairs every message with its file.
@@ -208,11 +231,22 @@ impl Selected {
             }
         }
         if may_expunge {
+            // RFC 7162 §3.2.10.2: after ENABLE QRESYNC, one `* VANISHED uids` instead.
+            let mut vanished = Vec::new();
             for i in (0..self.messages.len()).rev() {
                 if self.messages[i].gone {
-                    self.messages.remove(i);
-                    out.push(Response::data(format!("{} EXPUNGE", i + 1)));
+                    let gone = self.messages.remove(i);
+                    if self.tracking == Tracking::Qresync {
+                        vanished.push(gone.uid);
+                    } else {
+                        out.push(Response::data(format!("{} EXPUNGE", i + 1)));
+                    }
                 }
+            }
+            if !vanished.is_empty() {
+                vanished.reverse();
+                let set = condstore::set_text(&condstore::ranges_of(vanished));
+                out.push(Response::data(format!("VANISHED {set}")));
             }
         }
         let to_compare: Vec<(usize, usize)> = match &edited {
@@ -239,17 +273,29 @@ impl Selected {
                 pairs
             }
         };
+        let tracking = self.tracking != Tracking::Off;
         for (i, j) in to_compare {
             let message = &mut self.messages[i];
             let entry = &on_disk[j].1;
-            if entry.flags != message.entry.flags {
+            let modseq = numbered.modseqs.get(j).copied().unwrap_or(message.modseq);
+            if entry.flags != message.entry.flags || (tracking && modseq != message.modseq) {
                 message.flags = Flags::from_maildir(&entry.flags);
-                out.push(Response::data(format!(
-                    "{} FETCH (FLAGS {})",
-                    i + 1,
-                    flags::flag_list(&entry.flags, &self.keywords, message.recent)
-                )));
+                let flag_list = flags::flag_list(&entry.flags, &self.keywords, message.recent);
+                // RFC 7162 §3.2.4: a CONDSTORE-aware client hears UID and MODSEQ too;
+                // RFC 9051 §7.5.2: under rev2 an unsolicited FETCH carries the UID.
+                out.push(Response::data(if tracking {
+                    format!(
+                        "{} FETCH (UID {} FLAGS {flag_list} MODSEQ ({modseq}))",
+                        i + 1,
+                        message.uid
+                    )
+                } else if self.rev2 {
+                    format!("{} FETCH (FLAGS {flag_list} UID {})", i + 1, message.uid)
+                } else {
+                    format!("{} FETCH (FLAGS {flag_list})", i + 1)
+                }));
             }
+            message.modseq = modseq;
             // The same UID is the same unique name, so the path differs only with the flags,
             // the folder (new/ or cur/), or a name in cur/ that lacked its `:2,`.
             if entry.flags != message.entry.flags
@@ -261,25 +307,27 @@ impl Selected {
         }
         let last_uid = self.messages.last().map(|m| m.uid).unwrap_or(0);
         let first_arrived = on_disk.partition_point(|(uid, _)| *uid <= last_uid);
-        let mut arrived: Vec<(u32, Entry)> = on_disk[first_arrived..]
+        let mut arrived: Vec<(u32, Entry, u64)> = on_disk[first_arrived..]
             .iter()
-            .map(|(uid, entry)| (*uid, (**entry).clone()))
+            .zip(&numbered.modseqs[first_arrived.min(numbered.modseqs.len())..])
+            .map(|((uid, entry), modseq)| (*uid, (**entry).clone(), *modseq))
             .collect();
         let count_before = self.messages.len();
         let mut recent = 0;
-        if !self.read_only && arrived.iter().any(|(_, e)| e.is_new) {
+        if !self.read_only && arrived.iter().any(|(_, e, _)| e.is_new) {
             // The Maildir way of saying "a mail client has seen these": new/ → cur/. Another
             // session may have moved one first; then it is in cur/ already, which is the point.
             let _turn = lock::folder(self.maildir.root());
-            for (_, entry) in arrived.iter_mut().filter(|(_, e)| e.is_new) {
+            for (_, entry, _) in arrived.iter_mut().filter(|(_, e, _)| e.is_new) {
                 if let Ok(path) = uids::set_flags(&self.maildir, entry, &entry.flags) {
                     entry.path = path;
                     entry.is_new = false;
                 }
             }
         }
-        for (uid, entry) in arrived {
-            let is_recent = uid >= recent_from;
+        for (uid, entry, modseq) in arrived {
+            // IMAP4rev2 has no \Recent (RFC 9051 Appendix E, 12).
+            let is_recent = uid >= recent_from && !self.rev2;
             recent += usize::from(is_recent);
             self.messages.push(Message {
                 uid,
@@ -287,6 +335,7 @@ impl Selected {
                 entry,
                 recent: is_recent,
                 gone: false,
+                modseq,
             });
         }
         if self.messages.len() > count_before {
@@ -304,6 +353,16 @@ impl Selected {
         self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
     }
 
+    /// Has nothing been added, renamed or removed in `new/` or `cur/` since the last full
+    /// scan, one old enough to be trusted (see [`Selected::sync`])? Then every message of the
+    /// view is on disk where the view says, and a command over the whole folder (SORT,
+    /// THREAD) need not look each one up: two `stat` calls instead of one per message.
+    pub fn unchanged_on_disk(&self) -> bool {
+        self.trusted_dirs
+            .is_some_and(|t| self.dir_times() == Some(t))
+            && !self.messages.iter().any(|m| m.gone)
+    }
+
     fn dir_times(&self) -> Option<(SystemTime, SystemTime)> {
         let time =
             |sub: &str| fs::metadata(self.maildir.root().join(sub)).and_then(|m| m.modified());
@@ -319,7 +378,17 @@ impl Selected {
             return Ok(None);
         }
         if message.entry.path.exists() {
-            return Ok(Some(message.entry.clone()));
+            // The name holds the flags: a command that followed a rename here (SEARCH,
+            // EXPUNGE) kept the new path without taking its flags into the view, so the
+            // flags are read from the name, never from the view's copy.
+            let mut entry = message.entry.clone();
+            let name = entry
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("");
+            entry.flags = name.split_once(":2,").map_or("", |(_, f)| f).to_string();
+            return Ok(Some(entry));
         }
         match self.maildir.find(&message.entry.unique)? {
             Some(entry) => {
@@ -370,6 +439,11 @@ impl Selected {
 
     /// Sequence numbers (1-based) and indexes of the messages a set names.
     pub fn resolve(&self, set: &super::syntax::SequenceSet, by_uid: bool) -> Vec<usize> {
+        if set.is_saved_result() {
+            // RFC 5182 `$`: the same messages whether the command counts UIDs or not.
+            let uids = self.messages.iter().map(|m| m.uid);
+            return self.saved.indexes(self.validity, uids);
+        }
         let largest_uid = self.messages.last().map(|m| m.uid).unwrap_or(0);
         let count = self.messages.len() as u32;
         self.messages
@@ -384,6 +458,38 @@ impl Selected {
             })
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// The HIGHESTMODSEQ this session may tell: below the MODSEQ of an expunge it has not
+    /// reported yet (RFC 7162 §3.2), so a client that saves it misses nothing.
+    pub fn reportable_highest(&self) -> u64 {
+        let pending = self
+            .messages
+            .iter()
+            .filter(|m| m.gone)
+            .map(|m| {
+                self.expunged
+                    .iter()
+                    .find(|(uid, _)| *uid == m.uid)
+                    .map_or(self.expunge_floor, |(_, modseq)| *modseq)
+            })
+            .min();
+        match pending {
+            Some(modseq) => self.highest_modseq.min(modseq.saturating_sub(1)).max(1),
+            None => self.highest_modseq,
+        }
+    }
+
+    /// Learns the MODSEQs of the messages at `indexes` (which this session just changed
+    /// under the folder's lock), so they are told once, in the command's own answer; the
+    /// others are left for the next sync to report.
+    pub fn learn_modseqs(&mut self, numbered: &uids::Listing, indexes: &[usize]) {
+        for &i in indexes {
+            let message = &mut self.messages[i];
+            if let Some(modseq) = numbered.modseq_of(message.uid) {
+                message.modseq = modseq;
+            }
+        }
     }
 
     /// The first message without \Seen, for `* OK [UNSEEN n]`.

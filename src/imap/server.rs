@@ -28,6 +28,7 @@ use super::framing::{self, LiteralProblem, Part};
 use super::response::{self as r, Response};
 use super::session::{Effect, LoginEvent, Output, Session, State};
 use crate::context::Shared;
+use crate::hints::Hints;
 use crate::ids::SessionId;
 use crate::net::{self, Conn, Line};
 use crate::pace::Cut;
@@ -45,6 +46,8 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 pub struct Chat {
     pub conn: Conn,
     pub transcript: Transcript,
+    /// Student hints after a failed command's text, and in which language (`src/hints.rs`).
+    pub hints: Hints,
 }
 
 impl Chat {
@@ -85,8 +88,9 @@ impl Chat {
                 }
             }
             _ => {
-                self.transcript.server(Step::Access, &response.log_line());
-                response.write(&mut |bytes| conn.send(bytes));
+                self.transcript
+                    .server(Step::Access, &response.log_line_with(self.hints));
+                response.write_with(self.hints, &mut |bytes| conn.send(bytes));
             }
         }
     }
@@ -122,11 +126,17 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         Step::Access,
         &format!("connect from {peer} to {service} {local}"),
     );
-    let mut chat = Chat { conn, transcript };
+    let hints = shared.session_config().hints;
+    let mut chat = Chat {
+        conn,
+        transcript,
+        hints,
+    };
     let tls = shared.tls.as_deref();
     if implicit_tls {
         let port = shared.port_of("imap").unwrap_or(143).to_string();
-        let hint = String::from_utf8_lossy(&r::plain_text_on_tls_port(&port).wire()).into_owned();
+        let hint = r::plain_text_on_tls_port(&port).wire_with(hints);
+        let hint = String::from_utf8_lossy(&hint).into_owned();
         if !tls::handshake_implicit(
             &mut chat.conn,
             &mut chat.transcript,
@@ -166,7 +176,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
         } else {
             max_literal
         };
-        let Some(read) = watch.read(|| read_command(&mut chat, literal_limit)) else {
+        let Some(read) = watch.read(|| read_command(&mut chat, literal_limit, &session)) else {
             chat.send(&r::shutting_down());
             break;
         };
@@ -208,7 +218,9 @@ enum Got {
 }
 
 /// Reads one whole command with its literals (see `framing`), or an answer that refuses it.
-fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
+/// The session may refuse a synchronizing literal before it is sent (APPEND to a folder that
+/// does not exist: [`Session::refuse_before_literal`]).
+fn read_command(chat: &mut Chat, max_literal: usize, session: &Session) -> std::io::Result<Got> {
     let mut buffer = Vec::new();
     loop {
         let part = framing::read_part(&mut chat.conn, max_literal)?;
@@ -277,6 +289,9 @@ fn read_command(chat: &mut Chat, max_literal: usize) -> std::io::Result<Got> {
                     )));
                 }
                 if literal.synchronizing {
+                    if let Some(refusal) = session.refuse_before_literal(&buffer) {
+                        return Ok(Got::Refused(refusal));
+                    }
                     chat.send(&Response::Continue(format!(
                         "Ready for {} octets",
                         literal.size

@@ -29,8 +29,10 @@ use std::time::Duration;
 use super::command::{Command, CommandError, Tagged};
 use super::response::{self as r, Response};
 use super::selected::Selected;
+use super::utf8;
 use crate::accounts::{login, Directory};
 use crate::config::Config;
+use crate::hints::Hint;
 use crate::mailbox::folder::Folders;
 use crate::pace::Cut;
 
@@ -109,10 +111,18 @@ pub struct Session {
     pub login_delay: Duration,
     /// The command being answered may not report expunges (FETCH, STORE, SEARCH: §7.4.1).
     pub(super) no_expunge_now: bool,
+    /// What of CONDSTORE/QRESYNC this session turned on (RFC 7162, `condstore.rs`).
+    pub(super) tracking: super::condstore_args::Tracking,
+    /// What SORT and THREAD read from each message, kept for the session (`sort.rs`).
+    pub(super) sort_cache: super::sort::FactsCache,
     /// A certificate is loaded, so STARTTLS can be offered.
     tls_available: bool,
     /// The connection is encrypted (after STARTTLS, or on the IMAPS port).
     tls: bool,
+    /// `ENABLE UTF8=ACCEPT` was given: folder names travel in UTF-8 (`utf8.rs`).
+    pub(super) utf8: bool,
+    /// `ENABLE IMAP4rev2` was accepted: RFC 9051's rules (`rev2.rs`).
+    pub(super) rev2: bool,
 }
 
 /// RFC 3501 §6: which commands each state allows.
@@ -123,7 +133,9 @@ fn allowed(state: State, command: &Command) -> bool {
         Login { .. } | Authenticate { .. } | StartTls => state == State::NotAuthenticated,
         Select(_)
         | Examine(_)
+        | SelectWith { .. }
         | Create(_)
+        | CreateSpecialUse { .. }
         | Delete(_)
         | Rename(..)
         | Subscribe(_)
@@ -146,6 +158,9 @@ fn allowed(state: State, command: &Command) -> bool {
         | Expunge
         | UidExpunge(_)
         | Search { .. }
+        | SearchBadCharset { .. }
+        | Sort { .. }
+        | Thread { .. }
         | Fetch { .. }
         | Store { .. }
         | Copy { .. }
@@ -194,6 +209,10 @@ impl Session {
             login_event: None,
             login_delay: Duration::ZERO,
             no_expunge_now: false,
+            utf8: false,
+            rev2: false,
+            tracking: Default::default(),
+            sort_cache: Default::default(),
             tls_available: false,
             tls: false,
         }
@@ -224,10 +243,10 @@ impl Session {
     }
 
     pub fn capabilities(&self) -> String {
-        let mut caps = r::capabilities(
+        let mut caps = self.with_rev2(r::capabilities(
             self.state == State::NotAuthenticated,
             self.plaintext_allowed(),
-        );
+        ));
         if self.state == State::NotAuthenticated && self.tls_available && !self.tls {
             caps.push_str(" STARTTLS");
         }
@@ -274,7 +293,8 @@ impl Session {
                 return Output::new(vec![Response::bad(
                     &tag,
                     &format!("Unknown command {name}"),
-                )])
+                )
+                .hint(Hint::ImapCapability)])
             }
             Err(CommandError::Syntax { tag, message }) => {
                 return Output::new(vec![Response::bad(&tag, &message)])
@@ -285,6 +305,17 @@ impl Session {
                 &tag,
                 &format!("Not allowed in the {}", state_name(self.state)),
             )]);
+        }
+        let command = if self.utf8 {
+            match utf8::names_to_stored(command) {
+                Ok(command) => command,
+                Err(why) => return Output::new(vec![Response::bad(&tag, why)]),
+            }
+        } else {
+            command
+        };
+        if let Some(why) = self.rev2_refusal(&command) {
+            return Output::new(vec![Response::bad(&tag, why)]);
         }
         let mut out = self.dispatch(&tag, command);
         // Before the tagged reply, tell the client what changed in its folder (RFC 3501 §5.2).
@@ -369,11 +400,7 @@ impl Session {
                 Response::data("NAMESPACE ((\"\" \".\")) NIL NIL"),
                 Response::ok(tag, "NAMESPACE completed"),
             ],
-            Command::Enable(_) => vec![
-                // RFC 5161 §3.2: capabilities we cannot enable are simply not listed.
-                Response::data("ENABLED"),
-                Response::ok(tag, "ENABLE completed"),
-            ],
+            Command::Enable(names) => self.enable(tag, &names),
             Command::Idle => {
                 let mut out = Output::new(vec![Response::Continue("idling".into())]);
                 out.effect = Effect::Idle {
@@ -387,6 +414,49 @@ impl Session {
             other => self.folder_command(tag, other),
         };
         Output::new(responses)
+    }
+
+    /// RFC 5161 ENABLE: switches on the extensions named that postlab has and that change
+    /// how the server talks; the others are simply not listed in `* ENABLED` (§3.2).
+    fn enable(&mut self, tag: &str, names: &[String]) -> Vec<Response> {
+        let mut enabled: Vec<&str> = Vec::new();
+        let tracking_before = self.tracking;
+        for name in names {
+            if let Some(listed) = self.enable_tracking(name, tracking_before) {
+                if listed && !enabled.contains(&name.as_str()) {
+                    enabled.push(name.as_str());
+                }
+                continue;
+            }
+            // RFC 6855 §3: valid only in the authenticated state, i.e. before a SELECT.
+            if name == "UTF8=ACCEPT" && self.state == State::Authenticated {
+                self.utf8 = true;
+                if !enabled.contains(&"UTF8=ACCEPT") {
+                    enabled.push("UTF8=ACCEPT");
+                }
+            }
+            // RFC 9051 §6.3.1: only when IMAP4rev2 is advertised; else ignored (`rev2.rs`).
+            let rev2 = name == "IMAP4REV2" && self.state == State::Authenticated;
+            if rev2 && self.enable_rev2() && !enabled.contains(&"IMAP4rev2") {
+                enabled.push("IMAP4rev2");
+            }
+        }
+        let line = if enabled.is_empty() {
+            "ENABLED".to_string()
+        } else {
+            format!("ENABLED {}", enabled.join(" "))
+        };
+        vec![Response::data(line), Response::ok(tag, "ENABLE completed")]
+    }
+
+    /// A stored folder name as this client reads it: UTF-8 after `ENABLE UTF8=ACCEPT`,
+    /// else the stored modified UTF-7 as it is.
+    pub(super) fn wire_name(&self, stored: &str) -> String {
+        if self.utf8 {
+            utf8::to_wire(stored)
+        } else {
+            stored.to_string()
+        }
     }
 
     /// RFC 3501 §6.2.3 LOGIN.

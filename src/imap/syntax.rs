@@ -32,14 +32,20 @@ pub enum SeqNumber {
 /// the numeric ones become sorted, disjoint, non-adjacent intervals (binary search), and every
 /// range with a `*` end is folded into one interval, since each of them contains `*` itself.
 /// The number of intervals is bounded by the command line (64 KiB: at most 32,768 of them).
+///
+/// The intervals are shared (`Arc`), so a copy costs nothing: a saved search result
+/// (`searchres.rs`) can stand in for every `$` of a command without being copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SequenceSet {
     /// Numeric ranges `(low, high)`: sorted, disjoint, and with a gap between neighbours.
-    ranges: Vec<(u32, u32)>,
+    ranges: std::sync::Arc<[(u32, u32)]>,
     /// The ranges with `*` at an end (`n:*`, `*:n`, `*`), as the lowest and the highest `n`
     /// among them: with `*` standing for L, `n:*` is min(n, L)..=max(n, L), and all of them
     /// together are min(low, L)..=max(high, L). `*` alone counts as (u32::MAX, 0): L..=L.
     star: Option<(u32, u32)>,
+    /// RFC 5182 `$`: the saved result of the last `SEARCH RETURN (SAVE)`, which the session
+    /// puts in its place (`searchres.rs`). Left unresolved, it contains nothing.
+    saved: bool,
 }
 
 impl SequenceSet {
@@ -66,9 +72,24 @@ impl SequenceSet {
             }
         }
         SequenceSet {
-            ranges: merged,
+            ranges: merged.into(),
             star,
+            saved: false,
         }
+    }
+
+    /// `seq-last-command = "$"` (RFC 5182 §2.1, RFC 9051 §9).
+    pub fn saved_result() -> SequenceSet {
+        SequenceSet {
+            ranges: Vec::new().into(),
+            star: None,
+            saved: true,
+        }
+    }
+
+    /// Is this the `$` marker, to be replaced by the saved search result?
+    pub fn is_saved_result(&self) -> bool {
+        self.saved
     }
 
     /// Does `n` fall in the set, when `*` stands for `largest`? O(log ranges).
@@ -80,6 +101,23 @@ impl SequenceSet {
             .star
             .is_some_and(|(low, high)| low.min(largest) <= n && n <= high.max(largest));
         in_ranges || in_star
+    }
+
+    /// The set as sorted, merged ranges, with `*` standing for `largest` (RFC 7162's
+    /// VANISHED walks the UIDs of a set: `condstore.rs`).
+    pub fn resolved(&self, largest: u32) -> Vec<(u32, u32)> {
+        let mut ranges = self.ranges.to_vec();
+        if let Some((low, high)) = self.star {
+            ranges.push((low.min(largest), high.max(largest)));
+        }
+        SequenceSet::new(
+            ranges
+                .into_iter()
+                .map(|(a, b)| (SeqNumber::Value(a), SeqNumber::Value(b)))
+                .collect(),
+        )
+        .ranges
+        .to_vec()
     }
 
     /// How many numeric intervals remain after normalising (for tests and limits).
@@ -269,7 +307,13 @@ impl<'a> Cursor<'a> {
 
     /// `sequence-set = (seq-number / seq-range) *("," sequence-set)`;
     /// `seq-range = seq-number ":" seq-number`; `seq-number = nz-number / "*"`
+    ///
+    /// RFC 5182 adds `sequence-set =/ seq-last-command`, `seq-last-command = "$"`: `$` alone
+    /// (not `$,3` nor `$:5`), standing for the saved search result.
     pub fn sequence_set(&mut self) -> Parsed<SequenceSet> {
+        if self.eat("$") {
+            return Ok(SequenceSet::saved_result());
+        }
         let mut ranges = Vec::new();
         loop {
             let first = self.seq_number()?;
@@ -433,7 +477,7 @@ mod tests {
             (Value(20), Value(30)),
             (Value(8), Value(12)),
         ]);
-        assert_eq!(set.ranges, vec![(1, 3), (7, 12), (20, 30)]);
+        assert_eq!(*set.ranges, [(1, 3), (7, 12), (20, 30)]);
         assert_eq!(set.star, None);
         // Issue 14: 100,000 overlapping ranges are one interval, so every lookup is one step.
         let many: Vec<_> = (1..=100_000u32)
@@ -497,6 +541,12 @@ mod tests {
         assert!(set.contains(2, 20) && set.contains(7, 20) && set.contains(15, 20));
         assert!(!set.contains(5, 20));
         assert!(Cursor::new(b"0:3").sequence_set().is_err());
+        // RFC 5182 `$`: alone it is the saved result, and it contains nothing unresolved.
+        let saved = Cursor::new(b"$").sequence_set().unwrap();
+        assert!(saved.is_saved_result() && !saved.contains(1, 1));
+        let mut c = Cursor::new(b"$,3");
+        assert!(c.sequence_set().unwrap().is_saved_result() && c.end().is_err());
+        assert!(Cursor::new(b"3,$").sequence_set().is_err());
         assert_eq!(Cursor::new(b"1-Jan-1970").date().unwrap(), 0);
         assert_eq!(Cursor::new(b"\"26-Nov-2026\"").date().unwrap(), 20_783);
         assert_eq!(

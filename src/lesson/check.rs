@@ -1,14 +1,28 @@
-//! `postlab lesson check N`: what a teacher grades. Looks at the student's data folder (its
-//! Maildirs and transcripts) and says, task by task, whether the lesson's work was done.
+//! `postlab lesson check N`: what a teacher grades. Looks at the student's data folders (their
+//! Maildirs, queue, settings, users and transcripts) and says, task by task, whether the
+//! lesson's work was done.
 //!
 //! Only what leaves a trace on disk can be checked: a delivered message, a folder, a flag in
-//! a file name, a command in a transcript. Lessons 1 to 4 have checks ([`LESSONS`]).
+//! a file name, a line in a transcript, a setting in `postlab.conf`. The folders are those
+//! `lesson start N` makes (`var`, or `var-a` and `var-b`); lessons 14 and 15 are done on
+//! `postlab lab up`, so there the lab's `lab/lab1` and `lab/lab2` are read when they exist.
+//! The tasks of each lesson live in one of three files, by part of the course:
+//!
+//! ```text
+//! check/access.rs      1–4   one server: SMTP by hand, the Maildir, POP3, IMAP
+//! check/transport.rs   5–9   DNS, two servers, AUTH, TLS, bounces
+//! check/operations.rs  10–15 security, faults, administration, the web, the lab, SPF/DKIM/DMARC
+//! ```
+
+mod access;
+mod operations;
+mod transport;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The lessons that have checks.
-pub const LESSONS: &[usize] = &[1, 2, 3, 4];
+pub const LESSONS: &[usize] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 
 /// One task of a lesson and whether it is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,81 +31,40 @@ pub struct Item {
     pub done: bool,
 }
 
-/// The tasks of lesson `number`, looked for in the data folder `var`; `None`: no checks.
-pub fn run(number: usize, var: &Path) -> Option<Vec<Item>> {
-    let said = Transcripts::read(var);
-    let bob = Mail::read(&var.join("mail/bob"));
-    let item = |task, done| Item { task, done };
-    let items = match number {
-        1 => vec![
-            item(
-                "step 3: a message with Subject: my first message in bob's mailbox",
-                bob.any(|text| text.contains("Subject: my first message")),
-            ),
-            item(
-                "step 2: a recipient refused on purpose (550 for nobody@localhost)",
-                said.smtp.contains("S: 550 5.1.1 <nobody@localhost>"),
-            ),
-            item(
-                "mistakes on purpose: MAIL before HELO (503) and a MAIL FROM without <> (501)",
-                said.smtp.contains("S: 503 5.5.1") && said.smtp.contains("S: 501 5.5.4"),
-            ),
-        ],
-        2 => vec![
-            item(
-                "step 1: a message with Subject: where do you live? in bob's mailbox",
-                bob.any(|text| text.contains("Subject: where do you live?")),
-            ),
-            item(
-                "step 4: read over IMAP and marked \\Seen and \\Flagged (a file in cur/ ending :2,FS)",
-                bob.flagged_in_cur("FS"),
-            ),
-            item(
-                "step 5: a message for another domain went into the queue",
-                queued(&var.join("queue")) || said.smtp.contains("C: RCPT TO:<someone@b.test>"),
-            ),
-        ],
-        3 => vec![
-            item("step 2: logged in by POP3 as bob", said.pop3.contains("C: USER bob")),
-            item("step 2: read a message with RETR", said.pop3.contains("C: RETR 1")),
-            item(
-                "step 3: deleted with DELE and ended with QUIT: bob's mailbox is empty again",
-                said.pop3.contains("C: DELE 1") && said.pop3.contains("C: QUIT") && bob.count() == 0,
-            ),
-        ],
-        4 => {
-            let work = Mail::read(&var.join("mail/bob/.Work"));
-            vec![
-                item("step 3: folder Work with one message", work.count() == 1),
-                item(
-                    "step 3: the copy in Work kept its \\Flagged flag",
-                    work.flagged_in_cur("F"),
-                ),
-                item(
-                    "step 4: a failed login on purpose ([AUTHENTICATIONFAILED])",
-                    said.imap.contains("AUTHENTICATIONFAILED"),
-                ),
-                item("step 5: an IDLE session", said.imap.contains("S: + idling")),
-            ]
-        }
-        _ => return None,
-    };
-    Some(items)
+fn item(task: &'static str, done: bool) -> Item {
+    Item { task, done }
 }
 
-/// Is there a message (an `.env` file) anywhere in the queue's folders?
-fn queued(queue: &Path) -> bool {
-    fs::read_dir(queue)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|folder| {
-            fs::read_dir(folder.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|f| f.path().extension().is_some_and(|e| e == "env"))
-        })
+/// The data folders lesson `number`'s checks read, under `root` (the folder `lesson start`
+/// was run in): the first is the one the page works in most.
+pub fn folders(number: usize, root: &Path) -> Vec<PathBuf> {
+    if matches!(number, 14 | 15) {
+        let lab = vec![root.join("lab/lab1"), root.join("lab/lab2")];
+        if lab[0].exists() {
+            return lab;
+        }
+    }
+    super::servers(number)
+        .iter()
+        .map(|s| root.join(s.folder))
+        .collect()
+}
+
+/// The tasks of lesson `number`, looked for under `root`; `None`: no checks.
+pub fn run(number: usize, root: &Path) -> Option<Vec<Item>> {
+    let work = Work {
+        root: root.to_path_buf(),
+        folders: folders(number, root)
+            .iter()
+            .map(|f| Folder::read(f))
+            .collect(),
+    };
+    match number {
+        1..=4 => access::items(number, &work),
+        5..=9 => transport::items(number, &work),
+        10..=15 => operations::items(number, &work),
+        _ => None,
+    }
 }
 
 /// The items as a teacher reads them, one a line.
@@ -135,12 +108,78 @@ fn quote(text: &str) -> String {
     out
 }
 
-/// Every transcript of a data folder, by protocol.
+/// What one lesson's checks look at: the folder the lesson was started in, and its servers'
+/// data folders (read once).
+struct Work {
+    root: PathBuf,
+    folders: Vec<Folder>,
+}
+
+impl Work {
+    /// The first server's folder (`var`, `var-a`, `lab/lab1`).
+    fn a(&self) -> &Folder {
+        &self.folders[0]
+    }
+    /// The second server's folder (`var-b`, `lab/lab2`); the first for a one-server lesson.
+    fn b(&self) -> &Folder {
+        self.folders.get(1).unwrap_or(&self.folders[0])
+    }
+}
+
+/// One server's data folder and everything its transcripts say.
+struct Folder {
+    path: PathBuf,
+    said: Transcripts,
+}
+
+impl Folder {
+    fn read(path: &Path) -> Folder {
+        Folder {
+            path: path.to_path_buf(),
+            said: Transcripts::read(path),
+        }
+    }
+    /// The INBOX of account `user`.
+    fn mail(&self, user: &str) -> Mail {
+        Mail::read(&self.path.join("mail").join(user))
+    }
+    /// A file of the folder as text; empty when it is missing.
+    fn file(&self, name: &str) -> String {
+        fs::read_to_string(self.path.join(name)).unwrap_or_default()
+    }
+    /// The last value `postlab.conf` gives `key`, if any.
+    fn setting(&self, key: &str) -> Option<String> {
+        let lines = crate::config::parse_lines(&self.file("postlab.conf")).ok()?;
+        lines
+            .into_iter()
+            .rev()
+            .find(|(_, k, _)| k == key)
+            .map(|(_, _, v)| v)
+    }
+    /// Is there a message (an `.env` file) anywhere in the queue's folders?
+    fn queued(&self) -> bool {
+        fs::read_dir(self.path.join("queue"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|folder| {
+                fs::read_dir(folder.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|f| f.path().extension().is_some_and(|e| e == "env"))
+            })
+    }
+}
+
+/// Every transcript of a data folder, by protocol, and all of them together.
 #[derive(Default)]
 struct Transcripts {
+    /// SMTP, submission and SMTPS sessions, relay runs and the webmail.
     smtp: String,
     pop3: String,
     imap: String,
+    all: String,
 }
 
 impl Transcripts {
@@ -162,6 +201,7 @@ impl Transcripts {
                     &mut all.smtp
                 };
                 into.push_str(&text);
+                all.all.push_str(&text);
             }
         }
         all
@@ -194,6 +234,21 @@ impl Mail {
     }
     fn any(&self, test: impl Fn(&str) -> bool) -> bool {
         self.files.iter().any(|(_, _, text)| test(text))
+    }
+    /// How many messages pass `test`?
+    fn count_of(&self, test: impl Fn(&str) -> bool) -> usize {
+        self.files.iter().filter(|(_, _, text)| test(text)).count()
+    }
+    /// Do two messages carry the same Message-ID (one message delivered twice)?
+    fn has_duplicates(&self) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        self.files.iter().any(|(_, _, text)| {
+            let id = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .find(|l| l.to_ascii_lowercase().starts_with("message-id:"));
+            id.is_some_and(|id| !seen.insert(id.trim().to_string()))
+        })
     }
     /// Is there a file in cur/ whose flags (after `:2,`) hold every letter of `flags`?
     fn flagged_in_cur(&self, flags: &str) -> bool {

@@ -181,7 +181,7 @@ impl Folders {
     }
 
     /// The Maildir of a name that passed [`check_name`].
-    fn dir_of(&self, name: &str) -> PathBuf {
+    pub(super) fn dir_of(&self, name: &str) -> PathBuf {
         if name == "INBOX" {
             self.root.clone()
         } else {

@@ -60,11 +60,29 @@
 //!   go through [`uids::set_flags`] and [`uids::remove`]), any other change of ours drops it,
 //!   and a listing edited while `cur/` was busy is read from disk again once `cur/` settles,
 //!   so a rename by another program is never hidden for long. Sessions share the listing and
-//!   compare it with their view in one walk, in UID order.
+//!   compare it with their view in one walk, in UID order, or only at the UIDs its log of
+//!   edits names since they last looked.
 //! - **Nothing is skipped in silence, nothing is invented.** A command on a message another
 //!   session expunged answers what it can and ends in `NO [EXPUNGEISSUED]` (RFC 2180 §4.1,
 //!   RFC 5530); a COPY of a set with such a message copies nothing. Never an empty body, a
 //!   1970 date or an OK for a change that did not happen.
+//!
+//! - **Mod-sequences come from listings** (RFC 7162, [`uids`]): each message has a MODSEQ and
+//!   the folder a HIGHESTMODSEQ, kept in the uidlist with the flags each message had when last
+//!   listed, and the last expunged UIDs with theirs. A listing under the folder's lock that
+//!   finds something new gives it HIGHESTMODSEQ + 1: a message seen for the first time (so
+//!   delivery, which takes no lock, needs none for this either), flags that differ from the
+//!   recorded ones, a message gone. This server's own flag change or expunge, which edits the
+//!   cached listing in place (above), gives that message or expunge HIGHESTMODSEQ + 1 there
+//!   and then; the uidlist is written before the edited listing is handed to any session, so
+//!   no MODSEQ is told that a crash could lose (if the listing is dropped first, the next
+//!   listing finds the same changes on disk and numbers them). With no cached listing to edit,
+//!   the next listing numbers the change; a STORE lists the folder after its renames, under
+//!   the same lock, so each STORE gets a new value either way. A flag change made outside postlab's
+//!   locks (POP3 of another server, a Maildir tool renaming `:2,S` to `:2,FS`) is detected the
+//!   same way, at the next listing by any session, and bumped then: a CONDSTORE client sees it
+//!   as a change with a MODSEQ above the one it knew, never a silent one. What such a program
+//!   changes and changes back between two listings is not seen (the name is what it was).
 //!
 //! The price of locks in memory: a second program changing the Maildir (another server, a
 //! Maildir tool) does not take them. The unique-name lookups still keep postlab correct
@@ -78,6 +96,7 @@ pub mod lock;
 pub mod maildir;
 pub mod maildrop;
 pub mod quota;
+pub mod special_use;
 pub mod uids;
 
 pub use maildir::Maildir;

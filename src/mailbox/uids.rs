@@ -7,10 +7,44 @@
 //!
 //! ```text
 //! mail/bob/postlab-uidlist
-//! 1795012345 4 3                       ← UIDVALIDITY, the next UID to give, the first recent UID
-//! 1 1795012350.M1P7Q0.mx.test,S=312    ← UID and the message's unique name
-//! 3 1795012399.M5P7Q1.mx.test,S=907
+//! 1795012345 4 3 9 0                           ← UIDVALIDITY, next UID, first recent UID,
+//!                                                 HIGHESTMODSEQ, expunge floor (below)
+//! 1 5 1795012350.M1P7Q0.mx.test,S=312:2,S      ← UID, MODSEQ, unique name and the flags
+//! 3 9 1795012399.M5P7Q1.mx.test,S=907:2,        ← last seen (after `:2,`)
+//! - 2 7                                        ← UID 2 was expunged at MODSEQ 7
 //! ```
+//!
+//! A list written before mod-sequences existed (three numbers in its first line, lines of
+//! `UID NAME`) still loads: every message gets MODSEQ 1 and its flags as they are on disk.
+//!
+//! # Mod-sequences (RFC 7162, CONDSTORE and QRESYNC)
+//!
+//! Every message has a MODSEQ and the folder a HIGHESTMODSEQ, which only grow. They are
+//! given **when a folder is listed** (under its lock), from what the listing finds changed
+//! since the list was written: a message seen for the first time (however it came: SMTP
+//! delivery into `new/` takes no lock and needs none), a message whose flags after `:2,` are
+//! not the ones recorded (a STORE of this server, POP3, or another program renaming the file
+//! outside postlab's locks), and a message that is gone (expunged by anyone). One listing
+//! that finds changes takes HIGHESTMODSEQ + 1 and gives it to all of them: RFC 7162 §3.1
+//! asks a new value per STORE, which a STORE gets because it lists the folder after its
+//! renames, under the lock. This server's own changes that edit the cached listing in place
+//! (below: [`set_flags`] with new flags, [`remove`]) take HIGHESTMODSEQ + 1 each, at once, in
+//! the listing; the listing is then *dirty*, and the list file is written from it before it
+//! is handed to anyone ([`scan_locked`]), so every MODSEQ a client hears is on disk. A dirty
+//! listing dropped unwritten (a failed write, another change to the folder) costs nothing:
+//! the next listing from disk finds the same changes against the file and numbers them, and
+//! none of the unwritten numbers was told. A flag set twice between two listings counts once; a flag set
+//! and cleared again between two listings is not seen at all (the file name is what it was):
+//! only another program can do that, since every session of this server lists after it
+//! changes anything.
+//!
+//! Expunged UIDs are remembered with their MODSEQ, so that QRESYNC can answer "what vanished
+//! since n" (`VANISHED (EARLIER)`, RFC 7162 §3.2.5.1, §3.2.6). At most [`MAX_EXPUNGED`] are
+//! kept, the newest; the MODSEQ of the newest one forgotten is the *expunge floor*. A client
+//! asking about changes since a MODSEQ below the floor gets every UID of its set that is no
+//! longer in the folder, as §3.2.6 asks of a server that has forgotten ("MUST behave as if it
+//! was requested to report all expunged messages"), which is also right for a client that
+//! missed a change.
 //!
 //! The list is written when the folder is first looked at, empty or not (and when it is
 //! created), so a folder's UIDVALIDITY is handed out once and never again (§2.3.1.1).
@@ -36,7 +70,7 @@
 //!
 //! Except this server's own changes to `cur/`: a flag change or an expunge by a session of this
 //! process happens under the folder's lock and goes through [`set_flags`] and [`remove`] here,
-//! which edit the cached listing in place instead of throwing it
+//! which edit the cached listing in place (with its new MODSEQ, above) instead of throwing it
 //! away. While sessions keep changing flags, `cur/` never settles, and without this every
 //! command would read the whole folder again. Such an edited listing is *provisional*: it is
 //! trusted only while its `cur/` time is the one recorded right after the edit, and once that
@@ -75,7 +109,15 @@ struct Cached {
     listing: Arc<Listing>,
     /// Made or edited while `cur/` was not settled: see the module comment.
     provisional: bool,
+    /// Edited since the list file was last written: the file is written before the listing
+    /// is handed to anyone ([`scan_locked`]), so no MODSEQ is told that a crash could lose.
+    dirty: bool,
 }
+
+/// At most this many expunged UIDs are remembered per folder for QRESYNC (module comment).
+/// Ten thousand lines of `- UID MODSEQ` at most (runs of UIDs share a line): small beside a
+/// big folder's own list, and more expunges than a phone misses in months.
+pub const MAX_EXPUNGED: usize = 10_000;
 
 /// At most this many folders are remembered; past it the cache starts again.
 const CACHE_FOLDERS: usize = 256;
@@ -154,6 +196,7 @@ fn edit_cached(
     listing.note_edit(uid);
     cached.stamps[1] = after;
     cached.provisional = true;
+    cached.dirty = true;
 }
 
 /// [`Maildir::set_flags`], and the cached listing follows: a rename within `cur/` edits it, a
@@ -185,13 +228,19 @@ pub fn remove(maildir: &Maildir, entry: &Entry) -> io::Result<()> {
     Ok(())
 }
 
-/// This process renamed message `unique` to `path` (in `cur/`, flags `flags`).
+/// This process renamed message `unique` to `path` (in `cur/`, flags `flags`). New flags give
+/// the message a new MODSEQ, HIGHESTMODSEQ + 1 (RFC 7162 §3.1), as a listing would.
 fn renamed(root: &Path, before: Option<SystemTime>, unique: &str, path: &Path, flags: &str) {
     edit_cached(root, before, |listing| {
-        let (uid, entry) = listing
+        let i = listing
             .messages
-            .iter_mut()
-            .find(|(_, e)| e.unique == unique)?;
+            .iter()
+            .position(|(_, e)| e.unique == unique)?;
+        if listing.messages[i].1.flags != flags {
+            listing.highest_modseq = listing.highest_modseq.checked_add(1)?;
+            *listing.modseqs.get_mut(i)? = listing.highest_modseq;
+        }
+        let (uid, entry) = &mut listing.messages[i];
         *entry = Arc::new(Entry {
             path: path.to_path_buf(),
             flags: flags.to_string(),
@@ -202,15 +251,24 @@ fn renamed(root: &Path, before: Option<SystemTime>, unique: &str, path: &Path, f
     });
 }
 
-/// This process removed message `unique` from `cur/` (an expunge). The list file keeps its
-/// line until the next full scan, which drops the lines of files that are gone.
+/// This process removed message `unique` from `cur/` (an expunge): its UID is remembered as
+/// expunged at a new MODSEQ, HIGHESTMODSEQ + 1 (RFC 7162 §3.2), as a listing would.
 fn removed(root: &Path, before: Option<SystemTime>, unique: &str) {
     edit_cached(root, before, |listing| {
         let i = listing
             .messages
             .iter()
             .position(|(_, e)| e.unique == unique)?;
-        Some(listing.messages.remove(i).0)
+        if i >= listing.modseqs.len() {
+            return None;
+        }
+        let modseq = listing.highest_modseq.checked_add(1)?;
+        listing.highest_modseq = modseq;
+        let uid = listing.messages.remove(i).0;
+        listing.modseqs.remove(i);
+        let expunged = Arc::make_mut(&mut listing.expunged);
+        remember_expunged(expunged, &mut listing.expunge_floor, &[uid], modseq);
+        Some(uid)
     });
 }
 
@@ -231,6 +289,14 @@ pub struct Numbered {
     /// Messages from this UID up are recent: no read-write session has claimed them yet.
     pub first_recent: u32,
     pub messages: Vec<(u32, Entry)>,
+    /// The MODSEQ of each message of `messages`, at the same index (RFC 7162 §3.1).
+    pub modseqs: Vec<u64>,
+    /// The folder's HIGHESTMODSEQ: the largest MODSEQ given, to a message or an expunge.
+    pub highest_modseq: u64,
+    /// Expunged UIDs with the MODSEQ of their expunge, oldest first (module comment).
+    pub expunged: Arc<Vec<(u32, u64)>>,
+    /// Expunges with a MODSEQ up to this one may have been forgotten; 0: none was.
+    pub expunge_floor: u64,
 }
 
 /// [`Numbered`] as the cache keeps and shares it: each entry behind its own pointer, so that
@@ -242,6 +308,11 @@ pub struct Listing {
     pub first_recent: u32,
     /// In UID order.
     pub messages: Vec<(u32, Arc<Entry>)>,
+    /// As in [`Numbered`]: the MODSEQ of each message, HIGHESTMODSEQ, expunges remembered.
+    pub modseqs: Vec<u64>,
+    pub highest_modseq: u64,
+    pub expunged: Arc<Vec<(u32, u64)>>,
+    pub expunge_floor: u64,
     /// Names this state of the listing: no other state of any listing has the same number,
     /// and every edit gives it a greater one.
     pub generation: u64,
@@ -273,6 +344,39 @@ impl Listing {
                 .into_iter()
                 .map(|(uid, entry)| (uid, Arc::new(entry)))
                 .collect(),
+            modseqs: numbered.modseqs,
+            highest_modseq: numbered.highest_modseq,
+            expunged: numbered.expunged,
+            expunge_floor: numbered.expunge_floor,
+        }
+    }
+
+    /// The MODSEQ of the message with `uid`, if it is in the folder.
+    pub fn modseq_of(&self, uid: u32) -> Option<u64> {
+        let at = self.messages.binary_search_by_key(&uid, |(u, _)| *u).ok()?;
+        self.modseqs.get(at).copied()
+    }
+
+    /// The list as it is saved (see [`list_of`]).
+    fn list(&self) -> List {
+        List {
+            validity: self.validity,
+            next: self.next,
+            first_recent: self.first_recent,
+            highest: self.highest_modseq,
+            floor: self.expunge_floor,
+            known: self
+                .messages
+                .iter()
+                .zip(&self.modseqs)
+                .map(|((uid, e), modseq)| Known {
+                    uid: *uid,
+                    modseq: *modseq,
+                    flags: Some(e.flags.clone()),
+                    unique: e.unique.clone(),
+                })
+                .collect(),
+            expunged: self.expunged.to_vec(),
         }
     }
 
@@ -311,16 +415,40 @@ impl Listing {
                 .iter()
                 .map(|(uid, entry)| (*uid, (**entry).clone()))
                 .collect(),
+            modseqs: self.modseqs.clone(),
+            highest_modseq: self.highest_modseq,
+            expunged: self.expunged.clone(),
+            expunge_floor: self.expunge_floor,
         }
     }
 }
 
-/// The list as stored: validity, next UID, and UID per unique name.
+impl Numbered {
+    /// The MODSEQ of the message with `uid`, if it is in the folder.
+    pub fn modseq_of(&self, uid: u32) -> Option<u64> {
+        let at = self.messages.binary_search_by_key(&uid, |(u, _)| *u).ok()?;
+        self.modseqs.get(at).copied()
+    }
+}
+
+/// One message as the list remembers it.
+struct Known {
+    uid: u32,
+    modseq: u64,
+    /// The flag letters last seen; `None` in a list from before mod-sequences.
+    flags: Option<String>,
+    unique: String,
+}
+
+/// The list as stored (see the module comment for the file).
 struct List {
     validity: u32,
     next: u32,
     first_recent: u32,
-    uids: Vec<(u32, String)>,
+    highest: u64,
+    floor: u64,
+    known: Vec<Known>,
+    expunged: Vec<(u32, u64)>,
 }
 
 /// Scans `maildir`, gives UIDs to messages that have none, forgets the ones that are gone,
@@ -374,11 +502,20 @@ fn list_of(numbered: &Numbered) -> List {
         validity: numbered.validity,
         next: numbered.next,
         first_recent: numbered.first_recent,
-        uids: numbered
+        highest: numbered.highest_modseq,
+        floor: numbered.expunge_floor,
+        known: numbered
             .messages
             .iter()
-            .map(|(uid, e)| (*uid, e.unique.clone()))
+            .zip(&numbered.modseqs)
+            .map(|((uid, e), modseq)| Known {
+                uid: *uid,
+                modseq: *modseq,
+                flags: Some(e.flags.clone()),
+                unique: e.unique.clone(),
+            })
             .collect(),
+        expunged: numbered.expunged.to_vec(),
     }
 }
 
@@ -387,18 +524,23 @@ fn scan_locked(maildir: &Maildir) -> io::Result<Arc<Listing>> {
     let before = stamps(maildir);
     // `new/` must always be settled: deliveries add to it without the folder's lock. A
     // provisional listing is good while `cur/` is still busy, and is read again once it is not.
-    if settled_one(before[0]) {
-        let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(cached) = cache.as_ref().and_then(|c| c.get(maildir.root())) {
+    let hit = settled_one(before[0])
+        .then(|| {
+            let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            let cached = cache.as_ref().and_then(|c| c.get(maildir.root()))?;
             let trusted = if cached.provisional {
                 !settled_one(before[1])
             } else {
                 settled(&before)
             };
-            if cached.stamps == before && trusted {
-                return Ok(cached.listing.clone());
-            }
+            (cached.stamps == before && trusted).then(|| (cached.listing.clone(), cached.dirty))
+        })
+        .flatten();
+    if let Some((listing, dirty)) = hit {
+        if dirty {
+            flush(maildir, &listing)?;
         }
+        return Ok(listing);
     }
     let listing = Arc::new(Listing::from(scan_now(maildir)?));
     let after = stamps(maildir);
@@ -414,13 +556,36 @@ fn scan_locked(maildir: &Maildir) -> io::Result<Arc<Listing>> {
             stamps: after,
             listing: listing.clone(),
             provisional: !settled(&after),
+            dirty: false,
         };
         map.insert(maildir.root().to_path_buf(), cached);
     }
     Ok(listing)
 }
 
-/// The scan itself (the caller holds [`LOCK`]).
+/// Writes the list file of an edited cached listing (the caller holds the folder's lock and
+/// [`LOCK`], so nothing edits it meanwhile), and records the file's new time in the cache.
+/// If the write fails the listing is dropped: the next listing from disk then finds the
+/// edits as changes and gives them a MODSEQ of its own, and no MODSEQ of the edits was told.
+fn flush(maildir: &Maildir, listing: &Arc<Listing>) -> io::Result<()> {
+    let path = maildir.root().join(FILE);
+    if let Err(e) = write_list(&path, &listing.list()) {
+        forget(maildir.root());
+        return Err(e);
+    }
+    let written = fs::metadata(&path).and_then(|m| m.modified()).ok();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(cached) = cache.as_mut().and_then(|c| c.get_mut(maildir.root())) {
+        if Arc::ptr_eq(&cached.listing, listing) {
+            cached.stamps[2] = written;
+            cached.dirty = false;
+        }
+    }
+    Ok(())
+}
+
+/// The scan itself (the caller holds [`LOCK`]): UIDs for new messages, and a new MODSEQ for
+/// everything changed since the list was written (module comment).
 fn scan_now(maildir: &Maildir) -> io::Result<Numbered> {
     let entries = maildir.scan()?;
     let path = maildir.root().join(FILE);
@@ -430,38 +595,88 @@ fn scan_now(maildir: &Maildir) -> io::Result<Numbered> {
         Ok(list) => (list, false),
         Err(()) => (fresh(()), true),
     };
-    let known: HashMap<&str, u32> = list.uids.iter().map(|(u, n)| (n.as_str(), *u)).collect();
+    // The one new MODSEQ of this listing, used only if something changed.
+    let modseq = list.highest + 1;
+    let mut bumped = false;
+    let mut known: HashMap<&str, &Known> =
+        list.known.iter().map(|k| (k.unique.as_str(), k)).collect();
     let mut messages = Vec::with_capacity(entries.len());
+    let mut modseqs = Vec::with_capacity(entries.len());
     let mut fresh_ones = Vec::new();
     for entry in entries {
-        match known.get(entry.unique.as_str()) {
-            Some(&uid) => messages.push((uid, entry)),
+        match known.remove(entry.unique.as_str()) {
+            Some(k) => {
+                let seq = match &k.flags {
+                    Some(flags) if *flags == entry.flags => k.modseq,
+                    // Flags changed since the last listing, by anyone: a new MODSEQ.
+                    Some(_) => {
+                        bumped = true;
+                        modseq
+                    }
+                    // A list from before mod-sequences: the flags are recorded as they are.
+                    None => {
+                        changed = true;
+                        k.modseq
+                    }
+                };
+                messages.push((k.uid, entry));
+                modseqs.push(seq);
+            }
             None => fresh_ones.push(entry),
         }
     }
-    if messages.len() != list.uids.len() {
-        changed = true;
+    // What the list knew and the folder no longer has was expunged (RFC 7162 §3.2).
+    let mut gone: Vec<u32> = known.values().map(|k| k.uid).collect();
+    gone.sort_unstable();
+    if !gone.is_empty() {
+        bumped = true;
+        remember_expunged(&mut list.expunged, &mut list.floor, &gone, modseq);
     }
-    // New arrivals get UIDs in scan order, which is delivery order (oldest first).
+    // New arrivals get UIDs in scan order, which is delivery order (oldest first), and the
+    // new MODSEQ (RFC 7162 §3.1: higher than every other in the folder).
     for entry in fresh_ones {
         messages.push((list.next, entry));
+        modseqs.push(modseq);
         list.next += 1;
-        changed = true;
+        bumped = true;
     }
-    messages.sort_by_key(|(uid, _)| *uid);
-    if changed {
-        list.uids = messages
-            .iter()
-            .map(|(uid, e)| (*uid, e.unique.clone()))
-            .collect();
-        save(maildir, &path, &list)?;
+    let mut order: Vec<usize> = (0..messages.len()).collect();
+    order.sort_by_key(|&i| messages[i].0);
+    let (messages, modseqs): (Vec<_>, Vec<_>) = order
+        .into_iter()
+        .map(|i| (messages[i].clone(), modseqs[i]))
+        .unzip();
+    if bumped {
+        list.highest = modseq;
     }
-    Ok(Numbered {
+    let numbered = Numbered {
         validity: list.validity,
         next: list.next,
         first_recent: list.first_recent,
         messages,
-    })
+        modseqs,
+        highest_modseq: list.highest,
+        expunged: Arc::new(list.expunged),
+        expunge_floor: list.floor,
+    };
+    if changed || bumped {
+        save(maildir, &path, &list_of(&numbered))?;
+    }
+    Ok(numbered)
+}
+
+/// Remembers UIDs `gone` as expunged at `modseq`, keeping the newest [`MAX_EXPUNGED`]; the
+/// MODSEQ of the newest one forgotten becomes the floor (module comment).
+fn remember_expunged(expunged: &mut Vec<(u32, u64)>, floor: &mut u64, gone: &[u32], modseq: u64) {
+    expunged.extend(gone.iter().map(|uid| (*uid, modseq)));
+    if expunged.len() > MAX_EXPUNGED {
+        let forget = expunged.len() - MAX_EXPUNGED;
+        *floor = expunged[..forget]
+            .iter()
+            .map(|(_, m)| *m)
+            .fold(*floor, u64::max);
+        expunged.drain(..forget);
+    }
 }
 
 /// The last UIDVALIDITY handed out by this process.
@@ -485,7 +700,10 @@ fn fresh(_: ()) -> List {
         validity: now.max(previous + 1),
         next: 1,
         first_recent: 1,
-        uids: Vec::new(),
+        highest: 1,
+        floor: 0,
+        known: Vec::new(),
+        expunged: Vec::new(),
     }
 }
 
@@ -493,39 +711,124 @@ fn fresh(_: ()) -> List {
 fn read(path: &Path) -> Result<List, ()> {
     let text = fs::read_to_string(path).map_err(|_| ())?;
     let mut lines = text.lines();
-    let mut header = lines.next().ok_or(())?.split(' ');
-    let mut number = || -> Result<u32, ()> { header.next().ok_or(())?.parse().map_err(|_| ()) };
-    let validity = number()?;
-    let next = number()?;
+    let header: Vec<&str> = lines.next().ok_or(())?.split(' ').collect();
+    let number = |i: usize| -> Result<u64, ()> { header.get(i).ok_or(())?.parse().map_err(|_| ()) };
+    let validity = u32::try_from(number(0)?).map_err(|_| ())?;
+    let next = u32::try_from(number(1)?).map_err(|_| ())?;
     // Lists written before the recent number existed: nothing is recent.
-    let first_recent = number().unwrap_or(next).min(next);
-    let mut uids = Vec::new();
+    let first_recent = number(2)
+        .ok()
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(next)
+        .min(next);
+    // Lists written before mod-sequences: every message starts at MODSEQ 1.
+    let with_modseqs = header.len() >= 5;
+    let (highest, floor) = if with_modseqs {
+        (number(3)?, number(4)?)
+    } else {
+        (1, 0)
+    };
+    if validity == 0 || next == 0 || highest == 0 || highest > MAX_MODSEQ || floor > highest {
+        return Err(());
+    }
+    let (mut known, mut expunged) = (Vec::new(), Vec::new());
     for line in lines {
-        let (uid, name) = line.split_once(' ').ok_or(())?;
+        if let Some(rest) = line.strip_prefix("- ") {
+            let (uids, modseq) = rest.split_once(' ').ok_or(())?;
+            let modseq: u64 = modseq.parse().map_err(|_| ())?;
+            let (low, high) = uids.split_once(':').unwrap_or((uids, uids));
+            let (low, high): (u32, u32) =
+                (low.parse().map_err(|_| ())?, high.parse().map_err(|_| ())?);
+            if low == 0 || low > high || high >= next || modseq > highest {
+                return Err(());
+            }
+            // Checked before the run is spread out: a damaged line cannot ask for billions.
+            if expunged.len() + (high - low) as usize >= MAX_EXPUNGED {
+                return Err(());
+            }
+            expunged.extend((low..=high).map(|uid| (uid, modseq)));
+            continue;
+        }
+        let (uid, rest) = line.split_once(' ').ok_or(())?;
         let uid: u32 = uid.parse().map_err(|_| ())?;
         if uid == 0 || uid >= next {
             return Err(());
         }
-        uids.push((uid, name.to_string()));
+        let (modseq, name) = if with_modseqs {
+            let (modseq, name) = rest.split_once(' ').ok_or(())?;
+            (modseq.parse::<u64>().map_err(|_| ())?, name)
+        } else {
+            (1, rest)
+        };
+        if modseq == 0 || modseq > highest {
+            return Err(());
+        }
+        let (unique, flags) = match (with_modseqs, name.split_once(":2,")) {
+            (true, Some((unique, flags))) => (unique, Some(flags.to_string())),
+            (true, None) => return Err(()),
+            (false, _) => (name, None),
+        };
+        known.push(Known {
+            uid,
+            modseq,
+            flags,
+            unique: unique.to_string(),
+        });
     }
-    if validity == 0 || next == 0 {
+    if expunged.len() > MAX_EXPUNGED {
         return Err(());
     }
     Ok(List {
         validity,
         next,
         first_recent,
-        uids,
+        highest,
+        floor,
+        known,
+        expunged,
     })
 }
+
+/// RFC 7162 §7: a mod-sequence is a positive 63-bit number.
+pub const MAX_MODSEQ: u64 = i64::MAX as u64;
 
 /// Writes the list and forgets the cached scan of its folder: the file's modification time
 /// alone could miss a second write in the same clock tick.
 fn save(maildir: &Maildir, path: &Path, list: &List) -> io::Result<()> {
     forget(maildir.root());
-    let mut text = format!("{} {} {}\n", list.validity, list.next, list.first_recent);
-    for (uid, name) in &list.uids {
-        text.push_str(&format!("{uid} {name}\n"));
+    write_list(path, list)
+}
+
+/// The list file's text (module comment), written whole.
+fn write_list(path: &Path, list: &List) -> io::Result<()> {
+    use std::fmt::Write as _;
+    let mut text = format!(
+        "{} {} {} {} {}\n",
+        list.validity, list.next, list.first_recent, list.highest, list.floor
+    );
+    for k in &list.known {
+        let flags = k.flags.as_deref().unwrap_or("");
+        let _ = writeln!(text, "{} {} {}:2,{flags}", k.uid, k.modseq, k.unique);
+    }
+    // Runs of consecutive UIDs expunged at one MODSEQ share a line: `- 5:9 17`.
+    let mut i = 0;
+    while i < list.expunged.len() {
+        let (low, modseq) = list.expunged[i];
+        let mut high = low;
+        while list
+            .expunged
+            .get(i + 1)
+            .is_some_and(|&(u, m)| m == modseq && Some(u) == high.checked_add(1))
+        {
+            high += 1;
+            i += 1;
+        }
+        let _ = if high == low {
+            writeln!(text, "- {low} {modseq}")
+        } else {
+            writeln!(text, "- {low}:{high} {modseq}")
+        };
+        i += 1;
     }
     durable::write_atomically(path, text.as_bytes())
 }
@@ -624,12 +927,76 @@ mod tests {
     }
 
     #[test]
+    fn an_own_flag_change_or_expunge_gets_a_new_modseq_on_disk_before_it_is_handed_out() {
+        let dir = std::env::temp_dir().join(format!("postlab-uids-own-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let maildir = Maildir::create(&dir).unwrap();
+        maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
+        maildir.deliver(&[b"two\r\n"], "mx.test").unwrap();
+        for (_, entry) in scan(&maildir).unwrap().messages {
+            maildir.set_flags(&entry, "").unwrap();
+        }
+        let past = SystemTime::now() - std::time::Duration::from_secs(10);
+        let busy = SystemTime::now() + std::time::Duration::from_secs(3600);
+        touch(&dir, "new", past);
+        touch(&dir, "cur", past);
+        let listed = scan(&maildir).unwrap();
+        let highest = listed.highest_modseq;
+        let cached = |f: &dyn Fn(&mut Cached)| {
+            let mut cache = CACHE.lock().unwrap();
+            f(cache.as_mut().unwrap().get_mut(maildir.root()).unwrap())
+        };
+        // A flag change by this process: HIGHESTMODSEQ + 1 for the message, in the cached
+        // listing at once, not yet in the file.
+        set_flags(&maildir, &listed.messages[0].1, "S").unwrap();
+        cached(&|c| {
+            assert!(c.dirty);
+            assert_eq!(c.listing.modseqs, [highest + 1, listed.modseqs[1]]);
+            assert_eq!(c.listing.highest_modseq, highest + 1);
+        });
+        assert_eq!(read(&dir.join(FILE)).unwrap().highest, highest);
+        // Served from the cache (cur/ still busy): the file is written first.
+        touch(&dir, "cur", busy);
+        cached(&|c| c.stamps[1] = Some(busy));
+        let now = scan(&maildir).unwrap();
+        assert_eq!(
+            (now.modseqs[0], now.highest_modseq),
+            (highest + 1, highest + 1)
+        );
+        cached(&|c| assert!(!c.dirty));
+        assert_eq!(read(&dir.join(FILE)).unwrap().highest, highest + 1);
+        // An expunge by this process: remembered at the next MODSEQ, in the file too.
+        let gone = now.messages[1].0;
+        remove(&maildir, &now.messages[1].1).unwrap();
+        touch(&dir, "cur", busy);
+        cached(&|c| c.stamps[1] = Some(busy));
+        let after = scan(&maildir).unwrap();
+        assert_eq!(after.highest_modseq, highest + 2);
+        assert_eq!(*after.expunged, vec![(gone, highest + 2)]);
+        let file = read(&dir.join(FILE)).unwrap();
+        assert_eq!(
+            (file.highest, file.expunged),
+            (highest + 2, vec![(gone, highest + 2)])
+        );
+        // A listing from disk agrees: nothing new to number.
+        forget(maildir.root());
+        let fresh = scan(&maildir).unwrap();
+        assert_eq!(fresh.modseqs, [highest + 1]);
+        assert_eq!(fresh.highest_modseq, highest + 2);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_listing_names_the_uids_edited_since_a_generation_while_it_kept_them() {
         let mut listing = Listing::from(Numbered {
             validity: 1,
             next: 1,
             first_recent: 1,
             messages: Vec::new(),
+            modseqs: Vec::new(),
+            highest_modseq: 1,
+            expunged: Arc::new(Vec::new()),
+            expunge_floor: 0,
         });
         let start = listing.generation;
         listing.note_edit(7);
@@ -688,6 +1055,65 @@ mod tests {
             "a damaged list gets a new UIDVALIDITY"
         );
         assert_eq!(c.messages.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn modseqs_grow_with_arrivals_flag_changes_and_expunges_and_old_lists_load() {
+        let dir = std::env::temp_dir().join(format!("postlab-uids-modseq-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let maildir = Maildir::create(&dir).unwrap();
+        // A list from before mod-sequences, naming one message.
+        let first = maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
+        let unique = first.file_name().unwrap().to_str().unwrap().to_string();
+        fs::write(dir.join(FILE), format!("1700000000 2 2\n1 {unique}\n")).unwrap();
+        let a = scan(&maildir).unwrap();
+        assert_eq!(a.validity, 1_700_000_000, "the old list is kept");
+        assert_eq!((a.modseqs.clone(), a.highest_modseq), (vec![1], 1));
+        // An arrival: a new MODSEQ for it only.
+        maildir.deliver(&[b"two\r\n"], "mx.test").unwrap();
+        let b = scan(&maildir).unwrap();
+        assert_eq!((b.modseqs.clone(), b.highest_modseq), (vec![1, 2], 2));
+        // A flag change by anyone (here straight on disk): a new MODSEQ for that message.
+        let entry = b.messages[0].1.clone();
+        maildir.set_flags(&entry, "S").unwrap();
+        let c = scan(&maildir).unwrap();
+        assert_eq!((c.modseqs.clone(), c.highest_modseq), (vec![3, 2], 3));
+        // The same flags again change nothing; new/ to cur/ with no flags is no change either.
+        let second = c.messages[1].1.clone();
+        maildir.set_flags(&second, "").unwrap();
+        assert_eq!(scan(&maildir).unwrap().highest_modseq, 3);
+        // An expunge: remembered with its MODSEQ, across a fresh read of the file.
+        fs::remove_file(c.messages[0].1.path.with_file_name(format!("{unique}:2,S"))).unwrap();
+        let d = scan(&maildir).unwrap();
+        assert_eq!(d.highest_modseq, 4);
+        assert_eq!(*d.expunged, vec![(1, 4)]);
+        let text = fs::read_to_string(dir.join(FILE)).unwrap();
+        assert!(text.starts_with("1700000000 3 2 4 0\n"), "{text}");
+        assert!(text.contains("\n- 1 4\n"), "{text}");
+        let reread = read(&dir.join(FILE)).unwrap();
+        assert_eq!((reread.highest, reread.expunged), (4, vec![(1, 4)]));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn damaged_modseq_lines_are_refused_and_runs_are_bounded() {
+        let dir = std::env::temp_dir().join(format!("postlab-uids-bad-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(FILE);
+        for bad in [
+            "1 5 5 3 0\n- 1:4294967294 2\n",
+            "1 5 5 3 0\n1 4 x:2,\n",
+            "1 5 5 9223372036854775808 0\n",
+            "1 5 5 3 0\n1 3 x\n",
+            "1 5 5 3 4\n",
+        ] {
+            fs::write(&path, bad).unwrap();
+            assert!(read(&path).is_err(), "{bad:?}");
+        }
+        fs::write(&path, "1 9 5 3 0\n- 1:4 2\n").unwrap();
+        assert_eq!(read(&path).unwrap().expunged.len(), 4);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -15,6 +15,9 @@ use super::route::Route;
 use crate::address::{Address, ReversePath};
 use crate::clock::Civil;
 use crate::ids::QueueId;
+// The hint a postlab server adds to its replies is for the person typing at that server, not
+// for a sender reading a bounce somewhere else: it is left out, in either language.
+use crate::hints::without_hint;
 
 /// One recipient that failed, and why.
 #[derive(Debug, Clone)]
@@ -137,16 +140,6 @@ pub fn build(
     })
 }
 
-/// A reply without the student hint a postlab server adds to its own words (`… (hint: …)`):
-/// that hint is for the person typing at that server, not for the sender reading a bounce
-/// somewhere else.
-fn without_hint(diagnostic: &str) -> &str {
-    match diagnostic.rfind(" (hint: ") {
-        Some(at) if diagnostic.ends_with(')') => &diagnostic[..at],
-        _ => diagnostic,
-    }
-}
-
 /// The original's header section, CRLF-terminated, without the body.
 fn header_section(content: &[u8]) -> &[u8] {
     match content.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -252,6 +245,12 @@ mod tests {
         let text = bounce_text(std::slice::from_ref(&refused));
         assert!(text.contains("It was refused for good"), "{text}");
         assert!(!text.contains("hint:"), "{text}");
+        let in_indonesian = Failed {
+            diagnostic: "550 5.1.1 no such user here (petunjuk: perintah postlab user list menampilkan akun yang ada)".into(),
+            ..refused.clone()
+        };
+        let text = bounce_text(std::slice::from_ref(&in_indonesian));
+        assert!(!text.contains("petunjuk:"), "{text}");
         let both = bounce_text(&[refused, expired]);
         assert!(
             both.contains("It was refused, or could not be delivered"),

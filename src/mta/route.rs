@@ -51,6 +51,9 @@ pub enum Rejection {
     UnknownUser,
     /// Another domain, and this client may not relay (554 5.7.1).
     RelayDenied,
+    /// Another domain, but not one `relay_to` lets this server send to (554 5.7.1): a class
+    /// server sends to the class's domains only.
+    OutsideRelayTo,
     /// The aliases point at each other, or nest deeper than [`MAX_ALIAS_DEPTH`] (550 5.4.6).
     AliasLoop,
     /// The aliases file is wrong for this name (550 5.3.5, RFC 3463 §3.4 "system incorrectly
@@ -100,10 +103,12 @@ impl Router<'_> {
         let local = rcpt.is_bare_postmaster()
             || (!rcpt.is_address_literal() && self.config.is_local_domain(&rcpt.domain));
         if !local {
-            return if self.may_relay {
-                Route::Remote(rcpt.clone())
-            } else {
+            return if !self.may_relay {
                 Route::Reject(Rejection::RelayDenied)
+            } else if !self.config.may_relay_to(&rcpt.domain) {
+                Route::Reject(Rejection::OutsideRelayTo)
+            } else {
+                Route::Remote(rcpt.clone())
             };
         }
         let mut found = Expansion::default();
@@ -302,5 +307,37 @@ mod tests {
             router.route(&addr("v@t.example")),
             Route::Remote(addr("v@t.example"))
         );
+    }
+
+    /// A class server (`relay_to = class.test`) sends to the class's domains and nowhere
+    /// else, not even for a client that may relay: no address literal, no real domain.
+    #[test]
+    fn relay_to_keeps_relaying_inside_the_class() {
+        let (mut config, directory) = setup("");
+        config.set("relay_to", "class.test").unwrap();
+        let router = Router {
+            config: &config,
+            directory: &directory,
+            may_relay: true,
+        };
+        let outside = Route::Reject(Rejection::OutsideRelayTo);
+        let cases = [
+            (
+                "bob@bo.class.test",
+                Route::Remote(addr("bob@bo.class.test")),
+            ),
+            (
+                "bob@BO.Class.Test",
+                Route::Remote(addr("bob@BO.Class.Test")),
+            ),
+            ("bob@class.test", Route::Remote(addr("bob@class.test"))),
+            ("bob@notclass.test", outside.clone()),
+            ("bob@gmail.com", outside.clone()),
+            ("bob@[203.0.113.22]", outside.clone()),
+            ("alice@example.org", Route::Local(vec!["alice".into()])),
+        ];
+        for (rcpt, want) in cases {
+            assert_eq!(router.route(&addr(rcpt)), want, "{rcpt}");
+        }
     }
 }

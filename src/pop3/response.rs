@@ -13,9 +13,12 @@
 //!
 //! Response codes in brackets (RFC 2449 §8, RFC 3206) tell a client *why* something failed,
 //! so it can tell the user "wrong password" apart from "try again later". An `-ERR` may carry a
-//! hint for students (`hints = yes` in postlab.conf) after the text; clients read only `-ERR`.
+//! hint for students (`hints = en | id` in postlab.conf, from `src/hints.rs`) after the text;
+//! clients read only `-ERR`.
 
 use std::borrow::Cow;
+
+use crate::hints::{Hint, Hints};
 
 /// The bracketed response codes postlab uses (RFC 2449 §8, RFC 3206 §4 and §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +53,7 @@ pub enum Response {
     Err {
         code: Option<Code>,
         text: Cow<'static, str>,
-        hint: Option<&'static str>,
+        hint: Option<Hint>,
     },
     /// `+ ` and nothing else: the empty SASL challenge (RFC 5034 §4).
     Continue,
@@ -87,7 +90,7 @@ impl Response {
         }
     }
 
-    fn hint(mut self, new: &'static str) -> Response {
+    fn hint(mut self, new: Hint) -> Response {
         if let Response::Err { hint, .. } = &mut self {
             *hint = Some(new);
         }
@@ -99,7 +102,7 @@ impl Response {
     }
 
     /// The response as sent: CRLF line endings, multi-line data byte-stuffed and ended by `.`.
-    pub fn render(&self, hints: bool) -> String {
+    pub fn render(&self, hints: Hints) -> String {
         match self {
             Response::Continue => "+ \r\n".to_string(),
             Response::Ok { text, lines } => {
@@ -126,8 +129,8 @@ impl Response {
                     out.push_str(&format!("[{}] ", code.as_str()));
                 }
                 out.push_str(text);
-                if let (true, Some(hint)) = (hints, hint) {
-                    out.push_str(&format!(" (hint: {hint})"));
+                if let Some(suffix) = hint.and_then(|h| h.suffix(hints)) {
+                    out.push_str(&suffix);
                 }
                 out.push_str("\r\n");
                 out
@@ -158,6 +161,7 @@ pub fn plain_text_on_tls_port(stls_port: &str) -> Response {
     Response::err(format!(
         "This port speaks TLS from the first octet (POP3S); for plain text and STLS use port {stls_port}"
     ))
+    .hint(Hint::TlsClientNeeded)
 }
 
 pub fn tls_already_active() -> Response {
@@ -177,7 +181,7 @@ pub fn user_accepted(name: &str) -> Response {
 }
 
 pub fn pass_without_user() -> Response {
-    Response::err("send USER first").hint("USER your-name, then PASS your-password")
+    Response::err("send USER first").hint(Hint::UserThenPass)
 }
 
 pub fn plaintext_refused() -> Response {
@@ -185,11 +189,11 @@ pub fn plaintext_refused() -> Response {
         Code::Auth,
         "plaintext passwords are accepted only on a secure connection",
     )
-    .hint("from this address passwords would travel readable; log in from the server itself")
+    .hint(Hint::LoginFromServer)
 }
 
 pub fn mechanism_unsupported() -> Response {
-    Response::err("unsupported SASL mechanism").hint("CAPA lists what is offered: AUTH PLAIN")
+    Response::err("unsupported SASL mechanism").hint(Hint::CapaAuthPlain)
 }
 
 pub fn sasl_continue() -> Response {
@@ -201,13 +205,12 @@ pub fn sasl_cancelled() -> Response {
 }
 
 pub fn sasl_bad_response() -> Response {
-    Response::err("cannot decode that SASL PLAIN response").hint("base64 of: NUL name NUL password")
+    Response::err("cannot decode that SASL PLAIN response").hint(Hint::SaslPlainBase64)
 }
 
 /// APOP when the greeting offered no timestamp (no account is stored `{PLAIN}`).
 pub fn apop_not_available() -> Response {
-    Response::err_code(Code::Auth, "APOP is not offered here")
-        .hint("APOP needs passwords stored {PLAIN}; use USER and PASS")
+    Response::err_code(Code::Auth, "APOP is not offered here").hint(Hint::ApopNeedsPlain)
 }
 
 /// The administrator stopped the server (SIGTERM). RFC 3206 §5: SYS/TEMP, a problem that will
@@ -225,7 +228,7 @@ pub fn in_use() -> Response {
         Code::InUse,
         "mailbox is already open in another POP3 session",
     )
-    .hint("close the other session (QUIT) and try again")
+    .hint(Hint::CloseOtherSession)
 }
 
 pub fn maildrop_unavailable() -> Response {
@@ -281,11 +284,11 @@ pub fn deleted(number: usize) -> Response {
 }
 
 pub fn no_such_message() -> Response {
-    Response::err("no such message").hint("STAT or LIST shows the message numbers, from 1")
+    Response::err("no such message").hint(Hint::MessageNumbers)
 }
 
 pub fn already_deleted(number: usize) -> Response {
-    Response::err(format!("message {number} already deleted")).hint("RSET undeletes every message")
+    Response::err(format!("message {number} already deleted")).hint(Hint::RsetUndeletes)
 }
 
 pub fn reset(count: usize, octets: u64) -> Response {
@@ -320,7 +323,7 @@ pub fn too_many_errors() -> Response {
 // ---- Bad input -----------------------------------------------------------------------------
 
 pub fn unknown_command() -> Response {
-    Response::err("unknown command").hint("CAPA lists what this server offers")
+    Response::err("unknown command").hint(Hint::CapaLists)
 }
 
 pub fn syntax(usage: &'static str) -> Response {
@@ -336,11 +339,11 @@ pub fn line_too_long() -> Response {
 }
 
 pub fn only_in_authorization() -> Response {
-    Response::err("already logged in").hint("this command belongs before login")
+    Response::err("already logged in").hint(Hint::BeforeLogin)
 }
 
 pub fn only_in_transaction() -> Response {
-    Response::err("not logged in yet").hint("USER your-name, then PASS your-password")
+    Response::err("not logged in yet").hint(Hint::UserThenPass)
 }
 
 #[cfg(test)]
@@ -349,17 +352,17 @@ mod tests {
 
     #[test]
     fn renders_single_and_multi_line() {
-        assert_eq!(stat(2, 320).render(true), "+OK 2 320\r\n");
-        assert_eq!(noop().render(true), "+OK\r\n");
+        assert_eq!(stat(2, 320).render(Hints::English), "+OK 2 320\r\n");
+        assert_eq!(noop().render(Hints::English), "+OK\r\n");
         assert_eq!(
-            uid_list(vec!["1 a".into(), ".x".into()]).render(false),
+            uid_list(vec!["1 a".into(), ".x".into()]).render(Hints::Off),
             "+OK unique-id listing follows\r\n1 a\r\n..x\r\n.\r\n"
         );
         assert_eq!(
-            in_use().render(false),
+            in_use().render(Hints::Off),
             "-ERR [IN-USE] mailbox is already open in another POP3 session\r\n"
         );
-        assert!(no_such_message().render(true).contains("(hint: "));
-        assert_eq!(sasl_continue().render(true), "+ \r\n");
+        assert!(no_such_message().render(Hints::English).contains("(hint: "));
+        assert_eq!(sasl_continue().render(Hints::English), "+ \r\n");
     }
 }

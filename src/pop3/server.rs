@@ -23,6 +23,7 @@ use super::response::{self, Response};
 use super::session::{Credentials, Effect, LoginResult, Output, Session};
 use crate::accounts::login;
 use crate::context::Shared;
+use crate::hints::Hints;
 use crate::ids::SessionId;
 use crate::mailbox::lock::MailboxLock;
 use crate::mailbox::maildrop::{self, Message};
@@ -41,7 +42,7 @@ pub const MAX_SASL_LINE: usize = 4096;
 pub struct Chat {
     pub conn: Conn,
     pub transcript: Transcript,
-    hints: bool,
+    hints: Hints,
 }
 
 impl Chat {
@@ -110,7 +111,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>, implicit_tls: bool) {
     let tls = shared.tls.as_deref();
     if implicit_tls {
         let port = shared.port_of("pop3").unwrap_or(110).to_string();
-        let hint = response::plain_text_on_tls_port(&port).render(false);
+        let hint = response::plain_text_on_tls_port(&port).render(chat.hints);
         if !tls::handshake_implicit(
             &mut chat.conn,
             &mut chat.transcript,

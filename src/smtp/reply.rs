@@ -10,11 +10,14 @@
 //!
 //! Replies are built only here, so the wording of the server lives in one place: this file has
 //! the type, and `reply/` the catalogue by kind (`dialogue.rs`, `refusals.rs`, `security.rs`,
-//! `errors.rs`). An error reply may carry a hint for students (`hints = yes` in postlab.conf),
-//! written after the RFC text in parentheses; real clients read only the code.
+//! `errors.rs`). An error reply may carry a hint for students (`hints = en | id` in
+//! postlab.conf, from the catalogue in `src/hints.rs`), written after the RFC text in
+//! parentheses; real clients read only the code.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+
+use crate::hints::{Hint, Hints};
 
 mod dialogue;
 mod errors;
@@ -36,7 +39,7 @@ pub struct Reply {
     pub code: u16,
     pub status: Option<Status>,
     pub lines: Vec<Cow<'static, str>>,
-    pub hint: Option<Cow<'static, str>>,
+    pub hint: Option<Hint>,
 }
 
 impl Reply {
@@ -49,8 +52,8 @@ impl Reply {
         }
     }
 
-    fn hint(mut self, hint: impl Into<Cow<'static, str>>) -> Reply {
-        self.hint = Some(hint.into());
+    fn hint(mut self, hint: Hint) -> Reply {
+        self.hint = Some(hint);
         self
     }
 
@@ -66,11 +69,12 @@ impl Reply {
 
     /// The reply as sent on the wire: `250-first`, …, `250 last`, each ending in CRLF
     /// (RFC 5321 §4.2.1).
-    pub fn render(&self, hints: bool) -> String {
+    pub fn render(&self, hints: Hints) -> String {
         let mut lines: Vec<&str> = self.lines.iter().map(|l| l.as_ref()).collect();
         let with_hint;
-        if let (true, Some(hint), Some(last)) = (hints, &self.hint, lines.last_mut()) {
-            with_hint = format!("{last} (hint: {hint})");
+        let suffix = self.hint.and_then(|h| h.suffix(hints));
+        if let (Some(suffix), Some(last)) = (suffix, lines.last_mut()) {
+            with_hint = format!("{last}{suffix}");
             *last = &with_hint;
         }
         let mut out = String::new();
@@ -95,7 +99,7 @@ mod tests {
     fn renders_multiline_replies_with_dashes_and_a_final_space() {
         let reply = ehlo("mx.test", "laptop", &["PIPELINING".into(), "HELP".into()]);
         assert_eq!(
-            reply.render(true),
+            reply.render(Hints::English),
             "250-mx.test greets laptop\r\n250-PIPELINING\r\n250 HELP\r\n"
         );
     }
@@ -103,10 +107,17 @@ mod tests {
     #[test]
     fn hints_follow_the_setting() {
         let reply = command_unrecognized();
-        assert_eq!(reply.render(false), "500 5.5.1 Command unrecognized\r\n");
         assert_eq!(
-            reply.render(true),
+            reply.render(Hints::Off),
+            "500 5.5.1 Command unrecognized\r\n"
+        );
+        assert_eq!(
+            reply.render(Hints::English),
             "500 5.5.1 Command unrecognized (hint: type HELP for the list of commands)\r\n"
+        );
+        assert_eq!(
+            reply.render(Hints::Indonesian),
+            "500 5.5.1 Command unrecognized (petunjuk: ketik HELP untuk melihat daftar perintah)\r\n"
         );
     }
 
@@ -115,7 +126,7 @@ mod tests {
         for topic in [
             "HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "VRFY", "EXPN", "HELP", "NOOP", "QUIT",
         ] {
-            let text = help(Some(topic)).render(false);
+            let text = help(Some(topic)).render(Hints::Off);
             assert!(text.starts_with("214"), "{topic}");
             assert!(text.contains("RFC 5321 section 4.1.1."), "{topic}: {text}");
         }

@@ -22,6 +22,7 @@ use super::reply::{self, Reply};
 use super::session::{Effect, Mode, Output, Session};
 use crate::accounts::login;
 use crate::context::Shared;
+use crate::hints::Hints;
 use crate::ids::SessionId;
 use crate::mta::accept;
 use crate::net::{self, Conn, Line};
@@ -37,7 +38,7 @@ pub const MAX_COMMAND_LINE: usize = 512;
 pub struct Chat {
     pub conn: Conn,
     pub transcript: Transcript,
-    hints: bool,
+    hints: Hints,
     /// This session in the server's registry, so SIGTERM can say goodbye (`src/daemon.rs`).
     watch: SessionGuard,
 }
@@ -95,7 +96,7 @@ pub fn serve_implicit_tls(stream: TcpStream, shared: Arc<Shared>) {
         (Some(port), None) | (None, Some(port)) => port.to_string(),
         (None, None) => "587".to_string(),
     };
-    let hint = reply::plain_text_on_tls_port(&ports).render(false);
+    let hint = reply::plain_text_on_tls_port(&ports).render(chat.hints);
     let tls = shared.tls.as_deref();
     if !tls::handshake_implicit(&mut chat.conn, &mut chat.transcript, Step::Mta, tls, &hint) {
         return;

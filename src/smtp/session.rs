@@ -385,11 +385,7 @@ fn error_reply(error: CommandError) -> Reply {
         CommandError::NotImplemented(verb) => reply::command_not_implemented(&verb),
         CommandError::Syntax(usage) => reply::syntax(usage),
         CommandError::BadParameter(text) => reply::bad_parameter(text),
-        CommandError::BadAddress {
-            error,
-            sender,
-            usage,
-        } => reply::bad_address(error, sender, usage),
+        CommandError::BadAddress { error, sender, .. } => reply::bad_address(error, sender),
         CommandError::UnknownParameter(keyword) => reply::parameter_not_recognized(&keyword),
         CommandError::BadCharacters => reply::bad_characters(),
         CommandError::LineTooLong => reply::line_too_long(),

@@ -31,28 +31,12 @@ struct Bus {
     watchers: Mutex<Vec<Watcher>>,
 }
 
-static BUS: Bus = Bus {
-    count: AtomicUsize::new(0),
-    watchers: Mutex::new(Vec::new()),
-};
+static BUS: Bus = Bus::new();
 
 /// Hands one transcript line to every watcher that has room for it. Never blocks on a
 /// watcher: `try_send` only.
 pub fn publish(line: &str) {
-    if BUS.count.load(Ordering::Relaxed) == 0 {
-        return;
-    }
-    let line: Arc<str> = Arc::from(line);
-    let mut watchers = BUS.watchers.lock().unwrap_or_else(|e| e.into_inner());
-    watchers.retain(|w| match w.sender.try_send(line.clone()) {
-        Ok(()) => true,
-        Err(TrySendError::Full(_)) => {
-            w.dropped.fetch_add(1, Ordering::Relaxed);
-            true
-        }
-        Err(TrySendError::Disconnected(_)) => false,
-    });
-    BUS.count.store(watchers.len(), Ordering::Relaxed);
+    BUS.publish(line);
 }
 
 /// One watcher's end: lines in order, and how many were dropped since it last asked.
@@ -71,21 +55,51 @@ impl Subscription {
 /// Starts watching, or `None` when [`MAX_WATCHERS`] already watch. Dropping the
 /// subscription ends it (the next `publish` forgets it).
 pub fn subscribe() -> Option<Subscription> {
-    let mut watchers = BUS.watchers.lock().unwrap_or_else(|e| e.into_inner());
-    // Forget watchers whose browser went away while no line was published: their
-    // subscription, which holds the other count of `dropped`, is gone.
-    watchers.retain(|w| Arc::strong_count(&w.dropped) > 1);
-    if watchers.len() >= MAX_WATCHERS {
-        return None;
+    BUS.subscribe()
+}
+
+impl Bus {
+    const fn new() -> Bus {
+        Bus {
+            count: AtomicUsize::new(0),
+            watchers: Mutex::new(Vec::new()),
+        }
     }
-    let (sender, lines) = sync_channel(QUEUE);
-    let dropped = Arc::new(AtomicU64::new(0));
-    watchers.push(Watcher {
-        sender,
-        dropped: dropped.clone(),
-    });
-    BUS.count.store(watchers.len(), Ordering::Relaxed);
-    Some(Subscription { lines, dropped })
+
+    fn publish(&self, line: &str) {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let line: Arc<str> = Arc::from(line);
+        let mut watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        watchers.retain(|w| match w.sender.try_send(line.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                w.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        });
+        self.count.store(watchers.len(), Ordering::Relaxed);
+    }
+
+    fn subscribe(&self) -> Option<Subscription> {
+        let mut watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget watchers whose browser went away while no line was published: their
+        // subscription, which holds the other count of `dropped`, is gone.
+        watchers.retain(|w| Arc::strong_count(&w.dropped) > 1);
+        if watchers.len() >= MAX_WATCHERS {
+            return None;
+        }
+        let (sender, lines) = sync_channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        watchers.push(Watcher {
+            sender,
+            dropped: dropped.clone(),
+        });
+        self.count.store(watchers.len(), Ordering::Relaxed);
+        Some(Subscription { lines, dropped })
+    }
 }
 
 #[cfg(test)]
@@ -94,15 +108,35 @@ mod tests {
 
     #[test]
     fn a_full_watcher_loses_lines_but_never_blocks_the_sender() {
-        let watcher = subscribe().expect("room for a watcher");
+        // A bus of its own: the process-wide one also carries the lines of every other test
+        // that runs a session at the same time.
+        let bus = Bus::new();
+        let watcher = bus.subscribe().expect("room for a watcher");
         // Far more than the queue holds: publish must return every time.
         for n in 0..QUEUE * 3 {
-            publish(&format!("line {n}"));
+            bus.publish(&format!("line {n}"));
         }
         let received: Vec<Arc<str>> = watcher.lines.try_iter().collect();
-        assert!(received.len() <= QUEUE);
-        assert!(watcher.take_dropped() >= (QUEUE * 2) as u64);
+        assert_eq!(received.len(), QUEUE);
+        assert_eq!(&*received[0], "line 0");
+        assert_eq!(watcher.take_dropped(), (QUEUE * 2) as u64);
         drop(watcher);
-        publish("after the watcher left");
+        bus.publish("after the watcher left");
+        assert_eq!(
+            bus.count.load(Ordering::Relaxed),
+            0,
+            "the watcher is forgotten"
+        );
+    }
+
+    #[test]
+    fn watchers_beyond_the_limit_are_refused() {
+        let bus = Bus::new();
+        let held: Vec<Subscription> = (0..MAX_WATCHERS)
+            .map(|_| bus.subscribe().expect("room"))
+            .collect();
+        assert!(bus.subscribe().is_none());
+        drop(held);
+        assert!(bus.subscribe().is_some(), "room again once they left");
     }
 }

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -470,4 +472,20 @@ impl Drop for LabDns {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Runs a Python script (a real client: smtplib, poplib, imaplib), fails the test with its
+/// error output if it fails, and returns what it printed.
+pub fn python(script: &str) -> String {
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 
 use super::*;
+use crate::hints::Hints;
 use crate::pop3::command;
 
 fn config() -> Arc<Config> {
     let mut config = Config::defaults();
     config.hostname = "mx.test".into();
-    config.hints = false;
+    config.hints = Hints::Off;
     Arc::new(config)
 }
 
@@ -27,7 +28,11 @@ fn message(n: u64) -> Message {
 /// Feeds one line and returns the rendered responses.
 fn say(session: &mut Session, line: &str) -> (String, Effect) {
     let output = session.handle(command::parse(line.as_bytes()));
-    let text: String = output.responses.iter().map(|r| r.render(false)).collect();
+    let text: String = output
+        .responses
+        .iter()
+        .map(|r| r.render(Hints::Off))
+        .collect();
     (text, output.effect)
 }
 
@@ -45,7 +50,7 @@ fn logged_in() -> Session {
         messages: vec![message(1), message(2), message(3)],
     });
     assert_eq!(
-        output.responses[0].render(false),
+        output.responses[0].render(Hints::Off),
         "+OK maildrop locked and ready: 3 messages (600 octets)\r\n"
     );
     s
@@ -66,7 +71,7 @@ fn user_pass_hands_the_credentials_to_the_server_loop() {
     }
     let output = s.logged_in(LoginResult::Rejected);
     assert_eq!(
-        output.responses[0].render(false),
+        output.responses[0].render(Hints::Off),
         "-ERR [AUTH] invalid user name or password\r\n"
     );
     assert_eq!(
@@ -76,7 +81,7 @@ fn user_pass_hands_the_credentials_to_the_server_loop() {
     );
     let output = s.logged_in(LoginResult::InUse);
     assert!(output.responses[0]
-        .render(false)
+        .render(Hints::Off)
         .starts_with("-ERR [IN-USE] "));
 }
 
@@ -111,7 +116,7 @@ fn auth_plain_with_continuation_and_cancel() {
     assert!(s.expects_sasl_response());
     let output = s.sasl_response(b"*");
     assert_eq!(
-        output.responses[0].render(false),
+        output.responses[0].render(Hints::Off),
         "-ERR authentication cancelled\r\n"
     );
     assert!(!s.expects_sasl_response());
@@ -140,14 +145,16 @@ fn auth_plain_with_continuation_and_cancel() {
 #[test]
 fn apop_only_when_the_greeting_offered_it() {
     let mut without = session("127.0.0.1:4000");
-    assert!(!without.greeting().responses[0].render(false).contains('<'));
+    assert!(!without.greeting().responses[0]
+        .render(Hints::Off)
+        .contains('<'));
     assert!(say(&mut without, "APOP bob 00")
         .0
         .starts_with("-ERR [AUTH] "));
     let stamp = "<1.2@mx.test>".to_string();
     let mut with = Session::new(config(), "127.0.0.1:4000".parse().unwrap(), Some(stamp));
     assert_eq!(
-        with.greeting().responses[0].render(false),
+        with.greeting().responses[0].render(Hints::Off),
         "+OK mx.test POP3 postlab ready <1.2@mx.test>\r\n"
     );
     let (_, effect) = say(&mut with, "APOP bob 00");
@@ -240,11 +247,11 @@ fn dele_marks_rset_undoes_quit_removes() {
     let output = s.updated(1, true);
     assert!(matches!(output.effect, Effect::Close));
     assert_eq!(
-        output.responses[0].render(false),
+        output.responses[0].render(Hints::Off),
         "+OK postlab POP3 server signing off (1 messages left)\r\n"
     );
     assert!(s.updated(1, false).responses[0]
-        .render(false)
+        .render(Hints::Off)
         .starts_with("-ERR [SYS/TEMP]"));
 }
 

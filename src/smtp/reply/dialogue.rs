@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use super::{Reply, Status};
+use crate::hints::Hint;
 use crate::ids::QueueId;
 
 // ---- Connection ----------------------------------------------------------------------------
@@ -71,13 +72,12 @@ pub fn cannot_vrfy() -> Reply {
         Some(Status(2, 5, 0)),
         "Cannot VRFY user, but will accept message and attempt delivery",
     )
-    .hint("VRFY is answered vaguely on purpose: spammers used it to harvest addresses")
+    .hint(Hint::VrfyVague)
 }
 
 /// RFC 5321 §3.5.2: EXPN may be disabled for security.
 pub fn expn_disabled() -> Reply {
-    Reply::new(502, Some(Status(5, 5, 1)), "EXPN is disabled")
-        .hint("mailing-list members are private; servers turn EXPN off")
+    Reply::new(502, Some(Status(5, 5, 1)), "EXPN is disabled").hint(Hint::ExpnOff)
 }
 
 // ---- HELP ----------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ pub fn help(topic: Option<&str>) -> Reply {
         "NOOP" => &["NOOP: do nothing, get 250: checks the connection is alive (RFC 5321 section 4.1.1.9)."],
         "QUIT" => &["QUIT: say goodbye; the server answers 221 and closes (RFC 5321 section 4.1.1.10)."],
         "STARTTLS" => &["STARTTLS: after 220, the TLS handshake starts; then EHLO again (RFC 3207 section 4).", "Try it with: openssl s_client -starttls smtp -crlf -connect HOST:PORT"],
-        _ => return Reply::new(504, Some(Status(5, 5, 1)), "HELP topic unknown").hint("HELP alone lists the commands"),
+        _ => return Reply::new(504, Some(Status(5, 5, 1)), "HELP topic unknown").hint(Hint::HelpAlone),
     };
     let mut reply = Reply::new(214, Some(Status(2, 0, 0)), text[0]);
     reply

@@ -2,12 +2,12 @@
 //! server ending a session (too many errors, too slow, shutting down, full, out of disk).
 
 use super::{Reply, Status};
+use crate::hints::Hint;
 
 // ---- Errors in the dialogue ----------------------------------------------------------------
 
 pub fn command_unrecognized() -> Reply {
-    Reply::new(500, Some(Status(5, 5, 1)), "Command unrecognized")
-        .hint("type HELP for the list of commands")
+    Reply::new(500, Some(Status(5, 5, 1)), "Command unrecognized").hint(Hint::TypeHelp)
 }
 
 pub fn command_not_implemented(verb: &str) -> Reply {
@@ -35,7 +35,7 @@ pub fn bad_line_ending() -> Reply {
         Some(Status(5, 5, 2)),
         "Syntax error: lines must end with CRLF",
     )
-    .hint("your client sent a bare LF; netcat needs nc -C, telnet does this right")
+    .hint(Hint::BareLfInCommand)
 }
 
 pub fn bad_characters() -> Reply {
@@ -61,10 +61,10 @@ pub fn parameter_not_recognized(keyword: &str) -> Reply {
         Some(Status(5, 5, 4)),
         format!("Parameter {keyword} not recognized or not implemented"),
     )
-    .hint("EHLO lists the extensions this server supports")
+    .hint(Hint::EhloListsExtensions)
 }
 
-pub fn bad_sequence(text: &'static str, hint: &'static str) -> Reply {
+pub fn bad_sequence(text: &'static str, hint: Hint) -> Reply {
     Reply::new(
         503,
         Some(Status(5, 5, 1)),
@@ -121,6 +121,7 @@ pub fn plain_text_on_tls_port(starttls_ports: &str) -> Reply {
         Some(Status(5, 7, 0)),
         format!("This port speaks TLS from the first octet (SMTPS); for plain text and STARTTLS use port {starttls_ports}"),
     )
+    .hint(Hint::TlsClientNeeded)
 }
 
 pub fn too_many_connections() -> Reply {
@@ -136,8 +137,7 @@ pub fn too_many_connections() -> Reply {
 /// fit, 452 when it will once the owner deletes mail.
 pub fn mailbox_full(permanent: bool) -> Reply {
     if permanent {
-        Reply::new(552, Some(Status(5, 2, 2)), "Mailbox full")
-            .hint("the message is bigger than the recipient's whole quota")
+        Reply::new(552, Some(Status(5, 2, 2)), "Mailbox full").hint(Hint::QuotaTooSmall)
     } else {
         Reply::new(452, Some(Status(4, 2, 2)), "Mailbox full, try again later")
     }
@@ -160,7 +160,7 @@ pub fn too_much_mail_at_once() -> Reply {
         Some(Status(4, 3, 1)),
         "Too many messages arriving at once, try again later",
     )
-    .hint("max_data_memory in postlab.conf bounds what all sessions may hold at once")
+    .hint(Hint::MaxDataMemory)
 }
 
 /// 451 4.3.0: something failed on our side; the client keeps the message and tries later.

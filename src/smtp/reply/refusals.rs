@@ -3,6 +3,7 @@
 
 use super::{Reply, Status};
 use crate::address::AddressError;
+use crate::hints::Hint;
 
 // ---- Refusals of a recipient or sender -----------------------------------------------------
 
@@ -12,7 +13,7 @@ pub fn unknown_user(address: &str) -> Reply {
         Some(Status(5, 1, 1)),
         format!("<{address}>: no such user here"),
     )
-    .hint("postlab user list shows the accounts")
+    .hint(Hint::UserList)
 }
 
 /// Never an open relay: mail for other domains needs authentication or a trusted network.
@@ -22,7 +23,17 @@ pub fn relay_denied(address: &str) -> Reply {
         Some(Status(5, 7, 1)),
         format!("<{address}>: Relay access denied"),
     )
-    .hint("this server only accepts mail for its own domains from you")
+    .hint(Hint::OwnDomainsOnly)
+}
+
+/// `relay_to` (a class server on a shared network) leaves this domain out.
+pub fn outside_relay_to(address: &str) -> Reply {
+    Reply::new(
+        554,
+        Some(Status(5, 7, 1)),
+        format!("<{address}>: this server relays to its class's domains only"),
+    )
+    .hint(Hint::RelayToOnly)
 }
 
 /// 5.4.6: a routing loop (RFC 3463 §3.5).
@@ -32,14 +43,13 @@ pub fn alias_loop(address: &str) -> Reply {
         Some(Status(5, 4, 6)),
         format!("<{address}>: alias loop"),
     )
-    .hint("the aliases file points these names at each other")
+    .hint(Hint::AliasLoop)
 }
 
 /// 5.3.5 (RFC 3463 §3.4, "system incorrectly configured"): the aliases file cannot be followed
 /// for this name (too many recipients, a target that is not an address).
 pub fn alias_misconfigured(address: &str, why: &str) -> Reply {
-    Reply::new(550, Some(Status(5, 3, 5)), format!("<{address}>: {why}"))
-        .hint("the administrator must fix the aliases file (postlab check)")
+    Reply::new(550, Some(Status(5, 3, 5)), format!("<{address}>: {why}")).hint(Hint::FixAliases)
 }
 
 /// RFC 5321 §4.5.3.1.8: 452 for too many recipients, so the client sends the rest later.
@@ -49,7 +59,7 @@ pub fn too_many_recipients(limit: usize) -> Reply {
         Some(Status(4, 5, 3)),
         format!("Too many recipients (at most {limit} per message)"),
     )
-    .hint("send the message, then send it again to the remaining recipients")
+    .hint(Hint::SendAgainToRest)
 }
 
 /// RFC 1870 §6.1 and RFC 3463: 552 5.3.4 for a message over the fixed size limit.
@@ -69,7 +79,7 @@ pub fn bare_newline_in_data() -> Reply {
         Some(Status(5, 6, 0)),
         "Message refused: bare CR or LF in the content; lines must end with CRLF",
     )
-    .hint("netcat sends bare LF unless started as nc -C")
+    .hint(Hint::BareLfInData)
 }
 
 /// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with its CRLF.
@@ -82,8 +92,7 @@ pub fn data_line_too_long() -> Reply {
 }
 
 pub fn no_valid_recipients() -> Reply {
-    Reply::new(554, Some(Status(5, 5, 1)), "No valid recipients")
-        .hint("at least one RCPT TO must get a 250 before DATA")
+    Reply::new(554, Some(Status(5, 5, 1)), "No valid recipients").hint(Hint::RcptBeforeData)
 }
 
 /// 553 5.6.7: RFC 6531 §3.7.4.1, a non-ASCII address without SMTPUTF8.
@@ -93,12 +102,12 @@ pub fn non_ascii_address() -> Reply {
         Some(Status(5, 6, 7)),
         "Non-ASCII address needs the SMTPUTF8 parameter on MAIL FROM",
     )
-    .hint("MAIL FROM:<you@example.org> SMTPUTF8")
+    .hint(Hint::Smtputf8)
 }
 
 /// An address that breaks the grammar or a length limit. The enhanced code says which side:
 /// 5.1.7 the sender, 5.1.3 a recipient (RFC 3463).
-pub fn bad_address(error: AddressError, sender: bool, usage: &'static str) -> Reply {
+pub fn bad_address(error: AddressError, sender: bool) -> Reply {
     let status = if sender {
         Status(5, 1, 7)
     } else {
@@ -113,7 +122,8 @@ pub fn bad_address(error: AddressError, sender: bool, usage: &'static str) -> Re
     };
     let reply = Reply::new(501, Some(status), text);
     match error {
-        AddressError::Syntax => reply.hint(format!("{usage}, with the angle brackets")),
+        AddressError::Syntax if sender => reply.hint(Hint::MailFromBrackets),
+        AddressError::Syntax => reply.hint(Hint::RcptToBrackets),
         _ => reply,
     }
 }
@@ -126,5 +136,5 @@ pub fn dmarc_rejected() -> Reply {
         Some(Status(5, 7, 1)),
         "Rejected by DMARC policy of the sender's domain".to_string(),
     )
-    .hint("SPF and DKIM both failed for the From: domain, and its _dmarc record says p=reject")
+    .hint(Hint::DmarcReject)
 }

@@ -2,6 +2,7 @@
 //! the client is, and what that lets it do.
 
 use super::{Reply, Status};
+use crate::hints::Hint;
 
 // ---- AUTH (RFC 4954) ----------------------------------------------------------------------
 
@@ -33,7 +34,7 @@ pub fn auth_malformed() -> Reply {
         Some(Status(5, 5, 2)),
         "Cannot decode the AUTH response",
     )
-    .hint("PLAIN wants base64 of NUL user NUL password: printf '\\0bob\\0pw' | base64")
+    .hint(Hint::AuthPlainBase64)
 }
 
 pub fn auth_unknown_mechanism() -> Reply {
@@ -42,7 +43,7 @@ pub fn auth_unknown_mechanism() -> Reply {
         Some(Status(5, 5, 4)),
         "Unrecognized authentication mechanism",
     )
-    .hint("EHLO lists AUTH PLAIN LOGIN")
+    .hint(Hint::EhloListsAuth)
 }
 
 /// Plaintext passwords only over TLS or on loopback (RFC 4954 §4, DESIGN.md).
@@ -52,7 +53,7 @@ pub fn encryption_required() -> Reply {
         Some(Status(5, 7, 0)),
         "Must issue a STARTTLS command first",
     )
-    .hint("passwords are not accepted in the clear over the network")
+    .hint(Hint::NoClearPasswords)
 }
 
 // ---- STARTTLS (RFC 3207) -------------------------------------------------------------------
@@ -64,8 +65,7 @@ pub fn ready_to_start_tls() -> Reply {
 
 /// A second STARTTLS inside TLS. RFC 3207 names no code; 503 as for any command out of order.
 pub fn tls_already_active() -> Reply {
-    Reply::new(503, Some(Status(5, 5, 1)), "TLS already active")
-        .hint("the connection is already encrypted: EHLO, then go on")
+    Reply::new(503, Some(Status(5, 5, 1)), "TLS already active").hint(Hint::AlreadyEncrypted)
 }
 
 /// RFC 3207 §4: "454 TLS not available due to temporary reason".
@@ -75,13 +75,13 @@ pub fn tls_not_available() -> Reply {
         Some(Status(4, 7, 0)),
         "TLS not available due to temporary reason",
     )
-    .hint("this server has no certificate set up")
+    .hint(Hint::NoCertificate)
 }
 
 /// RFC 6409 §4.3 / RFC 4954 §6: submission needs a login.
 pub fn auth_required() -> Reply {
     Reply::new(530, Some(Status(5, 7, 0)), "Authentication required")
-        .hint("the submission port needs AUTH before MAIL")
+        .hint(Hint::SubmissionNeedsAuth)
 }
 
 /// RFC 6409 §6.1: a submission server may refuse a sender the user does not own.
@@ -91,7 +91,7 @@ pub fn sender_not_owned(user: &str) -> Reply {
         Some(Status(5, 7, 1)),
         format!("Sender address not owned by user {user}"),
     )
-    .hint("send as your own address, or one of your aliases")
+    .hint(Hint::SendAsYourself)
 }
 
 /// RFC 5321 §6.3 and RFC 3463 5.4.6: too many hops, a routing loop.
@@ -116,5 +116,5 @@ pub fn injected(code: u16, status: &str, text: &str) -> Reply {
         Some(Status(class as u8, subject, detail)),
         text.to_string(),
     )
-    .hint("this failure was injected on purpose; `postlab fault list` shows the rules")
+    .hint(Hint::InjectedFault)
 }

@@ -5,6 +5,7 @@ use super::{Effect, Mode, Output, Session, State};
 use crate::accounts::login;
 use crate::accounts::sasl;
 use crate::address::ReversePath;
+use crate::hints::Hint;
 use crate::mta::route::{Route, Router};
 use crate::smtp::reply;
 
@@ -14,19 +15,16 @@ impl Session {
         if !self.esmtp {
             return Output::reply(reply::bad_sequence(
                 "AUTH needs EHLO first",
-                "EHLO your-name, then AUTH",
+                Hint::EhloThenAuth,
             ));
         }
         if self.user.is_some() {
-            return Output::reply(reply::bad_sequence(
-                "already authenticated",
-                "one AUTH per session",
-            ));
+            return Output::reply(reply::bad_sequence("already authenticated", Hint::OneAuth));
         }
         if matches!(self.state, State::Mail(_)) {
             return Output::reply(reply::bad_sequence(
                 "AUTH is not allowed during a mail transaction",
-                "RSET first",
+                Hint::RsetFirst,
             ));
         }
         if !login::plaintext_allowed(self.peer.ip(), self.tls.is_some()) {

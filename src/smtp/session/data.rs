@@ -14,6 +14,7 @@
 use super::headers::{count_received, missing_fields, MAX_HOPS};
 use super::{Effect, Event, Mode, Output, Session, State};
 use crate::clock::Civil;
+use crate::hints::Hint;
 use crate::ids::QueueId;
 use crate::mda;
 use crate::mta::accept;
@@ -38,7 +39,7 @@ impl Session {
             },
             _ => Output::reply(reply::bad_sequence(
                 "DATA needs MAIL and RCPT first",
-                "MAIL FROM, then RCPT TO, then DATA",
+                Hint::MailRcptData,
             )),
         }
     }

@@ -13,6 +13,7 @@
 
 use super::{Effect, Event, Mode, Output, Session, State};
 use crate::address::{Address, ReversePath};
+use crate::hints::Hint;
 use crate::ids::QueueId;
 use crate::mta::message::{Envelope, Recipient};
 use crate::mta::route::{Rejection, Route, Router};
@@ -27,13 +28,13 @@ impl Session {
             State::Greeting => {
                 return Output::reply(reply::bad_sequence(
                     "send HELO or EHLO first",
-                    "introduce yourself: EHLO your-name",
+                    Hint::IntroduceYourself,
                 ))
             }
             State::Mail(_) => {
                 return Output::reply(reply::bad_sequence(
                     "a message is already started",
-                    "RSET abandons it",
+                    Hint::RsetAbandons,
                 ))
             }
             State::Ready => {}
@@ -92,7 +93,7 @@ impl Session {
         let State::Mail(envelope) = &mut self.state else {
             return Output::reply(reply::bad_sequence(
                 "RCPT needs MAIL first",
-                "MAIL FROM:<you@example.org> comes before RCPT TO",
+                Hint::MailBeforeRcpt,
             ));
         };
         if envelope.recipients.len() >= self.config.max_recipients {
@@ -176,6 +177,10 @@ fn rejection_reply(to: &Address, rejection: &Rejection) -> (Reply, String) {
         Rejection::RelayDenied => (
             reply::relay_denied(&address),
             "another domain, and this client may not relay".into(),
+        ),
+        Rejection::OutsideRelayTo => (
+            reply::outside_relay_to(&address),
+            "another domain, outside relay_to".into(),
         ),
         Rejection::AliasLoop => (reply::alias_loop(&address), "the aliases loop".into()),
         Rejection::BadAlias(why) => (

@@ -2,6 +2,7 @@
 //! session forgets at the switch (RFC 3207 §4.2), and AUTH refused in the clear off loopback.
 
 use super::*;
+use crate::hints::Hints;
 use crate::smtp::command;
 
 /// A session for a client on another machine (not loopback), on a server with a certificate.
@@ -20,7 +21,11 @@ fn say(session: &mut Session, line: &str) -> Output {
 }
 
 fn lines(output: &Output) -> String {
-    output.replies.iter().map(|r| r.render(false)).collect()
+    output
+        .replies
+        .iter()
+        .map(|r| r.render(Hints::Off))
+        .collect()
 }
 
 #[test]
