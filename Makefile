@@ -57,10 +57,14 @@ POP3_MESSAGES ?= 5000
 bench-pop3:
 	$(CARGO) bench --bench pop3_load -- --messages $(POP3_MESSAGES) --size $(SIZE)
 
-## bench-imap: SELECT and FETCH on 10,000 messages of 4 KiB, then SORT and THREAD (benches/dovecot/sort.sh), postlab beside a private Dovecot (needs root)
+## bench-imap: SELECT and FETCH on 10,000 messages of 4 KiB, then 10 and 50 sessions that stay
+## logged in (random FETCH/STORE/SEARCH/NOOP, BENCH_SECS each), then SORT and THREAD
+## (benches/dovecot/sort.sh), postlab beside a private Dovecot (needs root). Dovecot's imaptest
+## against both: benches/dovecot/imaptest.sh IMAPTEST_SOURCE_DIR
+BENCH_SECS ?= 20
 .PHONY: bench-imap
 bench-imap:
-	bash benches/dovecot/imap.sh 10000 $(SIZE) 3
+	bash benches/dovecot/imap.sh 10000 $(SIZE) 3 20143 $(BENCH_SECS)
 	bash benches/dovecot/sort.sh 10000 3
 
 ## bench-imap-sync: a QRESYNC resync after 100 changes on 10,000 messages, postlab beside a private Dovecot (needs root)

@@ -8,10 +8,13 @@
 //! - `FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)`, what a client sends to draw a message list;
 //! - `FETCH 1:* BODY.PEEK[]`, in messages per second;
 //! - with `--sessions N`, N sessions that stay logged in on the same INBOX for `--seconds S`,
-//!   each sending a mix of `UID FETCH` (flags and header), `UID STORE` (+/- \Flagged) and
-//!   `NOOP` one after the other: commands per second for all of them together. This is the
-//!   shared-folder path of issue 15: every STORE takes the folder's lock and every command
-//!   ends with a look for other sessions' changes.
+//!   each sending one command at a time, drawn at random (seeded per session, so both servers
+//!   get the same sequence): `UID FETCH` of flags and header (30 %) or of the whole body (10 %),
+//!   `UID STORE` +/- `\Flagged` or `\Seen` (40 %), `UID SEARCH` (10 %) and `NOOP` (10 %):
+//!   commands per second for all of them together, and the median, 99th percentile and mean
+//!   of the time from sending a command to its tagged OK. This is the shared-folder path of issue 15:
+//!   every STORE takes the folder's lock and every command ends with a look for other
+//!   sessions' changes. `--sessions-only` skips the single-session figures above.
 //!
 //! ```text
 //! cargo bench --bench imap_load -- --messages 10000 --size 4096
@@ -19,6 +22,8 @@
 //! cargo bench --bench imap_load -- --data /tmp/p --user bob --password bench
 //! cargo bench --bench imap_load -- --target 127.0.0.1:20143 --user bob --password bench
 //! cargo bench --bench imap_load -- --messages 1000 --sessions 8 --seconds 10
+//! cargo bench --bench imap_load -- --target 127.0.0.1:20143 --messages 10000 --sessions 50 \
+//!     --seconds 20 --sessions-only
 //! ```
 //!
 //! `--maildir DIR` only fills DIR and exits. `--data DIR` starts postlab on a data directory that
@@ -49,6 +54,7 @@ struct Options {
     password: String,
     sessions: usize,
     seconds: u64,
+    sessions_only: bool,
 }
 
 fn options() -> Options {
@@ -62,6 +68,7 @@ fn options() -> Options {
         password: "bench".into(),
         sessions: 0,
         seconds: 10,
+        sessions_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -76,6 +83,7 @@ fn options() -> Options {
             "--password" => o.password = value(),
             "--sessions" => o.sessions = value().parse().expect("a number"),
             "--seconds" => o.seconds = value().parse().expect("a number"),
+            "--sessions-only" => o.sessions_only = true,
             _ => {} // cargo passes --bench
         }
     }
@@ -139,7 +147,51 @@ fn main() {
         }
     };
 
-    let f = measure(addr, &o);
+    let messages = if o.sessions_only {
+        o.messages
+    } else {
+        report(name, addr, &o)
+    };
+
+    if o.sessions > 0 {
+        let (mut latencies, elapsed) = together(addr, &o, messages);
+        let commands = latencies.len();
+        let rate = commands as f64 / elapsed.as_secs_f64();
+        latencies.sort_unstable();
+        let percentile = |p: usize| {
+            latencies
+                .get((commands * p / 100).min(commands.saturating_sub(1)))
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        let (p50, p99) = (percentile(50), percentile(99));
+        let mean = latencies.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0
+            / commands.max(1) as f64;
+        println!(
+            "imap_load: {} sessions on one INBOX: {commands} commands in {:.1} s, {rate:.0} \
+commands/s, latency p50 {p50:.2} ms, p99 {p99:.2} ms, mean {mean:.2} ms",
+            o.sessions,
+            elapsed.as_secs_f64()
+        );
+        // One line for scripts (benches/dovecot/imap.sh sets the two servers side by side).
+        println!(
+            "imap_load: sessions {name} clients={} commands={commands} rate={rate:.0} \
+p50={p50:.3} p99={p99:.3} mean={mean:.3}",
+            o.sessions
+        );
+    }
+
+    if let Some((server, dir)) = started {
+        drop(server);
+        if let Some(dir) = dir {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
+
+/// The single-session figures: LOGIN, two SELECTs, the list FETCH and the body FETCH, printed.
+/// Returns the number of messages in the folder.
+fn report(name: &str, addr: SocketAddr, o: &Options) -> usize {
+    let f = measure(addr, o);
     println!(
         "imap_load: {name} at {addr}: {} messages x {} bytes",
         f.messages, o.size
@@ -171,22 +223,7 @@ fn main() {
         f.bodies.as_secs_f64(),
     );
 
-    if o.sessions > 0 {
-        let (commands, elapsed) = together(addr, &o, f.messages);
-        let rate = commands as f64 / elapsed.as_secs_f64();
-        println!(
-            "imap_load: {} sessions on one INBOX: {commands} commands in {:.1} s, {rate:.0} commands/s",
-            o.sessions,
-            elapsed.as_secs_f64()
-        );
-    }
-
-    if let Some((server, dir)) = started {
-        drop(server);
-        if let Some(dir) = dir {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
+    f.messages
 }
 
 /// A message of exactly `size` bytes (at least its header), with the header fields ENVELOPE
@@ -327,45 +364,59 @@ fn show(line: &[u8]) -> String {
     String::from_utf8_lossy(line).trim_end().to_string()
 }
 
-/// `--sessions N`: N logged-in sessions on one INBOX, each sending FETCH, STORE and NOOP for
-/// `--seconds`. Returns the commands answered (each checked OK) and the time taken.
-fn together(addr: SocketAddr, o: &Options, messages: usize) -> (u64, Duration) {
-    let until = Instant::now() + Duration::from_secs(o.seconds);
-    let start = Instant::now();
+/// `--sessions N`: N logged-in sessions on one INBOX, each sending random commands (see the
+/// module comment) for `--seconds`. Returns the time each command took (each checked OK) and
+/// the time taken by all.
+fn together(addr: SocketAddr, o: &Options, messages: usize) -> (Vec<Duration>, Duration) {
+    // Every session is connected and has its folder open before the clock starts.
+    let ready = std::sync::Arc::new(std::sync::Barrier::new(o.sessions + 1));
+    let seconds = o.seconds;
     let threads: Vec<_> = (0..o.sessions)
         .map(|who| {
             let (user, password) = (o.user.clone(), o.password.clone());
+            let ready = ready.clone();
             std::thread::spawn(move || {
                 let mut client = Client::connect(addr);
                 client.run(&format!("LOGIN {user} {password}"));
                 client.run("SELECT INBOX");
-                // A small linear congruential generator: different messages per session.
+                ready.wait();
+                let until = Instant::now() + Duration::from_secs(seconds);
+                // A small linear congruential generator, seeded by the session's number: the
+                // same sequence of commands against each server.
                 let mut state = who as u64 * 7919 + 1;
-                let mut count = 0u64;
-                while Instant::now() < until {
+                let mut next = || {
                     state = state
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
-                    let uid = (state >> 33) as usize % messages.max(1) + 1;
-                    let command = match count % 4 {
-                        0 => format!("UID FETCH {uid} (FLAGS BODY.PEEK[HEADER])"),
-                        1 => format!("UID STORE {uid} +FLAGS (\\Flagged)"),
-                        2 => format!("UID STORE {uid} -FLAGS (\\Flagged)"),
+                    (state >> 33) as usize
+                };
+                let mut times = Vec::new();
+                while Instant::now() < until {
+                    let uid = next() % messages.max(1) + 1;
+                    let command = match next() % 10 {
+                        0..=2 => format!("UID FETCH {uid} (FLAGS BODY.PEEK[HEADER])"),
+                        3 => format!("UID FETCH {uid} (FLAGS BODY.PEEK[])"),
+                        4 => format!("UID STORE {uid} +FLAGS (\\Flagged)"),
+                        5 => format!("UID STORE {uid} -FLAGS (\\Flagged)"),
+                        6 => format!("UID STORE {uid} +FLAGS (\\Seen)"),
+                        7 => format!("UID STORE {uid} -FLAGS (\\Seen)"),
+                        8 => format!("UID SEARCH UID {uid}:* FLAGGED"),
                         _ => "NOOP".to_string(),
                     };
-                    client.run(&command);
-                    count += 1;
+                    times.push(client.run(&command).elapsed);
                 }
                 client.run("LOGOUT");
-                count
+                times
             })
         })
         .collect();
-    let commands = threads
-        .into_iter()
-        .map(|t| t.join().expect("a session failed"))
-        .sum();
-    (commands, start.elapsed())
+    ready.wait();
+    let start = Instant::now();
+    let mut latencies = Vec::new();
+    for thread in threads {
+        latencies.extend(thread.join().expect("a session failed"));
+    }
+    (latencies, start.elapsed())
 }
 
 /// LOGIN, two SELECTs, the list FETCH and the body FETCH, each checked.

@@ -15,10 +15,14 @@
 #      LOGIN, first and second SELECT, FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE),
 #      FETCH 1:* BODY.PEEK[].
 #   5. Prints every result line, then a table of the medians.
-#   6. Stops Dovecot and removes its directory (trap on EXIT).
+#   6. Sessions that stay logged in: for 10 and for 50 clients, each server on a fresh copy
+#      runs the same seeded random workload for SECONDS (imap_load --sessions, see there);
+#      prints commands/s and the p50/p99 latency of both, and postlab's ratio to Dovecot.
+#   7. Stops Dovecot and removes its directory (trap on EXIT).
 #
-# Usage: benches/dovecot/imap.sh [MESSAGES] [SIZE] [RUNS] [PORT]
-#        defaults:                10000      4096   3      20143
+# Usage: benches/dovecot/imap.sh [MESSAGES] [SIZE] [RUNS] [PORT] [SECONDS]
+#        defaults:                10000      4096   3      20143  20
+# RUNS=0 skips the single-session figures; SECONDS=0 skips the sessions.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -26,67 +30,22 @@ MESSAGES=${1:-10000}
 SIZE=${2:-4096}
 RUNS=${3:-3}
 PORT=${4:-20143}
+SECONDS_EACH=${5:-20}
 
-if [ ! -x /usr/lib/dovecot/imap ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends dovecot-imapd
-fi
-
+. benches/dovecot/private.sh
 WORK=$(mktemp -d /tmp/postlab-dovecot-imap-XXXXXX)
 cleanup() {
-    if [ -f "$WORK/run/master.pid" ]; then
-        kill "$(cat "$WORK/run/master.pid")" 2>/dev/null || true
-        sleep 1
-    fi
+    private_dovecot_stop "$WORK"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-# mktemp makes the folder private; Dovecot's auth and mail processes (not root) must enter it.
-chmod 755 "$WORK"
-mkdir -p "$WORK/run" "$WORK/state" "$WORK/dovecot"
 
 bench() {
     cargo bench --quiet --bench imap_load -- "$@"
 }
 
 bench --maildir "$WORK/pristine" --messages "$MESSAGES" --size "$SIZE" | grep '^imap_load'
-echo 'bob:{PLAIN}bench' > "$WORK/users"
-
-cat > "$WORK/dovecot.conf" <<CONF
-base_dir = $WORK/run
-state_dir = $WORK/state
-log_path = $WORK/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-mail_location = maildir:$WORK/dovecot/%u
-passdb {
-  driver = passwd-file
-  args = $WORK/users
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=$WORK/dovecot/%u
-}
-service imap-login {
-  chroot =
-  inet_listener imap {
-    port = $PORT
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service anvil {
-  chroot =
-}
-CONF
-dovecot -c "$WORK/dovecot.conf"
-for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
+private_dovecot "$WORK" "$PORT" bob bench
 
 RESULTS="$WORK/results"
 : > "$RESULTS"
@@ -97,7 +56,7 @@ run_dovecot() {
     # Dovecot refuses to run a mail process as root; "nobody" owns its copy instead.
     chown -R nobody:nogroup "$WORK/dovecot/bob"
     bench --target "127.0.0.1:$PORT" --user bob --password bench --messages "$MESSAGES" \
-        --size "$SIZE" | grep '^imap_load' | sed 's/server at/dovecot at/; s/result server/result dovecot/' \
+        --size "$SIZE" "$@" | grep '^imap_load' | sed 's/server at/dovecot at/; s/result server/result dovecot/; s/sessions server/sessions dovecot/' \
         | tee -a "$RESULTS"
 }
 
@@ -107,7 +66,7 @@ run_postlab() {
     cp "$WORK/users" "$WORK/postlab/users"
     cp -r "$WORK/pristine" "$WORK/postlab/mail/bob"
     bench --data "$WORK/postlab" --user bob --password bench --messages "$MESSAGES" \
-        --size "$SIZE" | grep '^imap_load' | tee -a "$RESULTS"
+        --size "$SIZE" "$@" | grep '^imap_load' | tee -a "$RESULTS"
 }
 
 for run in $(seq "$RUNS"); do
@@ -121,6 +80,7 @@ for run in $(seq "$RUNS"); do
     fi
 done
 
+if [ "$RUNS" -gt 0 ]; then
 echo
 echo "$MESSAGES messages of $SIZE bytes, medians of $RUNS runs ($(dovecot --version | cut -d' ' -f1) beside postlab):"
 echo
@@ -146,3 +106,32 @@ for server in dovecot postlab; do
                 median("select1"), median("select2"), median("list"), median("bodies"), median("rate")
         }'
 done
+fi
+
+[ "$SECONDS_EACH" -gt 0 ] || exit 0
+echo
+for clients in 10 50; do
+    echo "sessions, $clients clients ($(uptime | sed 's/.*load average/load average/')):"
+    run_dovecot --sessions "$clients" --seconds "$SECONDS_EACH" --sessions-only
+    run_postlab --sessions "$clients" --seconds "$SECONDS_EACH" --sessions-only
+done
+echo
+echo "$MESSAGES messages of $SIZE bytes, sessions that stay logged in, $SECONDS_EACH s each:"
+echo
+echo "| clients | server | commands/s | p50 (ms) | p99 (ms) | mean (ms) |"
+echo "|---|---|---|---|---|---|"
+grep '^imap_load: sessions ' "$RESULTS" | awk '
+    {
+        for (f = 3; f <= NF; f++) { split($f, kv, "="); v[kv[1]] = kv[2] }
+        printf "| %s | %s | %s | %s | %s | %s |\n", v["clients"], $3, v["rate"], v["p50"], v["p99"], v["mean"]
+        rate[v["clients"], $3] = v["rate"]; p50[v["clients"], $3] = v["p50"]
+        p99[v["clients"], $3] = v["p99"]; mean[v["clients"], $3] = v["mean"]
+    }
+    END {
+        print ""
+        for (c = 10; c <= 50; c += 40) if (rate[c, "dovecot"] > 0 && p50[c, "dovecot"] > 0) {
+            printf "%d clients: postlab/Dovecot commands/s %.2f, latency p50 %.2f, p99 %.2f, mean %.2f\n",
+                c, rate[c, "postlab"] / rate[c, "dovecot"], p50[c, "postlab"] / p50[c, "dovecot"],
+                p99[c, "postlab"] / p99[c, "dovecot"], mean[c, "postlab"] / mean[c, "dovecot"]
+        }
+    }'
