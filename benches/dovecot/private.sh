@@ -5,6 +5,9 @@
 #   under WORK, one passwd-file user, mail in WORK/dovecot/USER (Maildir) owned by "nobody",
 #   IMAP only on 127.0.0.1:PORT, and up to 500 sessions of one user from one address (the
 #   default of 10 would refuse the benches' 50 clients). Waits until the port answers.
+#   DOVECOT_FSYNC=never in the environment sets Dovecot's mail_fsync (default "optimized":
+#   Dovecot syncs its index and log files after changes; postlab's flag changes are renames
+#   it does not sync), to compare the two without the disk's share.
 # private_dovecot_stop WORK
 #   Stops it (for a trap on EXIT).
 
@@ -28,6 +31,7 @@ ssl = no
 disable_plaintext_auth = no
 mail_location = maildir:$work/dovecot/%u
 mail_max_userip_connections = 500
+mail_fsync = ${DOVECOT_FSYNC:-optimized}
 passdb {
   driver = passwd-file
   args = $work/users
