@@ -14,6 +14,10 @@
 //! sudo cargo bench --bench lab_load -- --servers 40 --messages 100 --size 1024
 //! ```
 //!
+//! `--no-connection-cache` sets `relay_connection_cache_time_limit = 0` on every server (through
+//! `POSTLAB_LAB_CONFIG`, which `lab up` adds to each postlab.conf): one connection and TLS
+//! handshake per relayed message, as before issue 19's connection cache.
+//!
 //! Root is needed. The only traffic is to the namespaces the lab makes; the bench checks first
 //! that 198.51.100.0/24 is free on this machine, and the lab is taken down at the end, also
 //! when the bench fails.
@@ -47,6 +51,7 @@ fn main() {
     let mut messages = 100usize;
     let mut size = 1024usize;
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let no_cache = args.iter().any(|a| a == "--no-connection-cache");
     for pair in args.windows(2) {
         let value = || pair[1].parse().expect("a number after the flag");
         match pair[0].as_str() {
@@ -72,6 +77,14 @@ fn main() {
     let started = Instant::now();
     let out = Command::new(BIN)
         .args(["lab", "up", &servers.to_string(), "--netns", "--retry", "1"])
+        .env(
+            "POSTLAB_LAB_CONFIG",
+            if no_cache {
+                "relay_connection_cache_time_limit = 0"
+            } else {
+                ""
+            },
+        )
         .arg("--dir")
         .arg(&dir)
         .output()
@@ -84,8 +97,9 @@ fn main() {
         String::from_utf8_lossy(&out.stderr)
     );
     println!(
-        "lab_load: {servers} namespaced servers up in {:.2} s",
-        started.elapsed().as_secs_f64()
+        "lab_load: {servers} namespaced servers up in {:.2} s (connection cache {})",
+        started.elapsed().as_secs_f64(),
+        if no_cache { "off" } else { "on" }
     );
 
     // Load: every server gets `messages` messages for random others, all at once.

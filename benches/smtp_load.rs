@@ -10,9 +10,21 @@
 //! cargo bench --bench smtp_load -- --sessions 10 --messages 1000 --size 4096
 //! ```
 //!
+//! The cost of SPF, DKIM and DMARC (issue 20, `make bench-auth`):
+//!
+//! ```text
+//! … -- --dkim sign     dkim_sign = yes (mail that stays here is not signed: this shows the
+//!                      cost of deciding; relay_load --dkim shows the signing itself)
+//! … -- --dkim check    every message comes as if from another server and is checked: the
+//!                      bench makes sender.test's DKIM keys, signs the message with both
+//!                      (rsa-sha256 and ed25519-sha256), serves SPF, DKIM and DMARC records
+//!                      from a `postlab dns` of its own, and sets `relay_networks =` (so
+//!                      loopback is "outside") and `dns_server`; one delivered message must
+//!                      say spf=pass, dkim=pass twice and dmarc=pass
+//! ```
+//!
 //! `POSTLAB_BENCH_CONFIG` adds lines to the server's postlab.conf and `POSTLAB_BENCH_HEADER`
-//! fields to each message (CRLF-ended): the cost of DKIM signing (`dkim_sign = yes`) and of
-//! checking (`relay_networks =` and a `dns_server`) is measured that way (README.md).
+//! fields to each message (CRLF-ended).
 
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -29,6 +41,7 @@ fn main() {
     // Journey boards watching (`/events`): reading ones, and stalled ones that never read.
     let mut watchers = 0usize;
     let mut stalled = 0usize;
+    let mut dkim = Dkim::Off;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -43,6 +56,13 @@ fn main() {
             "--size" => size = value(),
             "--watchers" => watchers = value(),
             "--stalled-watchers" => stalled = value(),
+            "--dkim" => {
+                dkim = match args.get(i + 1).map(String::as_str) {
+                    Some("sign") => Dkim::Sign,
+                    Some("check") => Dkim::Check,
+                    _ => panic!("--dkim sign or --dkim check"),
+                }
+            }
             _ => {} // cargo passes --bench
         }
         i += if args[i].starts_with("--") && args[i] != "--bench" {
@@ -52,21 +72,44 @@ fn main() {
         };
     }
 
-    let (dir, server) = common::bench_server("bench", sessions, "warn");
-    let addr = server.addr("smtp");
-    let _boards = common::watch_board(server.addr("web"), watchers, stalled);
-
-    // POSTLAB_BENCH_HEADER puts fields above the header (a DKIM-Signature, to measure checking).
+    // POSTLAB_BENCH_HEADER puts fields above the header.
     let extra = std::env::var("POSTLAB_BENCH_HEADER").unwrap_or_default();
-    let body = common::message(
-        &format!("{extra}From: load@bench.test\r\nTo: bob@bench.test\r\nSubject: load\r\n"),
+    let sender = match dkim {
+        Dkim::Check => SENDER_DOMAIN,
+        _ => "bench.test",
+    };
+    let mut body = common::message(
+        &format!("{extra}From: load@{sender}\r\nTo: bob@bench.test\r\nSubject: load\r\n"),
         size,
     );
+    let keys_dir = common::fresh_dir("bench-dkim");
+    let (settings, _dns) = match dkim {
+        Dkim::Off => (String::new(), None),
+        Dkim::Sign => ("dkim_sign = yes".to_string(), None),
+        Dkim::Check => {
+            let (signed, zone) = signed_by_sender(&keys_dir, &body);
+            body = signed;
+            let dns = common::LabDns::start(&keys_dir, &zone);
+            let settings = format!("relay_networks =\ndns_server = {}", dns.addr);
+            (settings, Some(dns))
+        }
+    };
+    let (dir, server) = common::bench_server_with("bench", sessions, "warn", &settings);
+    let addr = server.addr("smtp");
+    let _boards = common::watch_board(server.addr("web"), watchers, stalled);
+    let envelope: &'static [u8] = match dkim {
+        Dkim::Check => b"MAIL FROM:<load@sender.test>\r\nRCPT TO:<bob@bench.test>\r\nDATA\r\n",
+        _ => b"MAIL FROM:<load@bench.test>\r\nRCPT TO:<bob@bench.test>\r\nDATA\r\n",
+    };
+    let helo: &'static [u8] = match dkim {
+        Dkim::Check => b"EHLO mx.sender.test\r\n",
+        _ => b"EHLO bench.test\r\n",
+    };
     let started = Instant::now();
     let workers: Vec<_> = (0..sessions)
         .map(|_| {
             let body = body.clone();
-            std::thread::spawn(move || session(addr, messages, &body))
+            std::thread::spawn(move || session(addr, helo, envelope, messages, &body))
         })
         .collect();
     let mut latencies: Vec<Duration> = workers
@@ -81,14 +124,30 @@ fn main() {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "smtp_load (boards watching: {watchers} reading, {stalled} stalled): {sessions} sessions x {messages} messages x {size} bytes = {total} messages in {:.2} s: {:.0} messages/s, latency p50 {:.2} ms, p99 {:.2} ms; in the Maildir: {arrived}/{total}",
+        "smtp_load (dkim {dkim:?}; boards watching: {watchers} reading, {stalled} stalled): {sessions} sessions x {messages} messages x {size} bytes = {total} messages in {:.2} s: {:.0} messages/s, latency p50 {:.2} ms, p99 {:.2} ms; in the Maildir: {arrived}/{total}",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64(),
         pct(0.50).as_secs_f64() * 1000.0,
         pct(0.99).as_secs_f64() * 1000.0,
     );
+    if dkim == Dkim::Check && !settings_off_checks() {
+        // The checks must have run and passed, or this measured something else.
+        let first = std::fs::read_dir(&new_dir)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .unwrap_or_default();
+        for want in ["spf=pass", "dkim=pass", "dmarc=pass"] {
+            assert!(
+                first.contains(want),
+                "no {want} in a delivered message:\n{first}"
+            );
+        }
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&keys_dir);
     assert_eq!(
         arrived, total,
         "every acknowledged message must be in the Maildir"
@@ -96,20 +155,24 @@ fn main() {
 }
 
 /// One client connection sending `count` messages; returns the latency of each.
-fn session(addr: SocketAddr, count: usize, body: &[u8]) -> Vec<Duration> {
+fn session(
+    addr: SocketAddr,
+    helo: &[u8],
+    envelope: &[u8],
+    count: usize,
+    body: &[u8],
+) -> Vec<Duration> {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_nodelay(true).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     expect(&mut reader, "220");
-    stream.write_all(b"EHLO bench.test\r\n").unwrap();
+    stream.write_all(helo).unwrap();
     expect(&mut reader, "250");
     let mut latencies = Vec::with_capacity(count);
     for _ in 0..count {
         let t = Instant::now();
         // PIPELINING: MAIL, RCPT and DATA in one write.
-        stream
-            .write_all(b"MAIL FROM:<load@bench.test>\r\nRCPT TO:<bob@bench.test>\r\nDATA\r\n")
-            .unwrap();
+        stream.write_all(envelope).unwrap();
         expect(&mut reader, "250");
         expect(&mut reader, "250");
         expect(&mut reader, "354");
@@ -119,4 +182,48 @@ fn session(addr: SocketAddr, count: usize, body: &[u8]) -> Vec<Duration> {
     }
     stream.write_all(b"QUIT\r\n").unwrap();
     latencies
+}
+
+/// What the bench measures of issue 20 (`--dkim`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dkim {
+    Off,
+    Sign,
+    Check,
+}
+
+/// The domain whose mail `--dkim check` sends, from 127.0.0.1 as its SPF record allows.
+const SENDER_DOMAIN: &str = "sender.test";
+
+/// `message` (as sent after DATA) signed by sender.test with both its keys, made in `dir`,
+/// and the zone that publishes them with SPF (for the domain and its HELO name mx.sender.test)
+/// and DMARC p=reject: every check passes, so each message costs all of them.
+fn signed_by_sender(dir: &std::path::Path, message: &[u8]) -> (Vec<u8>, String) {
+    use postlab::mailauth::keys;
+    keys::ensure(dir, SENDER_DOMAIN).expect("make sender.test's DKIM keys");
+    let content = message.strip_suffix(b".\r\n").expect("a message ends in .");
+    let domain_keys = keys::load(dir, SENDER_DOMAIN).expect("load the keys");
+    let fields = postlab::mailauth::sign::signatures(domain_keys, SENDER_DOMAIN, content)
+        .expect("sign the bench message");
+    let mut signed = fields.into_bytes();
+    signed.extend_from_slice(message);
+    // The zone is `test.`, not `sender.test.`: DMARC's tree walk (RFC 9989 section 4.10) also
+    // asks for _dmarc.test, which must be answered (NXDOMAIN), not refused.
+    let mut zone = "$ORIGIN test.\n$TTL 300\n\
+         @ SOA ns hostmaster ( 1 3600 600 86400 300 )\n\
+         @ NS ns\n\
+         ns A 127.0.0.1\n\
+         sender TXT \"v=spf1 ip4:127.0.0.1 -all\"\n\
+         mx.sender TXT \"v=spf1 ip4:127.0.0.1 -all\"\n\
+         _dmarc.sender TXT \"v=DMARC1; p=reject\"\n"
+        .to_string();
+    for (name, text) in keys::txt_records(dir, SENDER_DOMAIN).expect("the DKIM records") {
+        zone.push_str(&format!("{name} TXT {}\n", keys::zone_strings(&text)));
+    }
+    (signed, zone)
+}
+
+/// `POSTLAB_BENCH_CONFIG` turned the checks off (`auth_check = no`, to measure the rest).
+fn settings_off_checks() -> bool {
+    std::env::var("POSTLAB_BENCH_CONFIG").is_ok_and(|c| c.contains("auth_check = no"))
 }

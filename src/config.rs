@@ -186,6 +186,21 @@ pub const SETTINGS: &[Setting] = &[
         help: "Seconds the relay (step 5) waits for each reply of another server, from its first octet to its\nlast, and for a TLS handshake; sending a message may take ten times as long. A server that\ntrickles its replies cannot hold a delivery for longer (RFC 5321 section 4.5.3.2 suggests minutes).",
     },
     Setting {
+        key: "relay_connection_cache_time_limit",
+        default: "2",
+        help: "Seconds an idle connection to another server is kept after a delivery (after RSET), for the\nnext message to the same host, port and TLS: no new TCP and TLS handshake. Postfix's\nsmtp_connection_cache_time_limit (2 s). 0: every message gets a connection of its own.",
+    },
+    Setting {
+        key: "relay_connection_reuse_time_limit",
+        default: "300",
+        help: "Seconds after which a connection is no longer reused, however busy (Postfix's\nsmtp_connection_reuse_time_limit, 300 s).",
+    },
+    Setting {
+        key: "relay_connection_reuse_count_limit",
+        default: "0",
+        help: "Messages one connection may carry before it is closed; 0: no limit but the time limit\n(Postfix's smtp_connection_reuse_count_limit, 0).",
+    },
+    Setting {
         key: "tls_ca_file",
         default: "",
         help: "With relay_tls = verify: a PEM file of extra trusted certificates, e.g. the classroom\nservers' self-signed DIR/tls/cert.pem files. Empty: the system's trusted roots only.",
@@ -264,6 +279,11 @@ pub struct Config {
     pub relay_tls: RelayTls,
     pub relay_timeout: Duration,
     pub tls_ca_file: Option<PathBuf>,
+    /// The relay's connection cache (`src/mta/connection_cache.rs`); zero turns it off.
+    pub relay_connection_cache_time_limit: Duration,
+    pub relay_connection_reuse_time_limit: Duration,
+    /// 0: no limit.
+    pub relay_connection_reuse_count_limit: u32,
     pub shutdown_grace: Duration,
     /// The journey board and the webmail (`src/web/`).
     pub web: bool,
@@ -378,6 +398,9 @@ impl Config {
             relay_tls: RelayTls::May,
             relay_timeout: Duration::from_secs(120),
             tls_ca_file: None,
+            relay_connection_cache_time_limit: Duration::from_secs(2),
+            relay_connection_reuse_time_limit: Duration::from_secs(300),
+            relay_connection_reuse_count_limit: 0,
             shutdown_grace: Duration::from_secs(10),
             web: true,
             web_listen: None,
@@ -490,6 +513,15 @@ impl Config {
             "relay_tls" => {
                 self.relay_tls = RelayTls::parse(value)
                     .ok_or_else(|| format!("{key}: say none, may, encrypt or verify"))?
+            }
+            "relay_connection_cache_time_limit" => {
+                self.relay_connection_cache_time_limit = Duration::from_secs(number(key, value)?)
+            }
+            "relay_connection_reuse_time_limit" => {
+                self.relay_connection_reuse_time_limit = Duration::from_secs(number(key, value)?)
+            }
+            "relay_connection_reuse_count_limit" => {
+                self.relay_connection_reuse_count_limit = number(key, value)?
             }
             "shutdown_grace" => self.shutdown_grace = Duration::from_secs(number(key, value)?),
             "web" => self.web = yes_no(key, value)?,

@@ -264,6 +264,10 @@ fn start(lab: &Lab, count: usize) -> Result<String, String> {
                 netns::desk()
             );
         }
+        // `make bench-lab` compares settings (benches/lab_load.rs): lines added to every server.
+        if let Ok(extra) = std::env::var("POSTLAB_LAB_CONFIG") {
+            let _ = writeln!(settings, "{extra}");
+        }
         fs::write(dir.join("postlab.conf"), settings).map_err(|e| e.to_string())?;
         if !dir.join("users").exists() {
             let mut users = Users::default();

@@ -18,6 +18,7 @@
 //! - `cli`: `postlab user`, first start, `postlab trace`, the transcripts
 //! - `outbound`: AUTH, submission, the queue, relaying between two servers, bounces
 //! - `outbound_dns`: steps 4 and 5 through MX records served by `postlab dns`
+//! - `connection_cache`: step 5 keeps a connection for the next message to the same server
 //! - `queue_files`: every legal address survives the queue; unreadable files go to corrupt/
 //! - `postfix`: a real Postfix relays to postlab and from it, and delivers through `postlab deliver`
 //! - `package`: `make deb`'s package installed in a throw-away root, started as its unit says, removed
@@ -73,6 +74,7 @@ mod backup;
 mod busy;
 mod cli;
 mod clients;
+mod connection_cache;
 mod crash;
 mod daemon;
 mod delivery;

@@ -76,13 +76,23 @@ impl Drop for Postlab {
 /// postlab for `bench.test` on a fresh directory named after `name`, with the account
 /// `bob` (password `bench`) and room for `sessions` clients: what the SMTP benches measure.
 pub fn bench_server(name: &str, sessions: usize, level: &str) -> (std::path::PathBuf, Postlab) {
+    bench_server_with(name, sessions, level, "")
+}
+
+/// [`bench_server`] with `settings` (postlab.conf lines) added.
+pub fn bench_server_with(
+    name: &str,
+    sessions: usize,
+    level: &str,
+    settings: &str,
+) -> (std::path::PathBuf, Postlab) {
     let dir = fresh_dir(name);
     std::fs::write(dir.join("users"), "bob:{PLAIN}bench\n").expect("write users");
     std::fs::write(
         dir.join("postlab.conf"),
         // POSTLAB_BENCH_CONFIG adds settings, e.g. `dkim_sign = yes` to measure signing.
         format!(
-            "max_connections = {}\n{}\n",
+            "max_connections = {}\n{settings}\n{}\n",
             sessions + 10,
             std::env::var("POSTLAB_BENCH_CONFIG").unwrap_or_default()
         ),
@@ -148,4 +158,53 @@ pub fn watch_board(web: SocketAddr, reading: usize, stalled: usize) -> Vec<TcpSt
         streams.push(stream);
     }
     streams
+}
+
+/// A `postlab dns` serving `zone` on a port the system picks, stopped when dropped: the lab
+/// DNS of the benches that check SPF, DKIM and DMARC.
+pub struct LabDns {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl LabDns {
+    #[allow(clippy::zombie_processes)]
+    pub fn start(dir: &Path, zone: &str) -> LabDns {
+        let file = dir.join("bench.zone");
+        std::fs::write(&file, zone).expect("write the zone");
+        let out = dir.join("dns.out");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_postlab"))
+            .arg("dns")
+            .arg("--zone")
+            .arg(&file)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(std::fs::File::create(&out).expect("dns.out"))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start postlab dns");
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            let addr = text
+                .lines()
+                .find(|l| l.contains("listening on"))
+                .and_then(|l| l.split_whitespace().find_map(|w| w.parse().ok()));
+            if let Some(addr) = addr {
+                return LabDns { child, addr };
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("postlab dns did not start");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for LabDns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

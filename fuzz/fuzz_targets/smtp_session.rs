@@ -65,7 +65,7 @@ fuzz_target!(|input: &[u8]| {
                 Effect::None => break,
                 Effect::Close => return,
                 Effect::StartTls => {
-                    session.tls_started();
+                    session.tls_started("TLSv1.3 TLS_AES_256_GCM_SHA384".to_string());
                     break;
                 }
                 Effect::Authenticate(_) => session.authenticated(
@@ -87,6 +87,7 @@ fuzz_target!(|input: &[u8]| {
                                 .iter()
                                 .map(|r| r.address.clone())
                                 .collect(),
+                            notes: Vec::new(),
                         }
                     } else {
                         Outcome::Transient(Failure::StorageFull("full".into()))

@@ -18,6 +18,7 @@
 //! ([`Resolve::mail_hosts_explained`]), so a class sees `MX? b.test → 10 mx.b.test` happen.
 //!
 //! - [`resolver`]: the real lookups, with hickory-resolver (async inside, blocking outside).
+//! - [`cache`]: SPF, DKIM and DMARC's TXT answers, parsed, kept for their TTL.
 //! - [`zone`]: the standard zone files that `postlab dns` serves; [`lab`]: that server.
 //!
 //! What can go wrong: the DNS server does not answer (→ `Temporary` after a short timeout), the
@@ -30,6 +31,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+pub mod cache;
 pub mod lab;
 pub mod resolver;
 pub mod zone;
@@ -83,6 +85,12 @@ pub trait Resolve: Send + Sync {
     /// (`src/mailauth/`), run with [`resolver::block_on`]. `None` for a resolver that asks no
     /// DNS (a test double): the checks are then skipped, and the transcript says so.
     fn hickory(&self) -> Option<&hickory_resolver::TokioResolver> {
+        None
+    }
+
+    /// The TXT answers of those lookups, parsed, kept for their TTL ([`cache`]); shared by
+    /// every message this resolver checks. `None`: nothing is kept.
+    fn txt_cache(&self) -> Option<&cache::TtlCache<mail_auth::Txt>> {
         None
     }
 }

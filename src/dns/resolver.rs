@@ -15,7 +15,7 @@
 //! reason); the domain is not a valid DNS name (`NoSuchDomain`: it can never resolve).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
@@ -25,6 +25,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::TokioResolver;
 use rand::seq::SliceRandom as _;
 
+use super::cache::TtlCache;
 use super::{explain, join_addrs, Lookup, MailHost, Resolve};
 use crate::config::Config;
 
@@ -55,6 +56,8 @@ const MAX_CACHE: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct DnsResolver {
     inner: TokioResolver,
+    /// SPF, DKIM and DMARC records, parsed (`super::cache`).
+    txt: Arc<TtlCache<mail_auth::Txt>>,
 }
 
 impl std::fmt::Debug for DnsResolver {
@@ -105,7 +108,10 @@ impl DnsResolver {
         let inner = builder
             .build()
             .map_err(|e| format!("cannot set up the DNS resolver: {e}"))?;
-        Ok(DnsResolver { inner })
+        Ok(DnsResolver {
+            inner,
+            txt: Arc::new(TtlCache::default()),
+        })
     }
 }
 
@@ -126,6 +132,10 @@ impl Resolve for DnsResolver {
 
     fn hickory(&self) -> Option<&TokioResolver> {
         Some(&self.inner)
+    }
+
+    fn txt_cache(&self) -> Option<&TtlCache<mail_auth::Txt>> {
+        Some(&self.txt)
     }
 }
 

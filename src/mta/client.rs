@@ -22,6 +22,12 @@
 //! the `220` to STARTTLS, before any encryption, are never read as replies inside TLS
 //! (CVE-2021-38371, "response injection"): the attempt is deferred instead.
 //!
+//! The dialogue is in three parts, so one connection can carry several messages (the queue's
+//! connection cache, `connection_cache.rs`): [`connect`] (greeting, EHLO, STARTTLS) gives a
+//! [`Connection`]; [`transaction`] sends one message on it (MAIL, RCPT, DATA); then either
+//! [`reset`] (RSET, RFC 5321 §4.1.1.5: the session is as after EHLO, ready for the next
+//! MAIL) to keep it, or [`quit`]. [`send`] is the three in a row, for one message.
+//!
 //! Every reply is judged by its first digit (RFC 5321 §4.2.1): 2 done, 4 try later, 5 give up.
 //! Each recipient gets its own verdict. The content goes out with CRLF line ends only: a bare
 //! CR or LF is never sent (the SMTP smuggling rule works both ways).
@@ -30,7 +36,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::address::{Address, ReversePath};
 use crate::config::RelayTls;
@@ -94,6 +100,11 @@ pub type Verdicts = Vec<(Address, Reply)>;
 /// How long a connection to another server may take (the other clocks are `relay_timeout`).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The first reply on a connection kept from an earlier message (`connection_cache.rs`) is
+/// waited for this long at most: a server that is there answers MAIL at once, and a link that
+/// broke while the connection was idle should cost a new connection, not all of relay_timeout.
+pub const REUSED_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Sending a message's content may take this many times `relay_timeout`.
 const SENDING_TIMES: u32 = 10;
 
@@ -120,8 +131,8 @@ pub struct Target<'a> {
     pub timeout: Duration,
 }
 
-/// Sends one message to one server. `content` is the queued content (Received: and the
-/// client's bytes).
+/// Sends one message to one server on a connection of its own. `content` is the queued content
+/// (Received: and the client's bytes).
 pub fn send(
     target: Target,
     our_name: &str,
@@ -130,6 +141,40 @@ pub fn send(
     content: &[u8],
     transcript: &mut Transcript,
 ) -> Result<Verdicts, HostFailure> {
+    let mut connection = connect(target, our_name, transcript)?;
+    let result = transaction(&mut connection, from, recipients, content, transcript);
+    if !matches!(result, Err(HostFailure::Connection(_))) {
+        quit(connection, transcript);
+    }
+    result
+}
+
+/// An SMTP session with another server, past the greeting, EHLO and (when asked) STARTTLS:
+/// ready for `MAIL FROM`. It owns the socket; dropping it closes the socket without QUIT.
+pub struct Connection {
+    reader: BufReader<Box<dyn Stream>>,
+    /// The connection's clocks (`src/pace.rs`): a deadline for each reply.
+    clocks: Arc<Clocks>,
+    timeout: Duration,
+    /// The extension keywords of the last EHLO (inside TLS, when TLS is on), upper case.
+    extensions: String,
+    /// When the TCP connection was made (for `relay_connection_reuse_time_limit`).
+    pub opened: Instant,
+    /// Messages it has carried (for `relay_connection_reuse_count_limit`).
+    pub messages: u32,
+    /// Is the session inside TLS?
+    pub tls: bool,
+    /// A shorter wait for the next reply only (a reused connection's first).
+    next_reply_timeout: Option<Duration>,
+}
+
+/// Opens a session with `target`: TCP, the 220 greeting, EHLO (HELO for an old server) and
+/// STARTTLS as `relay_tls` asks. A failure after the TCP connection says QUIT first.
+pub fn connect(
+    target: Target,
+    our_name: &str,
+    transcript: &mut Transcript,
+) -> Result<Connection, HostFailure> {
     let addr = target.addr;
     let stream = match target.source {
         Some(source) => {
@@ -149,17 +194,74 @@ pub fn send(
     // Each reply must be whole within relay_timeout, however slowly its octets come: a
     // receiving server that trickles (a tarpit) cannot hold this delivery for ever.
     let clocks = Clocks::new(Arc::new(Load::quiet()), addr.ip(), target.timeout);
-    let mut peer = Peer {
+    let mut connection = Connection {
         reader: BufReader::new(Box::new(PacedTcp::new(stream, clocks.clone()))),
-        transcript,
         clocks,
         timeout: target.timeout,
+        extensions: String::new(),
+        opened: Instant::now(),
+        messages: 0,
+        tls: false,
+        next_reply_timeout: None,
     };
-    let result = peer.dialogue(target, our_name, from, recipients, content);
-    if !matches!(result, Err(HostFailure::Connection(_))) {
-        let _ = peer.command("QUIT");
+    let mut peer = Peer {
+        conn: &mut connection,
+        transcript,
+    };
+    match peer.open(target, our_name) {
+        Ok(()) => Ok(connection),
+        Err(failure) => {
+            if !matches!(failure, HostFailure::Connection(_)) {
+                let _ = peer.command("QUIT");
+            }
+            Err(failure)
+        }
     }
-    result
+}
+
+/// One mail transaction on an open session: MAIL, RCPT for each recipient, DATA, the
+/// content. Returns each recipient's verdict, or why the whole message failed here.
+pub fn transaction(
+    connection: &mut Connection,
+    from: &ReversePath,
+    recipients: &[Address],
+    content: &[u8],
+    transcript: &mut Transcript,
+) -> Result<Verdicts, HostFailure> {
+    if connection.messages > 0 {
+        connection.next_reply_timeout = Some(REUSED_REPLY_TIMEOUT.min(connection.timeout));
+    }
+    connection.messages += 1;
+    Peer {
+        conn: connection,
+        transcript,
+    }
+    .mail(from, recipients, content)
+}
+
+/// RSET (RFC 5321 §4.1.1.5), to keep a session for the next message: whatever the last
+/// transaction left is cleared, and the answer shows the server is still there.
+pub fn reset(connection: &mut Connection, transcript: &mut Transcript) -> Result<(), HostFailure> {
+    let reply = Peer {
+        conn: connection,
+        transcript,
+    }
+    .command("RSET")?;
+    if reply.code == 250 {
+        Ok(())
+    } else {
+        Err(HostFailure::Temporary(format!("RSET refused: {reply}")))
+    }
+}
+
+/// QUIT, waiting for the 221 (RFC 5321 §4.1.1.10: the client "SHOULD" wait for it), then the
+/// socket is closed.
+pub fn quit(mut connection: Connection, transcript: &mut Transcript) {
+    let _ = Peer {
+        conn: &mut connection,
+        transcript,
+    }
+    .command("QUIT");
 }
 
 /// Connects to `addr` from our own address `source` (any free port): bind, then connect, as
@@ -172,25 +274,16 @@ fn connect_from(source: IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(socket.into())
 }
 
-/// The connection to the receiving server: one buffered stream, written through `get_mut`
-/// (a TLS stream cannot be split into a reading and a writing half).
+/// A connection with the transcript it writes to: one buffered stream, written through
+/// `get_mut` (a TLS stream cannot be split into a reading and a writing half).
 struct Peer<'a> {
-    reader: BufReader<Box<dyn Stream>>,
+    conn: &'a mut Connection,
     transcript: &'a mut Transcript,
-    /// The connection's clocks (`src/pace.rs`): a deadline for each reply.
-    clocks: Arc<Clocks>,
-    timeout: Duration,
 }
 
 impl Peer<'_> {
-    fn dialogue(
-        &mut self,
-        target: Target,
-        our_name: &str,
-        from: &ReversePath,
-        recipients: &[Address],
-        content: &[u8],
-    ) -> Result<Verdicts, HostFailure> {
+    /// The greeting, EHLO and STARTTLS; the extensions are kept on the connection.
+    fn open(&mut self, target: Target, our_name: &str) -> Result<(), HostFailure> {
         let greeting = self.reply()?;
         if greeting.code != 220 {
             return Err(refusal(greeting));
@@ -214,10 +307,23 @@ impl Peer<'_> {
             }
             (_, true) => {
                 self.start_tls(target)?;
+                self.conn.tls = true;
                 // RFC 3207 §4.2: the extensions said in plaintext are forgotten; ask again.
                 extensions = self.hello(our_name)?;
             }
         }
+        self.conn.extensions = extensions;
+        Ok(())
+    }
+
+    /// One transaction: MAIL, RCPT, DATA and the content.
+    fn mail(
+        &mut self,
+        from: &ReversePath,
+        recipients: &[Address],
+        content: &[u8],
+    ) -> Result<Verdicts, HostFailure> {
+        let extensions = self.conn.extensions.clone();
         let has = |keyword: &str| has_keyword(&extensions, keyword);
         // RFC 1870 §6: a server that announces SIZE n refuses larger messages; do not try.
         if let Some(limit) = extension_value(&extensions, "SIZE") {
@@ -328,7 +434,7 @@ impl Peer<'_> {
         // CVE-2021-38371: replies that came with the 220, before any encryption, could have
         // been written by anyone on the path; read inside TLS they would pass for the real
         // server's answers.
-        let injected = self.reader.buffer().len();
+        let injected = self.conn.reader.buffer().len();
         if injected > 0 {
             self.transcript.note(
                 Step::Relay,
@@ -344,7 +450,8 @@ impl Peer<'_> {
             .map_err(HostFailure::Temporary)?
             .ok_or_else(|| HostFailure::Temporary("TLS is turned off".into()))?;
         let placeholder: Box<dyn Stream> = Box::new(io::empty());
-        let stream = std::mem::replace(&mut self.reader, BufReader::new(placeholder)).into_inner();
+        let stream =
+            std::mem::replace(&mut self.conn.reader, BufReader::new(placeholder)).into_inner();
         let name = tls_name(target.host);
         let mut configuration = connector
             .configure()
@@ -352,9 +459,11 @@ impl Peer<'_> {
         // `verify` checks that the certificate names the host (RFC 6125); `may` and `encrypt`
         // accept any certificate, so they check no name either.
         configuration.set_verify_hostname(target.tls == RelayTls::Verify);
-        self.clocks.set_deadline("the TLS handshake", self.timeout);
+        self.conn
+            .clocks
+            .set_deadline("the TLS handshake", self.conn.timeout);
         let connected = configuration.connect(&name, stream);
-        self.clocks.clear_deadline();
+        self.conn.clocks.clear_deadline();
         match connected {
             Ok(stream) => {
                 let ssl = stream.ssl();
@@ -370,7 +479,7 @@ impl Peer<'_> {
                         "TLS established with {name} ({negotiated}); server certificate SHA-256 {certificate}"
                     ),
                 );
-                self.reader = BufReader::new(Box::new(crate::net::TlsStream(stream)));
+                self.conn.reader = BufReader::new(Box::new(crate::net::TlsStream(stream)));
                 Ok(())
             }
             Err(e) => {
@@ -400,7 +509,8 @@ impl Peer<'_> {
             bytes.extend_from_slice(line.as_bytes());
             bytes.extend_from_slice(b"\r\n");
         }
-        self.reader
+        self.conn
+            .reader
             .get_mut()
             .write_all(&bytes)
             .map_err(|e| HostFailure::Connection(e.to_string()))
@@ -426,18 +536,24 @@ impl Peer<'_> {
         );
         self.transcript.client(Step::Relay, ".");
         // A receiving server that reads one octet a minute cannot hold us either.
-        self.clocks
-            .set_deadline("sending the message", self.timeout * SENDING_TIMES);
-        let sent = self.reader.get_mut().write_all(&out);
-        self.clocks.clear_deadline();
+        self.conn
+            .clocks
+            .set_deadline("sending the message", self.conn.timeout * SENDING_TIMES);
+        let sent = self.conn.reader.get_mut().write_all(&out);
+        self.conn.clocks.clear_deadline();
         sent.map_err(|e| HostFailure::Connection(e.to_string()))
     }
 
     /// Reads one reply (all its lines), bounded in size and in time.
     fn reply(&mut self) -> Result<Reply, HostFailure> {
-        self.clocks.set_deadline("the server's reply", self.timeout);
+        let timeout = self
+            .conn
+            .next_reply_timeout
+            .take()
+            .unwrap_or(self.conn.timeout);
+        self.conn.clocks.set_deadline("the server's reply", timeout);
         let reply = self.read_reply();
-        self.clocks.clear_deadline();
+        self.conn.clocks.clear_deadline();
         reply
     }
 
@@ -445,7 +561,7 @@ impl Peer<'_> {
         let mut text = Vec::new();
         for _ in 0..MAX_REPLY_LINES {
             let mut line = Vec::new();
-            let n = (&mut self.reader)
+            let n = (&mut self.conn.reader)
                 .take(MAX_REPLY_LINE as u64)
                 .read_until(b'\n', &mut line)
                 .map_err(|e| broken(&e))?;

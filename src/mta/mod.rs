@@ -13,11 +13,13 @@
 //! | `scheduler.rs` | the queue manager: steps 4 and 5 for each due message, retries |
 //! | `transport.rs` | static routes that replace DNS (`DIR/transport`) |
 //! | `client.rs` | step 5: our SMTP client |
+//! | `connection_cache.rs` | step 5: connections kept open a moment for the next message |
 //! | `bounce.rs` | RFC 3464 reports for the sender when delivery fails |
 
 pub mod accept;
 pub mod bounce;
 pub mod client;
+pub mod connection_cache;
 pub mod envelope_file;
 pub mod message;
 pub mod queue;

@@ -9,7 +9,9 @@
 //!
 //! A message with recipients still pending is tried again later, each wait twice the one
 //! before (`queue_retry_min` up to `queue_retry_max`), until `queue_lifetime` runs out and it
-//! bounces. At most `max_outbound_per_destination` deliveries run at once to one domain, at
+//! bounces. A connection that has delivered a message is kept a moment for the next message
+//! to the same server (`connection_cache.rs`); each pass closes the ones that waited too long.
+//! At most `max_outbound_per_destination` deliveries run at once to one domain, at
 //! most `max_deliveries` in all (100, Postfix's `default_process_limit`), and one message is
 //! never worked on by two threads. A queue of thousands of messages to thousands of domains
 //! therefore takes `max_deliveries` threads, not one each; the rest wait for the next pass.
@@ -24,7 +26,8 @@ use std::time::Duration;
 
 use super::accept;
 use super::bounce::{self, Failed};
-use super::client::{self, HostFailure};
+use super::client::{self, Connection, HostFailure, Verdicts};
+use super::connection_cache::{self, ConnectionCache};
 use super::queue::{unix_now, Entry, Folder, Status};
 use super::route::{Route, Router};
 use super::transport::Transport;
@@ -62,14 +65,18 @@ struct InFlight {
 /// Runs forever on its own thread.
 pub fn run(shared: Arc<Shared>) {
     let in_flight = Arc::new(Mutex::new(InFlight::default()));
+    let cache = Arc::new(ConnectionCache::new(connection_cache::Limits::from_config(
+        &shared.config,
+    )));
     loop {
+        close_expired(&cache);
         // A panic in one pass (a bug) must not stop the queue for good.
         let pass = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             match shared.queue.list(Folder::Active) {
                 Ok(entries) => {
                     let now = unix_now();
                     for entry in entries.into_iter().filter(|e| e.next_attempt <= now) {
-                        start(&shared, &in_flight, entry);
+                        start(&shared, &in_flight, &cache, entry);
                     }
                 }
                 Err(e) => log::error!(
@@ -81,7 +88,41 @@ pub fn run(shared: Arc<Shared>) {
         if pass.is_err() {
             log::error!("queue: a pass over the queue panicked (a bug); going on");
         }
-        shared.wait_for_queue_work(Duration::from_secs(1));
+        // With idle connections, look again within their time limit so they are closed on time.
+        let wait = if cache.is_empty() {
+            Duration::from_secs(1)
+        } else {
+            cache.limits().idle.min(Duration::from_secs(1)) / 2
+        };
+        shared.wait_for_queue_work(wait.max(Duration::from_millis(50)));
+    }
+}
+
+/// Says QUIT on the idle connections that waited longer than the time limit, on a thread of
+/// its own: a server slow to answer QUIT must not hold up the queue manager.
+fn close_expired(cache: &ConnectionCache) {
+    let expired = cache.expired();
+    if expired.is_empty() {
+        return;
+    }
+    let closing = std::thread::Builder::new()
+        .name("queue-close".into())
+        .spawn(move || {
+            for (destination, connection) in expired {
+                let mut log = Transcript::log_only(SessionId::new());
+                log.note(
+                    Step::Relay,
+                    &format!(
+                        "closing the idle connection to {} (relay_connection_cache_time_limit)",
+                        destination.addr
+                    ),
+                );
+                client::quit(connection, &mut log);
+            }
+        });
+    if let Err(e) = closing {
+        // The connections were dropped with the closure: closed without QUIT.
+        log::error!("queue: cannot start a thread to close idle connections: {e}");
     }
 }
 
@@ -96,7 +137,12 @@ fn domains(entry: &Entry) -> Vec<String> {
 }
 
 /// Starts a delivery thread for `entry` unless it or its destinations are busy.
-fn start(shared: &Arc<Shared>, in_flight: &Arc<Mutex<InFlight>>, entry: Entry) {
+fn start(
+    shared: &Arc<Shared>,
+    in_flight: &Arc<Mutex<InFlight>>,
+    cache: &Arc<ConnectionCache>,
+    entry: Entry,
+) {
     let domains = domains(&entry);
     {
         let mut busy = in_flight.lock().unwrap_or_else(|e| e.into_inner());
@@ -129,14 +175,16 @@ fn start(shared: &Arc<Shared>, in_flight: &Arc<Mutex<InFlight>>, entry: Entry) {
     let release = Arc::new(Mutex::new(Some(release)));
     let worker_release = release.clone();
     let worker_shared = shared.clone();
+    let cache = cache.clone();
     let spawned = std::thread::Builder::new()
         .name("queue-delivery".into())
         .spawn(move || {
             let id = entry.id.clone();
             let shared = worker_shared;
             // A panic (a bug) ends this attempt only; the message stays queued for the next.
-            let run =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deliver(&shared, entry)));
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                deliver(&shared, &cache, entry)
+            }));
             if run.is_err() {
                 log::error!("queue: the delivery of {id} panicked (a bug); it will be tried again");
             }
@@ -160,7 +208,7 @@ fn take<F>(slot: &Mutex<Option<F>>) -> Option<F> {
 }
 
 /// One delivery attempt for every pending recipient of one message.
-fn deliver(shared: &Shared, mut entry: Entry) {
+fn deliver(shared: &Shared, cache: &ConnectionCache, mut entry: Entry) {
     let queue = &shared.queue;
     let content = match std::fs::read(queue.content_path(&entry.id, Folder::Active)) {
         Ok(content) => content,
@@ -195,6 +243,7 @@ fn deliver(shared: &Shared, mut entry: Entry) {
         let destination = find_destination(shared, &transport, &domain, &id, &mut transcript);
         for (address, status) in attempt(
             shared,
+            cache,
             &destination,
             &entry,
             &recipients,
@@ -347,6 +396,7 @@ fn find_destination(
 /// Step 5 for one domain: tries its hosts in order. Returns a status per recipient.
 fn attempt(
     shared: &Shared,
+    cache: &ConnectionCache,
     destination: &Destination,
     entry: &Entry,
     recipients: &[Address],
@@ -412,13 +462,8 @@ fn attempt(
                 ca_file: shared.config.tls_ca_file.as_deref(),
                 timeout: shared.config.relay_timeout,
             };
-            match client::send(
-                target,
-                &shared.config.hostname,
-                &entry.from,
-                recipients,
-                content,
-                transcript,
+            match send(
+                shared, cache, target, entry, recipients, content, transcript,
             ) {
                 Ok(verdicts) => {
                     return verdicts
@@ -448,6 +493,100 @@ fn attempt(
         }
     }
     all(Status::Pending(last_problem))
+}
+
+/// One message to one server: on an idle connection to it if the cache has one, else on a
+/// new connection; afterwards the connection is kept for the next message, or closed.
+fn send(
+    shared: &Shared,
+    cache: &ConnectionCache,
+    target: client::Target,
+    entry: &Entry,
+    recipients: &[Address],
+    content: &[u8],
+    transcript: &mut Transcript,
+) -> Result<Verdicts, HostFailure> {
+    let destination = connection_cache::Destination::of(&target);
+    if let Some((mut connection, idle)) = cache.take(&destination) {
+        transcript.note(
+            Step::Relay,
+            &format!(
+                "reusing connection to {} ({}{}), idle {} ms, message {} on it: no new handshake",
+                target.addr,
+                target.host,
+                if connection.tls { ", TLS" } else { "" },
+                idle.as_millis(),
+                connection.messages + 1
+            ),
+        );
+        match client::transaction(
+            &mut connection,
+            &entry.from,
+            recipients,
+            content,
+            transcript,
+        ) {
+            Ok(verdicts) => {
+                keep(cache, destination, connection, transcript);
+                return Ok(verdicts);
+            }
+            Err(HostFailure::Permanent(reply)) => {
+                keep(cache, destination, connection, transcript);
+                return Err(HostFailure::Permanent(reply));
+            }
+            // The server closed it while it was idle (its timeout, a 421), or the network
+            // broke: not this message's fault. It goes on a new connection, in this attempt.
+            Err(failure) => transcript.note(
+                Step::Relay,
+                &format!("the kept connection no longer works ({failure:?}): opening a new one"),
+            ),
+        }
+    }
+    let mut connection = client::connect(target, &shared.config.hostname, transcript)?;
+    let result = client::transaction(
+        &mut connection,
+        &entry.from,
+        recipients,
+        content,
+        transcript,
+    );
+    match &result {
+        Ok(_) | Err(HostFailure::Permanent(_)) => keep(cache, destination, connection, transcript),
+        Err(HostFailure::Temporary(_)) => client::quit(connection, transcript),
+        Err(HostFailure::Connection(_)) => {}
+    }
+    result
+}
+
+/// After a message: RSET and into the cache, or QUIT when the cache may not keep it.
+fn keep(
+    cache: &ConnectionCache,
+    destination: connection_cache::Destination,
+    mut connection: Connection,
+    transcript: &mut Transcript,
+) {
+    if let Some(why) = cache.refuses(&connection) {
+        if !cache.limits().idle.is_zero() {
+            transcript.note(Step::Relay, &format!("closing the connection: {why}"));
+        }
+        return client::quit(connection, transcript);
+    }
+    match client::reset(&mut connection, transcript) {
+        Ok(()) => {}
+        Err(HostFailure::Connection(_)) => return,
+        Err(_) => return client::quit(connection, transcript),
+    }
+    let addr = destination.addr;
+    match cache.keep(destination, connection) {
+        None => transcript.note(
+            Step::Relay,
+            &format!(
+                "connection to {addr} kept open for the next message (up to {} s idle)",
+                cache.limits().idle.as_secs_f64()
+            ),
+        ),
+        Some(connection) => client::quit(connection, transcript),
+    }
 }
 
 /// Sends a bounce for `failed` to the message's sender (never for a bounce).
