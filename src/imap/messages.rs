@@ -506,7 +506,8 @@ impl Session {
             }
         }
         if tracking {
-            // One listing after the renames gives this STORE its one new MODSEQ (`uids`).
+            // Each rename gave its message a new MODSEQ (`uids`); the listing after the
+            // renames tells them, written to the uidlist first.
             let touched: Vec<usize> = stored.iter().map(|(i, _)| *i).collect();
             match uids::scan_shared(&view.maildir) {
                 Ok(numbered) => view.learn_modseqs(&numbered, &touched),
