@@ -32,6 +32,7 @@
 //! | `esearch.rs` | SEARCH RETURN (…) and its ESEARCH answer (RFC 4731) |
 //! | `searchres.rs` | SEARCH RETURN (SAVE) and `$`, the saved result (RFC 5182) |
 //! | `rev2.rs` | IMAP4rev2 (RFC 9051) after `ENABLE IMAP4rev2`: which differences are done |
+//! | `utf8.rs` | UTF8=ACCEPT (RFC 6855): folder names in UTF-8 for a client that enables it |
 //! | `sort.rs`, `base_subject.rs` | SORT's keys and order, the base subject (RFC 5256, ESORT RFC 5267) |
 //! | `thread.rs` | THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256) |
 //! | `sorting.rs` | SORT and THREAD in the session: search, cached facts, answer |
