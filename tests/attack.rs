@@ -16,20 +16,10 @@ use std::time::Duration;
 use base64ct::{Base64, Encoding};
 
 use crate::imap::Imap;
-use crate::support::{temp_dir, wait_for, Setup, SmtpClient, TestServer, DEADLINE};
+use crate::support::{status_kb, temp_dir, wait_for, Setup, SmtpClient, TestServer, DEADLINE};
 
 /// The most memory the server may ever hold in these tests (it idles at about 10 MB).
 const CEILING_KB: u64 = 300 * 1024;
-
-/// A line of `/proc/PID/status` in kB (`VmHWM`, `VmRSS`).
-fn status_kb(pid: u32, key: &str) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.trim().strip_suffix("kB"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {key} for process {pid}: is the server still running?"))
-}
 
 /// The most memory the server has held since it started.
 fn peak_kb(server: &TestServer) -> u64 {

@@ -4,7 +4,7 @@
 //! a QRESYNC SELECT, and hostile rows for the new grammar.
 
 use crate::imap::Imap;
-use crate::support::{Setup, TestServer};
+use crate::support::{python, Setup, TestServer};
 
 /// Appends `count` small messages to INBOX with LITERAL+.
 fn fill(c: &mut Imap, count: usize) {
@@ -429,16 +429,7 @@ m.logout()
         ip = addr.ip(),
         port = addr.port()
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python(&script);
     assert!(text.contains("[b'QRESYNC']"), "{text}");
     assert!(text.contains("OK [b'(EARLIER) 1']"), "{text}");
     assert!(

@@ -7,7 +7,7 @@
 use std::fs;
 
 use crate::imap::Imap;
-use crate::support::TestServer;
+use crate::support::{python, status_kb, TestServer};
 
 /// The mailbox the examples search: message n (UID n) is from `SENDERS[n - 1]`; 2, 3, 5 and
 /// 6 are \Flagged; 2 and 6 have $Junk; 4 and 6 say "мать" in their body.
@@ -278,16 +278,6 @@ fn dollar_in_odd_places_is_answered_and_the_server_goes_on() {
     assert!(r.last().unwrap().starts_with("h BAD"), "{r:?}");
 }
 
-/// A line of `/proc/PID/status` in kB.
-fn status_kb(pid: u32, key: &str) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.trim().strip_suffix("kB"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {key} for process {pid}"))
-}
-
 #[test]
 fn a_saved_set_of_5000_intervals_used_by_every_key_keeps_memory_bounded() {
     const MESSAGES: u32 = 10_000;
@@ -360,17 +350,7 @@ print("ok")
         ip = imap.ip(),
         port = imap.port()
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "ok",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(python(&script).trim(), "ok");
 }
 
 #[test]

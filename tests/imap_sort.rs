@@ -6,7 +6,7 @@
 use std::fs;
 
 use crate::imap::Imap;
-use crate::support::{Setup, TestServer};
+use crate::support::{python, Setup, TestServer};
 
 /// Puts messages straight into bob's INBOX as a delivery agent would (`new/`, names in
 /// delivery order, so sequence numbers and UIDs follow the order given).
@@ -205,15 +205,7 @@ print("ok")
         ip = imap.ip(),
         port = imap.port()
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python(&script);
 }
 
 #[test]
