@@ -24,69 +24,25 @@ MESSAGES=${1:-10000}
 CYCLES=${2:-3}
 PORT=${3:-20144}
 
-if [ ! -x /usr/lib/dovecot/imap ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends dovecot-imapd
-fi
-
+. benches/dovecot/private.sh
 WORK=$(mktemp -d /tmp/postlab-dovecot-sync-XXXXXX)
 cleanup() {
-    if [ -f "$WORK/run/master.pid" ]; then
-        kill "$(cat "$WORK/run/master.pid")" 2>/dev/null || true
-        sleep 1
-    fi
+    private_dovecot_stop "$WORK"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-chmod 755 "$WORK"
-mkdir -p "$WORK/run" "$WORK/state" "$WORK/dovecot" "$WORK/postlab/mail"
+mkdir -p "$WORK/postlab/mail"
 
 bench() {
     cargo bench --quiet --bench imap_sync -- "$@"
 }
 
 bench --maildir "$WORK/pristine" --messages "$MESSAGES" | grep '^imap_sync'
-echo 'bob:{PLAIN}bench' > "$WORK/users"
+private_dovecot "$WORK" "$PORT" bob bench
 cp "$WORK/users" "$WORK/postlab/users"
 cp -r "$WORK/pristine" "$WORK/postlab/mail/bob"
 cp -r "$WORK/pristine" "$WORK/dovecot/bob"
 chown -R nobody:nogroup "$WORK/dovecot/bob"
-
-cat > "$WORK/dovecot.conf" <<CONF
-base_dir = $WORK/run
-state_dir = $WORK/state
-log_path = $WORK/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-mail_location = maildir:$WORK/dovecot/%u
-passdb {
-  driver = passwd-file
-  args = $WORK/users
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=$WORK/dovecot/%u
-}
-service imap-login {
-  chroot =
-  inet_listener imap {
-    port = $PORT
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service anvil {
-  chroot =
-}
-CONF
-dovecot -c "$WORK/dovecot.conf"
-for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
 
 RESULTS="$WORK/results"
 bench --target "127.0.0.1:$PORT" --messages "$MESSAGES" --cycles "$CYCLES" | grep '^imap_sync' \

@@ -19,65 +19,20 @@ MESSAGES=${1:-10000}
 RUNS=${2:-3}
 PORT=${3:-20144}
 
-if [ ! -x /usr/lib/dovecot/imap ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends dovecot-imapd
-fi
-
+. benches/dovecot/private.sh
 WORK=$(mktemp -d /tmp/postlab-dovecot-sort-XXXXXX)
 cleanup() {
-    if [ -f "$WORK/run/master.pid" ]; then
-        kill "$(cat "$WORK/run/master.pid")" 2>/dev/null || true
-        sleep 1
-    fi
+    private_dovecot_stop "$WORK"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-chmod 755 "$WORK"
-mkdir -p "$WORK/run" "$WORK/state" "$WORK/dovecot"
 
 bench() {
     cargo bench --quiet --bench imap_sort -- "$@"
 }
 
 bench --maildir "$WORK/pristine" --messages "$MESSAGES" | grep '^imap_sort'
-echo 'bob:{PLAIN}bench' > "$WORK/users"
-
-cat > "$WORK/dovecot.conf" <<CONF
-base_dir = $WORK/run
-state_dir = $WORK/state
-log_path = $WORK/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-mail_location = maildir:$WORK/dovecot/%u
-passdb {
-  driver = passwd-file
-  args = $WORK/users
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=$WORK/dovecot/%u
-}
-service imap-login {
-  chroot =
-  inet_listener imap {
-    port = $PORT
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service anvil {
-  chroot =
-}
-CONF
-dovecot -c "$WORK/dovecot.conf"
-for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
+private_dovecot "$WORK" "$PORT" bob bench
 
 RESULTS="$WORK/results"
 : > "$RESULTS"
