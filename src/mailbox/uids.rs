@@ -874,9 +874,9 @@ mod tests {
             .unwrap();
     }
 
-    #[test]
-    fn an_own_flag_change_edits_the_cached_listing_and_a_settled_one_is_read_again() {
-        let dir = std::env::temp_dir().join(format!("postlab-uids-edit-{}", std::process::id()));
+    /// A fresh Maildir under the temporary folder with two messages, both moved to `cur/`.
+    fn two_messages_in_cur(name: &str) -> (std::path::PathBuf, Maildir) {
+        let dir = std::env::temp_dir().join(format!("postlab-uids-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let maildir = Maildir::create(&dir).unwrap();
         maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
@@ -884,6 +884,12 @@ mod tests {
         for (_, entry) in scan(&maildir).unwrap().messages {
             maildir.set_flags(&entry, "").unwrap();
         }
+        (dir, maildir)
+    }
+
+    #[test]
+    fn an_own_flag_change_edits_the_cached_listing_and_a_settled_one_is_read_again() {
+        let (dir, maildir) = two_messages_in_cur("edit");
         // Times that are settled and not: long past, and one in the future.
         let past = SystemTime::now() - std::time::Duration::from_secs(10);
         let busy = SystemTime::now() + std::time::Duration::from_secs(3600);
@@ -928,14 +934,7 @@ mod tests {
 
     #[test]
     fn an_own_flag_change_or_expunge_gets_a_new_modseq_on_disk_before_it_is_handed_out() {
-        let dir = std::env::temp_dir().join(format!("postlab-uids-own-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let maildir = Maildir::create(&dir).unwrap();
-        maildir.deliver(&[b"one\r\n"], "mx.test").unwrap();
-        maildir.deliver(&[b"two\r\n"], "mx.test").unwrap();
-        for (_, entry) in scan(&maildir).unwrap().messages {
-            maildir.set_flags(&entry, "").unwrap();
-        }
+        let (dir, maildir) = two_messages_in_cur("own");
         let past = SystemTime::now() - std::time::Duration::from_secs(10);
         let busy = SystemTime::now() + std::time::Duration::from_secs(3600);
         touch(&dir, "new", past);
