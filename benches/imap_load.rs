@@ -154,7 +154,25 @@ fn main() {
     };
 
     if o.sessions > 0 {
-        let (mut latencies, elapsed) = together(addr, &o, messages);
+        let (timed, elapsed) = together(addr, &o, messages);
+        // The median of each kind: a server may keep reads fast while changes queue.
+        let medians: Vec<String> = KINDS
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let mut of_kind: Vec<Duration> = timed
+                    .iter()
+                    .filter(|(kind, _)| *kind == k)
+                    .map(|(_, d)| *d)
+                    .collect();
+                of_kind.sort_unstable();
+                let p50 = of_kind
+                    .get(of_kind.len() / 2)
+                    .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+                format!("{}={p50:.3}", name.to_lowercase())
+            })
+            .collect();
+        let mut latencies: Vec<Duration> = timed.into_iter().map(|(_, d)| d).collect();
         let commands = latencies.len();
         let rate = commands as f64 / elapsed.as_secs_f64();
         latencies.sort_unstable();
@@ -177,6 +195,11 @@ commands/s, latency p50 {p50:.2} ms, p99 {p99:.2} ms, mean {mean:.2} ms",
             "imap_load: sessions {name} clients={} commands={commands} rate={rate:.0} \
 p50={p50:.3} p99={p99:.3} mean={mean:.3}",
             o.sessions
+        );
+        println!(
+            "imap_load: kinds {name} clients={} p50 {}",
+            o.sessions,
+            medians.join(" ")
         );
     }
 
@@ -364,10 +387,13 @@ fn show(line: &[u8]) -> String {
     String::from_utf8_lossy(line).trim_end().to_string()
 }
 
+/// The kinds of command `--sessions` sends, for the median of each ([`together`]).
+const KINDS: [&str; 4] = ["FETCH", "STORE", "SEARCH", "NOOP"];
+
 /// `--sessions N`: N logged-in sessions on one INBOX, each sending random commands (see the
 /// module comment) for `--seconds`. Returns the time each command took (each checked OK) and
 /// the time taken by all.
-fn together(addr: SocketAddr, o: &Options, messages: usize) -> (Vec<Duration>, Duration) {
+fn together(addr: SocketAddr, o: &Options, messages: usize) -> (Vec<(usize, Duration)>, Duration) {
     // Every session is connected and has its folder open before the clock starts.
     let ready = std::sync::Arc::new(std::sync::Barrier::new(o.sessions + 1));
     let seconds = o.seconds;
@@ -403,7 +429,9 @@ fn together(addr: SocketAddr, o: &Options, messages: usize) -> (Vec<Duration>, D
                         8 => format!("UID SEARCH UID {uid}:* FLAGGED"),
                         _ => "NOOP".to_string(),
                     };
-                    times.push(client.run(&command).elapsed);
+                    let kind = command.split(' ').nth(1).unwrap_or("NOOP");
+                    let kind = KINDS.iter().position(|k| *k == kind).unwrap_or(3);
+                    times.push((kind, client.run(&command).elapsed));
                 }
                 client.run("LOGOUT");
                 times

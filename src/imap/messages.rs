@@ -367,7 +367,7 @@ impl Session {
                 Ok(Some(found)) => found,
                 // RFC 2180 §4.1.2: what is gone is not invented; the tagged NO says so.
                 Ok(None) => {
-                    view.messages[i].gone = true;
+                    view.mark_gone(i, true);
                     missing = true;
                     continue;
                 }
@@ -670,11 +670,13 @@ impl Session {
             let _turn = lock::folder(view.maildir.root());
             for &i in &chosen {
                 match view.current(i) {
-                    Ok(Some(entry)) => match uids::remove(&view.maildir, &entry) {
-                        Ok(()) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return vec![r::disk_error(tag, &e)],
-                    },
+                    Ok(Some(entry)) => {
+                        match uids::remove(&view.maildir, Some(view.messages[i].uid), &entry) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return vec![r::disk_error(tag, &e)],
+                        }
+                    }
                     // Expunged by another session since the copy: gone either way.
                     Ok(None) => {}
                     Err(e) => return vec![r::disk_error(tag, &e)],
@@ -703,7 +705,7 @@ fn remove_deleted(view: &mut Selected, only: Option<&SequenceSet>) -> std::io::R
             continue;
         };
         if Flags::from_maildir(&entry.flags).has(flags::DELETED) {
-            match uids::remove(&view.maildir, &entry) {
+            match uids::remove(&view.maildir, Some(view.messages[i].uid), &entry) {
                 Ok(()) => removed += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),

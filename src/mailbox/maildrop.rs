@@ -52,7 +52,7 @@ pub fn open(root: &Path) -> io::Result<Vec<Message>> {
     let mut moved = false;
     for entry in maildir.scan()? {
         let path = if entry.is_new {
-            match super::uids::set_flags(&maildir, &entry, &entry.flags) {
+            match super::uids::set_flags(&maildir, None, &entry, &entry.flags) {
                 Ok(path) => {
                     moved = true;
                     path

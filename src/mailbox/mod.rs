@@ -89,6 +89,7 @@
 //! against renames it did not make; a change that races exactly with such a program's rename
 //! is reported as failed (`NO`), never as done.
 
+pub mod chunked;
 pub mod durable;
 pub mod folder;
 pub mod keywords;
@@ -97,6 +98,7 @@ pub mod maildir;
 pub mod maildrop;
 pub mod quota;
 pub mod special_use;
+pub mod uidlist;
 pub mod uids;
 
 pub use maildir::Maildir;

@@ -5,17 +5,8 @@
 //! UIDVALIDITY they let a client cache what it has seen across sessions, so both must survive
 //! a restart. Maildir itself has no such numbers, so postlab keeps them beside the messages:
 //!
-//! ```text
-//! mail/bob/postlab-uidlist
-//! 1795012345 4 3 9 0                           ← UIDVALIDITY, next UID, first recent UID,
-//!                                                 HIGHESTMODSEQ, expunge floor (below)
-//! 1 5 1795012350.M1P7Q0.mx.test,S=312:2,S      ← UID, MODSEQ, unique name and the flags
-//! 3 9 1795012399.M5P7Q1.mx.test,S=907:2,        ← last seen (after `:2,`)
-//! - 2 7                                        ← UID 2 was expunged at MODSEQ 7
-//! ```
-//!
-//! A list written before mod-sequences existed (three numbers in its first line, lines of
-//! `UID NAME`) still loads: every message gets MODSEQ 1 and its flags as they are on disk.
+//! The numbers live in `postlab-uidlist` beside the messages, with a journal of the changes
+//! since it was last written whole (`uidlist` shows both files and says why the journal).
 //!
 //! # Mod-sequences (RFC 7162, CONDSTORE and QRESYNC)
 //!
@@ -29,11 +20,11 @@
 //! asks a new value per STORE, which a STORE gets because it lists the folder after its
 //! renames, under the lock. This server's own changes that edit the cached listing in place
 //! (below: [`set_flags`] with new flags, [`remove`]) take HIGHESTMODSEQ + 1 each, at once, in
-//! the listing; the listing is then *dirty*, and the list file is written from it before it
-//! is handed to anyone ([`scan_locked`]), so every MODSEQ a client hears is on disk. A dirty
-//! listing dropped unwritten (a failed write, another change to the folder) costs nothing:
-//! the next listing from disk finds the same changes against the file and numbers them, and
-//! none of the unwritten numbers was told. A flag set twice between two listings counts once; a flag set
+//! the listing, and one line goes to the uidlist's journal. The journal is flushed before the
+//! edited listing is handed to anyone ([`hand_out`]), so every MODSEQ a client hears is on
+//! disk. An edit whose line could not be written drops the listing, which costs nothing: the
+//! next listing from disk finds the same change against the file and numbers it, and the
+//! lost number was never told. A flag set twice between two listings counts once; a flag set
 //! and cleared again between two listings is not seen at all (the file name is what it was):
 //! only another program can do that, since every session of this server lists after it
 //! changes anything.
@@ -56,8 +47,8 @@
 //! APPEND, COPY). STATUS and EXAMINE count the unclaimed ones without claiming them. Dovecot
 //! keeps the same number in its `dovecot-uidlist`.
 //!
-//! The file is rewritten whole with `durable::write_atomically`, so a crash leaves the old list
-//! or the new, never a mixture. All sessions of the server go through one lock while they read
+//! The list is rewritten whole with `durable::write_atomically`, so a crash leaves the old list
+//! or the new, never a mixture; the journal is only appended to (`uidlist`). All sessions of the server go through one lock while they read
 //! and update a list, so two of them cannot give the same UID to different messages, and a
 //! folder is listed under its folder lock (`lock::folder`), so no rename by this server can
 //! hide a message from the listing and make it lose its UID.
@@ -86,16 +77,16 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::durable;
+use super::chunked::Chunked;
 use super::maildir::Entry;
+use super::uidlist::{self, List};
 use super::Maildir;
 
-/// The file's name inside each folder's Maildir.
-pub const FILE: &str = "postlab-uidlist";
+pub use super::uidlist::{FILE, MAX_EXPUNGED, MAX_MODSEQ};
 
 /// One lock for every list: updates are short, and sessions are few.
 static LOCK: Mutex<()> = Mutex::new(());
@@ -109,15 +100,15 @@ struct Cached {
     listing: Arc<Listing>,
     /// Made or edited while `cur/` was not settled: see the module comment.
     provisional: bool,
-    /// Edited since the list file was last written: the file is written before the listing
-    /// is handed to anyone ([`scan_locked`]), so no MODSEQ is told that a crash could lose.
-    dirty: bool,
+    /// Journal lines appended for its edits, and how many of them are known flushed: the
+    /// journal is flushed before the listing is handed to anyone ([`hand_out`]), so no
+    /// MODSEQ is told that a crash could lose.
+    appended: u64,
+    synced: u64,
+    /// Lines in the journal now, replayed or appended: at [`uidlist::compact_at`] the list
+    /// is written whole and the journal starts again.
+    journal_lines: usize,
 }
-
-/// At most this many expunged UIDs are remembered per folder for QRESYNC (module comment).
-/// Ten thousand lines of `- UID MODSEQ` at most (runs of UIDs share a line): small beside a
-/// big folder's own list, and more expunges than a phone misses in months.
-pub const MAX_EXPUNGED: usize = 10_000;
 
 /// At most this many folders are remembered; past it the cache starts again.
 const CACHE_FOLDERS: usize = 256;
@@ -166,110 +157,197 @@ pub fn cur_stamp(root: &Path) -> Option<SystemTime> {
         .ok()
 }
 
-/// Edits the cached listing of the folder at `root` after this process changed `cur/` under
-/// the folder's lock: `before` is `cur/`'s time just before the change. If the listing was
-/// not current then, or `edit` cannot apply the change, it is dropped instead.
-fn edit_cached(
+/// What a change of this process did to the cached listing ([`edit_cached`]).
+enum Edit {
+    /// Nothing the listing records changed (a rename to the name it had).
+    Same,
+    /// Message `uid` changed (or was removed); the line records it in the journal.
+    Changed(u32, String),
+    /// The listing cannot follow this change: it is dropped, and read again from disk.
+    Unknown,
+}
+
+/// Makes `change` to `cur/` (a rename or a removal; the caller holds the folder's lock) and
+/// has the cached listing of the folder at `root` follow it: `edit` applies the change to a
+/// copy of the listing and returns the journal line that records it; the line is appended
+/// (flushed later, [`hand_out`]) and the copy takes the listing's place. If the listing was
+/// not current, `edit` cannot apply the change or the line cannot be written, the listing
+/// is dropped instead (module comment).
+///
+/// The copy is made before the change and the line appended after it, outside the cache's
+/// lock: a session that looks meanwhile sees `cur/`'s new time beside the old listing, and
+/// looks again ([`current`]), so the time between the two is kept short.
+fn edit_cached<T>(
     root: &Path,
-    before: Option<SystemTime>,
-    edit: impl FnOnce(&mut Listing) -> Option<u32>,
-) {
+    change: impl FnOnce() -> io::Result<T>,
+    edit: impl FnOnce(&mut Listing, &T) -> Edit,
+) -> io::Result<T> {
+    let before = cur_stamp(root);
+    let shared = {
+        let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .as_ref()
+            .and_then(|map| map.get(root))
+            .filter(|cached| before.is_some() && cached.stamps[1] == before)
+            .map(|cached| cached.listing.clone())
+    };
+    // Sessions may be reading the shared listing: the edit goes to a copy (of the pointers
+    // to the entries, not of the entries).
+    let mut copy = shared.as_deref().cloned();
+    let done = change()?;
+    let after = cur_stamp(root);
+    let edited = match copy.as_mut().map(|listing| edit(listing, &done)) {
+        None | Some(Edit::Same) => return Ok(done),
+        Some(Edit::Unknown) => None,
+        Some(Edit::Changed(uid, line)) => copy
+            .filter(|listing| uidlist::append(root, listing.validity, &line).is_ok())
+            .map(|mut listing| {
+                listing.note_edit(uid);
+                Arc::new(listing)
+            }),
+    };
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let Some(map) = cache.as_mut() else {
-        return;
+        return Ok(done);
     };
-    let Some(cached) = map.get_mut(root) else {
-        return;
-    };
-    let after = cur_stamp(root);
-    if before.is_none() || cached.stamps[1] != before || after.is_none() {
+    let current = map.get_mut(root).filter(|cached| {
+        shared
+            .as_ref()
+            .is_some_and(|shared| Arc::ptr_eq(&cached.listing, shared))
+    });
+    let (Some(cached), Some(listing), Some(after)) = (current, edited, after) else {
         map.remove(root);
-        return;
-    }
-    // Shared with sessions that are reading it: they keep their copy, the cache gets a new one
-    // (a copy of the pointers to the entries, not of the entries).
-    let listing = Arc::make_mut(&mut cached.listing);
-    let Some(uid) = edit(listing) else {
-        map.remove(root);
-        return;
+        return Ok(done);
     };
-    listing.note_edit(uid);
-    cached.stamps[1] = after;
+    cached.listing = listing.clone();
+    cached.stamps[1] = Some(after);
     cached.provisional = true;
-    cached.dirty = true;
+    cached.appended += 1;
+    cached.journal_lines += 1;
+    if cached.journal_lines < uidlist::compact_at(listing.messages.len()) {
+        return Ok(done);
+    }
+    // Folded into a list written whole (and synced): every line so far is on disk. Written
+    // outside the cache's lock; only this thread edits the folder (it holds its lock).
+    let appended = cached.appended;
+    drop(cache);
+    let written = uidlist::write(root, &listing.list())
+        .and_then(|()| fs::metadata(root.join(FILE))?.modified());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(map) = cache.as_mut() else {
+        return Ok(done);
+    };
+    match (written, map.get_mut(root)) {
+        (Ok(time), Some(cached)) if Arc::ptr_eq(&cached.listing, &listing) => {
+            cached.journal_lines = 0;
+            cached.synced = cached.synced.max(appended);
+            cached.stamps[2] = Some(time);
+        }
+        _ => {
+            map.remove(root);
+        }
+    }
+    Ok(done)
 }
 
 /// [`Maildir::set_flags`], and the cached listing follows: a rename within `cur/` edits it, a
 /// move out of `new/` changes `new/`, which drops it. The caller holds the folder's lock.
-pub fn set_flags(maildir: &Maildir, entry: &Entry, flags: &str) -> io::Result<std::path::PathBuf> {
-    let before = cur_stamp(maildir.root());
-    let target = maildir.set_flags(entry, flags)?;
-    if target != entry.path {
-        if entry.path.parent() == target.parent() {
-            let letters = target
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.split_once(":2,"))
-                .map_or(String::new(), |(_, letters)| letters.to_string());
-            renamed(maildir.root(), before, &entry.unique, &target, &letters);
-        } else {
-            forget(maildir.root());
+/// `uid` is the message's UID when the caller knows it: the listing finds it at once.
+pub fn set_flags(
+    maildir: &Maildir,
+    uid: Option<u32>,
+    entry: &Entry,
+    flags: &str,
+) -> io::Result<std::path::PathBuf> {
+    let root = maildir.root();
+    let rename = || maildir.set_flags(entry, flags);
+    edit_cached(root, rename, |listing, target| {
+        if *target == entry.path {
+            return Edit::Same;
         }
-    }
-    Ok(target)
+        if entry.path.parent() != target.parent() {
+            return Edit::Unknown;
+        }
+        let letters = target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.split_once(":2,"))
+            .map_or("", |(_, letters)| letters);
+        renamed(listing, uid, &entry.unique, target, letters)
+    })
 }
 
 /// Removes a message's file (an expunge; the caller holds the folder's lock), and the cached
-/// listing follows.
-pub fn remove(maildir: &Maildir, entry: &Entry) -> io::Result<()> {
-    let before = cur_stamp(maildir.root());
-    fs::remove_file(&entry.path)?;
-    removed(maildir.root(), before, &entry.unique);
-    Ok(())
+/// listing follows. `uid` as for [`set_flags`].
+pub fn remove(maildir: &Maildir, uid: Option<u32>, entry: &Entry) -> io::Result<()> {
+    let remove = || fs::remove_file(&entry.path);
+    edit_cached(maildir.root(), remove, |listing, ()| {
+        removed(listing, uid, &entry.unique)
+    })
 }
 
 /// This process renamed message `unique` to `path` (in `cur/`, flags `flags`). New flags give
 /// the message a new MODSEQ, HIGHESTMODSEQ + 1 (RFC 7162 §3.1), as a listing would.
-fn renamed(root: &Path, before: Option<SystemTime>, unique: &str, path: &Path, flags: &str) {
-    edit_cached(root, before, |listing| {
-        let i = listing
-            .messages
-            .iter()
-            .position(|(_, e)| e.unique == unique)?;
-        if listing.messages[i].1.flags != flags {
-            listing.highest_modseq = listing.highest_modseq.checked_add(1)?;
-            *listing.modseqs.get_mut(i)? = listing.highest_modseq;
-        }
-        let (uid, entry) = &mut listing.messages[i];
-        *entry = Arc::new(Entry {
-            path: path.to_path_buf(),
-            flags: flags.to_string(),
-            is_new: false,
-            ..(**entry).clone()
-        });
-        Some(*uid)
+fn renamed(
+    listing: &mut Listing,
+    uid: Option<u32>,
+    unique: &str,
+    path: &Path,
+    flags: &str,
+) -> Edit {
+    // The MODSEQs run beside the messages, index for index.
+    let Some(i) = listing
+        .position(uid, unique)
+        .filter(|&i| i < listing.modseqs.len())
+    else {
+        return Edit::Unknown;
+    };
+    let Some((uid, entry)) = listing.messages.get_mut(i) else {
+        return Edit::Unknown;
+    };
+    let (uid, changed) = (*uid, entry.flags != flags);
+    *entry = Arc::new(Entry {
+        path: path.to_path_buf(),
+        flags: flags.to_string(),
+        is_new: false,
+        ..(**entry).clone()
     });
+    if changed {
+        let Some(modseq) = listing.highest_modseq.checked_add(1) else {
+            return Edit::Unknown;
+        };
+        listing.highest_modseq = modseq;
+        if let Some(slot) = listing.modseqs.get_mut(i) {
+            *slot = modseq;
+        }
+    }
+    let modseq = listing
+        .modseqs
+        .get(i)
+        .copied()
+        .unwrap_or(listing.highest_modseq);
+    Edit::Changed(uid, uidlist::flags_line(uid, modseq, unique, flags))
 }
 
 /// This process removed message `unique` from `cur/` (an expunge): its UID is remembered as
 /// expunged at a new MODSEQ, HIGHESTMODSEQ + 1 (RFC 7162 §3.2), as a listing would.
-fn removed(root: &Path, before: Option<SystemTime>, unique: &str) {
-    edit_cached(root, before, |listing| {
-        let i = listing
-            .messages
-            .iter()
-            .position(|(_, e)| e.unique == unique)?;
-        if i >= listing.modseqs.len() {
-            return None;
-        }
-        let modseq = listing.highest_modseq.checked_add(1)?;
-        listing.highest_modseq = modseq;
-        let uid = listing.messages.remove(i).0;
-        listing.modseqs.remove(i);
-        let expunged = Arc::make_mut(&mut listing.expunged);
-        remember_expunged(expunged, &mut listing.expunge_floor, &[uid], modseq);
-        Some(uid)
-    });
+fn removed(listing: &mut Listing, uid: Option<u32>, unique: &str) -> Edit {
+    let Some(i) = listing
+        .position(uid, unique)
+        .filter(|&i| i < listing.modseqs.len())
+    else {
+        return Edit::Unknown;
+    };
+    let Some(modseq) = listing.highest_modseq.checked_add(1) else {
+        return Edit::Unknown;
+    };
+    listing.highest_modseq = modseq;
+    let (Some((uid, _)), Some(_)) = (listing.messages.remove(i), listing.modseqs.remove(i)) else {
+        return Edit::Unknown;
+    };
+    let expunged = Arc::make_mut(&mut listing.expunged);
+    uidlist::remember_expunged(expunged, &mut listing.expunge_floor, &[uid], modseq);
+    Edit::Changed(uid, uidlist::expunge_line(uid, modseq))
 }
 
 /// Drops the cached listing of the folder at `root`: this process changed it in a way the
@@ -306,10 +384,10 @@ pub struct Listing {
     pub validity: u32,
     pub next: u32,
     pub first_recent: u32,
-    /// In UID order.
-    pub messages: Vec<(u32, Arc<Entry>)>,
+    /// In UID order, in shared chunks (`chunked`): an edit copies one chunk, not the list.
+    pub messages: Chunked<(u32, Arc<Entry>)>,
     /// As in [`Numbered`]: the MODSEQ of each message, HIGHESTMODSEQ, expunges remembered.
-    pub modseqs: Vec<u64>,
+    pub modseqs: Chunked<u64>,
     pub highest_modseq: u64,
     pub expunged: Arc<Vec<(u32, u64)>>,
     pub expunge_floor: u64,
@@ -339,22 +417,47 @@ impl Listing {
             validity: numbered.validity,
             next: numbered.next,
             first_recent: numbered.first_recent,
-            messages: numbered
-                .messages
-                .into_iter()
-                .map(|(uid, entry)| (uid, Arc::new(entry)))
-                .collect(),
-            modseqs: numbered.modseqs,
+            messages: Chunked::from_vec(
+                numbered
+                    .messages
+                    .into_iter()
+                    .map(|(uid, entry)| (uid, Arc::new(entry)))
+                    .collect(),
+            ),
+            modseqs: Chunked::from_vec(numbered.modseqs),
             highest_modseq: numbered.highest_modseq,
             expunged: numbered.expunged,
             expunge_floor: numbered.expunge_floor,
         }
     }
 
+    /// The index of the message with `uid`, if it is in the folder.
+    pub fn index_of(&self, uid: u32) -> Option<usize> {
+        let at = self.messages.partition_point(|(u, _)| *u < uid);
+        self.messages
+            .get(at)
+            .is_some_and(|(u, _)| *u == uid)
+            .then_some(at)
+    }
+
     /// The MODSEQ of the message with `uid`, if it is in the folder.
     pub fn modseq_of(&self, uid: u32) -> Option<u64> {
-        let at = self.messages.binary_search_by_key(&uid, |(u, _)| *u).ok()?;
-        self.modseqs.get(at).copied()
+        self.modseqs.get(self.index_of(uid)?).copied()
+    }
+
+    /// Where message `unique` is in the listing: found by its UID when given (a binary
+    /// search, checked against the name), else by walking the list.
+    fn position(&self, uid: Option<u32>, unique: &str) -> Option<usize> {
+        if let Some(at) = uid.and_then(|uid| self.index_of(uid)) {
+            if self
+                .messages
+                .get(at)
+                .is_some_and(|(_, e)| e.unique == unique)
+            {
+                return Some(at);
+            }
+        }
+        self.messages.iter().position(|(_, e)| e.unique == unique)
     }
 
     /// The list as it is saved (see [`list_of`]).
@@ -368,8 +471,8 @@ impl Listing {
             known: self
                 .messages
                 .iter()
-                .zip(&self.modseqs)
-                .map(|((uid, e), modseq)| Known {
+                .zip(self.modseqs.iter())
+                .map(|((uid, e), modseq)| uidlist::Known {
                     uid: *uid,
                     modseq: *modseq,
                     flags: Some(e.flags.clone()),
@@ -415,7 +518,7 @@ impl Listing {
                 .iter()
                 .map(|(uid, entry)| (*uid, (**entry).clone()))
                 .collect(),
-            modseqs: self.modseqs.clone(),
+            modseqs: self.modseqs.iter().copied().collect(),
             highest_modseq: self.highest_modseq,
             expunged: self.expunged.clone(),
             expunge_floor: self.expunge_floor,
@@ -431,26 +534,6 @@ impl Numbered {
     }
 }
 
-/// One message as the list remembers it.
-struct Known {
-    uid: u32,
-    modseq: u64,
-    /// The flag letters last seen; `None` in a list from before mod-sequences.
-    flags: Option<String>,
-    unique: String,
-}
-
-/// The list as stored (see the module comment for the file).
-struct List {
-    validity: u32,
-    next: u32,
-    first_recent: u32,
-    highest: u64,
-    floor: u64,
-    known: Vec<Known>,
-    expunged: Vec<(u32, u64)>,
-}
-
 /// Scans `maildir`, gives UIDs to messages that have none, forgets the ones that are gone,
 /// and saves the list if anything changed.
 pub fn scan(maildir: &Maildir) -> io::Result<Numbered> {
@@ -459,12 +542,89 @@ pub fn scan(maildir: &Maildir) -> io::Result<Numbered> {
 
 /// [`scan`] without a copy: the listing as the cache holds it, shared.
 pub fn scan_shared(maildir: &Maildir) -> io::Result<Arc<Listing>> {
+    // A current listing in the cache needs no lock: see [`current`].
+    if let Some(listing) = current(maildir)? {
+        return Ok(listing);
+    }
     // The folder's lock first: no session of this server renames a file while the directory
     // is listed, so a listing never misses a message being renamed (a readdir running beside a
     // rename may see neither name), which would forget its UID.
     let _turn = super::lock::folder(maildir.root());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     scan_locked(maildir)
+}
+
+/// The cached listing of `maildir` if it is current, without taking the folder's lock: a
+/// session that only looks (every command ends with a look for other sessions' changes)
+/// never waits behind one that changes the folder. That is safe because the cache is only
+/// written under the folder's lock, and this server's own renames change `cur/`'s time
+/// before they edit the listing: a look in between sees times that differ from the cached
+/// ones, and takes the slow way, which waits for the lock.
+///
+/// A look between a rename and the edit that follows it ([`edit_cached`]) sees `cur/` newer
+/// than the cached listing: it looks again a few times, letting the other thread finish the
+/// edit, before it takes the slow way (which would wait for the whole command that renames).
+fn current(maildir: &Maildir) -> io::Result<Option<Arc<Listing>>> {
+    for _ in 0..LOOKS {
+        let now = stamps(maildir);
+        if let Some(hit) = cached_hit(maildir.root(), &now) {
+            return hand_out(maildir.root(), hit).map(Some);
+        }
+        if !editing(maildir.root(), &now) {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    Ok(None)
+}
+
+/// How many times [`current`] looks while an edit may be under way.
+const LOOKS: usize = 4;
+
+/// Does the cache hold a listing of `root` that differs from the times `now` in `cur/` alone,
+/// as it does between one of this server's renames and the edit that follows?
+fn editing(root: &Path, now: &Stamps) -> bool {
+    let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .as_ref()
+        .and_then(|c| c.get(root))
+        .is_some_and(|cached| cached.stamps[0] == now[0] && cached.stamps[2] == now[2])
+}
+
+/// A cached listing that may be used with the times `now`, and how many journal lines its
+/// edits appended and how many of those are known flushed.
+fn cached_hit(root: &Path, now: &Stamps) -> Option<(Arc<Listing>, u64, u64)> {
+    // `new/` must always be settled: deliveries add to it without the folder's lock. A
+    // provisional listing is good while `cur/` is still busy, and is read again once it is not.
+    if !settled_one(now[0]) {
+        return None;
+    }
+    let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let cached = cache.as_ref().and_then(|c| c.get(root))?;
+    let trusted = if cached.provisional {
+        !settled_one(now[1])
+    } else {
+        settled(now)
+    };
+    (cached.stamps == *now && trusted)
+        .then(|| (cached.listing.clone(), cached.appended, cached.synced))
+}
+
+/// Hands out a cached listing, first flushing the journal lines of its edits if they are not
+/// known flushed yet: no MODSEQ is told before it is on disk. One flush covers every line
+/// appended before it, so the sessions that look after a burst of changes share it.
+fn hand_out(
+    root: &Path,
+    (listing, appended, synced): (Arc<Listing>, u64, u64),
+) -> io::Result<Arc<Listing>> {
+    if appended > synced {
+        uidlist::sync_journal(root)?;
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cached) = cache.as_mut().and_then(|c| c.get_mut(root)) {
+            cached.synced = cached.synced.max(appended);
+        }
+    }
+    Ok(listing)
 }
 
 /// Gives a folder its UIDVALIDITY now, if it has none yet: called when a folder is created
@@ -480,6 +640,13 @@ pub fn ensure(maildir: &Maildir) -> io::Result<()> {
 /// Returns the folder and the first UID of the caller's claim: messages from it up are
 /// `\Recent` in the caller's session and in no other read-write session.
 pub fn claim_recent(maildir: &Maildir) -> io::Result<(Arc<Listing>, u32)> {
+    // Nothing to claim in a current listing: no lock needed (see [`current`]).
+    if let Some(listing) = current(maildir)? {
+        if listing.first_recent >= listing.next {
+            let next = listing.next;
+            return Ok((listing, next));
+        }
+    }
     let _turn = super::lock::folder(maildir.root());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let numbered = scan_locked(maildir)?;
@@ -488,11 +655,10 @@ pub fn claim_recent(maildir: &Maildir) -> io::Result<(Arc<Listing>, u32)> {
         return Ok((numbered, next));
     }
     // Read the list again from disk (not the cache) before changing it.
-    let path = maildir.root().join(FILE);
-    let mut numbered = scan_now(maildir)?;
+    let (mut numbered, _) = scan_now(maildir)?;
     let from = numbered.first_recent;
     numbered.first_recent = numbered.next;
-    save(maildir, &path, &list_of(&numbered))?;
+    save(maildir, &list_of(&numbered))?;
     Ok((Arc::new(Listing::from(numbered)), from))
 }
 
@@ -508,7 +674,7 @@ fn list_of(numbered: &Numbered) -> List {
             .messages
             .iter()
             .zip(&numbered.modseqs)
-            .map(|((uid, e), modseq)| Known {
+            .map(|((uid, e), modseq)| uidlist::Known {
                 uid: *uid,
                 modseq: *modseq,
                 flags: Some(e.flags.clone()),
@@ -522,27 +688,11 @@ fn list_of(numbered: &Numbered) -> List {
 /// [`scan`] for a caller that holds [`LOCK`].
 fn scan_locked(maildir: &Maildir) -> io::Result<Arc<Listing>> {
     let before = stamps(maildir);
-    // `new/` must always be settled: deliveries add to it without the folder's lock. A
-    // provisional listing is good while `cur/` is still busy, and is read again once it is not.
-    let hit = settled_one(before[0])
-        .then(|| {
-            let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-            let cached = cache.as_ref().and_then(|c| c.get(maildir.root()))?;
-            let trusted = if cached.provisional {
-                !settled_one(before[1])
-            } else {
-                settled(&before)
-            };
-            (cached.stamps == before && trusted).then(|| (cached.listing.clone(), cached.dirty))
-        })
-        .flatten();
-    if let Some((listing, dirty)) = hit {
-        if dirty {
-            flush(maildir, &listing)?;
-        }
-        return Ok(listing);
+    if let Some(hit) = cached_hit(maildir.root(), &before) {
+        return hand_out(maildir.root(), hit);
     }
-    let listing = Arc::new(Listing::from(scan_now(maildir)?));
+    let (numbered, journal_lines) = scan_now(maildir)?;
+    let listing = Arc::new(Listing::from(numbered));
     let after = stamps(maildir);
     // Listed under the folder's lock, so no change by this process ran beside the listing;
     // with `cur/` not yet settled the listing is provisional.
@@ -556,49 +706,31 @@ fn scan_locked(maildir: &Maildir) -> io::Result<Arc<Listing>> {
             stamps: after,
             listing: listing.clone(),
             provisional: !settled(&after),
-            dirty: false,
+            appended: 0,
+            synced: 0,
+            journal_lines,
         };
         map.insert(maildir.root().to_path_buf(), cached);
     }
     Ok(listing)
 }
 
-/// Writes the list file of an edited cached listing (the caller holds the folder's lock and
-/// [`LOCK`], so nothing edits it meanwhile), and records the file's new time in the cache.
-/// If the write fails the listing is dropped: the next listing from disk then finds the
-/// edits as changes and gives them a MODSEQ of its own, and no MODSEQ of the edits was told.
-fn flush(maildir: &Maildir, listing: &Arc<Listing>) -> io::Result<()> {
-    let path = maildir.root().join(FILE);
-    if let Err(e) = write_list(&path, &listing.list()) {
-        forget(maildir.root());
-        return Err(e);
-    }
-    let written = fs::metadata(&path).and_then(|m| m.modified()).ok();
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(cached) = cache.as_mut().and_then(|c| c.get_mut(maildir.root())) {
-        if Arc::ptr_eq(&cached.listing, listing) {
-            cached.stamps[2] = written;
-            cached.dirty = false;
-        }
-    }
-    Ok(())
-}
-
 /// The scan itself (the caller holds [`LOCK`]): UIDs for new messages, and a new MODSEQ for
 /// everything changed since the list was written (module comment).
-fn scan_now(maildir: &Maildir) -> io::Result<Numbered> {
+/// Also returns the lines of the journal the list still has beside it.
+fn scan_now(maildir: &Maildir) -> io::Result<(Numbered, usize)> {
     let entries = maildir.scan()?;
-    let path = maildir.root().join(FILE);
     // A missing or damaged list is saved at once, even for an empty folder: otherwise every
-    // look would hand out another UIDVALIDITY (RFC 3501 §2.3.1.1).
-    let (mut list, mut changed) = match read(&path) {
-        Ok(list) => (list, false),
-        Err(()) => (fresh(()), true),
+    // look would hand out another UIDVALIDITY (RFC 3501 §2.3.1.1). So is one whose journal
+    // held something that does not fit (`uidlist`): writing the list clears it.
+    let (mut list, mut changed, journal_lines) = match uidlist::read(maildir.root()) {
+        Some(read) => (read.list, read.journal_stale, read.journal_lines),
+        None => (uidlist::fresh(), true, 0),
     };
     // The one new MODSEQ of this listing, used only if something changed.
     let modseq = list.highest + 1;
     let mut bumped = false;
-    let mut known: HashMap<&str, &Known> =
+    let mut known: HashMap<&str, &uidlist::Known> =
         list.known.iter().map(|k| (k.unique.as_str(), k)).collect();
     let mut messages = Vec::with_capacity(entries.len());
     let mut modseqs = Vec::with_capacity(entries.len());
@@ -630,7 +762,7 @@ fn scan_now(maildir: &Maildir) -> io::Result<Numbered> {
     gone.sort_unstable();
     if !gone.is_empty() {
         bumped = true;
-        remember_expunged(&mut list.expunged, &mut list.floor, &gone, modseq);
+        uidlist::remember_expunged(&mut list.expunged, &mut list.floor, &gone, modseq);
     }
     // New arrivals get UIDs in scan order, which is delivery order (oldest first), and the
     // new MODSEQ (RFC 7162 §3.1: higher than every other in the folder).
@@ -660,177 +792,21 @@ fn scan_now(maildir: &Maildir) -> io::Result<Numbered> {
         expunge_floor: list.floor,
     };
     if changed || bumped {
-        save(maildir, &path, &list_of(&numbered))?;
+        save(maildir, &list_of(&numbered))?;
+        return Ok((numbered, 0));
     }
-    Ok(numbered)
+    // Lines of the journal replayed here may not have been flushed yet (a crash of the
+    // process right after it appended them): flushed before the listing is handed out.
+    if journal_lines > 0 {
+        uidlist::sync_journal(maildir.root())?;
+    }
+    Ok((numbered, journal_lines))
 }
 
-/// Remembers UIDs `gone` as expunged at `modseq`, keeping the newest [`MAX_EXPUNGED`]; the
-/// MODSEQ of the newest one forgotten becomes the floor (module comment).
-fn remember_expunged(expunged: &mut Vec<(u32, u64)>, floor: &mut u64, gone: &[u32], modseq: u64) {
-    expunged.extend(gone.iter().map(|uid| (*uid, modseq)));
-    if expunged.len() > MAX_EXPUNGED {
-        let forget = expunged.len() - MAX_EXPUNGED;
-        *floor = expunged[..forget]
-            .iter()
-            .map(|(_, m)| *m)
-            .fold(*floor, u64::max);
-        expunged.drain(..forget);
-    }
-}
-
-/// The last UIDVALIDITY handed out by this process.
-static LAST_VALIDITY: AtomicU32 = AtomicU32::new(0);
-
-fn fresh(_: ()) -> List {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(1);
-    // Seconds since 1970 fit in 32 bits until 2106; never 0 (RFC 3501 §9: nz-number). A
-    // folder deleted and created again within one second must still get a new value
-    // (RFC 3501 §2.3.1.1), so values from this process only ever grow.
-    let now = u32::try_from(now).unwrap_or(u32::MAX).max(1);
-    let previous = LAST_VALIDITY
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
-            Some(now.max(last + 1))
-        })
-        .unwrap_or(0);
-    List {
-        validity: now.max(previous + 1),
-        next: 1,
-        first_recent: 1,
-        highest: 1,
-        floor: 0,
-        known: Vec::new(),
-        expunged: Vec::new(),
-    }
-}
-
-/// Reads a list; `Err(())` when it is missing or damaged.
-fn read(path: &Path) -> Result<List, ()> {
-    let text = fs::read_to_string(path).map_err(|_| ())?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().ok_or(())?.split(' ').collect();
-    let number = |i: usize| -> Result<u64, ()> { header.get(i).ok_or(())?.parse().map_err(|_| ()) };
-    let validity = u32::try_from(number(0)?).map_err(|_| ())?;
-    let next = u32::try_from(number(1)?).map_err(|_| ())?;
-    // Lists written before the recent number existed: nothing is recent.
-    let first_recent = number(2)
-        .ok()
-        .and_then(|n| u32::try_from(n).ok())
-        .unwrap_or(next)
-        .min(next);
-    // Lists written before mod-sequences: every message starts at MODSEQ 1.
-    let with_modseqs = header.len() >= 5;
-    let (highest, floor) = if with_modseqs {
-        (number(3)?, number(4)?)
-    } else {
-        (1, 0)
-    };
-    if validity == 0 || next == 0 || highest == 0 || highest > MAX_MODSEQ || floor > highest {
-        return Err(());
-    }
-    let (mut known, mut expunged) = (Vec::new(), Vec::new());
-    for line in lines {
-        if let Some(rest) = line.strip_prefix("- ") {
-            let (uids, modseq) = rest.split_once(' ').ok_or(())?;
-            let modseq: u64 = modseq.parse().map_err(|_| ())?;
-            let (low, high) = uids.split_once(':').unwrap_or((uids, uids));
-            let (low, high): (u32, u32) =
-                (low.parse().map_err(|_| ())?, high.parse().map_err(|_| ())?);
-            if low == 0 || low > high || high >= next || modseq > highest {
-                return Err(());
-            }
-            // Checked before the run is spread out: a damaged line cannot ask for billions.
-            if expunged.len() + (high - low) as usize >= MAX_EXPUNGED {
-                return Err(());
-            }
-            expunged.extend((low..=high).map(|uid| (uid, modseq)));
-            continue;
-        }
-        let (uid, rest) = line.split_once(' ').ok_or(())?;
-        let uid: u32 = uid.parse().map_err(|_| ())?;
-        if uid == 0 || uid >= next {
-            return Err(());
-        }
-        let (modseq, name) = if with_modseqs {
-            let (modseq, name) = rest.split_once(' ').ok_or(())?;
-            (modseq.parse::<u64>().map_err(|_| ())?, name)
-        } else {
-            (1, rest)
-        };
-        if modseq == 0 || modseq > highest {
-            return Err(());
-        }
-        let (unique, flags) = match (with_modseqs, name.split_once(":2,")) {
-            (true, Some((unique, flags))) => (unique, Some(flags.to_string())),
-            (true, None) => return Err(()),
-            (false, _) => (name, None),
-        };
-        known.push(Known {
-            uid,
-            modseq,
-            flags,
-            unique: unique.to_string(),
-        });
-    }
-    if expunged.len() > MAX_EXPUNGED {
-        return Err(());
-    }
-    Ok(List {
-        validity,
-        next,
-        first_recent,
-        highest,
-        floor,
-        known,
-        expunged,
-    })
-}
-
-/// RFC 7162 §7: a mod-sequence is a positive 63-bit number.
-pub const MAX_MODSEQ: u64 = i64::MAX as u64;
-
-/// Writes the list and forgets the cached scan of its folder: the file's modification time
-/// alone could miss a second write in the same clock tick.
-fn save(maildir: &Maildir, path: &Path, list: &List) -> io::Result<()> {
+/// Writes the whole list (and so clears the journal), dropping the cached listing first.
+fn save(maildir: &Maildir, list: &List) -> io::Result<()> {
     forget(maildir.root());
-    write_list(path, list)
-}
-
-/// The list file's text (module comment), written whole.
-fn write_list(path: &Path, list: &List) -> io::Result<()> {
-    use std::fmt::Write as _;
-    let mut text = format!(
-        "{} {} {} {} {}\n",
-        list.validity, list.next, list.first_recent, list.highest, list.floor
-    );
-    for k in &list.known {
-        let flags = k.flags.as_deref().unwrap_or("");
-        let _ = writeln!(text, "{} {} {}:2,{flags}", k.uid, k.modseq, k.unique);
-    }
-    // Runs of consecutive UIDs expunged at one MODSEQ share a line: `- 5:9 17`.
-    let mut i = 0;
-    while i < list.expunged.len() {
-        let (low, modseq) = list.expunged[i];
-        let mut high = low;
-        while list
-            .expunged
-            .get(i + 1)
-            .is_some_and(|&(u, m)| m == modseq && Some(u) == high.checked_add(1))
-        {
-            high += 1;
-            i += 1;
-        }
-        let _ = if high == low {
-            writeln!(text, "- {low} {modseq}")
-        } else {
-            writeln!(text, "- {low}:{high} {modseq}")
-        };
-        i += 1;
-    }
-    durable::write_atomically(path, text.as_bytes())
+    uidlist::write(maildir.root(), list)
 }
 
 #[cfg(test)]
@@ -860,7 +836,7 @@ mod tests {
         // A flag change renames in cur/: seen at once too.
         std::thread::sleep(std::time::Duration::from_millis(80));
         let entry = scan(&maildir).unwrap().messages[0].1.clone();
-        set_flags(&maildir, &entry, "S").unwrap();
+        set_flags(&maildir, None, &entry, "S").unwrap();
         let after = scan(&maildir).unwrap();
         assert_eq!(after.messages[0].1.flags, "S");
         fs::remove_dir_all(&dir).unwrap();
@@ -904,11 +880,11 @@ mod tests {
         cached(&|c| assert!(c.provisional));
         // A flag change by this process edits the listing in place, with cur/'s new time.
         let first = &listed.messages[0].1;
-        let moved = set_flags(&maildir, first, "S").unwrap();
+        let moved = set_flags(&maildir, None, first, "S").unwrap();
         cached(&|c| {
             assert_eq!(c.stamps[1], cur_stamp(&dir));
-            assert_eq!(c.listing.messages[0].1.path, moved);
-            assert_eq!(c.listing.messages[0].1.flags, "S");
+            assert_eq!(c.listing.messages.get(0).unwrap().1.path, moved);
+            assert_eq!(c.listing.messages.get(0).unwrap().1.flags, "S");
         });
         // While cur/ is busy (a time not yet settled, here one in the future) the listing is
         // served as it is: a rename behind its back, with the time put back, is not seen…
@@ -926,7 +902,7 @@ mod tests {
         cached(&|c| assert!(!c.provisional));
         // An expunge by this process takes the message out of the listing.
         let entry = scan(&maildir).unwrap().messages[1].1.clone();
-        remove(&maildir, &entry).unwrap();
+        remove(&maildir, None, &entry).unwrap();
         cached(&|c| assert_eq!(c.listing.messages.len(), 1));
         assert_eq!(scan(&maildir).unwrap().messages.len(), 1);
         fs::remove_dir_all(&dir).unwrap();
@@ -946,15 +922,36 @@ mod tests {
             f(cache.as_mut().unwrap().get_mut(maildir.root()).unwrap())
         };
         // A flag change by this process: HIGHESTMODSEQ + 1 for the message, in the cached
-        // listing at once, not yet in the file.
-        set_flags(&maildir, &listed.messages[0].1, "S").unwrap();
+        // listing at once, and one line in the journal, not yet flushed; the list itself
+        // is not rewritten.
+        let list_before = fs::read_to_string(dir.join(FILE)).unwrap();
+        set_flags(
+            &maildir,
+            Some(listed.messages[0].0),
+            &listed.messages[0].1,
+            "S",
+        )
+        .unwrap();
         cached(&|c| {
-            assert!(c.dirty);
-            assert_eq!(c.listing.modseqs, [highest + 1, listed.modseqs[1]]);
+            assert_eq!((c.appended, c.synced), (1, 0));
+            assert_eq!(
+                c.listing.modseqs.iter().copied().collect::<Vec<_>>(),
+                [highest + 1, listed.modseqs[1]]
+            );
             assert_eq!(c.listing.highest_modseq, highest + 1);
         });
-        assert_eq!(read(&dir.join(FILE)).unwrap().highest, highest);
-        // Served from the cache (cur/ still busy): the file is written first.
+        assert_eq!(fs::read_to_string(dir.join(FILE)).unwrap(), list_before);
+        let journal = fs::read_to_string(dir.join(uidlist::JOURNAL)).unwrap();
+        let unique = &listed.messages[0].1.unique;
+        assert!(
+            journal.ends_with(&format!(
+                "\n{} {} {unique}:2,S\n",
+                listed.messages[0].0,
+                highest + 1
+            )),
+            "{journal}"
+        );
+        // Served from the cache (cur/ still busy): the journal is flushed first.
         touch(&dir, "cur", busy);
         cached(&|c| c.stamps[1] = Some(busy));
         let now = scan(&maildir).unwrap();
@@ -962,17 +959,17 @@ mod tests {
             (now.modseqs[0], now.highest_modseq),
             (highest + 1, highest + 1)
         );
-        cached(&|c| assert!(!c.dirty));
-        assert_eq!(read(&dir.join(FILE)).unwrap().highest, highest + 1);
+        cached(&|c| assert_eq!((c.appended, c.synced), (1, 1)));
+        assert_eq!(uidlist::read(&dir).unwrap().list.highest, highest + 1);
         // An expunge by this process: remembered at the next MODSEQ, in the file too.
         let gone = now.messages[1].0;
-        remove(&maildir, &now.messages[1].1).unwrap();
+        remove(&maildir, None, &now.messages[1].1).unwrap();
         touch(&dir, "cur", busy);
         cached(&|c| c.stamps[1] = Some(busy));
         let after = scan(&maildir).unwrap();
         assert_eq!(after.highest_modseq, highest + 2);
         assert_eq!(*after.expunged, vec![(gone, highest + 2)]);
-        let file = read(&dir.join(FILE)).unwrap();
+        let file = uidlist::read(&dir).unwrap().list;
         assert_eq!(
             (file.highest, file.expunged),
             (highest + 2, vec![(gone, highest + 2)])
@@ -1090,29 +1087,55 @@ mod tests {
         let text = fs::read_to_string(dir.join(FILE)).unwrap();
         assert!(text.starts_with("1700000000 3 2 4 0\n"), "{text}");
         assert!(text.contains("\n- 1 4\n"), "{text}");
-        let reread = read(&dir.join(FILE)).unwrap();
+        let reread = uidlist::read(&dir).unwrap().list;
         assert_eq!((reread.highest, reread.expunged), (4, vec![(1, 4)]));
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
-    fn damaged_modseq_lines_are_refused_and_runs_are_bounded() {
-        let dir = std::env::temp_dir().join(format!("postlab-uids-bad-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(FILE);
-        for bad in [
-            "1 5 5 3 0\n- 1:4294967294 2\n",
-            "1 5 5 3 0\n1 4 x:2,\n",
-            "1 5 5 9223372036854775808 0\n",
-            "1 5 5 3 0\n1 3 x\n",
-            "1 5 5 3 4\n",
-        ] {
-            fs::write(&path, bad).unwrap();
-            assert!(read(&path).is_err(), "{bad:?}");
+    fn a_long_journal_is_folded_into_the_list_and_a_restart_reads_the_same_numbers() {
+        let (dir, maildir) = two_messages_in_cur("fold");
+        let busy = SystemTime::now() + std::time::Duration::from_secs(3600);
+        touch(
+            &dir,
+            "new",
+            SystemTime::now() - std::time::Duration::from_secs(10),
+        );
+        touch(&dir, "cur", busy);
+        let listed = scan(&maildir).unwrap();
+        let (uid, mut entry) = (listed.messages[0].0, listed.messages[0].1.clone());
+        let fold = uidlist::compact_at(2) as u64;
+        for n in 1..=fold + 3 {
+            let flags = if n % 2 == 1 { "S" } else { "" };
+            entry.path = set_flags(&maildir, Some(uid), &entry, flags).unwrap();
+            entry.flags = flags.to_string();
+            touch(&dir, "cur", busy);
+            CACHE
+                .lock()
+                .unwrap()
+                .as_mut()
+                .unwrap()
+                .get_mut(maildir.root())
+                .unwrap()
+                .stamps[1] = Some(busy);
         }
-        fs::write(&path, "1 9 5 3 0\n- 1:4 2\n").unwrap();
-        assert_eq!(read(&path).unwrap().expunged.len(), 4);
+        // Folded once, at `fold` lines: the list holds those, the journal the three since.
+        let list = fs::read_to_string(dir.join(FILE)).unwrap();
+        assert!(
+            list.contains(&format!(" {} ", listed.highest_modseq + fold)),
+            "{list}"
+        );
+        let journal = fs::read_to_string(dir.join(uidlist::JOURNAL)).unwrap();
+        assert_eq!(journal.lines().count(), 1 + 3, "{journal}");
+        let served = scan(&maildir).unwrap();
+        assert_eq!(served.highest_modseq, listed.highest_modseq + fold + 3);
+        // A new process (no cache) reads the same numbers from the list and its journal.
+        forget(maildir.root());
+        let reread = scan(&maildir).unwrap();
+        assert_eq!(
+            (reread.modseqs.clone(), reread.highest_modseq),
+            (served.modseqs.clone(), served.highest_modseq)
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }
