@@ -21,10 +21,10 @@
 //! changes to the same folder happen one after the other, never interleaved. `mailbox/mod.rs`
 //! explains which operations take it and why delivery does not.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::ThreadId;
+use std::sync::{Arc, Mutex};
+use std::thread::{Thread, ThreadId};
 
 /// The set of mailboxes open right now, shared by every session of the server.
 #[derive(Debug, Default, Clone)]
@@ -61,9 +61,17 @@ impl Drop for MailboxLock {
     }
 }
 
-/// The folders (Maildir paths) being changed right now: by which thread, how many times over.
-static FOLDERS_BUSY: Mutex<Vec<(PathBuf, ThreadId, usize)>> = Mutex::new(Vec::new());
-static FOLDER_FREED: Condvar = Condvar::new();
+/// A folder being changed right now (or just let go, with threads still waiting for it): by
+/// which thread, how many times over, and the threads waiting, first come first woken.
+struct Busy {
+    root: PathBuf,
+    owner: Option<ThreadId>,
+    depth: usize,
+    waiting: VecDeque<Thread>,
+}
+
+/// The folders (Maildir paths) being changed right now.
+static FOLDERS_BUSY: Mutex<Vec<Busy>> = Mutex::new(Vec::new());
 
 /// Proof that this thread alone is changing one folder; dropping it lets the next one in.
 #[derive(Debug)]
@@ -77,20 +85,51 @@ pub struct FolderLock {
 /// folder while holding one (COPY writes the target, then MOVE removes from the source, one
 /// after the other), so no two threads can wait for each other. The UID list's own lock
 /// (`uids`) is only ever taken inside this one, never the other way round.
+///
+/// A release wakes one waiting thread, the one that has waited longest, not every thread
+/// waiting: with fifty sessions storing flags in one folder, waking them all at each release
+/// cost more than the changes. The folder is not handed to it: a thread that comes along
+/// while it wakes up may take the folder first (the woken one then waits at the head of the
+/// queue again), so the folder never stands idle waiting for a thread to be scheduled.
 pub fn folder(root: &Path) -> FolderLock {
-    let me = std::thread::current().id();
+    let me = std::thread::current();
     // Poisoning: the list itself is whole even if a holder panicked.
     let mut busy = FOLDERS_BUSY.lock().unwrap_or_else(|e| e.into_inner());
+    let mut woken = false;
     loop {
-        match busy.iter_mut().find(|(p, _, _)| p == root) {
-            Some((_, owner, depth)) if *owner == me => {
-                *depth += 1;
+        let Some(b) = busy.iter_mut().find(|b| b.root == root) else {
+            busy.push(Busy {
+                root: root.to_path_buf(),
+                owner: Some(me.id()),
+                depth: 1,
+                waiting: VecDeque::new(),
+            });
+            break;
+        };
+        match b.owner {
+            None => {
+                b.owner = Some(me.id());
+                b.depth = 1;
                 break;
             }
-            Some(_) => busy = FOLDER_FREED.wait(busy).unwrap_or_else(|e| e.into_inner()),
-            None => {
-                busy.push((root.to_path_buf(), me, 1));
+            Some(owner) if owner == me.id() => {
+                b.depth += 1;
                 break;
+            }
+            Some(_) => {
+                // `park` may also return for no reason: a thread still in the queue stays
+                // where it is; one that was woken and lost the race goes back to the head.
+                if !b.waiting.iter().any(|t| t.id() == me.id()) {
+                    if woken {
+                        b.waiting.push_front(me.clone());
+                    } else {
+                        b.waiting.push_back(me.clone());
+                    }
+                }
+                drop(busy);
+                std::thread::park();
+                woken = true;
+                busy = FOLDERS_BUSY.lock().unwrap_or_else(|e| e.into_inner());
             }
         }
     }
@@ -102,11 +141,19 @@ pub fn folder(root: &Path) -> FolderLock {
 impl Drop for FolderLock {
     fn drop(&mut self) {
         let mut busy = FOLDERS_BUSY.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = busy.iter().position(|(p, _, _)| *p == self.root) {
-            busy[i].2 -= 1;
-            if busy[i].2 == 0 {
+        let Some(i) = busy.iter().position(|b| b.root == self.root) else {
+            return;
+        };
+        let b = &mut busy[i];
+        b.depth -= 1;
+        if b.depth > 0 {
+            return;
+        }
+        b.owner = None;
+        match b.waiting.pop_front() {
+            Some(next) => next.unpark(),
+            None => {
                 busy.remove(i);
-                FOLDER_FREED.notify_all();
             }
         }
     }
@@ -156,5 +203,41 @@ mod tests {
             thread.join().unwrap();
         }
         assert_eq!(counter.lock().unwrap().1, 1);
+    }
+
+    #[test]
+    fn waiters_get_the_folder_in_the_order_they_came() {
+        let root = PathBuf::from("/nonexistent/postlab-lock-order");
+        let queued = |n: usize| {
+            let busy = FOLDERS_BUSY.lock().unwrap();
+            busy.iter()
+                .find(|b| b.root == root)
+                .is_some_and(|b| b.waiting.len() == n)
+        };
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let first = folder(&root);
+        let mut threads = Vec::new();
+        for who in 0..4 {
+            let (root, order) = (root.clone(), order.clone());
+            threads.push(std::thread::spawn(move || {
+                let _turn = folder(&root);
+                order.lock().unwrap().push(who);
+            }));
+            // The next one starts only once this one waits in the queue.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !queued(who + 1) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "waiter {who} never queued"
+                );
+                std::thread::yield_now();
+            }
+        }
+        drop(first);
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3]);
+        assert!(!FOLDERS_BUSY.lock().unwrap().iter().any(|b| b.root == root));
     }
 }
