@@ -14,7 +14,15 @@
 //!   commands per second for all of them together, and the median, 99th percentile and mean
 //!   of the time from sending a command to its tagged OK. This is the shared-folder path of issue 15:
 //!   every STORE takes the folder's lock and every command ends with a look for other
-//!   sessions' changes. `--sessions-only` skips the single-session figures above.
+//!   sessions' changes. `--sessions-only` skips the single-session figures above. It also
+//!   prints the median of each kind of command (FETCH, STORE, SEARCH, NOOP).
+//! - with `--rate R` as well, the sessions together send R commands per second on a fixed
+//!   schedule instead of each sending its next command as soon as the last is answered, and
+//!   a command's time runs from when the schedule says to send it (so a command delayed
+//!   behind a slow one counts its wait). Sessions that send as fast as they can measure
+//!   throughput, but their latency is only commands in flight divided by throughput (a
+//!   server whose sessions mostly wait in a queue shows fast answers to the few that run);
+//!   the same fixed rate on two servers compares what each command costs under one load.
 //!
 //! ```text
 //! cargo bench --bench imap_load -- --messages 10000 --size 4096
@@ -55,6 +63,8 @@ struct Options {
     sessions: usize,
     seconds: u64,
     sessions_only: bool,
+    /// Commands per second for all sessions together; 0: as fast as they are answered.
+    rate: f64,
 }
 
 fn options() -> Options {
@@ -69,6 +79,7 @@ fn options() -> Options {
         sessions: 0,
         seconds: 10,
         sessions_only: false,
+        rate: 0.0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -84,6 +95,7 @@ fn options() -> Options {
             "--sessions" => o.sessions = value().parse().expect("a number"),
             "--seconds" => o.seconds = value().parse().expect("a number"),
             "--sessions-only" => o.sessions_only = true,
+            "--rate" => o.rate = value().parse().expect("a number"),
             _ => {} // cargo passes --bench
         }
     }
@@ -193,8 +205,13 @@ commands/s, latency p50 {p50:.2} ms, p99 {p99:.2} ms, mean {mean:.2} ms",
         // One line for scripts (benches/dovecot/imap.sh sets the two servers side by side).
         println!(
             "imap_load: sessions {name} clients={} commands={commands} rate={rate:.0} \
-p50={p50:.3} p99={p99:.3} mean={mean:.3}",
-            o.sessions
+p50={p50:.3} p99={p99:.3} mean={mean:.3}{}",
+            o.sessions,
+            if o.rate > 0.0 {
+                format!(" paced={:.0}", o.rate)
+            } else {
+                String::new()
+            }
         );
         println!(
             "imap_load: kinds {name} clients={} p50 {}",
@@ -397,6 +414,9 @@ fn together(addr: SocketAddr, o: &Options, messages: usize) -> (Vec<(usize, Dura
     // Every session is connected and has its folder open before the clock starts.
     let ready = std::sync::Arc::new(std::sync::Barrier::new(o.sessions + 1));
     let seconds = o.seconds;
+    // With `--rate`: each session sends every `interval`, the sessions spread evenly across it.
+    let interval = (o.rate > 0.0).then(|| Duration::from_secs_f64(o.sessions as f64 / o.rate));
+    let sessions = o.sessions as u32;
     let threads: Vec<_> = (0..o.sessions)
         .map(|who| {
             let (user, password) = (o.user.clone(), o.password.clone());
@@ -406,7 +426,9 @@ fn together(addr: SocketAddr, o: &Options, messages: usize) -> (Vec<(usize, Dura
                 client.run(&format!("LOGIN {user} {password}"));
                 client.run("SELECT INBOX");
                 ready.wait();
-                let until = Instant::now() + Duration::from_secs(seconds);
+                let start = Instant::now();
+                let until = start + Duration::from_secs(seconds);
+                let mut sent = 0u32;
                 // A small linear congruential generator, seeded by the session's number: the
                 // same sequence of commands against each server.
                 let mut state = who as u64 * 7919 + 1;
@@ -431,7 +453,19 @@ fn together(addr: SocketAddr, o: &Options, messages: usize) -> (Vec<(usize, Dura
                     };
                     let kind = command.split(' ').nth(1).unwrap_or("NOOP");
                     let kind = KINDS.iter().position(|k| *k == kind).unwrap_or(3);
-                    times.push((kind, client.run(&command).elapsed));
+                    let due =
+                        interval.map(|every| start + every * sent + every * who as u32 / sessions);
+                    sent += 1;
+                    match due {
+                        Some(due) => {
+                            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                            client.run(&command);
+                            times.push((kind, due.elapsed()));
+                        }
+                        None => times.push((kind, client.run(&command).elapsed)),
+                    }
                 }
                 client.run("LOGOUT");
                 times

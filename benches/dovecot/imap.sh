@@ -18,6 +18,10 @@
 #   6. Sessions that stay logged in: for 10 and for 50 clients, each server on a fresh copy
 #      runs the same seeded random workload for SECONDS (imap_load --sessions, see there);
 #      prints commands/s and the p50/p99 latency of both, and postlab's ratio to Dovecot.
+#      Then the same clients at one fixed rate for both (imap_load --rate): 80% of the lower
+#      of the two servers' commands/s, so both can keep up; there latency compares what a
+#      command costs under the same load, where as-fast-as-answered latency is only
+#      clients / throughput (see benches/imap_load.rs).
 #   7. Stops Dovecot and removes its directory (trap on EXIT).
 #
 # Usage: benches/dovecot/imap.sh [MESSAGES] [SIZE] [RUNS] [PORT] [SECONDS]
@@ -56,7 +60,7 @@ run_dovecot() {
     # Dovecot refuses to run a mail process as root; "nobody" owns its copy instead.
     chown -R nobody:nogroup "$WORK/dovecot/bob"
     bench --target "127.0.0.1:$PORT" --user bob --password bench --messages "$MESSAGES" \
-        --size "$SIZE" "$@" | grep '^imap_load' | sed 's/server at/dovecot at/; s/result server/result dovecot/; s/sessions server/sessions dovecot/' \
+        --size "$SIZE" "$@" | grep '^imap_load' | sed 's/server at/dovecot at/; s/result server/result dovecot/; s/sessions server/sessions dovecot/; s/kinds server/kinds dovecot/' \
         | tee -a "$RESULTS"
 }
 
@@ -114,24 +118,35 @@ for clients in 10 50; do
     echo "sessions, $clients clients ($(uptime | sed 's/.*load average/load average/')):"
     run_dovecot --sessions "$clients" --seconds "$SECONDS_EACH" --sessions-only
     run_postlab --sessions "$clients" --seconds "$SECONDS_EACH" --sessions-only
+    pace=$(grep "^imap_load: sessions .* clients=$clients " "$RESULTS" | grep -v paced= |
+        sed 's/.* rate=\([0-9]*\).*/\1/' | sort -n | head -1)
+    pace=$((pace * 8 / 10))
+    echo "sessions, $clients clients at $pace commands/s ($(uptime | sed 's/.*load average/load average/')):"
+    run_dovecot --sessions "$clients" --seconds "$SECONDS_EACH" --sessions-only --rate "$pace"
+    run_postlab --sessions "$clients" --seconds "$SECONDS_EACH" --sessions-only --rate "$pace"
 done
 echo
 echo "$MESSAGES messages of $SIZE bytes, sessions that stay logged in, $SECONDS_EACH s each:"
 echo
-echo "| clients | server | commands/s | p50 (ms) | p99 (ms) | mean (ms) |"
-echo "|---|---|---|---|---|---|"
+echo "| clients | paced at | server | commands/s | p50 (ms) | p99 (ms) | mean (ms) |"
+echo "|---|---|---|---|---|---|---|"
 grep '^imap_load: sessions ' "$RESULTS" | awk '
     {
+        delete v
         for (f = 3; f <= NF; f++) { split($f, kv, "="); v[kv[1]] = kv[2] }
-        printf "| %s | %s | %s | %s | %s | %s |\n", v["clients"], $3, v["rate"], v["p50"], v["p99"], v["mean"]
-        rate[v["clients"], $3] = v["rate"]; p50[v["clients"], $3] = v["p50"]
-        p99[v["clients"], $3] = v["p99"]; mean[v["clients"], $3] = v["mean"]
+        paced = ("paced" in v) ? v["paced"] : "-"
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", v["clients"], paced, $3, v["rate"], v["p50"], v["p99"], v["mean"]
+        k = v["clients"] SUBSEP paced SUBSEP $3
+        rate[k] = v["rate"]; p50[k] = v["p50"]; p99[k] = v["p99"]; mean[k] = v["mean"]
+        runs[v["clients"] SUBSEP paced] = 1
     }
     END {
         print ""
-        for (c = 10; c <= 50; c += 40) if (rate[c, "dovecot"] > 0 && p50[c, "dovecot"] > 0) {
-            printf "%d clients: postlab/Dovecot commands/s %.2f, latency p50 %.2f, p99 %.2f, mean %.2f\n",
-                c, rate[c, "postlab"] / rate[c, "dovecot"], p50[c, "postlab"] / p50[c, "dovecot"],
-                p99[c, "postlab"] / p99[c, "dovecot"], mean[c, "postlab"] / mean[c, "dovecot"]
+        for (r in runs) {
+            split(r, cp, SUBSEP)
+            d = r SUBSEP "dovecot"; p = r SUBSEP "postlab"
+            if (rate[d] > 0 && p50[d] > 0)
+                printf "%s clients, paced at %s: postlab/Dovecot commands/s %.2f, latency p50 %.2f, p99 %.2f, mean %.2f\n",
+                    cp[1], cp[2], rate[p] / rate[d], p50[p] / p50[d], p99[p] / p99[d], mean[p] / mean[d]
         }
     }'

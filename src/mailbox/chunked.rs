@@ -4,7 +4,7 @@
 //! Every session reads the listing while one of them changes a message's flags. The change
 //! goes to a copy, so that the readers keep a listing that does not move under them. A plain
 //! `Vec` of 10,000 messages copies 10,000 elements for every change; here the elements live
-//! in chunks of [`CHUNK`] behind shared pointers, so a copy copies the pointers to the chunks
+//! in chunks of `CHUNK` behind shared pointers, so a copy copies the pointers to the chunks
 //! (40 of them for 10,000 messages), and a change copies the one chunk it touches.
 
 use std::sync::Arc;

@@ -21,7 +21,7 @@
 //!        ▼  │                  ▼  │                ▼               │  a new name)
 //!   ┌─── lock::folder(ROOT): one change to a folder at a time ───┐ │
 //!   │  the Maildir itself: new/UNIQUE  cur/UNIQUE:2,FLAGS        │◄┘
-//!   │  postlab-uidlist: UIDVALIDITY, UIDNEXT, first recent UID   │
+//!   │  postlab-uidlist(.log): UIDs, MODSEQs, first recent UID    │
 //!   └────────────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -61,7 +61,9 @@
 //!   and a listing edited while `cur/` was busy is read from disk again once `cur/` settles,
 //!   so a rename by another program is never hidden for long. Sessions share the listing and
 //!   compare it with their view in one walk, in UID order, or only at the UIDs its log of
-//!   edits names since they last looked.
+//!   edits names since they last looked. A session that only looks takes a current listing
+//!   from memory without the folder's lock, so reads do not queue behind changes; an edit
+//!   copies only the chunk of the listing it touches (`chunked`).
 //! - **Nothing is skipped in silence, nothing is invented.** A command on a message another
 //!   session expunged answers what it can and ends in `NO [EXPUNGEISSUED]` (RFC 2180 §4.1,
 //!   RFC 5530); a COPY of a set with such a message copies nothing. Never an empty body, a
@@ -74,8 +76,8 @@
 //!   delivery, which takes no lock, needs none for this either), flags that differ from the
 //!   recorded ones, a message gone. This server's own flag change or expunge, which edits the
 //!   cached listing in place (above), gives that message or expunge HIGHESTMODSEQ + 1 there
-//!   and then; the uidlist is written before the edited listing is handed to any session, so
-//!   no MODSEQ is told that a crash could lose (if the listing is dropped first, the next
+//!   and then, and one line in the uidlist's journal (`uidlist`), flushed before the edited
+//!   listing is handed to any session, so no MODSEQ is told that a crash could lose (if the listing is dropped first, the next
 //!   listing finds the same changes on disk and numbers them). With no cached listing to edit,
 //!   the next listing numbers the change; a STORE lists the folder after its renames, under
 //!   the same lock, so each STORE gets a new value either way. A flag change made outside postlab's

@@ -29,7 +29,7 @@
 //! same idea: a log of changes beside a snapshot, folded into the snapshot now and then.
 //!
 //! When the journal is long ([`compact_at`] lines), the list is written whole from the
-//! listing in memory and the journal removed ([`write`]). Reading a list replays its journal
+//! listing in memory and the journal removed ([`write()`]). Reading a list replays its journal
 //! on top. Every line can be replayed twice without harm, so the order "new list written and
 //! synced, then the journal removed" needs no care for a crash in between: a flag line is
 //! applied only when its MODSEQ is above the one the list has for that UID, an expunge line

@@ -21,7 +21,7 @@
 //! renames, under the lock. This server's own changes that edit the cached listing in place
 //! (below: [`set_flags`] with new flags, [`remove`]) take HIGHESTMODSEQ + 1 each, at once, in
 //! the listing, and one line goes to the uidlist's journal. The journal is flushed before the
-//! edited listing is handed to anyone ([`hand_out`]), so every MODSEQ a client hears is on
+//! edited listing is handed to anyone (`hand_out`), so every MODSEQ a client hears is on
 //! disk. An edit whose line could not be written drops the listing, which costs nothing: the
 //! next listing from disk finds the same change against the file and numbers it, and the
 //! lost number was never told. A flag set twice between two listings counts once; a flag set
@@ -150,7 +150,7 @@ fn settled_one(stamp: Option<SystemTime>) -> bool {
     })
 }
 
-/// The modification time of a folder's `cur/`, for [`renamed`] and [`removed`].
+/// The modification time of a folder's `cur/`.
 pub fn cur_stamp(root: &Path) -> Option<SystemTime> {
     fs::metadata(root.join("cur"))
         .and_then(|m| m.modified())
