@@ -255,6 +255,13 @@ fn modseqs_and_expunges_survive_a_restart() {
     let select = c.cmd("s SELECT INBOX");
     let validity = number_after(&select, "UIDVALIDITY");
     let known = number_after(&select, "HIGHESTMODSEQ");
+    // A new/ changed just now (SELECT moved the messages to cur/) is not trusted for the
+    // listing kept in memory (`mailbox::uids`), and changes go to the uidlist's journal only
+    // through that listing: new/ aged, as it is on a server that has run for a moment.
+    let new = std::fs::File::open(server.dir.join("mail/bob/new")).unwrap();
+    new.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(10))
+        .unwrap();
+    c.cmd("n NOOP");
     c.cmd("x STORE 1 +FLAGS (\\Seen)");
     c.cmd("x STORE 2 +FLAGS.SILENT (\\Deleted)");
     c.cmd("x EXPUNGE");
@@ -262,6 +269,10 @@ fn modseqs_and_expunges_survive_a_restart() {
     let highest = number_after(&c.cmd("t STATUS INBOX (HIGHESTMODSEQ)"), "HIGHESTMODSEQ");
     drop(c);
     let dir = server.kill();
+    // The three changes are lines of the uidlist's journal, not yet in the list itself
+    // (`mailbox::uidlist`): the restarted server must replay them.
+    let journal = std::fs::read_to_string(dir.join("mail/bob/postlab-uidlist.log")).unwrap();
+    assert_eq!(journal.lines().count(), 1 + 3, "{journal}");
     let server = TestServer::start_in(dir, &Setup::default());
     let mut c = Imap::login(server.addr("imap"), "bob");
     let status = c.cmd("t STATUS INBOX (HIGHESTMODSEQ)");
