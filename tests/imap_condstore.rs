@@ -475,3 +475,49 @@ fn a_keyword_made_by_another_session_is_in_the_first_fetch_that_shows_the_messag
         "{r:?}"
     );
 }
+
+/// RFC 4731 §3.2: with MIN or MAX and neither ALL nor COUNT, the MODSEQ of an ESEARCH is that
+/// of the message(s) returned, not the highest of everything found (imaptest's
+/// esearch-condstore script).
+#[test]
+fn esearch_min_and_max_tell_the_modseq_of_the_messages_they_return() {
+    let server = TestServer::start();
+    let mut c = Imap::login(server.addr("imap"), "bob");
+    fill(&mut c, 4);
+    c.cmd("e ENABLE CONDSTORE");
+    c.cmd("s SELECT INBOX");
+    // Stored in the order 1, 3, 2, 4: each gets a higher MODSEQ than the one before.
+    let mut modseq = [0u64; 5];
+    for n in [1, 3, 2, 4] {
+        let r = c.cmd(&format!("x STORE {n} +FLAGS.SILENT (\\Seen)"));
+        modseq[n] = number_after(&r, "MODSEQ");
+    }
+    let search = |c: &mut Imap, ret: &str, set: &str| {
+        let r = c.cmd(&format!(
+            "t SEARCH RETURN ({ret}) {set} MODSEQ \"/flags/\\\\seen\" all 1"
+        ));
+        r[0].clone()
+    };
+    let cases = [
+        ("MIN", "1:3", format!("MIN 1 MODSEQ {}", modseq[1])),
+        ("MAX", "1:3", format!("MAX 3 MODSEQ {}", modseq[3])),
+        (
+            "MIN MAX",
+            "2:3",
+            format!("MIN 2 MAX 3 MODSEQ {}", modseq[2]),
+        ),
+        ("", "1:3", format!("ALL 1:3 MODSEQ {}", modseq[2])),
+        (
+            "MIN COUNT",
+            "1:3",
+            format!("MIN 1 COUNT 3 MODSEQ {}", modseq[2]),
+        ),
+    ];
+    for (ret, set, want) in cases {
+        assert_eq!(
+            search(&mut c, ret, set),
+            format!("* ESEARCH (TAG \"t\") {want}"),
+            "RETURN ({ret})"
+        );
+    }
+}

@@ -352,20 +352,30 @@ fn binary_fetches_decoded_parts_and_appends_literal8() {
     ] {
         assert!(c.cmd(bad).last().unwrap().starts_with("e BAD"), "{bad}");
     }
-    // APPEND with literal8: NUL octets kept, sent back as literal8.
-    let content = b"Subject: nul\r\n\r\na\x00b\r\n";
+    // APPEND with literal8 (RFC 3516 §4.4): the part with NUL is stored base64-encoded, as a
+    // plain FETCH may not send NUL (RFC 9051 §4); BINARY gives back the octets as sent.
+    let content = b"Subject: nul\r\nContent-Transfer-Encoding: binary\r\n\r\na\x00b\r\n";
     c.send(format!("g APPEND INBOX ~{{{}}}\r\n", content.len()).as_bytes());
     assert!(c.line().starts_with('+'));
     c.send(content);
     c.send(b"\r\n");
     assert!(c.until("g").last().unwrap().starts_with("g OK [APPENDUID"));
     c.cmd("n NOOP");
-    c.send(b"h FETCH 2 BINARY.PEEK[]\r\n");
+    c.send(b"h FETCH 2 (BODY.PEEK[1] BINARY.PEEK[1])\r\n");
     let r = c.until("h");
-    let mut want = format!("* 2 FETCH (BINARY[] ~{{{}}}\r\n", content.len()).into_bytes();
-    want.extend_from_slice(content);
-    want.push(b')');
-    assert_eq!(r[0].as_bytes(), want.as_slice());
+    assert_eq!(
+        r[0].as_bytes(),
+        b"* 2 FETCH (BODY[1] {10}\r\nYQBiDQo=\r\n BINARY[1] ~{5}\r\na\x00b\r\n)"
+    );
+    // A NUL that cannot be re-encoded (here in a header) refuses the message.
+    let bad = b"Subject: n\x00l\r\n\r\nbody\r\n";
+    c.send(format!("i APPEND INBOX ~{{{}}}\r\n", bad.len()).as_bytes());
+    assert!(c.line().starts_with('+'));
+    c.send(bad);
+    c.send(b"\r\n");
+    let r = c.until("i");
+    assert!(r.last().unwrap().starts_with("i NO [UNKNOWN-CTE]"), "{r:?}");
+    assert_eq!(c.cmd("n NOOP").last().unwrap(), "n OK NOOP completed");
 }
 
 #[test]

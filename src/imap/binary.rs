@@ -56,6 +56,12 @@ fn encoding(header: &[u8]) -> Result<Encoding, String> {
     }
 }
 
+/// Does a part with this header carry its octets as they are (7bit, 8bit, binary, or no
+/// Content-Transfer-Encoding at all)? `append_binary.rs` re-encodes only such parts.
+pub fn identity_encoded(header: &[u8]) -> bool {
+    encoding(header) == Ok(Encoding::Identity)
+}
+
 /// How to find part `path` of a message: its header and body octets, or `None`. This is
 /// `fetch::part_octets`, handed in by the caller so that this file and `fetch.rs` (which
 /// calls [`answer`]) do not reach into each other (`tests/house.rs`).
@@ -105,6 +111,22 @@ fn quoted_printable(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
     while i < body.len() {
+        if matches!(body[i], b' ' | b'\t') {
+            // RFC 2045 §6.7 (3): white space at the end of an encoded line was added in
+            // transport (or is padding), and a decoder deletes it.
+            let mut j = i;
+            while matches!(body.get(j), Some(b' ' | b'\t')) {
+                j += 1;
+            }
+            if !matches!(
+                (body.get(j), body.get(j + 1)),
+                (Some(b'\r'), Some(b'\n')) | (Some(b'\n'), _) | (None, _)
+            ) {
+                out.extend_from_slice(&body[i..j]);
+            }
+            i = j;
+            continue;
+        }
         if body[i] != b'=' {
             out.push(body[i]);
             i += 1;
@@ -300,6 +322,11 @@ AAEC\r\n/w==\r\n\
         assert_eq!(
             quoted_printable(b"a=\r\nb=41=4a= \r\nc=zz=\nd="),
             b"abAJc=zzd"
+        );
+        // Trailing white space goes (§6.7 rule 3); inside a line, or encoded, it stays.
+        assert_eq!(
+            quoted_printable(b"hello  \r\nfoo\t \t= \r\n=62\r\na b=20\r\nend \t"),
+            b"hello\r\nfoo\t \tb\r\na b \r\nend"
         );
     }
 }

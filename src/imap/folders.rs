@@ -435,13 +435,21 @@ impl Session {
             Err(FolderError::NotFound) => return Ok(vec![r::try_create(tag)]),
             other => other?,
         };
+        // RFC 3516 §4.4: octets with NUL (sent in a literal8) are stored re-encoded, or refused.
+        let message = match super::append_binary::textual(message) {
+            Ok(message) => message,
+            Err(super::append_binary::Refused(why)) => {
+                let text = format!("Cannot store this message without losing data: {why}");
+                return Ok(vec![Response::no(tag, "UNKNOWN-CTE", &text)]);
+            }
+        };
         if let Some(refusal) = self.over_quota(tag, message.len() as u64) {
             return Ok(vec![refusal]);
         }
         let (validity, uids) = store_copies(
             &maildir,
             &[NewMessage {
-                content: message.to_vec(),
+                content: message.into_owned(),
                 flags: Flags::from_names(flag_names),
                 keywords: flag_names
                     .iter()

@@ -157,6 +157,8 @@ impl Session {
         });
         let with_keywords = uses(key, &|k| matches!(k, SearchKey::Keyword(_)));
         let mut found: Vec<u32> = Vec::new();
+        // The MODSEQs of the first and the last message found (MIN and MAX, below).
+        let mut first_last: (Option<u64>, u64) = (None, 0);
         for (i, m) in view.messages.iter().enumerate() {
             // RFC 2180 §4.3: a message another session expunged is left out of the result.
             if m.gone {
@@ -210,6 +212,8 @@ impl Session {
             if key.matches(&mut candidate) {
                 found.push(if uid { m.uid } else { i as u32 + 1 });
                 highest = highest.max(m.modseq);
+                first_last.0.get_or_insert(m.modseq);
+                first_last.1 = m.modseq;
                 if save {
                     found_uids.push(m.uid);
                 }
@@ -227,7 +231,19 @@ impl Session {
                 line
             })),
         };
-        // RFC 7162 §3.1.6, §3.1.10: the highest MODSEQ of what was found.
+        // RFC 7162 §3.1.6, §3.1.10: the highest MODSEQ of what was found. RFC 4731 §3.2: with
+        // MIN or MAX and neither ALL nor COUNT, of the message(s) MIN and MAX name.
+        let highest = match ret {
+            Some(o) if !o.all && !o.count && (o.min || o.max) => {
+                let (first, last) = (first_last.0.unwrap_or(0), first_last.1);
+                match (o.min, o.max) {
+                    (true, true) => first.max(last),
+                    (true, false) => first,
+                    _ => last,
+                }
+            }
+            _ => highest,
+        };
         if let Some(line) = data.as_mut().filter(|_| with_modseq && !found.is_empty()) {
             line.push_str(&match ret {
                 Some(_) => format!(" MODSEQ {highest}"),

@@ -44,6 +44,7 @@
 //! | `selected.rs` | the selected folder's numbering, and news of changes |
 //! | `fetch.rs`, `envelope.rs` | FETCH answers: sections, ENVELOPE, BODYSTRUCTURE |
 //! | `binary.rs` | BINARY[…], BINARY.SIZE: parts decoded, literal8 (RFC 3516) |
+//! | `append_binary.rs` | APPEND of octets with NUL: such parts stored as base64 (RFC 3516 §4.4) |
 //! | `header.rs` | a message's header block: where it ends, its fields |
 //! | `address.rs` | address fields (RFC 5322 §3.4) for ENVELOPE and SEARCH FROM/TO |
 //! | `flags.rs` | system flags ↔ Maildir letters |
@@ -54,6 +55,7 @@
 
 pub mod address;
 pub mod append;
+pub mod append_binary;
 pub mod auth;
 pub mod base_subject;
 pub mod binary;
