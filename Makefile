@@ -120,7 +120,7 @@ clean:
 
 ## fuzz: each fuzz target (fuzz/README.md) for FUZZ_SECONDS; not part of `make test`
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS = smtp_command smtp_session smtp_data pop3_command imap_command imap_framing mime_structure queue_file redact mailauth_header folder_name imap_thread
+FUZZ_TARGETS = smtp_command smtp_session smtp_data pop3_command imap_command imap_framing mime_structure queue_file redact mailauth_header folder_name imap_thread imap_append_binary
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 	for t in $(FUZZ_TARGETS); do \
