@@ -66,7 +66,10 @@
 //! command would read the whole folder again. Such an edited listing is *provisional*: it is
 //! trusted only while its `cur/` time is the one recorded right after the edit, and once that
 //! time has settled it is read from disk once more, which catches a rename by another program
-//! made in the same clock tick as ours. Any other change to `cur/` by this process (a message
+//! made in the same clock tick as ours. Not more often than every [`RECHECK`]: with a few
+//! flag changes a second, `cur/` settles between most of them, and reading 10,000 names again
+//! after each one cost more than the changes (so such a rename may go unseen for that long,
+//! once). Any other change to `cur/` by this process (a message
 //! added by APPEND or COPY, a removal by POP3) drops the listing ([`forget`]).
 //!
 //! What can go wrong: a damaged file. It is then replaced by a fresh list with a new
@@ -100,6 +103,8 @@ struct Cached {
     listing: Arc<Listing>,
     /// Made or edited while `cur/` was not settled: see the module comment.
     provisional: bool,
+    /// When it was last read from disk.
+    read_at: std::time::Instant,
     /// Journal lines appended for its edits, and how many of them are known flushed: the
     /// journal is flushed before the listing is handed to anyone ([`hand_out`]), so no
     /// MODSEQ is told that a crash could lose.
@@ -109,6 +114,10 @@ struct Cached {
     /// is written whole and the journal starts again.
     journal_lines: usize,
 }
+
+/// A provisional listing is read again from disk once `cur/` has settled, but not sooner
+/// than this after its last reading (module comment).
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// At most this many folders are remembered; past it the cache starts again.
 const CACHE_FOLDERS: usize = 256;
@@ -602,7 +611,7 @@ fn cached_hit(root: &Path, now: &Stamps) -> Option<(Arc<Listing>, u64, u64)> {
     let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let cached = cache.as_ref().and_then(|c| c.get(root))?;
     let trusted = if cached.provisional {
-        !settled_one(now[1])
+        !settled_one(now[1]) || cached.read_at.elapsed() < RECHECK
     } else {
         settled(now)
     };
@@ -706,6 +715,7 @@ fn scan_locked(maildir: &Maildir) -> io::Result<Arc<Listing>> {
             stamps: after,
             listing: listing.clone(),
             provisional: !settled(&after),
+            read_at: std::time::Instant::now(),
             appended: 0,
             synced: 0,
             journal_lines,
@@ -895,9 +905,13 @@ mod tests {
         fs::rename(&second.path, &behind).unwrap();
         touch(&dir, "cur", busy);
         assert_eq!(scan(&maildir).unwrap().messages[1].1.flags, "");
-        // … and once the time has settled it is read again from disk.
+        // … nor once the time has settled, while the listing was read from disk less than
+        // RECHECK ago …
         touch(&dir, "cur", past);
         cached(&|c| c.stamps[1] = Some(past));
+        assert_eq!(scan(&maildir).unwrap().messages[1].1.flags, "");
+        // … and after that it is read again from disk.
+        cached(&|c| c.read_at -= RECHECK);
         assert_eq!(scan(&maildir).unwrap().messages[1].1.flags, "F");
         cached(&|c| assert!(!c.provisional));
         // An expunge by this process takes the message out of the listing.
