@@ -26,6 +26,7 @@
 //! An `Authentication-Results:` that claims to be ours, arriving from outside, is removed
 //! (RFC 8601 section 5: a forged one would be believed by our own users' mail programs).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -66,13 +67,13 @@ pub fn run(
 ) -> Examined {
     let hostname = shared.config.hostname.as_str();
     let mut notes = Vec::new();
-    let mut content = strip_our_results(&message.content, hostname, &mut notes);
+    let content = strip_our_results(&message.content, hostname, &mut notes);
     let Some(hickory) = shared.resolver.hickory() else {
         notes.push((
             Step::Mda,
             "SPF, DKIM, DMARC not checked: no DNS resolver".into(),
         ));
-        return with_content(message, content, notes, false);
+        return with_content(message, content.into_owned(), notes, false);
     };
     let authenticator = MessageAuthenticator(hickory.clone());
     let asked = Asked {
@@ -105,42 +106,49 @@ pub fn run(
         let Some(mut parsed) = parsed else {
             return (spf_helo, spf_mail, None);
         };
-        parsed.dkim_headers.truncate(MAX_SIGNATURES);
+        // The signatures are taken out of the message: each is verified on a copy of the
+        // message that carries it alone (see `copies` below).
+        let mut signatures = std::mem::take(&mut parsed.dkim_headers);
+        signatures.truncate(MAX_SIGNATURES);
         // RFC 6376 section 6.1: verifiers "SHOULD continue to check signatures until a
         // signature successfully verifies to the satisfaction of the Verifier". So: the
         // cheapest first (an Ed25519 check costs a fraction of an RSA-2048 one), one at a
         // time, until one passes for the author's domain, which is all DMARC asks for.
-        parsed
-            .dkim_headers
-            .sort_by_key(|h| !matches!(h.header.a, Algorithm::Ed25519Sha256));
+        signatures.sort_by_key(|h| !matches!(h.header.a, Algorithm::Ed25519Sha256));
+        let mut malformed = Some(std::mem::take(&mut parsed.errors));
         let author = parsed
             .from
             .first()
             .and_then(|f| f.rsplit_once('@'))
             .map(|(_, d)| d.to_ascii_lowercase())
             .unwrap_or_default();
-        let singles = one_signature_each(&parsed);
+        // One copy of the message per signature, made only when that signature is verified
+        // (the results borrow from their copy, so each needs its own). The first copy also
+        // carries the malformed signatures, so that they are reported; with no signature at
+        // all, one copy carries only those.
+        let mut copies: Vec<Option<AuthenticatedMessage>> =
+            (0..signatures.len().max(1)).map(|_| None).collect();
+        let mut signatures = signatures.into_iter();
         let mut dkim = Vec::new();
         let mut unverified = Vec::new();
         let mut satisfied: Option<String> = None;
-        if singles.is_empty() {
-            // No signature to verify, but malformed ones are still reported.
-            dkim = authenticator
-                .verify_dkim(mail_auth::Parameters::new(&parsed).with_txt_cache(&asked))
-                .await;
-        }
-        for one in &singles {
-            if let Some(passed) = &satisfied {
-                let s = &one.dkim_headers[0].header;
+        for copy in copies.iter_mut() {
+            let signature = signatures.next();
+            if let (Some(passed), Some(s)) = (&satisfied, &signature) {
                 unverified.push(format!(
                     "DKIM s={} ({}) not verified: d={passed} passed already (RFC 6376 section 6.1)",
-                    s.s,
-                    algorithm(s.a)
+                    s.header.s,
+                    algorithm(s.header.a)
                 ));
                 continue;
             }
+            let one = copy.insert(AuthenticatedMessage {
+                dkim_headers: signature.into_iter().collect(),
+                errors: malformed.take().unwrap_or_default(),
+                ..parsed.clone()
+            });
             let found = authenticator
-                .verify_dkim(mail_auth::Parameters::new(one).with_txt_cache(&asked))
+                .verify_dkim(mail_auth::Parameters::new(&*one).with_txt_cache(&asked))
                 .await;
             satisfied = found
                 .iter()
@@ -197,11 +205,11 @@ pub fn run(
                     CHECK_DEADLINE.as_secs()
                 ),
             ));
-            return with_content(message, content, notes, false);
+            return with_content(message, content.into_owned(), notes, false);
         }
         Err(e) => {
             notes.push((Step::Mda, format!("SPF, DKIM, DMARC not checked: {e}")));
-            return with_content(message, content, notes, false);
+            return with_content(message, content.into_owned(), notes, false);
         }
     };
     notes.push((
@@ -225,7 +233,7 @@ pub fn run(
             Step::Mda,
             "DKIM, DMARC not checked: the header cannot be parsed".into(),
         ));
-        return with_content(message, content, notes, false);
+        return with_content(message, content.into_owned(), notes, false);
     };
     if dkim_lines.is_empty() {
         notes.push((
@@ -252,8 +260,9 @@ pub fn run(
             ),
         },
     ));
-    if !asked.names().is_empty() {
-        notes.push((Step::Dns, format!("TXT? {}", asked.names().join(", "))));
+    let names = asked.names();
+    if !names.is_empty() {
+        notes.push((Step::Dns, format!("TXT? {}", names.join(", "))));
     }
     let failed = has_record && !passed;
     let enforce = config.dmarc_enforce;
@@ -282,27 +291,10 @@ pub fn run(
     } else if failed {
         notes.push((Step::Mda, "dmarc_policy = report: delivered anyway".into()));
     }
-    let mut stamped = header.into_bytes();
-    stamped.append(&mut content);
+    let mut stamped = Vec::with_capacity(header.len() + content.len());
+    stamped.extend_from_slice(header.as_bytes());
+    stamped.extend_from_slice(&content);
     with_content(message, stamped, notes, junk)
-}
-
-/// The message once per DKIM signature, each copy carrying only that one, so the signatures
-/// can be verified one by one; malformed ones (`errors`) are reported with the first.
-fn one_signature_each<'x>(parsed: &AuthenticatedMessage<'x>) -> Vec<AuthenticatedMessage<'x>> {
-    parsed
-        .dkim_headers
-        .iter()
-        .enumerate()
-        .map(|(n, header)| {
-            let mut one = parsed.clone();
-            one.dkim_headers = vec![header.clone()];
-            if n > 0 {
-                one.errors.clear();
-            }
-            one
-        })
-        .collect()
 }
 
 /// Is a signature by `d` one DMARC can use for mail from `author`? The same domain, or one is
@@ -368,14 +360,22 @@ fn algorithm(a: Algorithm) -> &'static str {
 
 /// Removes every `Authentication-Results:` field whose authserv-id is our hostname (RFC 8601
 /// section 5: "MUST remove ... any instances ... that claim to be from" us), from the header
-/// only; the body is left alone.
-pub fn strip_our_results(
-    content: &[u8],
+/// only; the body is left alone. A message with none (nearly every one) is not copied.
+pub fn strip_our_results<'m>(
+    content: &'m [u8],
     hostname: &str,
     notes: &mut Vec<(Step, String)>,
-) -> Vec<u8> {
+) -> Cow<'m, [u8]> {
     let header_end = find(content, b"\r\n\r\n").map_or(content.len(), |i| i + 2);
     let (header, body) = content.split_at(header_end);
+    let fields = || {
+        header
+            .split_inclusive(|&b| b == b'\n')
+            .filter(|line| !matches!(line.first(), Some(b' ' | b'\t')))
+    };
+    if !fields().any(|line| claims_to_be(line, hostname)) {
+        return Cow::Borrowed(content);
+    }
     let mut kept = Vec::with_capacity(content.len());
     let mut dropping = false;
     for line in header.split_inclusive(|&b| b == b'\n') {
@@ -394,7 +394,7 @@ pub fn strip_our_results(
         }
     }
     kept.extend_from_slice(body);
-    kept
+    Cow::Owned(kept)
 }
 
 /// `Authentication-Results: mx.test; …` with `mx.test` our hostname (any case, any space).
@@ -426,8 +426,12 @@ pub struct Asked<'a> {
 }
 
 impl Asked<'_> {
+    /// The names asked for, in order, taken out (the transcript line is written once).
     fn names(&self) -> Vec<String> {
-        self.names.lock().map(|n| n.clone()).unwrap_or_default()
+        self.names
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
     }
 
     fn note(&self, name: &str) {
