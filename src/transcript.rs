@@ -31,7 +31,7 @@
 //! cannot make many of them without making the server deliver mail, which has limits of its own).
 
 use std::borrow::Cow;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -242,7 +242,10 @@ impl Transcript {
     /// One line, stamped and labelled, also logged and sent to the journey board's live feed.
     fn line(&self, step: Step, text: &str) -> String {
         let text = escape_controls(text);
-        let line = format!("{} {} {step} {text}", clock::now().stamp(), self.session);
+        let stamp = clock::now().stamp();
+        // Sized once: `format!` would grow the string a few times on every line.
+        let mut line = String::with_capacity(stamp.len() + text.len() + 48);
+        let _ = write!(line, "{stamp} {} {step} {text}", self.session);
         log::info!(target: "transcript", "{line}");
         // The journey board's live feed; never waits (src/web/events.rs).
         crate::web::events::publish(&line);
