@@ -12,7 +12,9 @@
 //! zone sees the change within half a minute), and the cache holds at most [`MAX_ENTRIES`]
 //! names (SECURITY.md): a sender who signs with a new selector on every message makes us keep
 //! at most that many keys; when full, expired entries go first, then the one closest to
-//! expiring. Only answers are kept, not failures (a timeout is asked again next time).
+//! expiring. Answers are kept, and (for the DMARC tree walk, `src/mailauth/asked.rs`) answers
+//! that a name has no record, at most 15 s; failures are not (a timeout is asked again next
+//! time).
 
 use std::borrow::Borrow;
 use std::collections::HashMap;

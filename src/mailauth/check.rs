@@ -15,7 +15,8 @@
 //! them.
 //!
 //! The parsed TXT records are kept for their TTL by the resolver's cache (`src/dns/cache.rs`),
-//! so a domain seen a moment ago costs no DNS and no parsing; the DKIM signatures are verified
+//! so a domain seen a moment ago costs no DNS and no parsing (and the DMARC tree walk's names
+//! that have no record are kept too, `asked.rs`); the DKIM signatures are verified
 //! cheapest first (Ed25519 before RSA), and once one passes for the author's domain the others
 //! are not (RFC 6376 section 6.1), since an RSA verification is most of what checking costs.
 //!
@@ -28,7 +29,6 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use mail_auth::common::crypto::Algorithm;
 use mail_auth::common::headers::HeaderWriter as _;
@@ -37,14 +37,14 @@ use mail_auth::dmarc::Policy;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator,
-    ResolverCache, SpfResult, Txt,
+    SpfResult,
 };
 
+use super::asked::Asked;
 use super::{with_content, Examined};
 use crate::address::ReversePath;
 use crate::config::Config;
 use crate::context::Shared;
-use crate::dns::cache::TtlCache;
 use crate::mta::message::Message;
 use crate::transcript::Step;
 
@@ -76,10 +76,7 @@ pub fn run(
         return with_content(message, content.into_owned(), notes, false);
     };
     let authenticator = MessageAuthenticator(hickory.clone());
-    let asked = Asked {
-        cache: shared.resolver.txt_cache(),
-        names: Mutex::default(),
-    };
+    let asked = Asked::new(shared.resolver.txt_cache());
     let sender = match &message.envelope.from {
         ReversePath::Mailbox(address) => address.to_string(),
         // RFC 7208 section 2.4: with a null reverse-path, the MAIL FROM identity is
@@ -168,6 +165,10 @@ pub fn run(
                 .with_txt_cache(&asked),
             )
             .await;
+        // The walk's names that have no record come from our cache next time (asked.rs).
+        if !dmarc.domain().is_empty() && !matches!(dmarc.dkim_result(), DmarcResult::TempError(_)) {
+            asked.keep_absent_dmarc(hickory, dmarc.domain());
+        }
         // RFC 7489 section 4.2: with a policy record, no aligned pass is a DMARC *fail*.
         // mail-auth leaves both results at "none" when neither SPF passed nor a signature
         // verified, which its header would show as dmarc=none; say fail, as the RFC does.
@@ -366,14 +367,13 @@ pub fn strip_our_results<'m>(
     hostname: &str,
     notes: &mut Vec<(Step, String)>,
 ) -> Cow<'m, [u8]> {
-    let header_end = find(content, b"\r\n\r\n").map_or(content.len(), |i| i + 2);
-    let (header, body) = content.split_at(header_end);
-    let fields = || {
-        header
-            .split_inclusive(|&b| b == b'\n')
-            .filter(|line| !matches!(line.first(), Some(b' ' | b'\t')))
-    };
-    if !fields().any(|line| claims_to_be(line, hostname)) {
+    let (header, body) = content.split_at(header_len(content));
+    let starts_field = |line: &&[u8]| !matches!(line.first(), Some(b' ' | b'\t'));
+    if !header
+        .split_inclusive(|&b| b == b'\n')
+        .filter(starts_field)
+        .any(|field| claims_to_be(field, hostname))
+    {
         return Cow::Borrowed(content);
     }
     let mut kept = Vec::with_capacity(content.len());
@@ -412,58 +412,15 @@ fn claims_to_be(line: &[u8], hostname: &str) -> bool {
     id.eq_ignore_ascii_case(hostname)
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The TXT cache mail-auth is given: the resolver's ([`crate::dns::cache`]), which keeps the
-/// parsed records for their TTL, and beside it the names asked for, so the transcript can show
-/// the lookups (`[4 DNS] TXT? _dmarc.lab1.test`) whether the answer came from the DNS or from
-/// the cache. (As before the cache, a name whose lookup failed is not listed.)
-pub struct Asked<'a> {
-    cache: Option<&'a TtlCache<Txt>>,
-    names: Mutex<Vec<String>>,
-}
-
-impl Asked<'_> {
-    /// The names asked for, in order, taken out (the transcript line is written once).
-    fn names(&self) -> Vec<String> {
-        self.names
-            .lock()
-            .map(|mut n| std::mem::take(&mut *n))
-            .unwrap_or_default()
-    }
-
-    fn note(&self, name: &str) {
-        if let Ok(mut names) = self.names.lock() {
-            names.push(name.trim_end_matches('.').to_string());
+/// How long the header is: up to the CRLF CRLF that ends it (RFC 5322 section 2.1), its last
+/// field's CRLF included; all of `content` when there is none.
+fn header_len(content: &[u8]) -> usize {
+    let mut len = 0;
+    for line in content.split_inclusive(|&b| b == b'\n') {
+        if line == b"\r\n" && content[..len].ends_with(b"\r\n") {
+            return len;
         }
+        len += line.len();
     }
-}
-
-impl ResolverCache<Box<str>, Txt> for Asked<'_> {
-    fn get<Q>(&self, name: &Q) -> Option<Txt>
-    where
-        Box<str>: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        let (key, value) = self.cache?.get(name)?;
-        self.note(&key);
-        Some(value)
-    }
-
-    fn remove<Q>(&self, name: &Q) -> Option<Txt>
-    where
-        Box<str>: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        self.cache?.remove(name)
-    }
-
-    fn insert(&self, key: Box<str>, value: Txt, valid_until: std::time::Instant) {
-        self.note(&key);
-        if let Some(cache) = self.cache {
-            cache.insert(key, value, valid_until);
-        }
-    }
+    content.len()
 }

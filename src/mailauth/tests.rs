@@ -266,3 +266,36 @@ fn the_author_domain_is_the_first_from_address() {
         );
     }
 }
+
+/// RFC 9989 section 4.10: `_dmarc.` at the domain, then at most seven labels, then one label
+/// fewer at a time; written as mail-auth writes its cache keys.
+#[test]
+fn the_dmarc_tree_walk_names_follow_rfc9989() {
+    use super::asked::dmarc_tree_walk;
+    let table: &[(&str, &[&str])] = &[
+        ("Lab1.Test", &["_dmarc.lab1.test.", "_dmarc.test."]),
+        (
+            "a.lab1.test.",
+            &["_dmarc.a.lab1.test.", "_dmarc.lab1.test.", "_dmarc.test."],
+        ),
+        (
+            "a.b.c.d.e.f.g.h.i",
+            &[
+                "_dmarc.a.b.c.d.e.f.g.h.i.",
+                "_dmarc.c.d.e.f.g.h.i.",
+                "_dmarc.d.e.f.g.h.i.",
+                "_dmarc.e.f.g.h.i.",
+                "_dmarc.f.g.h.i.",
+                "_dmarc.g.h.i.",
+                "_dmarc.h.i.",
+                "_dmarc.i.",
+            ],
+        ),
+        ("test", &[]),
+        ("a..test", &[]),
+        ("", &[]),
+    ];
+    for (domain, names) in table {
+        assert_eq!(dmarc_tree_walk(domain), *names, "{domain:?}");
+    }
+}
