@@ -29,12 +29,7 @@ use hickory_resolver::TokioResolver;
 use mail_auth::dmarc::{Dmarc, Psd};
 use mail_auth::{DnsError, Error, ResolverCache, Txt};
 
-use crate::dns::cache::TtlCache;
-
-/// The longest a "no such record" answer is kept here: half the 30 s of every other answer,
-/// since hickory may have held it for the other half before (RFC 2308 section 5 would allow
-/// the SOA's minimum, often hours; a lab zone changes by the minute).
-pub const MAX_NEGATIVE_TTL: Duration = Duration::from_secs(15);
+use crate::dns::cache::{TtlCache, MAX_NEGATIVE_TTL};
 
 /// The cache handed to mail-auth for one message, and the names it asked for.
 pub struct Asked<'a> {
