@@ -51,7 +51,8 @@ bench:
 ## bench-auth: what SPF, DKIM and DMARC cost (issue 20): smtp_load plain, with dkim_sign, and
 ## checking every message (two signatures, SPF, DMARC from a lab DNS of its own), taken in turn
 ## AUTH_RUNS times so a noisy machine moves all three alike; then relay_load without and with
-## signing. Compare the messages/s of each line with the plain ones next to it.
+## signing. Compare the messages/s of each line with the plain ones next to it, and the server's
+## CPU per message (which moves less than messages/s when other work shares the machine).
 AUTH_RUNS ?= 3
 .PHONY: bench-auth
 bench-auth:

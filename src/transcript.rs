@@ -31,7 +31,7 @@
 //! cannot make many of them without making the server deliver mail, which has limits of its own).
 
 use std::borrow::Cow;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -214,19 +214,49 @@ impl Transcript {
         self.write(step, &format!("{id}: {text}"));
     }
 
+    /// The events of one step of a session at once: each line as [`Transcript::event`] writes
+    /// it, and all of them reaching the file in one write. A message from another server brings
+    /// half a dozen (what SPF, DKIM and DMARC found), and one write each would cost as many
+    /// system calls.
+    pub fn events<'e>(&mut self, events: impl IntoIterator<Item = (Step, &'e QueueId, &'e str)>) {
+        let events = events.into_iter();
+        // Room for lines of a usual length, so the buffer is not grown line by line.
+        let mut bytes = Vec::with_capacity(events.size_hint().0 * 160);
+        for (step, id, text) in events {
+            bytes.extend_from_slice(self.line(step, &format!("{id}: {text}")).as_bytes());
+            bytes.push(b'\n');
+        }
+        if !bytes.is_empty() {
+            self.append(&bytes);
+        }
+    }
+
     /// Writes one line; gives its length in octets.
     fn write(&mut self, step: Step, text: &str) -> usize {
+        let mut line = self.line(step, text);
+        line.push('\n');
+        self.append(line.as_bytes());
+        line.len()
+    }
+
+    /// One line, stamped and labelled, also logged and sent to the journey board's live feed.
+    fn line(&self, step: Step, text: &str) -> String {
         let text = escape_controls(text);
-        let line = format!("{} {} {step} {text}", clock::now().stamp(), self.session);
-        let written = line.len() + 1;
+        let stamp = clock::now().stamp();
+        // Sized once: `format!` would grow the string a few times on every line.
+        let mut line = String::with_capacity(stamp.len() + text.len() + 48);
+        let _ = write!(line, "{stamp} {} {step} {text}", self.session);
         log::info!(target: "transcript", "{line}");
         // The journey board's live feed; never waits (src/web/events.rs).
         crate::web::events::publish(&line);
+        line
+    }
+
+    /// Appends whole lines to the file in one write, so a reader (`tail -f`, `postlab trace`)
+    /// never sees half a line.
+    fn append(&mut self, bytes: &[u8]) {
         if let Some(file) = &mut self.file {
-            let mut bytes = line.into_bytes();
-            bytes.push(b'\n');
-            // One write per line, so a reader (`tail -f`, `postlab trace`) sees whole lines.
-            if let Err(e) = file.write_all(&bytes) {
+            if let Err(e) = file.write_all(bytes) {
                 log::warn!(
                     "{}: transcript file write failed, logging only from now on: {e}",
                     self.session
@@ -234,7 +264,6 @@ impl Transcript {
                 self.file = None;
             }
         }
-        written
     }
 }
 
@@ -382,6 +411,41 @@ mod tests {
         assert!(text.len() as u64 <= MAX_DIALOGUE + 20_000, "{}", text.len());
         assert_eq!(text.matches("the dialogue passed 16 MiB").count(), 1);
         assert!(text.ends_with("delivered to bob: still written\n"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn events_written_together_are_whole_lines_in_order() {
+        let dir = std::env::temp_dir().join(format!("postlab-events-{}", std::process::id()));
+        let session = SessionId::new();
+        let id = QueueId::new();
+        let mut t = Transcript::create(&dir, &session, "smtp");
+        t.events([
+            (Step::Mda, &id, "SPF pass for HELO mx.a.test"),
+            (Step::Mda, &id, "DKIM pass: d=a.test\r\n[6 MAILBOX] forged"),
+            (Step::Dns, &id, "TXT? a.test"),
+        ]);
+        t.events([]);
+        t.client(Step::Mta, "QUIT");
+        let text = std::fs::read_to_string(t.path().unwrap()).unwrap();
+        let lines: Vec<Line> = text.lines().map(|l| Line::parse(l).unwrap()).collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        let events: Vec<_> = lines[..3].iter().map(|l| (l.step, l.event())).collect();
+        assert_eq!(
+            events,
+            [
+                (
+                    Step::Mda,
+                    Some((id.as_str(), "SPF pass for HELO mx.a.test"))
+                ),
+                (
+                    Step::Mda,
+                    Some((id.as_str(), "DKIM pass: d=a.test\\r\\n[6 MAILBOX] forged"))
+                ),
+                (Step::Dns, Some((id.as_str(), "TXT? a.test"))),
+            ]
+        );
+        assert_eq!(lines[3].text, "C: QUIT");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

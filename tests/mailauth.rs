@@ -409,6 +409,60 @@ fn dkim_keys_are_private_and_made_once() {
     assert_eq!(code, 1, "{err}");
 }
 
+/// Issue 20 item 6: mail from a.test makes the DMARC tree walk (RFC 9989 section 4.10) ask for
+/// `_dmarc.test` too, which has no record. That answer is kept beside the records found, so
+/// the next message's walk needs neither the DNS nor hickory's own cache: with both gone it
+/// finds the same policy (before, that lookup failed and DMARC said temperror). The name is
+/// still not listed among the lookups the transcript shows.
+#[test]
+fn the_dmarc_walks_name_without_a_record_is_kept_like_the_records_found() {
+    use mail_auth::dmarc::verify::DmarcParameters;
+    use mail_auth::dmarc::Policy;
+    use mail_auth::spf::verify::SpfParameters;
+    use mail_auth::{AuthenticatedMessage, DmarcResult, MessageAuthenticator, Parameters};
+    use postlab::dns::Resolve as _;
+    use postlab::mailauth::asked::Asked;
+
+    let dns = LabDns::start(&zone(""));
+    let resolver = dns.resolver();
+    let hickory = resolver.hickory().unwrap().clone();
+    let authenticator = MessageAuthenticator(hickory.clone());
+    let message =
+        AuthenticatedMessage::parse(b"From: alice@a.test\r\nSubject: hi\r\n\r\nhello\r\n")
+            .expect("a message");
+    let check = |asked: &Asked| {
+        postlab::dns::resolver::block_on(async {
+            let ip = "127.0.0.1".parse().unwrap();
+            let spf = SpfParameters::verify_mail_from(ip, "a.test", "mx.test", "alice@a.test");
+            let spf = authenticator
+                .verify_spf(Parameters::new(spf).with_txt_cache(asked))
+                .await;
+            let dmarc = DmarcParameters::new(&message, &[], "a.test", &spf);
+            let dmarc = authenticator
+                .verify_dmarc(Parameters::new(dmarc).with_txt_cache(asked))
+                .await;
+            asked.keep_absent_dmarc(&hickory, dmarc.domain());
+            (dmarc.spf_result().clone(), dmarc.policy())
+        })
+        .unwrap()
+    };
+    let first = Asked::new(resolver.txt_cache());
+    let found = check(&first);
+    assert_eq!(found, (DmarcResult::Pass, Policy::Reject));
+    assert_eq!(first.names(), ["a.test", "_dmarc.a.test"]);
+    assert!(
+        dns.output().contains("TXT? _dmarc.test → NXDOMAIN"),
+        "the walk asked the DNS: {}",
+        dns.output()
+    );
+
+    drop(dns);
+    hickory.clear_cache();
+    let second = Asked::new(resolver.txt_cache());
+    assert_eq!(check(&second), found);
+    assert_eq!(second.names(), ["a.test", "_dmarc.a.test"]);
+}
+
 #[test]
 fn a_dns_server_that_never_answers_delays_the_checks_a_bounded_time_and_the_mail_is_kept() {
     // A UDP socket that receives the queries and never replies.

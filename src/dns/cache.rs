@@ -12,7 +12,9 @@
 //! zone sees the change within half a minute), and the cache holds at most [`MAX_ENTRIES`]
 //! names (SECURITY.md): a sender who signs with a new selector on every message makes us keep
 //! at most that many keys; when full, expired entries go first, then the one closest to
-//! expiring. Only answers are kept, not failures (a timeout is asked again next time).
+//! expiring. Answers are kept, and (for the DMARC tree walk, `src/mailauth/asked.rs`) answers
+//! that a name has no record, at most 15 s; failures are not (a timeout is asked again next
+//! time).
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -22,6 +24,12 @@ use std::time::{Duration, Instant};
 
 /// The longest an answer is kept, whatever its TTL.
 pub const MAX_TTL: Duration = Duration::from_secs(30);
+
+/// The longest a "no such record" answer is kept (`src/mailauth/asked.rs` keeps those of the
+/// DMARC tree walk): half of [`MAX_TTL`], since the resolver's own cache may have held it for
+/// the other half before (RFC 2308 section 5 would allow the SOA's minimum, often hours; a lab
+/// zone changes by the minute). The resolver keeps its negative answers as long at most.
+pub const MAX_NEGATIVE_TTL: Duration = Duration::from_secs(15);
 
 /// The most names kept. A parsed RSA-2048 key is about 600 octets, an SPF record less than its
 /// text (at most a few kB): 1,024 entries stay under a few MB even when all are large.

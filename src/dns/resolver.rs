@@ -104,7 +104,9 @@ impl DnsResolver {
         opts.timeout = options.timeout;
         opts.attempts = options.attempts.max(1);
         opts.positive_max_ttl = Some(MAX_CACHE);
-        opts.negative_max_ttl = Some(MAX_CACHE);
+        // Half as long for "no such record": src/mailauth/asked.rs keeps such an answer, taken
+        // from this cache, for as long again, and the total must stay within MAX_CACHE.
+        opts.negative_max_ttl = Some(super::cache::MAX_NEGATIVE_TTL);
         let inner = builder
             .build()
             .map_err(|e| format!("cannot set up the DNS resolver: {e}"))?;

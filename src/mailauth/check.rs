@@ -15,7 +15,8 @@
 //! them.
 //!
 //! The parsed TXT records are kept for their TTL by the resolver's cache (`src/dns/cache.rs`),
-//! so a domain seen a moment ago costs no DNS and no parsing; the DKIM signatures are verified
+//! so a domain seen a moment ago costs no DNS and no parsing (and the DMARC tree walk's names
+//! that have no record are kept too, `asked.rs`); the DKIM signatures are verified
 //! cheapest first (Ed25519 before RSA), and once one passes for the author's domain the others
 //! are not (RFC 6376 section 6.1), since an RSA verification is most of what checking costs.
 //!
@@ -26,8 +27,8 @@
 //! An `Authentication-Results:` that claims to be ours, arriving from outside, is removed
 //! (RFC 8601 section 5: a forged one would be believed by our own users' mail programs).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use mail_auth::common::crypto::Algorithm;
 use mail_auth::common::headers::HeaderWriter as _;
@@ -36,14 +37,14 @@ use mail_auth::dmarc::Policy;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator,
-    ResolverCache, SpfResult, Txt,
+    SpfResult,
 };
 
+use super::asked::Asked;
 use super::{with_content, Examined};
 use crate::address::ReversePath;
 use crate::config::Config;
 use crate::context::Shared;
-use crate::dns::cache::TtlCache;
 use crate::mta::message::Message;
 use crate::transcript::Step;
 
@@ -66,19 +67,16 @@ pub fn run(
 ) -> Examined {
     let hostname = shared.config.hostname.as_str();
     let mut notes = Vec::new();
-    let mut content = strip_our_results(&message.content, hostname, &mut notes);
+    let content = strip_our_results(&message.content, hostname, &mut notes);
     let Some(hickory) = shared.resolver.hickory() else {
         notes.push((
             Step::Mda,
             "SPF, DKIM, DMARC not checked: no DNS resolver".into(),
         ));
-        return with_content(message, content, notes, false);
+        return with_content(message, content.into_owned(), notes, false);
     };
     let authenticator = MessageAuthenticator(hickory.clone());
-    let asked = Asked {
-        cache: shared.resolver.txt_cache(),
-        names: Mutex::default(),
-    };
+    let asked = Asked::new(shared.resolver.txt_cache());
     let sender = match &message.envelope.from {
         ReversePath::Mailbox(address) => address.to_string(),
         // RFC 7208 section 2.4: with a null reverse-path, the MAIL FROM identity is
@@ -105,42 +103,49 @@ pub fn run(
         let Some(mut parsed) = parsed else {
             return (spf_helo, spf_mail, None);
         };
-        parsed.dkim_headers.truncate(MAX_SIGNATURES);
+        // The signatures are taken out of the message: each is verified on a copy of the
+        // message that carries it alone (see `copies` below).
+        let mut signatures = std::mem::take(&mut parsed.dkim_headers);
+        signatures.truncate(MAX_SIGNATURES);
         // RFC 6376 section 6.1: verifiers "SHOULD continue to check signatures until a
         // signature successfully verifies to the satisfaction of the Verifier". So: the
         // cheapest first (an Ed25519 check costs a fraction of an RSA-2048 one), one at a
         // time, until one passes for the author's domain, which is all DMARC asks for.
-        parsed
-            .dkim_headers
-            .sort_by_key(|h| !matches!(h.header.a, Algorithm::Ed25519Sha256));
+        signatures.sort_by_key(|h| !matches!(h.header.a, Algorithm::Ed25519Sha256));
+        let mut malformed = Some(std::mem::take(&mut parsed.errors));
         let author = parsed
             .from
             .first()
             .and_then(|f| f.rsplit_once('@'))
             .map(|(_, d)| d.to_ascii_lowercase())
             .unwrap_or_default();
-        let singles = one_signature_each(&parsed);
+        // One copy of the message per signature, made only when that signature is verified
+        // (the results borrow from their copy, so each needs its own). The first copy also
+        // carries the malformed signatures, so that they are reported; with no signature at
+        // all, one copy carries only those.
+        let mut copies: Vec<Option<AuthenticatedMessage>> =
+            (0..signatures.len().max(1)).map(|_| None).collect();
+        let mut signatures = signatures.into_iter();
         let mut dkim = Vec::new();
         let mut unverified = Vec::new();
         let mut satisfied: Option<String> = None;
-        if singles.is_empty() {
-            // No signature to verify, but malformed ones are still reported.
-            dkim = authenticator
-                .verify_dkim(mail_auth::Parameters::new(&parsed).with_txt_cache(&asked))
-                .await;
-        }
-        for one in &singles {
-            if let Some(passed) = &satisfied {
-                let s = &one.dkim_headers[0].header;
+        for copy in copies.iter_mut() {
+            let signature = signatures.next();
+            if let (Some(passed), Some(s)) = (&satisfied, &signature) {
                 unverified.push(format!(
                     "DKIM s={} ({}) not verified: d={passed} passed already (RFC 6376 section 6.1)",
-                    s.s,
-                    algorithm(s.a)
+                    s.header.s,
+                    algorithm(s.header.a)
                 ));
                 continue;
             }
+            let one = copy.insert(AuthenticatedMessage {
+                dkim_headers: signature.into_iter().collect(),
+                errors: malformed.take().unwrap_or_default(),
+                ..parsed.clone()
+            });
             let found = authenticator
-                .verify_dkim(mail_auth::Parameters::new(one).with_txt_cache(&asked))
+                .verify_dkim(mail_auth::Parameters::new(&*one).with_txt_cache(&asked))
                 .await;
             satisfied = found
                 .iter()
@@ -160,6 +165,10 @@ pub fn run(
                 .with_txt_cache(&asked),
             )
             .await;
+        // The walk's names that have no record come from our cache next time (asked.rs).
+        if !dmarc.domain().is_empty() && !matches!(dmarc.dkim_result(), DmarcResult::TempError(_)) {
+            asked.keep_absent_dmarc(hickory, dmarc.domain());
+        }
         // RFC 7489 section 4.2: with a policy record, no aligned pass is a DMARC *fail*.
         // mail-auth leaves both results at "none" when neither SPF passed nor a signature
         // verified, which its header would show as dmarc=none; say fail, as the RFC does.
@@ -197,11 +206,11 @@ pub fn run(
                     CHECK_DEADLINE.as_secs()
                 ),
             ));
-            return with_content(message, content, notes, false);
+            return with_content(message, content.into_owned(), notes, false);
         }
         Err(e) => {
             notes.push((Step::Mda, format!("SPF, DKIM, DMARC not checked: {e}")));
-            return with_content(message, content, notes, false);
+            return with_content(message, content.into_owned(), notes, false);
         }
     };
     notes.push((
@@ -225,7 +234,7 @@ pub fn run(
             Step::Mda,
             "DKIM, DMARC not checked: the header cannot be parsed".into(),
         ));
-        return with_content(message, content, notes, false);
+        return with_content(message, content.into_owned(), notes, false);
     };
     if dkim_lines.is_empty() {
         notes.push((
@@ -252,8 +261,9 @@ pub fn run(
             ),
         },
     ));
-    if !asked.names().is_empty() {
-        notes.push((Step::Dns, format!("TXT? {}", asked.names().join(", "))));
+    let names = asked.names();
+    if !names.is_empty() {
+        notes.push((Step::Dns, format!("TXT? {}", names.join(", "))));
     }
     let failed = has_record && !passed;
     let enforce = config.dmarc_enforce;
@@ -282,27 +292,10 @@ pub fn run(
     } else if failed {
         notes.push((Step::Mda, "dmarc_policy = report: delivered anyway".into()));
     }
-    let mut stamped = header.into_bytes();
-    stamped.append(&mut content);
+    let mut stamped = Vec::with_capacity(header.len() + content.len());
+    stamped.extend_from_slice(header.as_bytes());
+    stamped.extend_from_slice(&content);
     with_content(message, stamped, notes, junk)
-}
-
-/// The message once per DKIM signature, each copy carrying only that one, so the signatures
-/// can be verified one by one; malformed ones (`errors`) are reported with the first.
-fn one_signature_each<'x>(parsed: &AuthenticatedMessage<'x>) -> Vec<AuthenticatedMessage<'x>> {
-    parsed
-        .dkim_headers
-        .iter()
-        .enumerate()
-        .map(|(n, header)| {
-            let mut one = parsed.clone();
-            one.dkim_headers = vec![header.clone()];
-            if n > 0 {
-                one.errors.clear();
-            }
-            one
-        })
-        .collect()
 }
 
 /// Is a signature by `d` one DMARC can use for mail from `author`? The same domain, or one is
@@ -368,14 +361,21 @@ fn algorithm(a: Algorithm) -> &'static str {
 
 /// Removes every `Authentication-Results:` field whose authserv-id is our hostname (RFC 8601
 /// section 5: "MUST remove ... any instances ... that claim to be from" us), from the header
-/// only; the body is left alone.
-pub fn strip_our_results(
-    content: &[u8],
+/// only; the body is left alone. A message with none (nearly every one) is not copied.
+pub fn strip_our_results<'m>(
+    content: &'m [u8],
     hostname: &str,
     notes: &mut Vec<(Step, String)>,
-) -> Vec<u8> {
-    let header_end = find(content, b"\r\n\r\n").map_or(content.len(), |i| i + 2);
-    let (header, body) = content.split_at(header_end);
+) -> Cow<'m, [u8]> {
+    let (header, body) = content.split_at(header_len(content));
+    let starts_field = |line: &&[u8]| !matches!(line.first(), Some(b' ' | b'\t'));
+    if !header
+        .split_inclusive(|&b| b == b'\n')
+        .filter(starts_field)
+        .any(|field| claims_to_be(field, hostname))
+    {
+        return Cow::Borrowed(content);
+    }
     let mut kept = Vec::with_capacity(content.len());
     let mut dropping = false;
     for line in header.split_inclusive(|&b| b == b'\n') {
@@ -394,7 +394,7 @@ pub fn strip_our_results(
         }
     }
     kept.extend_from_slice(body);
-    kept
+    Cow::Owned(kept)
 }
 
 /// `Authentication-Results: mx.test; …` with `mx.test` our hostname (any case, any space).
@@ -412,54 +412,15 @@ fn claims_to_be(line: &[u8], hostname: &str) -> bool {
     id.eq_ignore_ascii_case(hostname)
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The TXT cache mail-auth is given: the resolver's ([`crate::dns::cache`]), which keeps the
-/// parsed records for their TTL, and beside it the names asked for, so the transcript can show
-/// the lookups (`[4 DNS] TXT? _dmarc.lab1.test`) whether the answer came from the DNS or from
-/// the cache. (As before the cache, a name whose lookup failed is not listed.)
-pub struct Asked<'a> {
-    cache: Option<&'a TtlCache<Txt>>,
-    names: Mutex<Vec<String>>,
-}
-
-impl Asked<'_> {
-    fn names(&self) -> Vec<String> {
-        self.names.lock().map(|n| n.clone()).unwrap_or_default()
-    }
-
-    fn note(&self, name: &str) {
-        if let Ok(mut names) = self.names.lock() {
-            names.push(name.trim_end_matches('.').to_string());
+/// How long the header is: up to the CRLF CRLF that ends it (RFC 5322 section 2.1), its last
+/// field's CRLF included; all of `content` when there is none.
+fn header_len(content: &[u8]) -> usize {
+    let mut len = 0;
+    for line in content.split_inclusive(|&b| b == b'\n') {
+        if line == b"\r\n" && content[..len].ends_with(b"\r\n") {
+            return len;
         }
+        len += line.len();
     }
-}
-
-impl ResolverCache<Box<str>, Txt> for Asked<'_> {
-    fn get<Q>(&self, name: &Q) -> Option<Txt>
-    where
-        Box<str>: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        let (key, value) = self.cache?.get(name)?;
-        self.note(&key);
-        Some(value)
-    }
-
-    fn remove<Q>(&self, name: &Q) -> Option<Txt>
-    where
-        Box<str>: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        self.cache?.remove(name)
-    }
-
-    fn insert(&self, key: Box<str>, value: Txt, valid_until: std::time::Instant) {
-        self.note(&key);
-        if let Some(cache) = self.cache {
-            cache.insert(key, value, valid_until);
-        }
-    }
+    content.len()
 }

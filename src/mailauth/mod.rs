@@ -14,7 +14,8 @@
 //! ```
 //!
 //! - [`keys`]: the keys in `DIR/dkim/` and the TXT records to publish; [`sign`]: signing.
-//! - [`check`]: the three checks, their DNS lookups through `src/dns/`'s door.
+//! - [`check`]: the three checks, their DNS lookups through `src/dns/`'s door; [`asked`]: the
+//!   cache of TXT answers mail-auth is given, and the names it asked for.
 //!
 //! The protocols themselves (canonicalisation, record syntax, the SPF evaluation with its
 //! ten-lookup limit, DMARC alignment) are the `mail-auth` crate's; this module decides when to
@@ -26,6 +27,7 @@ use crate::context::Shared;
 use crate::mta::message::{Message, Origin};
 use crate::transcript::Step;
 
+pub mod asked;
 pub mod check;
 pub mod keys;
 pub mod sign;

@@ -224,13 +224,20 @@ fn our_own_results_from_outside_are_removed_and_others_kept() {
     for (header, kept, removed) in table {
         let body = "\r\nAuthentication-Results: mx.test; in the body stays\r\n";
         let mut notes = Vec::new();
-        let out = strip_our_results(format!("{header}{body}").as_bytes(), "mx.test", &mut notes);
+        let content = format!("{header}{body}");
+        let out = strip_our_results(content.as_bytes(), "mx.test", &mut notes);
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(out.to_vec()).unwrap(),
             format!("{kept}{body}"),
             "{header:?}"
         );
         assert_eq!(notes.len(), *removed, "{header:?}");
+        // Nothing to remove (nearly every message): the content is not copied.
+        assert_eq!(
+            matches!(out, std::borrow::Cow::Borrowed(_)),
+            *removed == 0,
+            "{header:?}"
+        );
     }
     // No header/body separator at all: the whole text is header.
     let mut notes = Vec::new();
@@ -257,5 +264,38 @@ fn the_author_domain_is_the_first_from_address() {
             *want,
             "{content:?}"
         );
+    }
+}
+
+/// RFC 9989 section 4.10: `_dmarc.` at the domain, then at most seven labels, then one label
+/// fewer at a time; written as mail-auth writes its cache keys.
+#[test]
+fn the_dmarc_tree_walk_names_follow_rfc9989() {
+    use super::asked::dmarc_tree_walk;
+    let table: &[(&str, &[&str])] = &[
+        ("Lab1.Test", &["_dmarc.lab1.test.", "_dmarc.test."]),
+        (
+            "a.lab1.test.",
+            &["_dmarc.a.lab1.test.", "_dmarc.lab1.test.", "_dmarc.test."],
+        ),
+        (
+            "a.b.c.d.e.f.g.h.i",
+            &[
+                "_dmarc.a.b.c.d.e.f.g.h.i.",
+                "_dmarc.c.d.e.f.g.h.i.",
+                "_dmarc.d.e.f.g.h.i.",
+                "_dmarc.e.f.g.h.i.",
+                "_dmarc.f.g.h.i.",
+                "_dmarc.g.h.i.",
+                "_dmarc.h.i.",
+                "_dmarc.i.",
+            ],
+        ),
+        ("test", &[]),
+        ("a..test", &[]),
+        ("", &[]),
+    ];
+    for (domain, names) in table {
+        assert_eq!(dmarc_tree_walk(domain), *names, "{domain:?}");
     }
 }

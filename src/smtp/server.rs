@@ -209,9 +209,12 @@ fn converse(chat: &mut Chat, session: &mut Session, shared: &Shared) {
 /// Sends the replies and logs the events of one [`Output`], then does what its effect asks.
 /// Returns false when the connection must close.
 fn carry_out(chat: &mut Chat, session: &mut Session, output: Output, shared: &Shared) -> bool {
-    for event in &output.events {
-        chat.transcript.event(event.step, &event.id, &event.text);
-    }
+    chat.transcript.events(
+        output
+            .events
+            .iter()
+            .map(|e| (e.step, &e.id, e.text.as_str())),
+    );
     for reply in &output.replies {
         chat.send(reply);
     }
