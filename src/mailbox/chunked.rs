@@ -106,6 +106,18 @@ impl<T: Clone> Chunked<T> {
         Some(removed)
     }
 
+    /// Adds `item` at the end (to the last chunk, copied first if shared, while it has room).
+    pub fn push(&mut self, item: T) {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => Arc::make_mut(last).push(item),
+            _ => {
+                self.starts.push(self.len);
+                self.chunks.push(Arc::new(vec![item]));
+            }
+        }
+        self.len += 1;
+    }
+
     /// The elements from index `from` on, in order.
     pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &T> {
         let (chunk, at) = self.locate(from).unwrap_or((self.chunks.len(), 0));
@@ -161,6 +173,23 @@ mod tests {
             model[500..]
         );
         assert_eq!(copy.iter_from(999).count(), 0);
+        // Pushed at the end: into the last chunk while it has room, then a new one.
+        let mut grown = Chunked::from_vec((0..255u32).collect());
+        let before = grown.clone();
+        grown.push(255);
+        grown.push(256);
+        assert_eq!(
+            (grown.len(), grown.chunks.len(), before.len()),
+            (257, 2, 255)
+        );
+        assert_eq!(
+            grown.iter().copied().collect::<Vec<_>>(),
+            (0..257).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            (grown.get(256), grown.partition_point(|&n| n < 256)),
+            (Some(&256), 256)
+        );
     }
 
     #[test]

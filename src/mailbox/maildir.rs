@@ -106,8 +106,18 @@ impl Maildir {
     /// for postlab's own names). Files whose names start with a dot are skipped, as the Maildir
     /// description asks.
     pub fn scan(&self) -> io::Result<Vec<Entry>> {
+        self.scan_in(&[("new", true), ("cur", false)])
+    }
+
+    /// [`Maildir::scan`] of `new/` alone: what deliveries added (`uids` takes new arrivals
+    /// into its listing without reading all of `cur/` again).
+    pub fn scan_new(&self) -> io::Result<Vec<Entry>> {
+        self.scan_in(&[("new", true)])
+    }
+
+    fn scan_in(&self, subs: &[(&str, bool)]) -> io::Result<Vec<Entry>> {
         let mut entries = Vec::new();
-        for (sub, is_new) in [("new", true), ("cur", false)] {
+        for &(sub, is_new) in subs {
             let dir = self.root.join(sub);
             let listing = match fs::read_dir(&dir) {
                 Ok(listing) => listing,
@@ -142,8 +152,14 @@ impl Maildir {
                 });
             }
         }
-        entries.sort_by(|a, b| sort_key(&a.unique).cmp(&sort_key(&b.unique)));
-        Ok(entries)
+        // Each name's time is read once, not at every comparison (10,000 messages take about
+        // 140,000 comparisons).
+        let mut keyed: Vec<((u64, u64), Entry)> = entries
+            .into_iter()
+            .map(|e| (delivery_time(&e.unique), e))
+            .collect();
+        keyed.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.unique.cmp(&y.unique)));
+        Ok(keyed.into_iter().map(|(_, e)| e).collect())
     }
 
     /// Moves a message to `cur/` with the given flags (`cur/UNIQUE:2,FLAGS`), the way a mail
@@ -321,8 +337,9 @@ fn size_from_name(unique: &str) -> Option<u64> {
         .and_then(|s| s.parse().ok())
 }
 
-/// Sorts `SECONDS.MmicrosP…` names by time: seconds, then microseconds, then the rest.
-fn sort_key(unique: &str) -> (u64, u64, &str) {
+/// The delivery time in a name `SECONDS.MmicrosP…`: seconds, then microseconds (`scan` sorts
+/// by it, and by the whole name where two are equal).
+fn delivery_time(unique: &str) -> (u64, u64) {
     let mut parts = unique.splitn(2, '.');
     let secs = parts
         .next()
@@ -332,13 +349,14 @@ fn sort_key(unique: &str) -> (u64, u64, &str) {
         .next()
         .and_then(|rest| rest.strip_prefix('M'))
         .map(|rest| {
-            rest.chars()
-                .take_while(|c| c.is_ascii_digit())
-                .collect::<String>()
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            &rest[..end]
         })
         .and_then(|digits| digits.parse().ok())
         .unwrap_or(0);
-    (secs, micros, unique)
+    (secs, micros)
 }
 
 /// `SECONDS.MmicrosPpidQcounter.HOST`, unique per delivery on this host.

@@ -56,8 +56,14 @@
 //! Reading a folder of 10,000 messages means listing `cur/` and matching every name to its UID:
 //! tens of milliseconds. So the last scan of each folder is kept in memory, shared by every
 //! session, and reused while `new/`, `cur/` and the list file are unchanged (their modification
-//! times). Changes too recent to be told apart from a second change in the same clock tick are
-//! never trusted to the cache, the same caution git takes with "racy" files.
+//! times). A time too recent to be told apart from a second change in the same clock tick is
+//! not trusted for good, the same caution git takes with "racy" files: a listing made while
+//! `new/` was that recent (deliveries arriving) serves only until `new/` has settled, and is
+//! then read again, so a message delivered in the same tick as the listing is seen tens of
+//! milliseconds later, while every look meanwhile does not read the whole folder again.
+//! When only `new/` changed (mail arrived), only `new/` is read and the arrivals are added to
+//! the cached listing ([`arrivals`]); a session moving them on to `cur/` edits it as a flag
+//! change does. With mail arriving every 50 ms, each look used to read all of `cur/` again.
 //!
 //! Except this server's own changes to `cur/`: a flag change or an expunge by a session of this
 //! process happens under the folder's lock and goes through [`set_flags`] and [`remove`] here,
@@ -76,7 +82,7 @@
 //! UIDVALIDITY, which is exactly what the RFC asks when UIDs cannot be kept: clients see the
 //! new value and forget their cache.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -105,6 +111,8 @@ struct Cached {
     provisional: bool,
     /// When it was last read from disk.
     read_at: std::time::Instant,
+    /// Read while `new/` was not settled: see [`cached_hit`].
+    new_racy: bool,
     /// Journal lines appended for its edits, and how many of them are known flushed: the
     /// journal is flushed before the listing is handed to anyone ([`hand_out`]), so no
     /// MODSEQ is told that a crash could lose.
@@ -135,14 +143,10 @@ fn stamps(maildir: &Maildir) -> Stamps {
     ]
 }
 
-/// Stamps that are safe to cache on: all known, and none so recent that a second change could
+/// A stamp that is safe to cache on: known, and not so recent that a second change could
 /// still get the same time. Linux stamps files with a clock that ticks every few milliseconds,
 /// so 50 ms is plenty where times carry fractions of a second; a file system that keeps whole
 /// seconds only needs a full second.
-fn settled(stamps: &Stamps) -> bool {
-    stamps[..2].iter().all(|s| settled_one(*s))
-}
-
 fn settled_one(stamp: Option<SystemTime>) -> bool {
     stamp.is_some_and(|t| {
         let fine = t
@@ -170,8 +174,9 @@ pub fn cur_stamp(root: &Path) -> Option<SystemTime> {
 enum Edit {
     /// Nothing the listing records changed (a rename to the name it had).
     Same,
-    /// Message `uid` changed (or was removed); the line records it in the journal.
-    Changed(u32, String),
+    /// Message `uid` changed (or was removed); the line records it in the journal. No line:
+    /// only where its file is changed (out of `new/`), which the list does not record.
+    Changed(u32, Option<String>),
     /// The listing cannot follow this change: it is dropped, and read again from disk.
     Unknown,
 }
@@ -186,18 +191,31 @@ enum Edit {
 /// The copy is made before the change and the line appended after it, outside the cache's
 /// lock: a session that looks meanwhile sees `cur/`'s new time beside the old listing, and
 /// looks again ([`current`]), so the time between the two is kept short.
+///
+/// `from_new`: the change moves a message out of `new/`, which changes `new/`'s time too.
+/// Deliveries change it without any lock, so one could land between the two looks at that
+/// time and be missing from the edited listing: such a listing is *racy* for `new/`
+/// ([`cached_hit`]) and `new/` is read again once it has settled.
 fn edit_cached<T>(
     root: &Path,
+    from_new: bool,
     change: impl FnOnce() -> io::Result<T>,
     edit: impl FnOnce(&mut Listing, &T) -> Edit,
 ) -> io::Result<T> {
     let before = cur_stamp(root);
+    let new_dir = || {
+        fs::metadata(root.join("new"))
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    let before_new = if from_new { new_dir() } else { None };
     let shared = {
         let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .as_ref()
             .and_then(|map| map.get(root))
             .filter(|cached| before.is_some() && cached.stamps[1] == before)
+            .filter(|cached| !from_new || (before_new.is_some() && cached.stamps[0] == before_new))
             .map(|cached| cached.listing.clone())
     };
     // Sessions may be reading the shared listing: the edit goes to a copy (of the pointers
@@ -205,15 +223,21 @@ fn edit_cached<T>(
     let mut copy = shared.as_deref().cloned();
     let done = change()?;
     let after = cur_stamp(root);
-    let edited = match copy.as_mut().map(|listing| edit(listing, &done)) {
+    let after_new = if from_new { new_dir() } else { None };
+    let (edited, journaled) = match copy.as_mut().map(|listing| edit(listing, &done)) {
         None | Some(Edit::Same) => return Ok(done),
-        Some(Edit::Unknown) => None,
-        Some(Edit::Changed(uid, line)) => copy
-            .filter(|listing| uidlist::append(root, listing.validity, &line).is_ok())
+        Some(Edit::Unknown) => (None, false),
+        Some(Edit::Changed(uid, line)) => (
+            copy.filter(|listing| match &line {
+                Some(line) => uidlist::append(root, listing.validity, line).is_ok(),
+                None => true,
+            })
             .map(|mut listing| {
                 listing.note_edit(uid);
                 Arc::new(listing)
             }),
+            line.is_some(),
+        ),
     };
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let Some(map) = cache.as_mut() else {
@@ -231,8 +255,14 @@ fn edit_cached<T>(
     cached.listing = listing.clone();
     cached.stamps[1] = Some(after);
     cached.provisional = true;
-    cached.appended += 1;
-    cached.journal_lines += 1;
+    if from_new {
+        cached.stamps[0] = after_new;
+        cached.new_racy = true;
+    }
+    if journaled {
+        cached.appended += 1;
+        cached.journal_lines += 1;
+    }
     if cached.journal_lines < uidlist::compact_at(listing.messages.len()) {
         return Ok(done);
     }
@@ -270,11 +300,14 @@ pub fn set_flags(
 ) -> io::Result<std::path::PathBuf> {
     let root = maildir.root();
     let rename = || maildir.set_flags(entry, flags);
-    edit_cached(root, rename, |listing, target| {
+    // Out of new/ (a session saw new mail): `new/` changes too. Anything else that changes
+    // the folder of a file is not a rename the listing can follow.
+    let from_new = entry.is_new && entry.path.parent() == Some(&root.join("new"));
+    edit_cached(root, from_new, rename, |listing, target| {
         if *target == entry.path {
             return Edit::Same;
         }
-        if entry.path.parent() != target.parent() {
+        if entry.path.parent() != target.parent() && !from_new {
             return Edit::Unknown;
         }
         let letters = target
@@ -290,7 +323,15 @@ pub fn set_flags(
 /// listing follows. `uid` as for [`set_flags`].
 pub fn remove(maildir: &Maildir, uid: Option<u32>, entry: &Entry) -> io::Result<()> {
     let remove = || fs::remove_file(&entry.path);
-    edit_cached(maildir.root(), remove, |listing, ()| {
+    let from_new = entry.path.parent() == Some(&maildir.root().join("new"));
+    if from_new {
+        // Removing from new/ (an expunge of a message no session moved yet) is rare: the
+        // listing is read again.
+        let removed = remove();
+        forget(maildir.root());
+        return removed;
+    }
+    edit_cached(maildir.root(), false, remove, |listing, ()| {
         removed(listing, uid, &entry.unique)
     })
 }
@@ -321,21 +362,18 @@ fn renamed(
         is_new: false,
         ..(**entry).clone()
     });
-    if changed {
-        let Some(modseq) = listing.highest_modseq.checked_add(1) else {
-            return Edit::Unknown;
-        };
-        listing.highest_modseq = modseq;
-        if let Some(slot) = listing.modseqs.get_mut(i) {
-            *slot = modseq;
-        }
+    // The same flags: moved out of new/ only, which the list does not record.
+    if !changed {
+        return Edit::Changed(uid, None);
     }
-    let modseq = listing
-        .modseqs
-        .get(i)
-        .copied()
-        .unwrap_or(listing.highest_modseq);
-    Edit::Changed(uid, uidlist::flags_line(uid, modseq, unique, flags))
+    let Some(modseq) = listing.highest_modseq.checked_add(1) else {
+        return Edit::Unknown;
+    };
+    listing.highest_modseq = modseq;
+    if let Some(slot) = listing.modseqs.get_mut(i) {
+        *slot = modseq;
+    }
+    Edit::Changed(uid, Some(uidlist::flags_line(uid, modseq, unique, flags)))
 }
 
 /// This process removed message `unique` from `cur/` (an expunge): its UID is remembered as
@@ -356,7 +394,7 @@ fn removed(listing: &mut Listing, uid: Option<u32>, unique: &str) -> Edit {
     };
     let expunged = Arc::make_mut(&mut listing.expunged);
     uidlist::remember_expunged(expunged, &mut listing.expunge_floor, &[uid], modseq);
-    Edit::Changed(uid, uidlist::expunge_line(uid, modseq))
+    Edit::Changed(uid, Some(uidlist::expunge_line(uid, modseq)))
 }
 
 /// Drops the cached listing of the folder at `root`: this process changed it in a way the
@@ -603,17 +641,20 @@ fn editing(root: &Path, now: &Stamps) -> bool {
 /// A cached listing that may be used with the times `now`, and how many journal lines its
 /// edits appended and how many of those are known flushed.
 fn cached_hit(root: &Path, now: &Stamps) -> Option<(Arc<Listing>, u64, u64)> {
-    // `new/` must always be settled: deliveries add to it without the folder's lock. A
-    // provisional listing is good while `cur/` is still busy, and is read again once it is not.
-    if !settled_one(now[0]) {
-        return None;
-    }
     let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     let cached = cache.as_ref().and_then(|c| c.get(root))?;
+    // Listed while `new/` was busy: good while it still is, read again once it has settled
+    // (a delivery in the same clock tick as the listing may be missing from it). Deliveries
+    // add to `new/` without the folder's lock, so this is read again without delay.
+    if cached.new_racy && settled_one(now[0]) {
+        return None;
+    }
+    // A provisional listing is good while `cur/` is still busy, and is read again once it
+    // is not (at most every RECHECK).
     let trusted = if cached.provisional {
         !settled_one(now[1]) || cached.read_at.elapsed() < RECHECK
     } else {
-        settled(now)
+        settled_one(now[1])
     };
     (cached.stamps == *now && trusted)
         .then(|| (cached.listing.clone(), cached.appended, cached.synced))
@@ -663,12 +704,35 @@ pub fn claim_recent(maildir: &Maildir) -> io::Result<(Arc<Listing>, u32)> {
         let next = numbered.next;
         return Ok((numbered, next));
     }
-    // Read the list again from disk (not the cache) before changing it.
-    let (mut numbered, _) = scan_now(maildir)?;
+    // The claim is written with the whole list (which folds the journal in), and the cached
+    // listing, if it is this one, follows: the next look need not read the folder again.
     let from = numbered.first_recent;
-    numbered.first_recent = numbered.next;
-    save(maildir, &list_of(&numbered))?;
-    Ok((Arc::new(Listing::from(numbered)), from))
+    let mut claimed = (*numbered).clone();
+    claimed.first_recent = claimed.next;
+    let root = maildir.root();
+    if let Err(e) = uidlist::write(root, &claimed.list()) {
+        forget(root);
+        return Err(e);
+    }
+    let claimed = Arc::new(claimed);
+    let written = fs::metadata(root.join(FILE))
+        .and_then(|m| m.modified())
+        .ok();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(map) = cache.as_mut() {
+        match map.get_mut(root) {
+            Some(cached) if Arc::ptr_eq(&cached.listing, &numbered) && written.is_some() => {
+                cached.listing = claimed.clone();
+                cached.stamps[2] = written;
+                cached.journal_lines = 0;
+                cached.synced = cached.appended;
+            }
+            _ => {
+                map.remove(root);
+            }
+        }
+    }
+    Ok((claimed, from))
 }
 
 /// The list as it is saved, from a folder's numbered messages.
@@ -700,12 +764,16 @@ fn scan_locked(maildir: &Maildir) -> io::Result<Arc<Listing>> {
     if let Some(hit) = cached_hit(maildir.root(), &before) {
         return hand_out(maildir.root(), hit);
     }
+    if let Some(listing) = arrivals(maildir, &before)? {
+        return Ok(listing);
+    }
     let (numbered, journal_lines) = scan_now(maildir)?;
     let listing = Arc::new(Listing::from(numbered));
     let after = stamps(maildir);
     // Listed under the folder's lock, so no change by this process ran beside the listing;
-    // with `cur/` not yet settled the listing is provisional.
-    if settled_one(after[0]) && after[..2] == before[..2] && after[1].is_some() {
+    // with `cur/` not yet settled the listing is provisional, with `new/` not yet settled it
+    // is read again once `new/` has (`cached_hit`).
+    if after[..2] == before[..2] && after[0].is_some() && after[1].is_some() {
         let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
         let map = cache.get_or_insert_with(HashMap::new);
         if map.len() >= CACHE_FOLDERS {
@@ -714,8 +782,9 @@ fn scan_locked(maildir: &Maildir) -> io::Result<Arc<Listing>> {
         let cached = Cached {
             stamps: after,
             listing: listing.clone(),
-            provisional: !settled(&after),
+            provisional: !settled_one(after[1]),
             read_at: std::time::Instant::now(),
+            new_racy: !settled_one(after[0]),
             appended: 0,
             synced: 0,
             journal_lines,
@@ -723,6 +792,107 @@ fn scan_locked(maildir: &Maildir) -> io::Result<Arc<Listing>> {
         map.insert(maildir.root().to_path_buf(), cached);
     }
     Ok(listing)
+}
+
+/// New mail, when only `new/` changed since the cached listing (the caller holds the folder's
+/// lock and [`LOCK`]): `new/` alone is read, and the messages that are new to the listing are
+/// added to a copy of it with the next UIDs and one new MODSEQ, the list written whole (UIDs
+/// handed out must survive a crash), and the copy cached. A delivery then costs reading
+/// `new/`, not the 10,000 names of `cur/`. `None`: anything else changed, or something left
+/// `new/`; the caller reads the whole folder.
+fn arrivals(maildir: &Maildir, before: &Stamps) -> io::Result<Option<Arc<Listing>>> {
+    let root = maildir.root();
+    let listing = {
+        let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let usable = |c: &&Cached| {
+            let cur_trusted =
+                !c.provisional || !settled_one(before[1]) || c.read_at.elapsed() < RECHECK;
+            let new_changed = c.stamps[0] != before[0] || c.new_racy;
+            c.stamps[1..] == before[1..] && new_changed && cur_trusted
+        };
+        match cache.as_ref().and_then(|c| c.get(root)).filter(usable) {
+            Some(cached) => cached.listing.clone(),
+            None => return Ok(None),
+        }
+    };
+    let in_new = maildir.scan_new()?;
+    let after = stamps(maildir);
+    if after != *before || after[0].is_none() {
+        return Ok(None);
+    }
+    let listed: HashSet<&str> = listing
+        .messages
+        .iter()
+        .filter(|(_, e)| e.is_new)
+        .map(|(_, e)| e.unique.as_str())
+        .collect();
+    let present: HashSet<&str> = in_new.iter().map(|e| e.unique.as_str()).collect();
+    if !listed.is_subset(&present) {
+        return Ok(None);
+    }
+    let fresh: Vec<Entry> = in_new
+        .iter()
+        .filter(|e| !listed.contains(e.unique.as_str()))
+        .cloned()
+        .collect();
+    // A name the listing has in `cur/` as well (a file put back by hand): the full scan
+    // decides which of the two keeps the UID.
+    if !fresh.is_empty() {
+        let all: HashSet<&str> = listing
+            .messages
+            .iter()
+            .map(|(_, e)| e.unique.as_str())
+            .collect();
+        if fresh.iter().any(|e| all.contains(e.unique.as_str())) {
+            return Ok(None);
+        }
+    }
+    let mut copy = (*listing).clone();
+    // RFC 7162 §3.1: one new MODSEQ, above every other, for what this look found.
+    let Some(modseq) = copy.highest_modseq.checked_add(1) else {
+        return Ok(None);
+    };
+    if !fresh.is_empty() {
+        copy.highest_modseq = modseq;
+    }
+    for entry in fresh {
+        let uid = copy.next;
+        let Some(next) = uid.checked_add(1) else {
+            return Ok(None);
+        };
+        copy.messages.push((uid, Arc::new(entry)));
+        copy.modseqs.push(modseq);
+        copy.note_edit(uid);
+        copy.next = next;
+    }
+    if copy.next != listing.next {
+        if let Err(e) = uidlist::write(root, &copy.list()) {
+            forget(root);
+            return Err(e);
+        }
+    }
+    let written = fs::metadata(root.join(FILE))
+        .and_then(|m| m.modified())
+        .ok();
+    let copy = Arc::new(copy);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(cached) = cache.as_mut().and_then(|c| c.get_mut(root)) else {
+        return Ok(Some(copy));
+    };
+    if !Arc::ptr_eq(&cached.listing, &listing) || written.is_none() {
+        if let Some(map) = cache.as_mut() {
+            map.remove(root);
+        }
+        return Ok(Some(copy));
+    }
+    cached.listing = copy.clone();
+    cached.stamps = [after[0], after[1], written];
+    cached.new_racy = !settled_one(after[0]);
+    if copy.next != listing.next {
+        cached.journal_lines = 0;
+        cached.synced = cached.appended;
+    }
+    Ok(Some(copy))
 }
 
 /// The scan itself (the caller holds [`LOCK`]): UIDs for new messages, and a new MODSEQ for
@@ -1150,6 +1320,49 @@ mod tests {
             (reread.modseqs.clone(), reread.highest_modseq),
             (served.modseqs.clone(), served.highest_modseq)
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn new_mail_is_taken_from_new_alone_and_a_move_to_cur_edits_the_listing() {
+        let (dir, maildir) = two_messages_in_cur("arrive");
+        let past = SystemTime::now() - std::time::Duration::from_secs(10);
+        touch(&dir, "new", past);
+        touch(&dir, "cur", past);
+        let first = scan_shared(&maildir).unwrap();
+        // A delivery changes new/ only: the listing grows by one, its other entries are the
+        // same ones (shared, not read again from cur/), and the new UID is on disk at once.
+        maildir.deliver(&[b"three\r\n"], "mx.test").unwrap();
+        let second = scan_shared(&maildir).unwrap();
+        assert_eq!(second.messages.len(), 3);
+        for i in 0..2 {
+            let (a, b) = (
+                first.messages.get(i).unwrap(),
+                second.messages.get(i).unwrap(),
+            );
+            assert!(Arc::ptr_eq(&a.1, &b.1), "entry {i} was read again");
+        }
+        let (uid, arrived) = second.messages.get(2).unwrap().clone();
+        assert_eq!((uid, arrived.is_new, second.next), (3, true, 4));
+        assert_eq!(second.highest_modseq, first.highest_modseq + 1);
+        let on_disk = uidlist::read(&dir).unwrap().list;
+        assert_eq!((on_disk.next, on_disk.known.len()), (4, 3));
+        // A session moves it to cur/: the listing follows, and is racy for new/.
+        let moved = set_flags(&maildir, Some(uid), &arrived, "").unwrap();
+        {
+            let cache = CACHE.lock().unwrap();
+            let cached = cache.as_ref().unwrap().get(maildir.root()).unwrap();
+            let entry = &cached.listing.messages.get(2).unwrap().1;
+            assert_eq!((entry.path.clone(), entry.is_new), (moved, false));
+            assert!(cached.new_racy);
+            assert_eq!(cached.stamps[0], stamps(&maildir)[0]);
+        }
+        // Read from disk, the numbers are the same.
+        forget(maildir.root());
+        let reread = scan(&maildir).unwrap();
+        let uids: Vec<u32> = reread.messages.iter().map(|(uid, _)| *uid).collect();
+        assert_eq!(uids, [1, 2, 3]);
+        assert_eq!(reread.highest_modseq, second.highest_modseq);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
