@@ -62,7 +62,7 @@
 //! then read again, so a message delivered in the same tick as the listing is seen tens of
 //! milliseconds later, while every look meanwhile does not read the whole folder again.
 //! When only `new/` changed (mail arrived), only `new/` is read and the arrivals are added to
-//! the cached listing ([`arrivals`]); a session moving them on to `cur/` edits it as a flag
+//! the cached listing (`arrivals`); a session moving them on to `cur/` edits it as a flag
 //! change does. With mail arriving every 50 ms, each look used to read all of `cur/` again.
 //!
 //! Except this server's own changes to `cur/`: a flag change or an expunge by a session of this
@@ -72,7 +72,7 @@
 //! command would read the whole folder again. Such an edited listing is *provisional*: it is
 //! trusted only while its `cur/` time is the one recorded right after the edit, and once that
 //! time has settled it is read from disk once more, which catches a rename by another program
-//! made in the same clock tick as ours. Not more often than every [`RECHECK`]: with a few
+//! made in the same clock tick as ours. Not more often than every `RECHECK`: with a few
 //! flag changes a second, `cur/` settles between most of them, and reading 10,000 names again
 //! after each one cost more than the changes (so such a rename may go unseen for that long,
 //! once). Any other change to `cur/` by this process (a message
